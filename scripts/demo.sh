@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The README's first command: installs what is missing, builds, starts the
+# local control plane (left running), installs the CRD and a sample Environment,
+# runs the operator until the Environment is Ready, and prints how to go on.
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$REPO/scripts/lib.sh"
+cd "$REPO"
+
+"$REPO/scripts/install-deps.sh"
+"$REPO/scripts/build-kube.sh"
+export PATH=$BIN:$PATH CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
+[[ -f build/build.ninja ]] || meson setup build >/dev/null
+log "compiling"
+ninja -C build >/dev/null
+
+export CLUSTER_DIR=${CLUSTER_DIR:-/tmp/kube-operator-cluster}
+if pid_alive "$CLUSTER_DIR/kube-apiserver.pid"; then
+  log "control plane already running in $CLUSTER_DIR"
+else
+  "$REPO/scripts/cluster-up.sh" >/dev/null
+fi
+export KUBECONFIG=$CLUSTER_DIR/kubeconfig
+
+kubectl apply -f crds/ >/dev/null
+kubectl wait --for condition=established --timeout=60s crd/environments.catalyst.catalyst.dev >/dev/null
+log "CRD installed"
+kubectl create namespace my-team-my-project --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl apply -f examples/environment.yaml >/dev/null
+kubectl get environments -A
+
+if [[ -x build/kube-operator ]]; then
+  log "running the operator until pr-123 is Ready (log: $CLUSTER_DIR/kube-operator.log)"
+  build/kube-operator --kubeconfig "$KUBECONFIG" --log-format text >"$CLUSTER_DIR/kube-operator.log" 2>&1 &
+  echo $! >"$CLUSTER_DIR/kube-operator.pid"
+  kubectl wait --for jsonpath='{.status.phase}'=Ready --timeout=180s \
+    -n my-team-my-project environment/pr-123 >/dev/null || true
+  kubectl get environments -A
+else
+  log "the kube-operator binary is not built yet (the controller issue adds it): stopping after the CRD"
+fi
+
+cat <<TXT
+
+The control plane is still running.
+  export PATH=$BIN:\$PATH KUBECONFIG=$KUBECONFIG
+  kubectl get environments -A
+Stop it with: scripts/cluster-down.sh
+TXT

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run): installs what is missing,
+# builds the Kubernetes binaries (cached outside the repo) and three builds of
+# the project (plain, ASan+UBSan, TSan), starts a private control plane, runs
+# unit, concurrency and e2e tests, stops the control plane, prints a summary.
+#
+# Usage: scripts/test.sh [--unit-only]
+# Env:   KUBE_OPERATOR_CACHE (Kubernetes binaries), CLUSTER_DIR (default: a temp dir),
+#        TEST_APISERVER_PORT (26443); gtest itself honours GTEST_FILTER
+set -euo pipefail
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$REPO/scripts/lib.sh"
+cd "$REPO"
+
+UNIT_ONLY=0
+[[ ${1:-} == --unit-only ]] && UNIT_ONLY=1
+
+"$REPO/scripts/install-deps.sh"
+((UNIT_ONLY)) || "$REPO/scripts/build-kube.sh"
+export PATH=$BIN:$PATH # our kubectl, not whatever /usr/bin has
+
+# ccache keeps rebuilds of the slow cpprest unit cheap across runs and clones.
+export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
+setup() { # dir, meson args...
+  local dir=$1
+  shift
+  [[ -f $dir/build.ninja ]] || meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 ||
+    { cat "$dir.setup.log"; die "meson setup $dir failed"; }
+}
+setup build
+setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+  -Dcpp_args=-fno-sanitize-recover=all -Dbuildtype=debug
+setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
+log "compiling (3 builds)"
+ninja -C build
+ninja -C build-asan
+ninja -C build-tsan tests/concurrency_tests
+
+RESULTS=$(mktemp -d /tmp/kube-operator-results.XXXXXX)
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$REPO/tests/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+FAILED_RUNS=()
+run() { # label, binary
+  local label=$1 bin=$2
+  log "running $label"
+  if ! "$bin" --gtest_output="xml:$RESULTS/$label.xml" --gtest_brief=1; then
+    FAILED_RUNS+=("$label")
+    # A crash writes no XML: count it as one failure so the summary says so.
+    [[ -f $RESULTS/$label.xml ]] || echo "<testsuites tests=\"1\" failures=\"1\" name=\"$label\"/>" >"$RESULTS/$label.xml"
+  fi
+}
+
+run unit build/tests/unit_tests
+run unit-asan build-asan/tests/unit_tests
+run concurrency build/tests/concurrency_tests
+run concurrency-asan build-asan/tests/concurrency_tests
+run concurrency-tsan build-tsan/tests/concurrency_tests
+
+if ((!UNIT_ONLY)); then
+  # A private control plane on its own ports, so a developer's cluster can stay up.
+  export CLUSTER_DIR=${CLUSTER_DIR:-$(mktemp -d /tmp/kube-operator-e2e.XXXXXX)/cluster}
+  export APISERVER_PORT=${TEST_APISERVER_PORT:-26443} ETCD_CLIENT_PORT=${TEST_ETCD_CLIENT_PORT:-33790} \
+    ETCD_PEER_PORT=${TEST_ETCD_PEER_PORT:-33800}
+  trap '"$REPO/scripts/cluster-down.sh" >/dev/null 2>&1 || true' EXIT
+  "$REPO/scripts/cluster-up.sh" >"$RESULTS/cluster-up.log" 2>&1 ||
+    { cat "$RESULTS/cluster-up.log"; die "control plane did not start"; }
+  run e2e build/tests/e2e_tests
+  run e2e-asan build-asan/tests/e2e_tests
+fi
+
+python3 - "$RESULTS" <<'PY'
+import glob, os, sys, xml.etree.ElementTree as ET
+total_pass = total_fail = 0
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.xml"))):
+    root = ET.parse(path).getroot()
+    tests, failures, errors = (int(root.get(k, 0)) for k in ("tests", "failures", "errors"))
+    skipped = int(root.get("skipped", 0)) + int(root.get("disabled", 0))
+    failed = failures + errors
+    passed = tests - failed - skipped
+    total_pass += passed
+    total_fail += failed
+    if tests == 0:  # a binary that ran nothing is a broken run, not a pass
+        failed, total_fail = 1, total_fail + 1
+    print(f"  {os.path.basename(path)[:-4]:<18} {passed:4d} passed, {failed} failed")
+    for case in root.iter("testcase"):
+        if case.find("failure") is not None:
+            print(f"      FAILED {case.get('classname')}.{case.get('name')}")
+print(f"{total_pass} passed, {total_fail} failed")
+PY
+((${#FAILED_RUNS[@]} == 0)) || die "failed: ${FAILED_RUNS[*]}"

@@ -1,0 +1,68 @@
+// Store: the informer's thread-safe cache of objects (client-go's
+// thread_safe_store + indexers, kube-rs's reflector::Store).
+//
+// Keyed by "namespace/name". Objects are immutable and shared: a reader gets a
+// reference-counted handle, never a copy. Indexes map a value (a namespace, an
+// owning Environment) to the keys of the objects that carry it.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "kube/object.h"
+
+namespace informer {
+
+// Returns the index values of an object (none: the object is not indexed).
+using IndexFunc = std::function<std::vector<std::string>(const kube::Object&)>;
+
+// Index values for namespace-scoped lookups.
+std::vector<std::string> ByNamespace(const kube::Object& o);
+// Index by a label's value (e.g. the owning Environment).
+IndexFunc ByLabel(std::string label);
+
+class Store {
+ public:
+  // Indexers are added before the store is filled.
+  void AddIndex(const std::string& name, IndexFunc fn);
+
+  // Inserts or replaces; returns the previous object under that key, if any.
+  std::optional<kube::Object> Upsert(const kube::Object& obj);
+  // Removes; returns what was there.
+  std::optional<kube::Object> Remove(const std::string& key);
+
+  // The outcome of replacing the whole content (a relist).
+  struct Delta {
+    std::optional<kube::Object> old;  // absent for an add
+    std::optional<kube::Object> now;  // absent for a delete
+  };
+  // Replaces everything with objs. Returns what changed: adds, updates (the
+  // resourceVersion differs) and deletes (keys not in objs) — the events a
+  // watch would have delivered during a gap.
+  std::vector<Delta> Replace(const std::vector<kube::Object>& objs);
+
+  std::optional<kube::Object> Get(const std::string& key) const;
+  std::vector<kube::Object> List() const;
+  std::vector<std::string> Keys() const;
+  std::vector<kube::Object> ByIndex(const std::string& index, const std::string& value) const;
+  size_t Size() const;
+
+ private:
+  void IndexLocked(const std::string& key, const kube::Object* old, const kube::Object* now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, kube::Object> items_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, IndexFunc> index_funcs_ ABSL_GUARDED_BY(mu_);
+  // index name → value → keys
+  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>>>
+      indexes_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace informer

@@ -1,0 +1,106 @@
+#include "informer/worker_pool.h"
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace informer {
+
+WorkerPool::WorkerPool(WorkQueue* queue, int workers, ReconcileFn fn,
+                       WorkerPoolObserver* observer)
+    : queue_(queue), workers_(std::max(1, workers)), fn_(std::move(fn)), observer_(observer) {}
+
+WorkerPool::~WorkerPool() { Stop(absl::InfiniteDuration()); }
+
+void WorkerPool::Start() {
+  absl::MutexLock l(&mu_);
+  if (started_ || stopping_) return;
+  started_ = true;
+  for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] { Run(); });
+  spawned_ = workers_;
+}
+
+bool WorkerPool::Stop(absl::Duration grace) {
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+  }
+  // Wakes the workers blocked in Get; they drop what is still queued.
+  queue_->ShutDown();
+  std::vector<std::thread> threads;
+  {
+    absl::MutexLock l(&mu_);
+    if (!mu_.AwaitWithTimeout(absl::Condition(this, &WorkerPool::AllExited), grace)) return false;
+    threads.swap(threads_);
+  }
+  for (std::thread& t : threads) t.join();
+  return true;
+}
+
+int WorkerPool::ActiveWorkers() const {
+  absl::MutexLock l(&mu_);
+  return active_;
+}
+
+void WorkerPool::Run() {
+  while (std::optional<std::string> key = queue_->Get()) Handle(*key);
+  absl::MutexLock l(&mu_);
+  ++exited_;
+}
+
+void WorkerPool::Handle(const std::string& key) {
+  bool stopping;
+  {
+    absl::MutexLock l(&mu_);
+    stopping = stopping_;
+    if (!stopping) {
+      ++active_;
+      if (observer_ != nullptr) observer_->ActiveWorkers(active_);
+    }
+  }
+  if (stopping) {
+    // Handed out after Stop: not reconciled, only released so that a
+    // ShutDownWithDrain elsewhere does not wait for it.
+    queue_->Done(key);
+    return;
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  ReconcileResult result;
+  // A throwing reconciler must not take the worker thread (and with it the
+  // process) down: it failed, like any other error.
+  try {
+    result = fn_(key);
+  } catch (const std::exception& e) {
+    result = {absl::InternalError(absl::StrCat("reconcile threw: ", e.what()))};
+  } catch (...) {
+    result = {absl::InternalError("reconcile threw")};
+  }
+  const absl::Duration took = absl::FromChrono(std::chrono::steady_clock::now() - start);
+
+  absl::string_view outcome;
+  if (!result.status.ok()) {
+    queue_->AddRateLimited(key);
+    outcome = "error";
+  } else if (result.requeue_after.has_value()) {
+    queue_->Forget(key);
+    queue_->AddAfter(key, *result.requeue_after);
+    outcome = "requeue_after";
+  } else {
+    queue_->Forget(key);
+    outcome = "success";
+  }
+  queue_->Done(key);
+
+  absl::MutexLock l(&mu_);
+  --active_;
+  if (observer_ != nullptr) {
+    observer_->ReconcileDone(outcome, took);
+    observer_->ActiveWorkers(active_);
+  }
+}
+
+}  // namespace informer

@@ -1,0 +1,79 @@
+// WorkerPool: the threads that take keys off a WorkQueue and reconcile them,
+// and what becomes of a key afterwards (controller-runtime's worker loop).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "informer/work_queue.h"
+
+namespace informer {
+
+struct ReconcileResult {
+  absl::Status status;
+  // Reconcile again after this long even though it succeeded (ignored on error).
+  std::optional<absl::Duration> requeue_after;
+};
+using ReconcileFn = std::function<ReconcileResult(const std::string& key)>;
+
+// What the pool reports (backed by Prometheus in the operations layer). Called
+// from the worker threads, with the pool's lock held so that the gauge follows
+// the order of changes: be quick, do not call back into the pool.
+class WorkerPoolObserver {
+ public:
+  virtual ~WorkerPoolObserver() = default;
+  // result: "success", "error" or "requeue_after"; took: the reconcile's wall time.
+  virtual void ReconcileDone(absl::string_view result, absl::Duration took) = 0;
+  // Workers busy reconciling now.
+  virtual void ActiveWorkers(int n) = 0;
+};
+
+class WorkerPool {
+ public:
+  // `queue` must outlive the pool; the pool is its only consumer.
+  WorkerPool(WorkQueue* queue, int workers, ReconcileFn fn, WorkerPoolObserver* observer = nullptr);
+  // Stop(absl::InfiniteDuration()): waits for every reconcile still running.
+  ~WorkerPool();
+
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  // Starts the worker threads. Only the first call does anything.
+  void Start();
+  // Stops taking new work and waits up to `grace` for in-flight reconciles;
+  // returns true if all finished. It shuts the queue down, which is how
+  // blocked workers learn of it; keys still queued are not reconciled. When it
+  // returns false the stragglers keep running and the destructor waits for them.
+  bool Stop(absl::Duration grace);
+  // Workers reconciling right now.
+  int ActiveWorkers() const;
+
+ private:
+  void Run();
+  void Handle(const std::string& key);
+  bool AllExited() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return exited_ == spawned_; }
+
+  WorkQueue* const queue_;
+  const int workers_;
+  const ReconcileFn fn_;
+  WorkerPoolObserver* const observer_;
+
+  mutable absl::Mutex mu_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int active_ ABSL_GUARDED_BY(mu_) = 0;
+  int spawned_ ABSL_GUARDED_BY(mu_) = 0;  // worker threads started
+  int exited_ ABSL_GUARDED_BY(mu_) = 0;   // ... and that have left Run
+  // Joined by whichever Stop first sees every thread exited.
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace informer

@@ -1,0 +1,145 @@
+// The only translation unit that includes cpprest: it compiles slowly.
+#include "kube/cpprest_transport.h"
+
+#include <cpprest/http_client.h>
+#include <pplx/threadpool.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/ssl.hpp>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "kube/api_error.h"
+
+namespace kube {
+namespace {
+
+namespace http = web::http;
+namespace client = web::http::client;
+
+class CpprestTransport final : public Transport {
+ public:
+  CpprestTransport(const RestConfig& config, const CpprestOptions& options)
+      : token_(config.token),
+        user_agent_(config.user_agent),
+        requests_(config.server, MakeConfig(config, options.request_timeout)),
+        streams_(config.server, MakeConfig(config, options.stream_timeout)) {}
+
+  absl::StatusOr<HttpResponse> Send(const HttpRequest& req) override {
+    auto msg = Build(req);
+    if (!msg.ok()) return msg.status();
+    try {
+      http::http_response resp = requests_.request(*msg).get();
+      HttpResponse out = Head(resp);
+      out.body = resp.extract_utf8string(true).get();
+      return out;
+    } catch (const std::exception& e) {
+      return TransportError(absl::StrCat(req.method, " ", PathOnly(req.path), ": ", e.what()));
+    }
+  }
+
+  absl::StatusOr<HttpResponse> Stream(const HttpRequest& req, Cancellation& cancel,
+                                      absl::FunctionRef<bool(absl::string_view)> on_data) override {
+    auto msg = Build(req);
+    if (!msg.ok()) return msg.status();
+    pplx::cancellation_token_source cts;
+    const int cb = cancel.OnCancel([cts]() mutable { cts.cancel(); });
+    struct Unregister {
+      Cancellation& c;
+      int id;
+      ~Unregister() { c.Remove(id); }
+    } unregister{cancel, cb};
+    try {
+      http::http_response resp = streams_.request(*msg, cts.get_token()).get();
+      HttpResponse out = Head(resp);
+      if (out.status < 200 || out.status > 299) {
+        out.body = resp.extract_utf8string(true).get();
+        return out;
+      }
+      // read_line is slow (byte at a time): wait for one byte, then take
+      // whatever else has arrived in one go.
+      auto buf = resp.body().streambuf();
+      std::array<uint8_t, 64 * 1024> chunk;
+      while (!cancel.cancelled()) {
+        size_t n = buf.getn(chunk.data(), 1).get();
+        if (n == 0) break;  // end of body
+        const size_t more = std::min(chunk.size() - 1, static_cast<size_t>(buf.in_avail()));
+        if (more > 0) n += buf.getn(chunk.data() + 1, more).get();
+        if (!on_data(absl::string_view(reinterpret_cast<const char*>(chunk.data()), n))) break;
+      }
+      return out;
+    } catch (const std::exception& e) {
+      if (cancel.cancelled()) return HttpResponse{.status = 200};
+      return TransportError(absl::StrCat(req.method, " ", PathOnly(req.path), ": ", e.what()));
+    }
+  }
+
+ private:
+  static std::string PathOnly(const std::string& path) { return path.substr(0, path.find('?')); }
+
+  static client::http_client_config MakeConfig(const RestConfig& c, absl::Duration timeout) {
+    client::http_client_config cfg;
+    cfg.set_timeout(std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)));
+    cfg.set_validate_certificates(!c.insecure_skip_tls_verify);
+    cfg.set_ssl_context_callback([ca = c.ca_pem, cert = c.client_cert_pem,
+                                  key = c.client_key_pem](boost::asio::ssl::context& ctx) {
+      if (!ca.empty()) ctx.add_certificate_authority(boost::asio::buffer(ca));
+      if (!cert.empty()) ctx.use_certificate_chain(boost::asio::buffer(cert));
+      if (!key.empty()) ctx.use_private_key(boost::asio::buffer(key), boost::asio::ssl::context::pem);
+    });
+    return cfg;
+  }
+
+  absl::StatusOr<http::http_request> Build(const HttpRequest& req) {
+    http::http_request msg(req.method);
+    msg.set_request_uri(req.path);
+    msg.headers().add("Accept", req.accept);
+    msg.headers().add("User-Agent", user_agent_);
+    if (token_) {
+      auto token = token_->Token();
+      if (!token.ok()) return token.status();
+      if (!token->empty()) msg.headers().add("Authorization", absl::StrCat("Bearer ", *token));
+    }
+    if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH")
+      msg.set_body(req.body, req.content_type.empty() ? "application/json" : req.content_type);
+    return msg;
+  }
+
+  static HttpResponse Head(const http::http_response& resp) {
+    HttpResponse out;
+    out.status = resp.status_code();
+    out.content_type = resp.headers().content_type();
+    auto it = resp.headers().find("Retry-After");
+    if (it != resp.headers().end()) out.retry_after = it->second;
+    return out;
+  }
+
+  const std::shared_ptr<TokenSource> token_;
+  const std::string user_agent_;
+  client::http_client requests_;
+  client::http_client streams_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Transport>> NewCpprestTransport(const RestConfig& config,
+                                                               const CpprestOptions& options) {
+  static std::once_flag pool_sized;
+  std::call_once(pool_sized, [&] {
+    try {
+      crossplat::threadpool::initialize_with_threads(options.pool_threads);
+    } catch (const std::exception&) {
+      // Someone used cpprest before us; its default pool stands.
+    }
+  });
+  if (config.server.rfind("https://", 0) != 0 && config.server.rfind("http://", 0) != 0)
+    return absl::InvalidArgumentError(absl::StrCat("server URL must be http(s)://: ", config.server));
+  try {
+    return std::make_unique<CpprestTransport>(config, options);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("bad API server config: ", e.what()));
+  }
+}
+
+}  // namespace kube

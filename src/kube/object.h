@@ -1,0 +1,68 @@
+// Object: one Kubernetes object, parsed once, immutable, shared without copying.
+//
+// Caches, watch events and readers all hold the same parsed document; the
+// accessors cover the metadata every piece needs and a path lookup for the rest.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/status/statusor.h"
+#include "rapidjson/document.h"
+
+namespace kube {
+
+class Object {
+ public:
+  using Document = rapidjson::Document;
+  using Value = rapidjson::Value;
+
+  Object() = default;
+  // Parses a JSON object. Errors name the offset; a non-object is an error.
+  static absl::StatusOr<Object> Parse(absl::string_view json);
+  // Copies v (an object) into a document of its own; size_hint (the JSON's
+  // length, if known) sizes the memory pool so small objects stay small.
+  static Object Copy(const Value& v, size_t size_hint = 0);
+  // Takes a document built elsewhere (must be an object).
+  static Object Adopt(std::shared_ptr<const Document> doc);
+  // A fresh document whose pool allocates chunks of about chunk_bytes.
+  static std::shared_ptr<Document> NewDocument(size_t chunk_bytes);
+
+  explicit operator bool() const { return doc_ != nullptr; }
+  const Value& json() const { return *doc_; }
+  std::string Serialize() const;
+
+  absl::string_view ApiVersion() const { return Str({"apiVersion"}); }
+  absl::string_view Kind() const { return Str({"kind"}); }
+  absl::string_view Name() const { return Str({"metadata", "name"}); }
+  absl::string_view Namespace() const { return Str({"metadata", "namespace"}); }
+  absl::string_view Uid() const { return Str({"metadata", "uid"}); }
+  absl::string_view ResourceVersion() const { return Str({"metadata", "resourceVersion"}); }
+  int64_t Generation() const { return Int({"metadata", "generation"}); }
+  bool Deleting() const { return Find({"metadata", "deletionTimestamp"}) != nullptr; }
+  absl::string_view Label(absl::string_view key) const { return Str({"metadata", "labels", key}); }
+  absl::string_view Annotation(absl::string_view key) const {
+    return Str({"metadata", "annotations", key});
+  }
+  // "namespace/name", or "name" when cluster-scoped: the cache and queue key.
+  std::string Key() const;
+
+  // The value at path (object members only), or nullptr.
+  const Value* Find(std::initializer_list<absl::string_view> path) const;
+  // The string/integer at path, or empty/0 when absent or of another type.
+  absl::string_view Str(std::initializer_list<absl::string_view> path) const;
+  int64_t Int(std::initializer_list<absl::string_view> path) const;
+
+ private:
+  explicit Object(std::shared_ptr<const Document> doc) : doc_(std::move(doc)) {}
+  std::shared_ptr<const Document> doc_;
+};
+
+// Member lookup by string_view (RapidJSON wants a Value or a C string).
+const rapidjson::Value* Member(const rapidjson::Value& v, absl::string_view key);
+absl::string_view StrOf(const rapidjson::Value* v);
+
+}  // namespace kube

@@ -1,0 +1,71 @@
+// Transport: the narrow HTTP interface the API client is written against.
+//
+// One real implementation (cpprest_transport.h) lives in its own translation
+// unit so that cpprest's heavy headers stay out of the rest of the build, and
+// another (HTTP/2, a test fake) can replace it.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace kube {
+
+// A flag shared by a caller and an in-flight request. Cancel() may be called
+// from any thread at any moment; the request then ends promptly.
+class Cancellation {
+ public:
+  void Cancel();
+  bool cancelled() const;
+  // Waits (real time) until cancelled or timeout; true if cancelled.
+  bool WaitFor(absl::Duration timeout) const;
+  // Runs fn on Cancel(), or at once if already cancelled. Returns an id for Remove.
+  int OnCancel(std::function<void()> fn);
+  void Remove(int id);
+
+ private:
+  mutable absl::Mutex mu_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  int next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::pair<int, std::function<void()>>> callbacks_ ABSL_GUARDED_BY(mu_);
+};
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string path;  // absolute path and query: /api/v1/namespaces?limit=500
+  std::string body;
+  std::string content_type;  // of body
+  std::string accept = "application/json";
+  absl::Duration timeout = absl::Seconds(30);  // the whole exchange
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::string content_type;
+  std::string retry_after;  // the Retry-After header, verbatim
+  std::string body;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+
+  // One request/response exchange. A non-OK status means no response arrived.
+  virtual absl::StatusOr<HttpResponse> Send(const HttpRequest& req) = 0;
+
+  // Sends req; on a 2xx response hands the body to on_data in chunks as they
+  // arrive, until the server ends it, on_data returns false, or cancel fires
+  // (all three return the response with an empty body). A non-2xx response is
+  // returned whole, not streamed.
+  virtual absl::StatusOr<HttpResponse> Stream(const HttpRequest& req, Cancellation& cancel,
+                                              absl::FunctionRef<bool(absl::string_view)> on_data) = 0;
+};
+
+}  // namespace kube

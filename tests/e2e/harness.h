@@ -1,0 +1,52 @@
+// The e2e harness: the shared local control plane (scripts/cluster-up.sh),
+// kubectl, a client built from the project's own code, and condition waits.
+//
+// Each test works in namespaces of its own, so tests share one control plane.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "kube/client.h"
+#include "kube/rest_config.h"
+
+namespace e2e {
+
+// $CLUSTER_DIR, else /tmp/kube-operator-cluster.
+std::string ClusterDir();
+std::string KubeconfigPath();
+
+// The admin identity's RestConfig and a fresh client for it.
+kube::RestConfig AdminConfig();
+std::unique_ptr<kube::Client> NewClient(const kube::RestConfig& config);
+// One admin client shared by a test binary.
+kube::Client& Admin();
+
+// Runs kubectl (first on PATH) against the cluster; the output (stdout and
+// stderr) on success, an error carrying it otherwise.
+absl::StatusOr<std::string> Kubectl(const std::vector<std::string>& args,
+                                    absl::string_view stdin_data = {});
+
+// Polls cond until it holds or timeout passes; true if it held.
+bool WaitFor(absl::Duration timeout, absl::FunctionRef<bool()> cond,
+             absl::Duration poll = absl::Milliseconds(100));
+
+// A namespace of the test's own: e2e-<prefix>-<random>, deleted afterwards.
+class TestNamespace {
+ public:
+  explicit TestNamespace(absl::string_view prefix);
+  ~TestNamespace();
+  TestNamespace(const TestNamespace&) = delete;
+  TestNamespace& operator=(const TestNamespace&) = delete;
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+};
+
+}  // namespace e2e

@@ -1,0 +1,281 @@
+#include "kube/client.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "kube/api_error.h"
+#include "support/fake_clock.h"
+#include "support/mock_transport.h"
+
+namespace kube {
+namespace {
+
+using ::testing::_;
+using ::testing::AllOf;
+using ::testing::Field;
+using ::testing::HasSubstr;
+using ::testing::Invoke;
+using ::testing::Return;
+using testing_support::Json;
+
+class CountingToken : public TokenSource {
+ public:
+  absl::StatusOr<std::string> Token() override { return "t"; }
+  void Invalidate() override { ++invalidated; }
+  int invalidated = 0;
+};
+
+class RecordingObserver : public RequestObserver {
+ public:
+  void Observe(absl::string_view verb, absl::string_view method, absl::string_view code,
+               absl::Duration) override {
+    seen.push_back(std::string(verb) + " " + std::string(method) + " " + std::string(code));
+  }
+  std::vector<std::string> seen;
+};
+
+class ClientTest : public ::testing::Test {
+ protected:
+  ClientTest() {
+    auto t = std::make_unique<testing_support::MockTransport>();
+    transport_ = t.get();
+    token_ = std::make_shared<CountingToken>();
+    client_ = std::make_unique<Client>(
+        std::move(t), ClientOptions{.max_attempts = 3, .clock = &clock_, .token = token_,
+                                    .observer = &observer_});
+  }
+  testing_support::FakeClock clock_;
+  testing_support::MockTransport* transport_;
+  std::shared_ptr<CountingToken> token_;
+  RecordingObserver observer_;
+  std::unique_ptr<Client> client_;
+};
+
+TEST_F(ClientTest, GetBuildsPathAndDecodes) {
+  EXPECT_CALL(*transport_,
+              Send(AllOf(Field(&HttpRequest::method, "GET"),
+                         Field(&HttpRequest::path, "/apis/apps/v1/namespaces/ns/deployments/web"))))
+      .WillOnce(Return(Json(200, R"({"kind":"Deployment","metadata":{"name":"web","namespace":"ns"},"status":{"readyReplicas":1}})")));
+  auto obj = client_->Get(resources::kDeployments, "ns", "web");
+  ASSERT_TRUE(obj.ok()) << obj.status();
+  EXPECT_EQ(obj->Name(), "web");
+  EXPECT_EQ(obj->Int({"status", "readyReplicas"}), 1);
+  EXPECT_THAT(observer_.seen, ::testing::ElementsAre("GET GET 200"));
+}
+
+TEST_F(ClientTest, PathsForCoreClusterScopedAndSubresources) {
+  EXPECT_EQ(resources::kNamespaces.Path("ignored", "x"), "/api/v1/namespaces/x");
+  EXPECT_EQ(resources::kPods.Path(), "/api/v1/pods");
+  EXPECT_EQ(resources::kEnvironments.Path("team", "pr-1", "status"),
+            "/apis/catalyst.catalyst.dev/v1alpha1/namespaces/team/environments/pr-1/status");
+}
+
+TEST_F(ClientTest, ListSendsOptionsAndFillsKinds) {
+  EXPECT_CALL(*transport_,
+              Send(Field(&HttpRequest::path,
+                         "/api/v1/namespaces/ns/pods?labelSelector=app%3Dweb%2Ctier%21%3Ddb&limit=2&continue=abc")))
+      .WillOnce(Return(Json(200, R"({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"77","continue":"next"},"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]})")));
+  auto list = client_->List(resources::kPods, "ns",
+                            {.label_selector = "app=web,tier!=db", .limit = 2, .continue_token = "abc"});
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(list->resource_version, "77");
+  EXPECT_EQ(list->continue_token, "next");
+  ASSERT_EQ(list->items.size(), 2u);
+  EXPECT_EQ(list->items[1].Name(), "b");
+  EXPECT_EQ(list->items[1].Kind(), "Pod");
+  EXPECT_EQ(list->items[1].ApiVersion(), "v1");
+}
+
+TEST_F(ClientTest, IdempotentVerbsRetryServerErrorsWithBackoff) {
+  EXPECT_CALL(*transport_, Send(_))
+      .WillOnce(Return(absl::StatusOr<HttpResponse>(TransportError("connection refused"))))
+      .WillOnce(Return(Json(503, "")))
+      .WillOnce(Return(Json(200, R"({"metadata":{"name":"x"}})")));
+  auto obj = client_->Get(resources::kPods, "ns", "x");
+  ASSERT_TRUE(obj.ok()) << obj.status();
+  EXPECT_GT(clock_.slept(), absl::ZeroDuration());
+  EXPECT_THAT(observer_.seen, ::testing::ElementsAre("GET GET <error>", "GET GET 503", "GET GET 200"));
+}
+
+TEST_F(ClientTest, GivesUpAfterMaxAttempts) {
+  EXPECT_CALL(*transport_, Send(_)).Times(3).WillRepeatedly(Return(Json(500, "")));
+  auto obj = client_->Get(resources::kPods, "ns", "x");
+  EXPECT_EQ(obj.status().code(), absl::StatusCode::kInternal);
+}
+
+TEST_F(ClientTest, RetryAfterIsHonoured) {
+  EXPECT_CALL(*transport_, Send(_))
+      .WillOnce(Return(Json(429, R"({"kind":"Status","reason":"TooManyRequests","code":429})", "7")))
+      .WillOnce(Return(Json(200, R"({"metadata":{"name":"x"}})")));
+  ASSERT_TRUE(client_->Get(resources::kPods, "ns", "x").ok());
+  EXPECT_EQ(clock_.slept(), absl::Seconds(7));
+}
+
+TEST_F(ClientTest, CreateIsNotResentAfterA5xxButIsAfterA429) {
+  EXPECT_CALL(*transport_, Send(Field(&HttpRequest::method, "POST")))
+      .WillOnce(Return(Json(503, "")));
+  EXPECT_EQ(client_->Create(resources::kPods, "ns", "{}").status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_CALL(*transport_, Send(Field(&HttpRequest::method, "POST")))
+      .WillOnce(Return(Json(429, "")))
+      .WillOnce(Return(Json(201, R"({"metadata":{"name":"p"}})")));
+  EXPECT_TRUE(client_->Create(resources::kPods, "ns", "{}").ok());
+}
+
+TEST_F(ClientTest, UnauthorizedRereadsTheTokenOnce) {
+  EXPECT_CALL(*transport_, Send(_))
+      .WillOnce(Return(Json(401, "")))
+      .WillOnce(Return(Json(200, R"({"metadata":{"name":"x"}})")));
+  EXPECT_TRUE(client_->Get(resources::kPods, "ns", "x").ok());
+  EXPECT_EQ(token_->invalidated, 1);
+  EXPECT_CALL(*transport_, Send(_)).Times(2).WillRepeatedly(Return(Json(401, "")));
+  EXPECT_TRUE(apierrors::IsUnauthorized(client_->Get(resources::kPods, "ns", "x").status()));
+  EXPECT_EQ(token_->invalidated, 2);
+}
+
+TEST_F(ClientTest, ErrorsAreTyped) {
+  EXPECT_CALL(*transport_, Send(_))
+      .WillOnce(Return(Json(404, R"({"kind":"Status","reason":"NotFound","code":404})")))
+      .WillOnce(Return(Json(409, R"({"kind":"Status","reason":"Conflict","code":409})")))
+      .WillOnce(Return(Json(403, R"({"kind":"Status","reason":"Forbidden","code":403})")));
+  EXPECT_TRUE(apierrors::IsNotFound(client_->Get(resources::kPods, "ns", "x").status()));
+  EXPECT_TRUE(apierrors::IsConflict(client_->Update(resources::kPods, "ns", "x", "{}").status()));
+  EXPECT_TRUE(apierrors::IsForbidden(client_->Delete(resources::kPods, "ns", "x")));
+}
+
+TEST_F(ClientTest, UnexpectedContentTypeIsAnError) {
+  EXPECT_CALL(*transport_, Send(_))
+      .WillOnce(Return(HttpResponse{.status = 200, .content_type = "text/html", .body = "<html>"}));
+  auto obj = client_->Get(resources::kPods, "ns", "x");
+  EXPECT_THAT(std::string(obj.status().message()), HasSubstr("unexpected content type"));
+}
+
+TEST_F(ClientTest, PatchTypesAndApply) {
+  EXPECT_CALL(*transport_,
+              Send(AllOf(Field(&HttpRequest::method, "PATCH"),
+                         Field(&HttpRequest::content_type, "application/apply-patch+yaml"),
+                         Field(&HttpRequest::path,
+                               "/api/v1/namespaces/ns/configmaps/c?fieldManager=kube-operator&force=true"))))
+      .WillOnce(Return(Json(200, R"({"metadata":{"name":"c"}})")));
+  EXPECT_TRUE(client_
+                  ->Patch(resources::kConfigMaps, "ns", "c", PatchType::kApply, "{}",
+                          {.field_manager = "kube-operator", .force = true})
+                  .ok());
+  EXPECT_FALSE(client_->Patch(resources::kConfigMaps, "ns", "c", PatchType::kApply, "{}").ok());
+  EXPECT_CALL(*transport_,
+              Send(AllOf(Field(&HttpRequest::content_type, "application/merge-patch+json"),
+                         Field(&HttpRequest::path, "/apis/catalyst.catalyst.dev/v1alpha1/namespaces/ns/environments/e/status"))))
+      .WillOnce(Return(Json(200, R"({"metadata":{"name":"e"}})")));
+  EXPECT_TRUE(client_
+                  ->Patch(resources::kEnvironments, "ns", "e", PatchType::kMerge,
+                          R"({"status":{}})", {}, "status")
+                  .ok());
+  // A JSON patch is not resent: it may not be idempotent.
+  EXPECT_CALL(*transport_, Send(Field(&HttpRequest::content_type, "application/json-patch+json")))
+      .WillOnce(Return(Json(503, "")));
+  EXPECT_FALSE(client_->Patch(resources::kPods, "ns", "p", PatchType::kJson, "[]").ok());
+}
+
+TEST_F(ClientTest, DeleteCarriesPolicyAndPreconditions) {
+  EXPECT_CALL(*transport_,
+              Send(AllOf(Field(&HttpRequest::method, "DELETE"),
+                         Field(&HttpRequest::body,
+                               R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Foreground","gracePeriodSeconds":0,"preconditions":{"uid":"u1","resourceVersion":"9"}})"))))
+      .WillOnce(Return(Json(200, "{}")));
+  EXPECT_TRUE(client_
+                  ->Delete(resources::kNamespaces, "", "x",
+                           {.propagation_policy = "Foreground", .precondition_uid = "u1",
+                            .precondition_resource_version = "9", .grace_period_seconds = 0})
+                  .ok());
+}
+
+// Feeds `chunks` to the stream callback, then ends the response with `status`.
+auto StreamChunks(std::vector<std::string> chunks, int status = 200) {
+  return [chunks, status](const HttpRequest&, Cancellation&,
+                          absl::FunctionRef<bool(absl::string_view)> on_data)
+             -> absl::StatusOr<HttpResponse> {
+    for (const auto& c : chunks)
+      if (!on_data(c)) break;
+    return HttpResponse{.status = status, .content_type = "application/json"};
+  };
+}
+
+TEST_F(ClientTest, WatchDeliversEventsAsTheyArrive) {
+  EXPECT_CALL(*transport_,
+              Stream(Field(&HttpRequest::path,
+                           "/api/v1/namespaces?watch=true&resourceVersion=10&allowWatchBookmarks=true&timeoutSeconds=300"),
+                     _, _))
+      .WillOnce(Invoke(StreamChunks({R"({"type":"ADDED","object":{"metadata":{"name":"a"}}})" "\n{\"ty",
+                                     R"(pe":"DELETED","object":{"metadata":{"name":"a"}}})" "\n",
+                                     R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"12"}}})" "\n"})));
+  Cancellation cancel;
+  std::vector<std::string> seen;
+  auto s = client_->Watch(resources::kNamespaces, "",
+                          {.resource_version = "10", .timeout_seconds = 300}, cancel,
+                          [&](WatchEvent e) {
+                            seen.push_back(std::string(ToString(e.type)) + ":" +
+                                           std::string(e.object.Name()) +
+                                           std::string(e.object.ResourceVersion()));
+                            return true;
+                          });
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_THAT(seen, ::testing::ElementsAre("ADDED:a", "DELETED:a", "BOOKMARK:12"));
+}
+
+TEST_F(ClientTest, WatchErrorEventEndsWithItsStatus) {
+  EXPECT_CALL(*transport_, Stream(_, _, _))
+      .WillOnce(Invoke(StreamChunks(
+          {R"({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired","message":"too old"}})" "\n"})));
+  Cancellation cancel;
+  int errors = 0;
+  auto s = client_->Watch(resources::kPods, "", {}, cancel, [&](WatchEvent e) {
+    errors += e.type == WatchEvent::Type::kError;
+    return true;
+  });
+  EXPECT_TRUE(apierrors::IsGone(s)) << s;
+  EXPECT_EQ(errors, 1);
+}
+
+TEST_F(ClientTest, WatchFromTooOldVersionIsGone) {
+  EXPECT_CALL(*transport_, Stream(_, _, _))
+      .WillOnce(Return(Json(410, R"({"kind":"Status","reason":"Gone","code":410})")));
+  Cancellation cancel;
+  auto s = client_->Watch(resources::kPods, "", {.resource_version = "1"}, cancel,
+                          [](WatchEvent) { return true; });
+  EXPECT_TRUE(apierrors::IsGone(s));
+}
+
+TEST_F(ClientTest, WatchTruncatedOrGarbageStreamIsAnError) {
+  EXPECT_CALL(*transport_, Stream(_, _, _))
+      .WillOnce(Invoke(StreamChunks({R"({"type":"ADDED","obj)"})))
+      .WillOnce(Invoke(StreamChunks({"\x01\x02garbage\n"})));
+  Cancellation cancel;
+  auto ignore = [](WatchEvent) { return true; };
+  EXPECT_EQ(client_->Watch(resources::kPods, "", {}, cancel, ignore).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(client_->Watch(resources::kPods, "", {}, cancel, ignore).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ClientTest, WatchCancelled) {
+  Cancellation cancel;
+  EXPECT_CALL(*transport_, Stream(_, _, _))
+      .WillOnce(Invoke([](const HttpRequest&, Cancellation& c,
+                          absl::FunctionRef<bool(absl::string_view)>) -> absl::StatusOr<HttpResponse> {
+        c.Cancel();
+        return HttpResponse{.status = 200};
+      }));
+  EXPECT_EQ(client_->Watch(resources::kPods, "", {}, cancel, [](WatchEvent) { return true; }).code(),
+            absl::StatusCode::kCancelled);
+}
+
+TEST_F(ClientTest, ClientSideLimiterDelaysRequests) {
+  auto t = std::make_unique<testing_support::MockTransport>();
+  EXPECT_CALL(*t, Send(_)).WillRepeatedly(Return(Json(200, R"({"metadata":{"name":"x"}})")));
+  Client limited(std::move(t), ClientOptions{.qps = 5, .burst = 2, .clock = &clock_});
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(limited.Get(resources::kPods, "ns", "x").ok());
+  // Two free, then 200 ms each for the next two.
+  EXPECT_EQ(clock_.slept(), absl::Milliseconds(200) + absl::Milliseconds(200));
+}
+
+}  // namespace
+}  // namespace kube

@@ -1,0 +1,73 @@
+#include "informer/store.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "support/mock_lister_watcher.h"
+
+namespace informer {
+namespace {
+
+using testing_support::Obj;
+
+std::vector<std::string> Names(const std::vector<kube::Object>& objs) {
+  std::vector<std::string> out;
+  for (const auto& o : objs) out.emplace_back(o.Name());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(StoreTest, UpsertRemoveGetShareTheObject) {
+  Store s;
+  EXPECT_FALSE(s.Upsert(Obj("ns", "a", "1")));
+  auto old = s.Upsert(Obj("ns", "a", "2"));
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->ResourceVersion(), "1");
+  auto got = s.Get("ns/a");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->ResourceVersion(), "2");
+  // Readers share the same parsed document: no copy.
+  EXPECT_EQ(&s.Get("ns/a")->json(), &got->json());
+  EXPECT_EQ(s.Remove("ns/a")->ResourceVersion(), "2");
+  EXPECT_FALSE(s.Get("ns/a"));
+  EXPECT_FALSE(s.Remove("ns/a"));
+}
+
+TEST(StoreTest, IndexesFollowChanges) {
+  Store s;
+  s.AddIndex("namespace", ByNamespace);
+  s.AddIndex("env", ByLabel("catalyst.dev/environment-name"));
+  s.Upsert(Obj("a", "x", "1", R"({"catalyst.dev/environment-name":"e1"})"));
+  s.Upsert(Obj("a", "y", "1", R"({"catalyst.dev/environment-name":"e2"})"));
+  s.Upsert(Obj("b", "z", "1", R"({"catalyst.dev/environment-name":"e1"})"));
+  EXPECT_EQ(Names(s.ByIndex("namespace", "a")), (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(Names(s.ByIndex("env", "e1")), (std::vector<std::string>{"x", "z"}));
+  // Relabel y: it moves between index values.
+  s.Upsert(Obj("a", "y", "2", R"({"catalyst.dev/environment-name":"e1"})"));
+  EXPECT_EQ(Names(s.ByIndex("env", "e1")), (std::vector<std::string>{"x", "y", "z"}));
+  EXPECT_TRUE(s.ByIndex("env", "e2").empty());
+  s.Remove("a/x");
+  EXPECT_EQ(Names(s.ByIndex("namespace", "a")), (std::vector<std::string>{"y"}));
+  EXPECT_TRUE(s.ByIndex("nope", "a").empty());
+}
+
+TEST(StoreTest, ReplaceReportsTheGapAsAddsUpdatesAndTombstones) {
+  Store s;
+  s.AddIndex("namespace", ByNamespace);
+  s.Upsert(Obj("n", "kept", "1"));
+  s.Upsert(Obj("n", "changed", "1"));
+  s.Upsert(Obj("n", "deleted", "1"));
+  auto deltas = s.Replace({Obj("n", "kept", "1"), Obj("n", "changed", "5"), Obj("n", "new", "6")});
+  std::vector<std::string> seen;
+  for (const auto& d : deltas) {
+    if (!d.old) seen.push_back("add:" + std::string(d.now->Name()));
+    else if (!d.now) seen.push_back("delete:" + std::string(d.old->Name()));
+    else seen.push_back("update:" + std::string(d.now->Name()) + "@" + std::string(d.now->ResourceVersion()));
+  }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{"add:new", "delete:deleted", "update:changed@5"}));
+  EXPECT_EQ(s.Size(), 3u);
+  EXPECT_EQ(Names(s.ByIndex("namespace", "n")), (std::vector<std::string>{"changed", "kept", "new"}));
+}
+
+}  // namespace
+}  // namespace informer
