@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "alloc_counter.h"
@@ -18,7 +19,7 @@ int main(int argc, char** argv) {
   std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();
-  const std::string object = ss.str();
+  const std::string object(absl::StripAsciiWhitespace(ss.str()));
   if (object.empty()) {
     std::fprintf(stderr, "cannot read %s\n", path.c_str());
     return 1;

@@ -5,8 +5,8 @@
 
 namespace informer {
 
-RateLimiter::RateLimiter(absl::Duration base_delay, absl::Duration max_delay, double qps,
-                         int burst, const util::Clock* clock)
+RateLimiter::RateLimiter(absl::Duration base_delay, absl::Duration max_delay, double qps, int burst,
+                         const util::Clock* clock)
     : base_delay_(base_delay), max_delay_(max_delay), bucket_(qps, burst, clock) {}
 
 absl::Duration RateLimiter::When(absl::string_view key) {

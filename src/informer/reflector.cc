@@ -20,32 +20,32 @@ Reflector::Reflector(ListerWatcher* lw, ReflectorSink* sink, ReflectorOptions op
       clock_(options_.clock ? options_.clock : &real_clock_) {}
 
 bool Reflector::HasSynced() const {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   return synced_;
 }
 
 std::string Reflector::LastResourceVersion() const {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   return rv_;
 }
 
 absl::Time Reflector::LastProgress() const {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   return last_progress_;
 }
 
 bool Reflector::Watching() const {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   return watch_cancel_ != nullptr;
 }
 
 ReflectorStats Reflector::Stats() const {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   return stats_;
 }
 
 void Reflector::Progress(const std::string& rv) {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   if (!rv.empty()) rv_ = rv;
   last_progress_ = clock_->Now();
 }
@@ -70,7 +70,7 @@ absl::Status Reflector::ListAll(const std::string& resource_version) {
   const size_t n = all.size();
   sink_->Replace(std::move(all));
   {
-    absl::MutexLock l(&mu_);
+    std::lock_guard l(mu_);
     synced_ = true;
     ++stats_.lists;
   }
@@ -87,7 +87,7 @@ absl::Status Reflector::WatchOnce(kube::Cancellation& stop) {
   kube::Cancellation cancel;  // this stream's: stop or the watchdog fire it
   const int link = stop.OnCancel([&cancel] { cancel.Cancel(); });
   {
-    absl::MutexLock l(&mu_);
+    std::lock_guard l(mu_);
     watch_cancel_ = &cancel;
     ++stats_.watches;
   }
@@ -99,7 +99,7 @@ absl::Status Reflector::WatchOnce(kube::Cancellation& stop) {
         std::string rv(ev.object.ResourceVersion());
         switch (ev.type) {
           case kube::WatchEvent::Type::kBookmark: {
-            absl::MutexLock l(&mu_);
+            std::lock_guard l(mu_);
             ++stats_.bookmarks;
             break;
           }
@@ -107,7 +107,7 @@ absl::Status Reflector::WatchOnce(kube::Cancellation& stop) {
             return false;  // the client turns it into the returned status
           default: {
             sink_->Apply(ev);
-            absl::MutexLock l(&mu_);
+            std::lock_guard l(mu_);
             ++stats_.events;
           }
         }
@@ -115,14 +115,14 @@ absl::Status Reflector::WatchOnce(kube::Cancellation& stop) {
         return true;
       });
   stop.Remove(link);
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   watch_cancel_ = nullptr;
   return s;
 }
 
 void Reflector::WatchdogLoop(kube::Cancellation& stop) {
   while (!stop.WaitFor(options_.watchdog_poll)) {
-    absl::MutexLock l(&mu_);
+    std::lock_guard l(mu_);
     if (watch_cancel_ && clock_->Now() - last_progress_ > options_.watchdog) {
       ++stats_.watchdog_restarts;
       util::Log(util::LogLevel::kWarn, kLogger, "watch silent past the watchdog deadline; restarting it",
@@ -158,7 +158,7 @@ void Reflector::Run(kube::Cancellation& stop) {
       if (stop.cancelled()) break;
       if (!s.ok()) {
         {
-          absl::MutexLock l(&mu_);
+          std::lock_guard l(mu_);
           ++stats_.errors;
           stats_.gone += kube::apierrors::IsGone(s);
         }
@@ -189,12 +189,12 @@ void Reflector::Run(kube::Cancellation& stop) {
       continue;
     }
     {
-      absl::MutexLock l(&mu_);
+      std::lock_guard l(mu_);
       ++stats_.errors;
     }
     if (kube::apierrors::IsGone(s)) {
       {
-        absl::MutexLock l(&mu_);
+        std::lock_guard l(mu_);
         ++stats_.gone;
       }
       util::Log(util::LogLevel::kInfo, kLogger, "watch expired (410); relisting",

@@ -10,13 +10,13 @@
 // that delivers neither events nor bookmarks for longer than its deadline.
 #pragma once
 
+#include <mutex>
+
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "informer/lister_watcher.h"
 #include "util/clock.h"
@@ -79,7 +79,7 @@ class Reflector {
  private:
   absl::Status ListAll(const std::string& resource_version);
   absl::Status WatchOnce(kube::Cancellation& stop);
-  void Progress(const std::string& rv) ABSL_LOCKS_EXCLUDED(mu_);
+  void Progress(const std::string& rv);
   void WatchdogLoop(kube::Cancellation& stop);
 
   ListerWatcher* const lw_;
@@ -88,12 +88,12 @@ class Reflector {
   util::RealClock real_clock_;
   const util::Clock* const clock_;
 
-  mutable absl::Mutex mu_;
-  bool synced_ ABSL_GUARDED_BY(mu_) = false;
-  std::string rv_ ABSL_GUARDED_BY(mu_);
-  absl::Time last_progress_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  kube::Cancellation* watch_cancel_ ABSL_GUARDED_BY(mu_) = nullptr;  // the open stream's
-  ReflectorStats stats_ ABSL_GUARDED_BY(mu_);
+  mutable std::mutex mu_;
+  bool synced_ = false;
+  std::string rv_;
+  absl::Time last_progress_ = absl::InfinitePast();
+  kube::Cancellation* watch_cancel_ = nullptr;  // the open stream's
+  ReflectorStats stats_;
 };
 
 }  // namespace informer

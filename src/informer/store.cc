@@ -17,7 +17,7 @@ IndexFunc ByLabel(std::string label) {
 }
 
 void Store::AddIndex(const std::string& name, IndexFunc fn) {
-  absl::MutexLock l(&mu_);
+  std::unique_lock l(mu_);
   index_funcs_[name] = std::move(fn);
   auto& index = indexes_[name];
   for (const auto& [key, obj] : items_)
@@ -41,7 +41,7 @@ void Store::IndexLocked(const std::string& key, const kube::Object* old, const k
 
 std::optional<kube::Object> Store::Upsert(const kube::Object& obj) {
   const std::string key = obj.Key();
-  absl::MutexLock l(&mu_);
+  std::unique_lock l(mu_);
   auto [it, inserted] = items_.try_emplace(key, obj);
   std::optional<kube::Object> old;
   if (!inserted) {
@@ -53,7 +53,7 @@ std::optional<kube::Object> Store::Upsert(const kube::Object& obj) {
 }
 
 std::optional<kube::Object> Store::Remove(const std::string& key) {
-  absl::MutexLock l(&mu_);
+  std::unique_lock l(mu_);
   auto it = items_.find(key);
   if (it == items_.end()) return std::nullopt;
   kube::Object old = std::move(it->second);
@@ -64,7 +64,7 @@ std::optional<kube::Object> Store::Remove(const std::string& key) {
 
 std::vector<Store::Delta> Store::Replace(const std::vector<kube::Object>& objs) {
   std::vector<Delta> deltas;
-  absl::MutexLock l(&mu_);
+  std::unique_lock l(mu_);
   absl::flat_hash_map<std::string, kube::Object> next;
   next.reserve(objs.size());
   for (const auto& obj : objs) {
@@ -87,14 +87,14 @@ std::vector<Store::Delta> Store::Replace(const std::vector<kube::Object>& objs) 
 }
 
 std::optional<kube::Object> Store::Get(const std::string& key) const {
-  absl::ReaderMutexLock l(&mu_);
+  std::shared_lock l(mu_);
   auto it = items_.find(key);
   if (it == items_.end()) return std::nullopt;
   return it->second;
 }
 
 std::vector<kube::Object> Store::List() const {
-  absl::ReaderMutexLock l(&mu_);
+  std::shared_lock l(mu_);
   std::vector<kube::Object> out;
   out.reserve(items_.size());
   for (const auto& [key, obj] : items_) out.push_back(obj);
@@ -102,7 +102,7 @@ std::vector<kube::Object> Store::List() const {
 }
 
 std::vector<std::string> Store::Keys() const {
-  absl::ReaderMutexLock l(&mu_);
+  std::shared_lock l(mu_);
   std::vector<std::string> out;
   out.reserve(items_.size());
   for (const auto& [key, obj] : items_) out.push_back(key);
@@ -110,7 +110,7 @@ std::vector<std::string> Store::Keys() const {
 }
 
 std::vector<kube::Object> Store::ByIndex(const std::string& index, const std::string& value) const {
-  absl::ReaderMutexLock l(&mu_);
+  std::shared_lock l(mu_);
   std::vector<kube::Object> out;
   auto idx = indexes_.find(index);
   if (idx == indexes_.end()) return out;
@@ -121,7 +121,7 @@ std::vector<kube::Object> Store::ByIndex(const std::string& index, const std::st
 }
 
 size_t Store::Size() const {
-  absl::ReaderMutexLock l(&mu_);
+  std::shared_lock l(mu_);
   return items_.size();
 }
 

@@ -6,15 +6,16 @@
 // owning Environment) to the keys of the objects that carry it.
 #pragma once
 
+#include <mutex>
+#include <shared_mutex>
+
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/synchronization/mutex.h"
 #include "kube/object.h"
 
 namespace informer {
@@ -54,15 +55,14 @@ class Store {
   size_t Size() const;
 
  private:
-  void IndexLocked(const std::string& key, const kube::Object* old, const kube::Object* now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void IndexLocked(const std::string& key, const kube::Object* old, const kube::Object* now);
 
-  mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, kube::Object> items_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, IndexFunc> index_funcs_ ABSL_GUARDED_BY(mu_);
+  mutable std::shared_mutex mu_;
+  absl::flat_hash_map<std::string, kube::Object> items_;
+  absl::flat_hash_map<std::string, IndexFunc> index_funcs_;
   // index name → value → keys
   absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>>>
-      indexes_ ABSL_GUARDED_BY(mu_);
+      indexes_;
 };
 
 }  // namespace informer

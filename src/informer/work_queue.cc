@@ -117,8 +117,8 @@ size_t WorkQueue::Len() const {
   // Delayed keys that have come due but that nobody has moved yet: counted
   // unless already queued or out (then moving them would add nothing ready).
   const absl::Time now = clock_->Now();
-  for (auto it = waiting_by_time_.begin();
-       it != waiting_by_time_.end() && it->first.first <= now; ++it) {
+  for (auto it = waiting_by_time_.begin(); it != waiting_by_time_.end() && it->first.first <= now;
+       ++it) {
     if (!items_.contains(it->second) && !processing_.contains(it->second)) ++n;
   }
   return n;
@@ -177,7 +177,8 @@ void WorkQueue::AddAfterLocked(const std::string& key, absl::Duration delay) {
     waiting_by_time_.erase(it->second);
   }
   const bool earliest = waiting_by_time_.empty() || at < waiting_by_time_.begin()->first.first;
-  waiting_.insert_or_assign(key, waiting_by_time_.emplace(std::pair(at, waiting_seq_++), key).first);
+  waiting_.insert_or_assign(key,
+                            waiting_by_time_.emplace(std::pair(at, waiting_seq_++), key).first);
   // Blocked Gets sleep until the earliest delayed key: wake them to sleep less.
   if (earliest) ready_cv_.SignalAll();
 }

@@ -9,8 +9,7 @@
 
 namespace informer {
 
-WorkerPool::WorkerPool(WorkQueue* queue, int workers, ReconcileFn fn,
-                       WorkerPoolObserver* observer)
+WorkerPool::WorkerPool(WorkQueue* queue, int workers, ReconcileFn fn, WorkerPoolObserver* observer)
     : queue_(queue), workers_(std::max(1, workers)), fn_(std::move(fn)), observer_(observer) {}
 
 WorkerPool::~WorkerPool() { Stop(absl::InfiniteDuration()); }

@@ -13,7 +13,7 @@ FileTokenSource::FileTokenSource(std::string path, const util::Clock* clock,
     : path_(std::move(path)), clock_(clock), max_age_(max_age) {}
 
 absl::StatusOr<std::string> FileTokenSource::Token() {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   const absl::Time now = clock_->Now();
   if (now - read_at_ < max_age_) return token_;
   std::ifstream in(path_);
@@ -31,7 +31,7 @@ absl::StatusOr<std::string> FileTokenSource::Token() {
 }
 
 void FileTokenSource::Invalidate() {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   read_at_ = absl::InfinitePast();
 }
 

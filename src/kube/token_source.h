@@ -4,12 +4,12 @@
 // at least once a minute and at once after the API server answers 401.
 #pragma once
 
+#include <mutex>
+
 #include <memory>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "util/clock.h"
 
@@ -45,9 +45,9 @@ class FileTokenSource final : public TokenSource {
   const std::string path_;
   const util::Clock* const clock_;
   const absl::Duration max_age_;
-  absl::Mutex mu_;
-  std::string token_ ABSL_GUARDED_BY(mu_);
-  absl::Time read_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::mutex mu_;
+  std::string token_;
+  absl::Time read_at_ = absl::InfinitePast();
 };
 
 }  // namespace kube

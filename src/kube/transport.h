@@ -10,16 +10,20 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "absl/base/thread_annotations.h"
+#include <condition_variable>
+#include <mutex>
+
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace kube {
 
 // A flag shared by a caller and an in-flight request. Cancel() may be called
 // from any thread at any moment; the request then ends promptly.
+//
+// (The concurrency core uses std::mutex, not absl::Mutex: Debian's abseil is
+// not built for ThreadSanitizer, which then cannot see its synchronisation.)
 class Cancellation {
  public:
   void Cancel();
@@ -28,13 +32,17 @@ class Cancellation {
   bool WaitFor(absl::Duration timeout) const;
   // Runs fn on Cancel(), or at once if already cancelled. Returns an id for Remove.
   int OnCancel(std::function<void()> fn);
+  // Unregisters; once it returns, the callback is not running and never will,
+  // so what it captured may be destroyed. Not to be called from a callback.
   void Remove(int id);
 
  private:
-  mutable absl::Mutex mu_;
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
-  int next_id_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<std::pair<int, std::function<void()>>> callbacks_ ABSL_GUARDED_BY(mu_);
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  bool cancelled_ = false;  // guarded by mu_
+  bool running_ = false;    // callbacks are running outside mu_
+  int next_id_ = 0;
+  std::vector<std::pair<int, std::function<void()>>> callbacks_;
 };
 
 struct HttpRequest {

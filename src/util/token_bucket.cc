@@ -16,7 +16,7 @@ void TokenBucket::Refill(absl::Time now) {
 
 absl::Duration TokenBucket::Reserve() {
   if (qps_ <= 0) return absl::ZeroDuration();
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   Refill(clock_->Now());
   tokens_ -= 1;  // may go negative: later callers wait behind earlier ones
   return tokens_ >= 0 ? absl::ZeroDuration() : absl::Seconds(-tokens_ / qps_);
@@ -24,7 +24,7 @@ absl::Duration TokenBucket::Reserve() {
 
 bool TokenBucket::TryTake() {
   if (qps_ <= 0) return true;
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   Refill(clock_->Now());
   if (tokens_ < 1) return false;
   tokens_ -= 1;

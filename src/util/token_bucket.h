@@ -1,8 +1,8 @@
 // TokenBucket: a QPS/burst limiter shared by threads (client-go's flowcontrol).
 #pragma once
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include <mutex>
+
 #include "absl/time/time.h"
 #include "util/clock.h"
 
@@ -20,14 +20,14 @@ class TokenBucket {
   bool TryTake();
 
  private:
-  void Refill(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Refill(absl::Time now);
 
   const double qps_;
   const double burst_;
   const Clock* const clock_;
-  absl::Mutex mu_;
-  double tokens_ ABSL_GUARDED_BY(mu_);
-  absl::Time last_ ABSL_GUARDED_BY(mu_);
+  std::mutex mu_;
+  double tokens_;
+  absl::Time last_;
 };
 
 }  // namespace util

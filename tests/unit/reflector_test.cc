@@ -190,10 +190,8 @@ TEST_F(ReflectorTest, ListFailuresBackOffWithGrowingJitteredDelays) {
                 o.backoff_cap = absl::Microseconds(30000);
                 return o;
               }());
-  EXPECT_CALL(lw_, List(_))
-      .Times(7)
-      .WillRepeatedly(Return(kube::TransportError("refused")))
-      .RetiresOnSaturation();
+  ::testing::InSequence seq;
+  EXPECT_CALL(lw_, List(_)).Times(7).WillRepeatedly(Return(kube::TransportError("refused")));
   EXPECT_CALL(lw_, List(_)).WillOnce(Return(ListOf("1", {})));
   EXPECT_CALL(lw_, Watch(_, _, _)).WillOnce(Invoke(StreamThenBlock({})));
   RunUntil(r, [&] { return r.HasSynced(); });

@@ -96,11 +96,11 @@ TEST_F(WorkQueueTest, DoneOfAKeyNotHandedOutIsIgnored) {
 TEST(RateLimiterTest, BackoffDoublesFromTheBaseUpToTheCapAndForgetResets) {
   testing_support::FakeClock clock;
   RateLimiter limiter(absl::Milliseconds(5), absl::Seconds(1), /*qps=*/0, /*burst=*/0, &clock);
-  const std::vector<absl::Duration> want = {
-      absl::Milliseconds(5),   absl::Milliseconds(10),  absl::Milliseconds(20),
-      absl::Milliseconds(40),  absl::Milliseconds(80),  absl::Milliseconds(160),
-      absl::Milliseconds(320), absl::Milliseconds(640), absl::Seconds(1),
-      absl::Seconds(1)};
+  const std::vector<absl::Duration> want = {absl::Milliseconds(5),   absl::Milliseconds(10),
+                                            absl::Milliseconds(20),  absl::Milliseconds(40),
+                                            absl::Milliseconds(80),  absl::Milliseconds(160),
+                                            absl::Milliseconds(320), absl::Milliseconds(640),
+                                            absl::Seconds(1),        absl::Seconds(1)};
   for (size_t i = 0; i < want.size(); ++i) {
     EXPECT_EQ(limiter.When("k"), want[i]) << "failure " << i;
     EXPECT_EQ(limiter.NumRequeues("k"), static_cast<int>(i + 1));

@@ -157,9 +157,8 @@ TEST_F(WorkerPoolTest, ExceptionIsAnErrorAndTheWorkerCarriesOn) {
   EXPECT_EQ(queue_.NumRequeues("boom"), 1);
   EXPECT_EQ(queue_.NumRequeues("int"), 1);
   clock_.Advance(absl::Milliseconds(5));  // "boom" is retried, and now succeeds
-  ASSERT_TRUE(Eventually([&] { return Reported() >= 4; }));
+  EXPECT_TRUE(Eventually([&] { return boom_calls.load() == 2; }));
   EXPECT_TRUE(pool.Stop(kTestTimeout));
-  EXPECT_EQ(boom_calls.load(), 2);
 }
 
 TEST_F(WorkerPoolTest, ActiveWorkersCountsReconcilesInProgress) {
@@ -197,7 +196,7 @@ TEST_F(WorkerPoolTest, StopWaitsForTheReconcileInProgressAndDropsQueuedKeys) {
   queue_.Add("second");
   std::atomic<bool> stopped{false};
   std::thread stopper([&] { stopped = pool.Stop(kTestTimeout); });
-  ASSERT_TRUE(Eventually([&] { return queue_.ShuttingDown(); }));
+  EXPECT_TRUE(Eventually([&] { return queue_.ShuttingDown(); }));
   release.Notify();
   stopper.join();
   EXPECT_TRUE(stopped.load());
