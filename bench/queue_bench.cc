@@ -74,6 +74,7 @@ LatencyFigures LiveLatency(informer::Priority resync_priority) {
   constexpr int kLive = kCycles * kLivePerCycle;
 
   std::vector<std::string> resync_keys;
+  resync_keys.reserve(kResyncKeys);
   for (int i = 0; i < kResyncKeys; ++i) resync_keys.push_back(absl::StrCat("default/cm-", i));
   // Indexed by live key number: written before the Add, read after the Get
   // (the queue's lock orders the two).
@@ -112,7 +113,9 @@ LatencyFigures LiveLatency(informer::Priority resync_priority) {
     if (l >= 0) got.push_back(l);
   std::sort(got.begin(), got.end());
   if (got.empty()) return {0, 0, 0, 0};
-  auto pct = [&](double p) { return got[std::min(got.size() - 1, size_t(p * got.size()))]; };
+  auto pct = [&](double p) {
+    return got[std::min(got.size() - 1, static_cast<size_t>(p * static_cast<double>(got.size())))];
+  };
   return {pct(0.50), pct(0.99), got.back(), got.size()};
 }
 

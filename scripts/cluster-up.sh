@@ -137,6 +137,7 @@ kubeconfig "$D/kubelet-sim.kubeconfig" kubelet-sim
 start() {
   local name=$1; shift
   started=1
+  printf '%s\0' "$@" >"$D/$name.cmd" # for scripts/cluster-ctl.sh to restart it the same way
   # shellcheck disable=SC2016 # $$, $0 and $@ belong to the inner bash
   setsid bash -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$D/$name.pid" "$@" \
     >"$D/$name.log" 2>&1 </dev/null &

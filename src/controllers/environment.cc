@@ -19,9 +19,7 @@ class Problems {
  public:
   void Add(std::string msg) { msgs_.push_back(std::move(msg)); }
   bool empty() const { return msgs_.empty(); }
-  absl::Status ToStatus() const {
-    return absl::InvalidArgumentError(absl::StrJoin(msgs_, "; "));
-  }
+  absl::Status ToStatus() const { return absl::InvalidArgumentError(absl::StrJoin(msgs_, "; ")); }
 
   // The string at v (absent: empty). A non-string is a problem named by path.
   std::string Str(const Value* v, absl::string_view path) {
@@ -178,9 +176,9 @@ absl::StatusOr<EnvironmentSpec> ParseEnvironment(const kube::Object& env) {
   } else if (type == "deployment") {
     out.type = EnvironmentType::kDeployment;
   } else {
-    p.Add(type.empty() ? "spec.type is required (development or deployment)"
-                       : absl::StrCat("spec.type \"", type,
-                                      "\" is not one of development, deployment"));
+    p.Add(type.empty()
+              ? "spec.type is required (development or deployment)"
+              : absl::StrCat("spec.type \"", type, "\" is not one of development, deployment"));
   }
 
   ParseSources(kube::Member(*spec, "sources"), p, out.sources);
@@ -205,8 +203,7 @@ absl::StatusOr<EnvironmentSpec> ParseEnvironment(const kube::Object& env) {
   if (type == "development") {
     const Source* web = out.WebSource();
     if (!web)
-      p.Add(
-          "spec.sources needs a source named \"web\" with a repositoryUrl for type development");
+      p.Add("spec.sources needs a source named \"web\" with a repositoryUrl for type development");
     else if (web->repository_url.empty())
       p.Add(absl::StrCat("spec.sources[", web - out.sources.data(),
                          "].repositoryUrl is required for type development (the repository the "

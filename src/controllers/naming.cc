@@ -12,7 +12,8 @@ namespace controllers {
 namespace {
 
 constexpr size_t kMaxLabel = 63;
-constexpr size_t kSuffixDigits = 10;  // 40 bits: ~1e-3 chance of any clash among 1e5 names
+// 40 bits: among 100,000 names cut to one stem, any clash at all has odds of ~0.5%.
+constexpr size_t kSuffixDigits = 10;
 
 bool IsLowerHex(char c) { return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f'); }
 
@@ -36,14 +37,14 @@ std::string Sanitize(absl::string_view in) {
 bool LooksSuffixed(absl::string_view s) {
   if (s.size() < kSuffixDigits + 1) return false;
   absl::string_view tail = s.substr(s.size() - kSuffixDigits);
-  return s[s.size() - kSuffixDigits - 1] == '-' && std::all_of(tail.begin(), tail.end(), IsLowerHex);
+  return s[s.size() - kSuffixDigits - 1] == '-' &&
+         std::all_of(tail.begin(), tail.end(), IsLowerHex);
 }
 
 // Namespaces of the cluster itself: an Environment must never take one over
 // (deleting the Environment deletes its namespace).
 bool IsSystemNamespace(absl::string_view s) {
-  return s == "default" || s == "kube-system" || s == "kube-public" ||
-         absl::StartsWith(s, "kube-");
+  return s == "default" || absl::StartsWith(s, "kube-");
 }
 
 }  // namespace
@@ -64,8 +65,8 @@ std::string HexSha256(absl::string_view data, size_t digits) {
 absl::StatusOr<std::string> NamespaceNameFor(absl::string_view joined) {
   std::string clean = Sanitize(joined);
   if (clean.empty())
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot derive a target namespace from \"", joined, "\": it has no letter or digit"));
+    return absl::InvalidArgumentError(absl::StrCat("cannot derive a target namespace from \"",
+                                                   joined, "\": it has no letter or digit"));
   if (clean == joined && clean.size() <= kMaxLabel && !LooksSuffixed(clean) &&
       !IsSystemNamespace(clean))
     return clean;

@@ -6,10 +6,13 @@
 // so a pass over an environment that is already right sends no write
 // (PRODUCT.md "Rules": level-triggered and idempotent).
 //
-// What it cannot see: fields someone else added (an extra env var, a
-// matchLabels under an empty podSelector). Server-side apply does not remove
-// fields another manager owns either, so repairing those is out of reach of
-// both; changed and removed fields are seen and repaired.
+// Changed and removed fields are seen, and so is an element added to a list
+// (lengths differ). A member added to an object is not (a matchLabels under
+// an empty podSelector): server-side apply would not remove a field another
+// manager owns anyway. Neither would it remove another manager's entry in a
+// keyed list (an env var added by `kubectl set env`), so such an object stays
+// "not a subset" after the apply: the planner should notice an apply that
+// changed nothing rather than repeat it every pass.
 #pragma once
 
 #include <string>
@@ -26,10 +29,15 @@ namespace controllers {
 // exactly. Quantities compare as strings: builders send canonical ones.
 bool IsSubset(const rapidjson::Value& desired, const rapidjson::Value& actual);
 
-// The form kube-apiserver stores a resource.Quantity in ("8192Mi" -> "8Gi",
-// "0.5" -> "500m", "1000" -> "1k", "1.5Gi" -> "1536Mi"), following
-// apimachinery's CanonicalizeBytes; values finer than 1n round up to it as the
-// server does. InvalidArgument for what the server would refuse.
+// The form kube-apiserver stores a quantity of a ResourceList in (container
+// resources, ResourceQuota hard, PVC requests — every quantity the builders
+// send): "8192Mi" -> "8Gi", "0.5" -> "500m", "1000" -> "1k", "1.5Gi" ->
+// "1536Mi", "1n" -> "1m". It follows apimachinery's ParseQuantity (which keeps
+// a string it deems canonical) and CanonicalizeBytes, plus the ResourceList
+// defaulting that rounds up to 1m. InvalidArgument for what does not parse.
 absl::StatusOr<std::string> CanonicalQuantity(absl::string_view q);
+
+// The value of a quantity in its units (bytes, cores), for checks on configuration.
+absl::StatusOr<double> QuantityValue(absl::string_view q);
 
 }  // namespace controllers

@@ -12,6 +12,8 @@
 // - Delayed keys (AddAfter, AddRateLimited) need no timer thread: whoever
 //   calls into the queue moves the keys that have come due, and a blocked Get
 //   sleeps until the earliest of them.
+// - Cost: Add, Get and Done are O(1) (a hash map and two linked lists; a
+//   promotion is a splice), AddAfter and a delayed key coming due O(log n).
 #pragma once
 
 #include <cstdint>
@@ -64,7 +66,9 @@ class WorkQueue {
   // key is waiting, a later AddAfter that would make it ready sooner wins and
   // one that would make it ready later is ignored.
   void AddAfter(const std::string& key, absl::Duration delay);
-  // AddAfter with the key's backoff (see RateLimiter); counts a retry.
+  // AddAfter with the larger of the key's backoff and the overall token
+  // bucket's delay (see RateLimiter); counts a retry (NumRequeues, metrics).
+  // Only these adds spend tokens, as with client-go's rate-limiting queue.
   void AddRateLimited(const std::string& key);
   // Resets the key's backoff. Does not take it out of the queue.
   void Forget(const std::string& key);

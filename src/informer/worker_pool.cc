@@ -74,9 +74,9 @@ void WorkerPool::Handle(const std::string& key) {
   try {
     result = fn_(key);
   } catch (const std::exception& e) {
-    result = {absl::InternalError(absl::StrCat("reconcile threw: ", e.what()))};
+    result.status = absl::InternalError(absl::StrCat("reconcile threw: ", e.what()));
   } catch (...) {
-    result = {absl::InternalError("reconcile threw")};
+    result.status = absl::InternalError("reconcile threw");
   }
   const absl::Duration took = absl::FromChrono(std::chrono::steady_clock::now() - start);
 

@@ -100,7 +100,7 @@ TEST(WorkQueueConcurrencyTest, EveryAddIsFollowedByAProcessingOfTheKey) {
     producers.emplace_back([&, t] {
       std::minstd_rand rng(t + 100);
       for (int n = 0; n < 2000; ++n) {
-        const int i = rng() % kKeys;
+        const int i = static_cast<int>(rng() % kKeys);
         version[i].fetch_add(1);
         q.Add(kKeyNames[i], rng() % 2 ? Priority::kHigh : Priority::kLow);
       }

@@ -104,6 +104,13 @@ bool WaitFor(absl::Duration timeout, absl::FunctionRef<bool()> cond, absl::Durat
   }
 }
 
+bool WaitForControllers(absl::Duration timeout) {
+  TestNamespace probe("probe");
+  return WaitFor(timeout, [&] {
+    return Admin().Get(kube::resources::kServiceAccounts, probe.name(), "default").ok();
+  });
+}
+
 TestNamespace::TestNamespace(absl::string_view prefix) {
   absl::BitGen gen;
   name_ = absl::StrCat("e2e-", prefix, "-", absl::Uniform<uint32_t>(gen, 0, 1u << 30));

@@ -36,6 +36,11 @@ absl::StatusOr<std::string> Kubectl(const std::vector<std::string>& args,
 bool WaitFor(absl::Duration timeout, absl::FunctionRef<bool()> cond,
              absl::Duration poll = absl::Milliseconds(100));
 
+// True once the controller-manager serves the API again: a fresh namespace
+// gets its default ServiceAccount. Tests that disrupt the control plane call
+// it before they end, so later tests find it whole.
+bool WaitForControllers(absl::Duration timeout);
+
 // A namespace of the test's own: e2e-<prefix>-<random>, deleted afterwards.
 class TestNamespace {
  public:

@@ -1,0 +1,151 @@
+// The built NetworkPolicies, evaluated as an enforcing CNI would: the
+// connections operator-AGENTS.md "NetworkPolicy Configuration" needs pass,
+// the rest are refused.
+#include "controllers/builders.h"
+#include "gtest/gtest.h"
+#include "support/netpol_eval.h"
+
+namespace controllers {
+namespace {
+
+using testing_support::Labels;
+using testing_support::NetpolCluster;
+using testing_support::Peer;
+using testing_support::Protocol;
+
+constexpr char kNs[] = "team-app-pr-1";
+
+EnvironmentSpec Env() {
+  EnvironmentSpec e;
+  e.name = "pr-1";
+  e.namespace_ = "team-app";
+  e.uid = "uid-1";
+  e.sources = {{.name = "web", .repository_url = "https://example.test/repo"}};
+  return e;
+}
+
+// Namespaces as a 1.21+ API server labels them.
+Labels NameLabel(const std::string& ns) { return {{"kubernetes.io/metadata.name", ns}}; }
+
+class NetworkPolicyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* ns : {kNs, "ingress-nginx", "kube-system", "other"})
+      cluster_.AddNamespace(ns, NameLabel(ns));
+    for (const kube::Object& p : BuildNetworkPolicies(Env(), kNs, OperatorConfig{}))
+      cluster_.AddPolicy(p);
+  }
+
+  NetpolCluster cluster_;
+  const Peer web_ = Peer::Pod(kNs, {{"app.kubernetes.io/name", "web"}});
+  const Peer postgres_ = Peer::Pod(kNs, {{"app.kubernetes.io/name", "postgres"}});
+  const Peer ingress_controller_ =
+      Peer::Pod("ingress-nginx", {{"app.kubernetes.io/name", "ingress-nginx"}});
+  const Peer coredns_ = Peer::Pod("kube-system", {{"k8s-app", "kube-dns"}});
+  const Peer stranger_ = Peer::Pod("other", {{"app", "x"}});
+  const Peer stranger_postgres_ = Peer::Pod("other", {{"app.kubernetes.io/name", "postgres"}});
+  const Peer internet_ = Peer::External();
+};
+
+// Rule 3: db-migrate (in the web pod) reaches postgres.
+TEST_F(NetworkPolicyTest, WebReachesPostgresInTheSameNamespace) {
+  EXPECT_TRUE(cluster_.Allowed(web_, postgres_, Protocol::kTCP, 5432));
+}
+
+TEST_F(NetworkPolicyTest, APodOfAnotherNamespaceCannotReachWeb) {
+  EXPECT_FALSE(cluster_.Allowed(stranger_, web_, Protocol::kTCP, 3000));
+  EXPECT_FALSE(cluster_.Allowed(stranger_, postgres_, Protocol::kTCP, 5432));
+  EXPECT_FALSE(cluster_.Allowed(internet_, web_, Protocol::kTCP, 3000));
+}
+
+// Rule 2.
+TEST_F(NetworkPolicyTest, TheIngressControllerReachesWeb) {
+  EXPECT_TRUE(cluster_.Allowed(ingress_controller_, web_, Protocol::kTCP, 3000));
+}
+
+// Rule 4.
+TEST_F(NetworkPolicyTest, DnsToKubeSystemOverUdpAndTcp) {
+  EXPECT_TRUE(cluster_.Allowed(web_, coredns_, Protocol::kUDP, 53));
+  EXPECT_TRUE(cluster_.Allowed(web_, coredns_, Protocol::kTCP, 53));
+  EXPECT_TRUE(cluster_.Allowed(postgres_, coredns_, Protocol::kUDP, 53));
+  // Port 53 elsewhere, or another port in kube-system: refused.
+  EXPECT_FALSE(cluster_.EgressAllowed(web_, stranger_, Protocol::kUDP, 53));
+  EXPECT_FALSE(cluster_.EgressAllowed(web_, coredns_, Protocol::kTCP, 9153));
+}
+
+// Rule 5.
+TEST_F(NetworkPolicyTest, HttpsToTheInternet) {
+  EXPECT_TRUE(cluster_.Allowed(web_, internet_, Protocol::kTCP, 443));
+  EXPECT_FALSE(cluster_.Allowed(web_, internet_, Protocol::kUDP, 443));
+}
+
+// Rule 1 does the rest.
+TEST_F(NetworkPolicyTest, EverythingElseIsDenied) {
+  EXPECT_FALSE(cluster_.EgressAllowed(web_, stranger_postgres_, Protocol::kTCP, 5432));
+  EXPECT_FALSE(cluster_.Allowed(web_, stranger_postgres_, Protocol::kTCP, 5432));
+  EXPECT_FALSE(cluster_.Allowed(web_, internet_, Protocol::kTCP, 80));
+  EXPECT_FALSE(cluster_.Allowed(web_, internet_, Protocol::kTCP, 22));  // ssh:// git URLs
+  EXPECT_FALSE(cluster_.Allowed(postgres_, internet_, Protocol::kTCP, 5432));
+}
+
+// The reason rule 3 has an egress half: with ingress alone, default-deny
+// egress stops db-migrate's connection at its source.
+TEST_F(NetworkPolicyTest, IntraNamespaceNeedsBothHalves) {
+  NetpolCluster ingress_only;
+  ingress_only.AddNamespace(kNs, NameLabel(kNs));
+  std::vector<kube::Object> policies = BuildNetworkPolicies(Env(), kNs, OperatorConfig{});
+  ingress_only.AddPolicy(policies[0]);  // deny-all
+  auto same_ns = kube::Object::Parse(R"({"metadata": {"name": "x", "namespace": "team-app-pr-1"},
+      "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
+               "ingress": [{"from": [{"podSelector": {}}]}]}})");
+  ingress_only.AddPolicy(*same_ns);
+  EXPECT_TRUE(ingress_only.IngressAllowed(web_, postgres_, Protocol::kTCP, 5432));
+  EXPECT_FALSE(ingress_only.Allowed(web_, postgres_, Protocol::kTCP, 5432));
+}
+
+// Kubernetes 1.20 does not set kubernetes.io/metadata.name: until the platform
+// labels the ingress and DNS namespaces, rules 2 and 4 match nothing.
+TEST_F(NetworkPolicyTest, On120TheNamespacesNeedTheNameLabel) {
+  NetpolCluster old;
+  old.AddNamespace(kNs, {});
+  old.AddNamespace("ingress-nginx", {});
+  old.AddNamespace("kube-system", {});
+  for (const kube::Object& p : BuildNetworkPolicies(Env(), kNs, OperatorConfig{})) old.AddPolicy(p);
+  EXPECT_FALSE(old.Allowed(ingress_controller_, web_, Protocol::kTCP, 3000));
+  EXPECT_FALSE(old.Allowed(web_, coredns_, Protocol::kUDP, 53));
+  EXPECT_TRUE(old.Allowed(web_, postgres_, Protocol::kTCP, 5432));  // needs no label
+}
+
+// The evaluator itself, on cases the builders do not produce.
+TEST(NetworkPolicyEvaluatorTest, SemanticsOfTheModelledFields) {
+  NetpolCluster c;
+  c.AddNamespace("a", {{"team", "x"}});
+  c.AddNamespace("b", {{"team", "y"}});
+  Peer a_db = Peer::Pod("a", {{"role", "db"}});
+  Peer a_web = Peer::Pod("a", {{"role", "web"}});
+  Peer b_web = Peer::Pod("b", {{"role", "web"}});
+  // No policy: everything flows.
+  EXPECT_TRUE(c.Allowed(b_web, a_db, Protocol::kTCP, 1));
+  // Only pods labelled role=db are isolated; policyTypes absent means Ingress.
+  c.AddPolicy(*kube::Object::Parse(R"({"metadata": {"name": "p", "namespace": "a"},
+      "spec": {"podSelector": {"matchLabels": {"role": "db"}},
+               "ingress": [{"from": [{"namespaceSelector": {"matchExpressions":
+                                        [{"key": "team", "operator": "In", "values": ["y"]}]},
+                                      "podSelector": {"matchLabels": {"role": "web"}}}],
+                            "ports": [{"port": 5000, "endPort": 5010}]}]}})"));
+  EXPECT_TRUE(c.Allowed(b_web, a_db, Protocol::kTCP, 5005));
+  EXPECT_FALSE(c.Allowed(b_web, a_db, Protocol::kTCP, 5011));
+  EXPECT_FALSE(c.Allowed(b_web, a_db, Protocol::kUDP, 5005));  // protocol defaults to TCP
+  EXPECT_FALSE(c.Allowed(a_web, a_db, Protocol::kTCP, 5005));  // namespace team=x
+  EXPECT_TRUE(c.Allowed(a_db, b_web, Protocol::kTCP, 80));     // egress not isolated
+  EXPECT_TRUE(c.Allowed(b_web, a_web, Protocol::kTCP, 80));    // a_web not selected
+  // ipBlock: anything outside the cluster, no pod.
+  c.AddPolicy(*kube::Object::Parse(R"({"metadata": {"name": "q", "namespace": "b"},
+      "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+               "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]}})"));
+  EXPECT_TRUE(c.Allowed(b_web, Peer::External(), Protocol::kTCP, 80));
+  EXPECT_FALSE(c.Allowed(b_web, a_web, Protocol::kTCP, 80));
+}
+
+}  // namespace
+}  // namespace controllers

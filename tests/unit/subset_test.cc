@@ -1,0 +1,1040 @@
+// IsSubset and CanonicalQuantity (subset.h), and the subset check against
+// what kube-apiserver 1.20 really stores for the builders' manifests.
+#include "controllers/subset.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "controllers/builders.h"
+#include "controllers/environment.h"
+#include "gtest/gtest.h"
+#include "rapidjson/document.h"
+#include "rapidjson/pointer.h"
+
+namespace controllers {
+namespace {
+
+rapidjson::Document Doc(const std::string& json) {
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  EXPECT_FALSE(d.HasParseError()) << json;
+  return d;
+}
+
+bool Sub(const std::string& desired, const std::string& actual) {
+  return IsSubset(Doc(desired), Doc(actual));
+}
+
+TEST(SubsetTest, ObjectsIgnoreExtraMembersInActual) {
+  EXPECT_TRUE(Sub(R"({})", R"({"a": 1})"));
+  EXPECT_TRUE(Sub(R"({"a": {"b": "x"}})", R"({"a": {"b": "x", "c": true}, "d": []})"));
+  EXPECT_FALSE(Sub(R"({"a": {"b": "x"}})", R"({"a": {"b": "y"}})"));
+  EXPECT_FALSE(Sub(R"({"a": {"b": "x"}})", R"({"a": {}})"));
+  EXPECT_FALSE(Sub(R"({"a": 1})", R"({})"));
+  EXPECT_FALSE(Sub(R"({"a": {}})", R"({"a": []})"));
+}
+
+TEST(SubsetTest, ArraysMatchLengthAndElements) {
+  EXPECT_TRUE(Sub(R"([{"name": "a"}, {"name": "b"}])",
+                  R"([{"name": "a", "x": 1}, {"name": "b", "y": 2}])"));
+  EXPECT_FALSE(Sub(R"([{"name": "a"}])", R"([{"name": "a"}, {"name": "b"}])"));
+  EXPECT_FALSE(Sub(R"([{"name": "a"}, {"name": "b"}])", R"([{"name": "a"}])"));
+  EXPECT_FALSE(Sub(R"([{"name": "a"}, {"name": "b"}])", R"([{"name": "b"}, {"name": "a"}])"));
+  EXPECT_TRUE(Sub(R"([])", R"([])"));
+}
+
+TEST(SubsetTest, ScalarsCompareByValue) {
+  EXPECT_TRUE(Sub(R"({"n": 1})", R"({"n": 1.0})"));
+  EXPECT_TRUE(Sub(R"({"n": 1.5})", R"({"n": 1.5})"));
+  EXPECT_FALSE(Sub(R"({"n": 1})", R"({"n": 2})"));
+  EXPECT_FALSE(Sub(R"({"n": 1})", R"({"n": "1"})"));
+  EXPECT_TRUE(Sub(R"({"b": false})", R"({"b": false})"));
+  EXPECT_FALSE(Sub(R"({"b": false})", R"({"b": true})"));
+  EXPECT_FALSE(Sub(R"({"s": "512Mi"})", R"({"s": "0.5Gi"})"));
+  EXPECT_TRUE(Sub(R"({"big": 18446744073709551615})", R"({"big": 18446744073709551615})"));
+}
+
+TEST(SubsetTest, NullInDesiredMeansAbsent) {
+  EXPECT_TRUE(Sub(R"({"a": null})", R"({})"));
+  EXPECT_TRUE(Sub(R"({"a": null})", R"({"a": null})"));
+  EXPECT_FALSE(Sub(R"({"a": null})", R"({"a": 1})"));
+}
+
+// What kube-apiserver stores for a ResourceList quantity it is sent: every
+// case was checked against kube-apiserver v1.20.2 (a dry-run ResourceQuota).
+TEST(SubsetCanonicalQuantityTest, MatchesTheServer) {
+  const std::pair<const char*, const char*> cases[] = {
+      // Kept as sent: already canonical.
+      {"0", "0"},
+      {"4", "4"},
+      {"20", "20"},
+      {"100m", "100m"},
+      {"250m", "250m"},
+      {"1500m", "1500m"},
+      {"2Gi", "2Gi"},
+      {"1Gi", "1Gi"},
+      {"5Gi", "5Gi"},
+      {"20Gi", "20Gi"},
+      {"1Ki", "1Ki"},
+      {"12Mi", "12Mi"},
+      {"1023Ki", "1023Ki"},
+      {"1n", "1m"},
+      {"1e3", "1e3"},
+      // Rewritten.
+      {"8192Mi", "8Gi"},
+      {"1024Mi", "1Gi"},
+      {"512Mi", "512Mi"},
+      {"8Gi", "8Gi"},
+      {"16Mi", "16Mi"},
+      {"0.5Gi", "512Mi"},
+      {"1.5Gi", "1536Mi"},
+      {"0.5", "500m"},
+      {"1.5", "1500m"},
+      {"0.1", "100m"},
+      {"1000", "1k"},
+      {"4000m", "4"},
+      {"1000Mi", "1000Mi"},
+      {"1.5Ki", "1536"},
+      {"0.5Ki", "512"},
+      {"0.1n", "1m"},
+      {"0Mi", "0"},
+      {"000", "0"},
+      {"10", "10"},
+      {"100", "100"},
+      {"1000k", "1M"},
+      {"1024", "1024"},
+      {"2048Ki", "2Mi"},
+      {"1000e0", "1e3"},
+      {"-1000", "-1k"},
+      {"0.000000001", "1m"},
+      {"1.0", "1"},
+  };
+  for (const auto& [in, want] : cases) {
+    absl::StatusOr<std::string> got = CanonicalQuantity(in);
+    ASSERT_TRUE(got.ok()) << in << ": " << got.status();
+    EXPECT_EQ(*got, want) << in;
+  }
+  for (const char* bad : {"", "abc", "1Qi", "1.2.3", "2 Gi", "Mi", ".", "1e", "1e1.5"})
+    EXPECT_TRUE(absl::IsInvalidArgument(CanonicalQuantity(bad).status())) << bad;
+}
+
+TEST(SubsetCanonicalQuantityTest, ValueInUnits) {
+  EXPECT_EQ(*QuantityValue("2Gi"), 2147483648.0);
+  EXPECT_EQ(*QuantityValue("512Mi"), 536870912.0);
+  EXPECT_EQ(*QuantityValue("250m"), 0.25);
+  EXPECT_EQ(*QuantityValue("4"), 4.0);
+  EXPECT_FALSE(QuantityValue("x").ok());
+}
+
+// --- against kube-apiserver 1.20 ----------------------------------------------------------------
+//
+// What kube-apiserver v1.20.2 (scripts/cluster-up.sh, with its
+// kube-controller-manager) returned on GET after a server-side apply of the
+// builders' output for ServerFixture(): its defaults (imagePullPolicy,
+// terminationMessagePath, protocol, revisionHistoryLimit kept, dnsPolicy,
+// schedulerName, securityContext {}, probe thresholds, volumeMode,
+// sessionAffinity, clusterIP, namespace finalizers...), its metadata and the
+// controllers' status. managedFields are left out. To refresh: apply the
+// builders' output to a local cluster the same way and GET it back.
+
+constexpr char kServerNamespace[] = R"json({
+  "kind": "Namespace",
+  "apiVersion": "v1",
+  "metadata": {
+    "name": "my-team-my-project-pr-123",
+    "uid": "3e94624a-e356-4790-b09c-0def06e37d23",
+    "resourceVersion": "221",
+    "creationTimestamp": "2026-11-27T16:50:11Z",
+    "labels": {
+      "app.kubernetes.io/managed-by": "kube-operator",
+      "app.kubernetes.io/part-of": "catalyst-environment",
+      "catalyst.dev/environment": "pr-123",
+      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11",
+      "catalyst.dev/project": "my-project",
+      "catalyst.dev/team": "my-team"
+    },
+    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
+  },
+  "spec": {"finalizers": ["kubernetes"]},
+  "status": {"phase": "Active"}
+})json";
+
+constexpr char kServerResourceQuotaEnvironmentQuota[] = R"json({
+  "kind": "ResourceQuota",
+  "apiVersion": "v1",
+  "metadata": {
+    "name": "environment-quota",
+    "namespace": "my-team-my-project-pr-123",
+    "uid": "5d01d5c8-7b27-42fd-a5a9-0b19a28431f7",
+    "resourceVersion": "371",
+    "creationTimestamp": "2026-11-27T16:50:12Z",
+    "labels": {
+      "app.kubernetes.io/managed-by": "kube-operator",
+      "app.kubernetes.io/part-of": "catalyst-environment",
+      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
+    },
+    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
+  },
+  "spec": {
+    "hard": {
+      "limits.memory": "8Gi",
+      "pods": "20",
+      "requests.cpu": "4",
+      "requests.memory": "8Gi",
+      "requests.storage": "20Gi"
+    }
+  },
+  "status": {
+    "hard": {
+      "limits.memory": "8Gi",
+      "pods": "20",
+      "requests.cpu": "4",
+      "requests.memory": "8Gi",
+      "requests.storage": "20Gi"
+    },
+    "used": {
+      "limits.memory": "2560Mi",
+      "pods": "2",
+      "requests.cpu": "350m",
+      "requests.memory": "2560Mi",
+      "requests.storage": "6Gi"
+    }
+  }
+})json";
+
+constexpr char kServerNetworkPolicyDefaultDenyAll[] = R"json({
+  "kind": "NetworkPolicy",
+  "apiVersion": "networking.k8s.io/v1",
+  "metadata": {
+    "name": "default-deny-all",
+    "namespace": "my-team-my-project-pr-123",
+    "uid": "293b335f-d535-4299-a036-1d9f1938617b",
+    "resourceVersion": "228",
+    "generation": 1,
+    "creationTimestamp": "2026-11-27T16:50:12Z",
+    "labels": {
+      "app.kubernetes.io/managed-by": "kube-operator",
+      "app.kubernetes.io/part-of": "catalyst-environment",
+      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
+    },
+    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
+  },
+  "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+})json";
+
+constexpr char kServerNetworkPolicyAllowIngressController[] = R"json({
+  "kind": "NetworkPolicy",
+  "apiVersion": "networking.k8s.io/v1",
+  "metadata": {
+    "name": "allow-ingress-controller",
+    "namespace": "my-team-my-project-pr-123",
+    "uid": "39e5f0ff-c172-49d6-b758-415c24d61658",
+    "resourceVersion": "229",
+    "generation": 1,
+    "creationTimestamp": "2026-11-27T16:50:12Z",
+    "labels": {
+      "app.kubernetes.io/managed-by": "kube-operator",
+      "app.kubernetes.io/part-of": "catalyst-environment",
+      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
+    },
+    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
+  },
+  "spec": {
+    "podSelector": {},
+    "ingress": [
+      {
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]
+      }
+    ],
+    "policyTypes": ["Ingress"]
+  }
+})json";
+
+constexpr char kServerNetworkPolicyAllowSameNamespace[] = R"json({
+  "kind": "NetworkPolicy",
+  "apiVersion": "networking.k8s.io/v1",
+  "metadata": {
+    "name": "allow-same-namespace",
+    "namespace": "my-team-my-project-pr-123",
+    "uid": "d4eb211d-def4-44ee-a9d7-e92056b25d57",
+    "resourceVersion": "230",
+    "generation": 1,
+    "creationTimestamp": "2026-11-27T16:50:12Z",
+    "labels": {
+      "app.kubernetes.io/managed-by": "kube-operator",
+      "app.kubernetes.io/part-of": "catalyst-environment",
+      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
+    },
+    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
+  },
+  "spec": {
+    "podSelector": {},
+    "ingress": [{"from": [{"podSelector": {}}]}],
+    "egress": [{"to": [{"podSelector": {}}]}],
+    "policyTypes": ["Ingress", "Egress"]
+  }
+})json";
+
+constexpr char kServerNetworkPolicyAllowDnsEgress[] = R"json({
+  "kind": "NetworkPolicy",
+  "apiVersion": "networking.k8s.io/v1",
+  "metadata": {
+    "name": "allow-dns-egress",
+    "namespace": "my-team-my-project-pr-123",
+    "uid": "ba3beb89-7878-4d2c-bcca-2164a90c2845",
+    "resourceVersion": "231",
+    "generation": 1,
+    "creationTimestamp": "2026-11-27T16:50:12Z",
+    "labels": {
+      "app.kubernetes.io/managed-by": "kube-operator",
+      "app.kubernetes.io/part-of": "catalyst-environment",
+      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
+    },
+    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
+  },
+  "spec": {
+    "podSelector": {},
+    "egress": [
+      {
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}]
+      }
+    ],
+    "policyTypes": ["Egress"]
+  }
+})json";
+
+constexpr char kServerNetworkPolicyAllowHttpsEgress[] = R"json({
+  "kind": "NetworkPolicy",
+  "apiVersion": "networking.k8s.io/v1",
+  "metadata": {
+    "name": "allow-https-egress",
+    "namespace": "my-team-my-project-pr-123",
+    "uid": "84718435-ce38-42a7-8b51-5342bd0d4a6b",
+    "resourceVersion": "232",
+    "generation": 1,
+    "creationTimestamp": "2026-11-27T16:50:12Z",
+    "labels": {
+      "app.kubernetes.io/managed-by": "kube-operator",
+      "app.kubernetes.io/part-of": "catalyst-environment",
+      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
+    },
+    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
+  },
+  "spec": {
+    "podSelector": {},
+    "egress": [{"ports": [{"protocol": "TCP", "port": 443}]}],
+    "policyTypes": ["Egress"]
+  }
+})json";
+
+constexpr char kServerPersistentVolumeClaimPostgresData[] = R"json({
+  "kind": "PersistentVolumeClaim",
+  "apiVersion": "v1",
+  "metadata": {
+    "name": "postgres-data",
+    "namespace": "my-team-my-project-pr-123",
+    "uid": "e9775c6b-7fb5-4d53-bff8-3011ff667be8",
+    "resourceVersion": "322",
+    "creationTimestamp": "2026-11-27T16:50:12Z",
+    "labels": {
+      "app.kubernetes.io/managed-by": "kube-operator",
+      "app.kubernetes.io/name": "postgres",
+      "app.kubernetes.io/part-of": "catalyst-environment",
+      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
+    },
+    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"},
+    "finalizers": ["kubernetes.io/pvc-protection"]
+  },
+  "spec": {
+    "accessModes": ["ReadWriteOnce"],
+    "resources": {"requests": {"storage": "1Gi"}},
+    "volumeMode": "Filesystem"
+  },
+  "status": {"phase": "Pending"}
+})json";
+
+constexpr char kServerDeploymentPostgres[] = R"json({
+  "kind": "Deployment",
+  "apiVersion": "apps/v1",
+  "metadata": {
+    "name": "postgres",
+    "namespace": "my-team-my-project-pr-123",
+    "uid": "777d87ac-a528-4201-9d9b-b691a7713ed0",
+    "resourceVersion": "356",
+    "generation": 2,
+    "creationTimestamp": "2026-11-27T16:50:12Z",
+    "labels": {
+      "app.kubernetes.io/managed-by": "kube-operator",
+      "app.kubernetes.io/name": "postgres",
+      "app.kubernetes.io/part-of": "catalyst-environment",
+      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
+    },
+    "annotations": {
+      "catalyst.dev/environment": "my-team-my-project/pr-123",
+      "deployment.kubernetes.io/revision": "2"
+    }
+  },
+  "spec": {
+    "replicas": 1,
+    "selector": {"matchLabels": {"app.kubernetes.io/name": "postgres"}},
+    "template": {
+      "metadata": {
+        "creationTimestamp": null,
+        "labels": {
+          "app.kubernetes.io/managed-by": "kube-operator",
+          "app.kubernetes.io/name": "postgres",
+          "app.kubernetes.io/part-of": "catalyst-environment",
+          "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
+        },
+        "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
+      },
+      "spec": {
+        "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "postgres-data"}}],
+        "containers": [
+          {
+            "name": "postgres",
+            "image": "postgres:16-alpine",
+            "ports": [{"name": "postgres", "containerPort": 5432, "protocol": "TCP"}],
+            "env": [
+              {"name": "POSTGRES_DB", "value": "app"},
+              {"name": "POSTGRES_USER", "value": "app"},
+              {"name": "POSTGRES_PASSWORD", "value": "fb04a0a71fb27a34bf58e220b769098c"},
+              {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}
+            ],
+            "resources": {"limits": {"memory": "512Mi"}, "requests": {"cpu": "100m", "memory": "512Mi"}},
+            "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
+            "readinessProbe": {
+              "exec": {"command": ["pg_isready", "-U", "app", "-d", "app"]},
+              "timeoutSeconds": 1,
+              "periodSeconds": 5,
+              "successThreshold": 1,
+              "failureThreshold": 3
+            },
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+            "imagePullPolicy": "IfNotPresent"
+          }
+        ],
+        "restartPolicy": "Always",
+        "terminationGracePeriodSeconds": 30,
+        "dnsPolicy": "ClusterFirst",
+        "automountServiceAccountToken": false,
+        "securityContext": {},
+        "schedulerName": "default-scheduler",
+        "enableServiceLinks": false
+      }
+    },
+    "strategy": {"type": "Recreate"},
+    "revisionHistoryLimit": 3,
+    "progressDeadlineSeconds": 600
+  },
+  "status": {
+    "observedGeneration": 2,
+    "replicas": 1,
+    "updatedReplicas": 1,
+    "unavailableReplicas": 1,
+    "conditions": [
+      {
+        "type": "Available",
+        "status": "False",
+        "lastUpdateTime": "2026-11-27T16:50:12Z",
+        "lastTransitionTime": "2026-11-27T16:50:12Z",
+        "reason": "MinimumReplicasUnavailable",
+        "message": "Deployment does not have minimum availability."
+      },
+      {
+        "type": "Progressing",
+        "status": "True",
+        "lastUpdateTime": "2026-11-27T16:51:07Z",
+        "lastTransitionTime": "2026-11-27T16:50:12Z",
+        "reason": "ReplicaSetUpdated",
+        "message": "ReplicaSet \"postgres-56d55c8578\" is progressing."
+      }
+    ]
+  }
+})json";
+
+constexpr char kServerServicePostgres[] = R"json({
+  "kind": "Service",
+  "apiVersion": "v1",
+  "metadata": {
+    "name": "postgres",
+    "namespace": "my-team-my-project-pr-123",
+    "uid": "13fe57af-89f4-4901-93ab-c9f9b6650cc2",
+    "resourceVersion": "248",
+    "creationTimestamp": "2026-11-27T16:50:12Z",
+    "labels": {
+      "app.kubernetes.io/managed-by": "kube-operator",
+      "app.kubernetes.io/name": "postgres",
+      "app.kubernetes.io/part-of": "catalyst-environment",
+      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
+    },
+    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
+  },
+  "spec": {
+    "ports": [{"name": "postgres", "protocol": "TCP", "port": 5432, "targetPort": 5432}],
+    "selector": {"app.kubernetes.io/name": "postgres"},
+    "clusterIP": "10.96.247.4",
+    "clusterIPs": ["10.96.247.4"],
+    "type": "ClusterIP",
+    "sessionAffinity": "None"
+  },
+  "status": {"loadBalancer": {}}
+})json";
+
+constexpr char kServerPersistentVolumeClaimWorkspace[] = R"json({
+  "kind": "PersistentVolumeClaim",
+  "apiVersion": "v1",
+  "metadata": {
+    "name": "workspace",
+    "namespace": "my-team-my-project-pr-123",
+    "uid": "f894b7b8-bd34-4f1d-ac40-b0cdef0da8a9",
+    "resourceVersion": "324",
+    "creationTimestamp": "2026-11-27T16:50:12Z",
+    "labels": {
+      "app.kubernetes.io/managed-by": "kube-operator",
+      "app.kubernetes.io/name": "web",
+      "app.kubernetes.io/part-of": "catalyst-environment",
+      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
+    },
+    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"},
+    "finalizers": ["kubernetes.io/pvc-protection"]
+  },
+  "spec": {
+    "accessModes": ["ReadWriteOnce"],
+    "resources": {"requests": {"storage": "5Gi"}},
+    "volumeMode": "Filesystem"
+  },
+  "status": {"phase": "Pending"}
+})json";
+
+constexpr char kServerDeploymentWeb[] = R"json({
+  "kind": "Deployment",
+  "apiVersion": "apps/v1",
+  "metadata": {
+    "name": "web",
+    "namespace": "my-team-my-project-pr-123",
+    "uid": "bf32e52d-579b-4976-987e-576c391ee989",
+    "resourceVersion": "377",
+    "generation": 2,
+    "creationTimestamp": "2026-11-27T16:50:12Z",
+    "labels": {
+      "app.kubernetes.io/managed-by": "kube-operator",
+      "app.kubernetes.io/name": "web",
+      "app.kubernetes.io/part-of": "catalyst-environment",
+      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
+    },
+    "annotations": {
+      "catalyst.dev/environment": "my-team-my-project/pr-123",
+      "deployment.kubernetes.io/revision": "2"
+    }
+  },
+  "spec": {
+    "replicas": 1,
+    "selector": {"matchLabels": {"app.kubernetes.io/name": "web"}},
+    "template": {
+      "metadata": {
+        "creationTimestamp": null,
+        "labels": {
+          "app.kubernetes.io/managed-by": "kube-operator",
+          "app.kubernetes.io/name": "web",
+          "app.kubernetes.io/part-of": "catalyst-environment",
+          "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
+        },
+        "annotations": {
+          "catalyst.dev/environment": "my-team-my-project/pr-123",
+          "catalyst.dev/revision": "2d7a270ed736"
+        }
+      },
+      "spec": {
+        "volumes": [{"name": "workspace", "persistentVolumeClaim": {"claimName": "workspace"}}],
+        "initContainers": [
+          {
+            "name": "git-clone",
+            "image": "alpine/git:2.45.2",
+            "command": [
+              "sh",
+              "-c",
+              "set -eu\nurl=$1 branch=$2 sha=$3 dest=/workspace/app\nrm -rf \"$dest.next\"\nif [ -n \"$sha\" ]; then\n  git init -q \"$dest.next\"\n  git -C \"$dest.next\" remote add origin \"$url\"\n  if [ ${#sha} -eq 40 ] && git -C \"$dest.next\" fetch -q --depth 1 origin \"$sha\"; then :; else\n    git -C \"$dest.next\" fetch -q --tags origin '+refs/heads/*:refs/remotes/origin/*'\n  fi\n  git -C \"$dest.next\" rev-parse -q --verify \"$sha^{commit}\" >/dev/null ||\n    { echo \"commit $sha not found in $url\" >&2; exit 1; }\n  git -C \"$dest.next\" checkout -q --detach \"$sha\"\nelif [ -n \"$branch\" ]; then\n  git clone -q --depth 1 --single-branch --branch \"$branch\" -- \"$url\" \"$dest.next\"\nelse\n  git clone -q --depth 1 -- \"$url\" \"$dest.next\"\nfi\nrm -rf \"$dest\"\nmv \"$dest.next\" \"$dest\"\n",
+              "git-clone",
+              "https://github.com/org/repo",
+              "feature/login",
+              "a1b2c3d"
+            ],
+            "resources": {"limits": {"memory": "2Gi"}, "requests": {"cpu": "250m", "memory": "2Gi"}},
+            "volumeMounts": [{"name": "workspace", "mountPath": "/workspace"}],
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+            "imagePullPolicy": "IfNotPresent"
+          },
+          {
+            "name": "npm-install",
+            "image": "node:20-bookworm-slim",
+            "command": ["npm", "ci"],
+            "workingDir": "/workspace/app",
+            "env": [
+              {"name": "npm_config_cache", "value": "/workspace/.npm"},
+              {"name": "DEBUG", "value": "true"}
+            ],
+            "resources": {"limits": {"memory": "2Gi"}, "requests": {"cpu": "250m", "memory": "2Gi"}},
+            "volumeMounts": [{"name": "workspace", "mountPath": "/workspace"}],
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+            "imagePullPolicy": "IfNotPresent"
+          },
+          {
+            "name": "db-migrate",
+            "image": "node:20-bookworm-slim",
+            "command": ["npm", "run", "db:migrate"],
+            "workingDir": "/workspace/app",
+            "env": [
+              {
+                "name": "DATABASE_URL",
+                "value": "postgres://app:fb04a0a71fb27a34bf58e220b769098c@postgres.my-team-my-project-pr-123.svc:5432/app"
+              },
+              {"name": "PORT", "value": "3000"},
+              {"name": "DEBUG", "value": "true"}
+            ],
+            "resources": {"limits": {"memory": "2Gi"}, "requests": {"cpu": "250m", "memory": "2Gi"}},
+            "volumeMounts": [{"name": "workspace", "mountPath": "/workspace"}],
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+            "imagePullPolicy": "IfNotPresent"
+          }
+        ],
+        "containers": [
+          {
+            "name": "web",
+            "image": "node:20-bookworm-slim",
+            "command": ["npx", "next", "dev", "--turbopack", "--hostname", "0.0.0.0", "--port", "3000"],
+            "workingDir": "/workspace/app",
+            "ports": [{"name": "http", "containerPort": 3000, "protocol": "TCP"}],
+            "env": [
+              {
+                "name": "DATABASE_URL",
+                "value": "postgres://app:fb04a0a71fb27a34bf58e220b769098c@postgres.my-team-my-project-pr-123.svc:5432/app"
+              },
+              {"name": "PORT", "value": "3000"},
+              {"name": "DEBUG", "value": "true"}
+            ],
+            "resources": {"limits": {"memory": "2Gi"}, "requests": {"cpu": "250m", "memory": "2Gi"}},
+            "volumeMounts": [{"name": "workspace", "mountPath": "/workspace"}],
+            "readinessProbe": {
+              "tcpSocket": {"port": 3000},
+              "timeoutSeconds": 1,
+              "periodSeconds": 5,
+              "successThreshold": 1,
+              "failureThreshold": 3
+            },
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+            "imagePullPolicy": "IfNotPresent"
+          }
+        ],
+        "restartPolicy": "Always",
+        "terminationGracePeriodSeconds": 30,
+        "dnsPolicy": "ClusterFirst",
+        "automountServiceAccountToken": false,
+        "securityContext": {},
+        "schedulerName": "default-scheduler",
+        "enableServiceLinks": false
+      }
+    },
+    "strategy": {"type": "Recreate"},
+    "revisionHistoryLimit": 3,
+    "progressDeadlineSeconds": 600
+  },
+  "status": {
+    "observedGeneration": 2,
+    "replicas": 1,
+    "updatedReplicas": 1,
+    "unavailableReplicas": 1,
+    "conditions": [
+      {
+        "type": "Available",
+        "status": "False",
+        "lastUpdateTime": "2026-11-27T16:50:13Z",
+        "lastTransitionTime": "2026-11-27T16:50:13Z",
+        "reason": "MinimumReplicasUnavailable",
+        "message": "Deployment does not have minimum availability."
+      },
+      {
+        "type": "Progressing",
+        "status": "True",
+        "lastUpdateTime": "2026-11-27T16:51:07Z",
+        "lastTransitionTime": "2026-11-27T16:50:13Z",
+        "reason": "ReplicaSetUpdated",
+        "message": "ReplicaSet \"web-585988f866\" is progressing."
+      }
+    ]
+  }
+})json";
+
+constexpr char kServerServiceWeb[] = R"json({
+  "kind": "Service",
+  "apiVersion": "v1",
+  "metadata": {
+    "name": "web",
+    "namespace": "my-team-my-project-pr-123",
+    "uid": "a4d11a0b-7097-4d7a-8747-5b93391c1ed4",
+    "resourceVersion": "266",
+    "creationTimestamp": "2026-11-27T16:50:13Z",
+    "labels": {
+      "app.kubernetes.io/managed-by": "kube-operator",
+      "app.kubernetes.io/name": "web",
+      "app.kubernetes.io/part-of": "catalyst-environment",
+      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
+    },
+    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
+  },
+  "spec": {
+    "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 3000}],
+    "selector": {"app.kubernetes.io/name": "web"},
+    "clusterIP": "10.96.189.178",
+    "clusterIPs": ["10.96.189.178"],
+    "type": "ClusterIP",
+    "sessionAffinity": "None"
+  },
+  "status": {"loadBalancer": {}}
+})json";
+
+constexpr char kServerIngressWeb[] = R"json({
+  "kind": "Ingress",
+  "apiVersion": "networking.k8s.io/v1",
+  "metadata": {
+    "name": "web",
+    "namespace": "my-team-my-project-pr-123",
+    "uid": "c792fef5-fa5f-44d4-8a80-a7cd43fbf2f4",
+    "resourceVersion": "269",
+    "generation": 1,
+    "creationTimestamp": "2026-11-27T16:50:13Z",
+    "labels": {
+      "app.kubernetes.io/managed-by": "kube-operator",
+      "app.kubernetes.io/name": "web",
+      "app.kubernetes.io/part-of": "catalyst-environment",
+      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
+    },
+    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
+  },
+  "spec": {
+    "ingressClassName": "nginx",
+    "rules": [
+      {
+        "host": "my-team-my-project-pr-123.preview.local",
+        "http": {
+          "paths": [
+            {
+              "path": "/",
+              "pathType": "Prefix",
+              "backend": {"service": {"name": "web", "port": {"number": 80}}}
+            }
+          ]
+        }
+      }
+    ]
+  },
+  "status": {"loadBalancer": {}}
+})json";
+
+constexpr char kServerDeploymentTypeDeploymentWeb[] = R"json({
+  "kind": "Deployment",
+  "apiVersion": "apps/v1",
+  "metadata": {
+    "name": "web",
+    "namespace": "deploy-ns",
+    "uid": "0b4e90e5-c24b-413e-b653-8f92396e40c0",
+    "resourceVersion": "422",
+    "generation": 2,
+    "creationTimestamp": "2026-11-27T16:50:15Z",
+    "labels": {
+      "app.kubernetes.io/managed-by": "kube-operator",
+      "app.kubernetes.io/name": "web",
+      "app.kubernetes.io/part-of": "catalyst-environment",
+      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
+    },
+    "annotations": {
+      "catalyst.dev/environment": "my-team-my-project/pr-123",
+      "deployment.kubernetes.io/revision": "2"
+    }
+  },
+  "spec": {
+    "replicas": 1,
+    "selector": {"matchLabels": {"app.kubernetes.io/name": "web"}},
+    "template": {
+      "metadata": {
+        "creationTimestamp": null,
+        "labels": {
+          "app.kubernetes.io/managed-by": "kube-operator",
+          "app.kubernetes.io/name": "web",
+          "app.kubernetes.io/part-of": "catalyst-environment",
+          "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
+        },
+        "annotations": {
+          "catalyst.dev/environment": "my-team-my-project/pr-123",
+          "catalyst.dev/revision": "cd636028c120"
+        }
+      },
+      "spec": {
+        "initContainers": [
+          {
+            "name": "db-migrate",
+            "image": "ghcr.io/org/app:sha",
+            "command": ["npm", "run", "db:migrate"],
+            "env": [
+              {
+                "name": "DATABASE_URL",
+                "value": "postgres://app:fb04a0a71fb27a34bf58e220b769098c@postgres.deploy-ns.svc:5432/app"
+              },
+              {"name": "PORT", "value": "3000"},
+              {"name": "DEBUG", "value": "true"}
+            ],
+            "resources": {"limits": {"memory": "2Gi"}, "requests": {"cpu": "250m", "memory": "2Gi"}},
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+            "imagePullPolicy": "IfNotPresent"
+          }
+        ],
+        "containers": [
+          {
+            "name": "web",
+            "image": "ghcr.io/org/app:sha",
+            "ports": [{"name": "http", "containerPort": 3000, "protocol": "TCP"}],
+            "env": [
+              {
+                "name": "DATABASE_URL",
+                "value": "postgres://app:fb04a0a71fb27a34bf58e220b769098c@postgres.deploy-ns.svc:5432/app"
+              },
+              {"name": "PORT", "value": "3000"},
+              {"name": "DEBUG", "value": "true"}
+            ],
+            "resources": {"limits": {"memory": "2Gi"}, "requests": {"cpu": "250m", "memory": "2Gi"}},
+            "readinessProbe": {
+              "tcpSocket": {"port": 3000},
+              "timeoutSeconds": 1,
+              "periodSeconds": 5,
+              "successThreshold": 1,
+              "failureThreshold": 3
+            },
+            "terminationMessagePath": "/dev/termination-log",
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+            "imagePullPolicy": "IfNotPresent"
+          }
+        ],
+        "restartPolicy": "Always",
+        "terminationGracePeriodSeconds": 30,
+        "dnsPolicy": "ClusterFirst",
+        "automountServiceAccountToken": false,
+        "securityContext": {},
+        "schedulerName": "default-scheduler",
+        "enableServiceLinks": false
+      }
+    },
+    "strategy": {"type": "Recreate"},
+    "revisionHistoryLimit": 3,
+    "progressDeadlineSeconds": 600
+  },
+  "status": {
+    "observedGeneration": 2,
+    "replicas": 1,
+    "updatedReplicas": 1,
+    "unavailableReplicas": 1,
+    "conditions": [
+      {
+        "type": "Available",
+        "status": "False",
+        "lastUpdateTime": "2026-11-27T16:50:15Z",
+        "lastTransitionTime": "2026-11-27T16:50:15Z",
+        "reason": "MinimumReplicasUnavailable",
+        "message": "Deployment does not have minimum availability."
+      },
+      {
+        "type": "Progressing",
+        "status": "True",
+        "lastUpdateTime": "2026-11-27T16:51:08Z",
+        "lastTransitionTime": "2026-11-27T16:50:15Z",
+        "reason": "ReplicaSetUpdated",
+        "message": "ReplicaSet \"web-65fb84c548\" is progressing."
+      }
+    ]
+  }
+})json";
+
+// The Environment the objects above were built from.
+EnvironmentSpec ServerFixture(EnvironmentType type) {
+  auto obj = kube::Object::Parse(R"({
+    "apiVersion": "catalyst.catalyst.dev/v1alpha1", "kind": "Environment",
+    "metadata": {"name": "pr-123", "namespace": "my-team-my-project",
+      "uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11", "generation": 3,
+      "labels": {"catalyst.dev/team": "my-team", "catalyst.dev/project": "my-project",
+                 "catalyst.dev/environment": "pr-123"}},
+    "spec": {"type": "development",
+      "sources": [{"name": "web", "repositoryUrl": "https://github.com/org/repo",
+                   "branch": "feature/login", "commitSha": "a1b2c3d", "prNumber": 123}],
+      "config": {"image": "ghcr.io/org/app:sha", "envVars": [{"name": "DEBUG", "value": "true"}]}}})");
+  absl::StatusOr<EnvironmentSpec> env = ParseEnvironment(*obj);
+  EXPECT_TRUE(env.ok()) << env.status();
+  env->type = type;
+  return *env;
+}
+
+constexpr char kServerNs[] = "my-team-my-project-pr-123";
+
+struct ServerCase {
+  kube::Object desired;
+  const char* server;
+};
+
+std::vector<ServerCase> ServerCases() {
+  OperatorConfig cfg;
+  EnvironmentSpec dev = ServerFixture(EnvironmentType::kDevelopment);
+  std::vector<kube::Object> policies = BuildNetworkPolicies(dev, kServerNs, cfg);
+  return {
+      {BuildNamespace(dev, kServerNs, cfg), kServerNamespace},
+      {BuildResourceQuota(dev, kServerNs, cfg), kServerResourceQuotaEnvironmentQuota},
+      {policies[0], kServerNetworkPolicyDefaultDenyAll},
+      {policies[1], kServerNetworkPolicyAllowIngressController},
+      {policies[2], kServerNetworkPolicyAllowSameNamespace},
+      {policies[3], kServerNetworkPolicyAllowDnsEgress},
+      {policies[4], kServerNetworkPolicyAllowHttpsEgress},
+      {BuildPostgresPvc(dev, kServerNs, cfg), kServerPersistentVolumeClaimPostgresData},
+      {BuildPostgresDeployment(dev, kServerNs, cfg), kServerDeploymentPostgres},
+      {BuildPostgresService(dev, kServerNs, cfg), kServerServicePostgres},
+      {BuildWorkspacePvc(dev, kServerNs, cfg), kServerPersistentVolumeClaimWorkspace},
+      {BuildWebDeployment(dev, kServerNs, cfg), kServerDeploymentWeb},
+      {BuildWebService(dev, kServerNs, cfg), kServerServiceWeb},
+      {BuildIngress(dev, kServerNs, cfg), kServerIngressWeb},
+      // The deployment-type web Deployment, applied in namespace deploy-ns.
+      {BuildWebDeployment(ServerFixture(EnvironmentType::kDeployment), "deploy-ns", cfg),
+       kServerDeploymentTypeDeploymentWeb},
+  };
+}
+
+TEST(SubsetServerTest, BuiltObjectsAreSubsetsOfWhatTheServerStored) {
+  for (const ServerCase& c : ServerCases()) {
+    SCOPED_TRACE(absl::StrCat(c.desired.Kind(), " ", c.desired.Name()));
+    rapidjson::Document server = Doc(c.server);
+    EXPECT_EQ(c.desired.Name(), kube::StrOf(kube::Member(server["metadata"], "name")));
+    EXPECT_TRUE(IsSubset(c.desired.json(), server));
+    // Not the other way round: the server added defaults.
+    EXPECT_FALSE(IsSubset(server, c.desired.json()));
+  }
+}
+
+// An edit of the server's copy that the planner must repair.
+bool StillSubsetAfter(const kube::Object& desired, const char* server,
+                      const std::function<void(rapidjson::Document&)>& edit) {
+  rapidjson::Document d = Doc(server);
+  edit(d);
+  return IsSubset(desired.json(), d);
+}
+
+void Set(rapidjson::Document& d, const char* pointer, const char* value) {
+  rapidjson::Value* v = rapidjson::Pointer(pointer).Get(d);
+  ASSERT_NE(v, nullptr) << pointer;
+  v->SetString(value, d.GetAllocator());
+}
+
+void EraseAt(rapidjson::Document& d, const char* array_pointer, rapidjson::SizeType i) {
+  rapidjson::Value* v = rapidjson::Pointer(array_pointer).Get(d);
+  ASSERT_TRUE(v && v->IsArray() && i < v->Size()) << array_pointer;
+  v->Erase(v->Begin() + i);
+}
+
+TEST(SubsetServerTest, DriftIsSeen) {
+  std::vector<ServerCase> cases = ServerCases();
+  auto find = [&](const char* server) -> const kube::Object& {
+    for (const ServerCase& c : cases)
+      if (c.server == server) return c.desired;
+    ADD_FAILURE() << "no case";
+    return cases[0].desired;
+  };
+  const kube::Object& web = find(kServerDeploymentWeb);
+  const kube::Object& postgres = find(kServerDeploymentPostgres);
+
+  // The web memory limit lowered (the OOMKilled setting of operator-AGENTS.md).
+  EXPECT_FALSE(StillSubsetAfter(web, kServerDeploymentWeb, [](auto& d) {
+    Set(d, "/spec/template/spec/containers/0/resources/limits/memory", "1Gi");
+  }));
+  // An init container removed.
+  EXPECT_FALSE(StillSubsetAfter(web, kServerDeploymentWeb, [](auto& d) {
+    EraseAt(d, "/spec/template/spec/initContainers", 2);
+  }));
+  // The image replaced, the command edited.
+  EXPECT_FALSE(StillSubsetAfter(web, kServerDeploymentWeb, [](auto& d) {
+    Set(d, "/spec/template/spec/containers/0/image", "node:18");
+  }));
+  EXPECT_FALSE(StillSubsetAfter(web, kServerDeploymentWeb, [](auto& d) {
+    Set(d, "/spec/template/spec/containers/0/command/3", "--turbo");
+  }));
+  // An env var added by hand: the list is longer.
+  EXPECT_FALSE(StillSubsetAfter(web, kServerDeploymentWeb, [](auto& d) {
+    rapidjson::Value* env = rapidjson::Pointer("/spec/template/spec/containers/0/env").Get(d);
+    rapidjson::Value extra(rapidjson::kObjectType);
+    extra.AddMember("name", "X", d.GetAllocator());
+    env->PushBack(extra, d.GetAllocator());
+  }));
+  // Scaled down.
+  EXPECT_FALSE(StillSubsetAfter(postgres, kServerDeploymentPostgres, [](auto& d) {
+    rapidjson::Pointer("/spec/replicas").Get(d)->SetInt(0);
+  }));
+  EXPECT_FALSE(StillSubsetAfter(postgres, kServerDeploymentPostgres, [](auto& d) {
+    Set(d, "/spec/template/spec/containers/0/resources/limits/memory", "256Mi");
+  }));
+  // A NetworkPolicy rule removed or weakened.
+  EXPECT_FALSE(StillSubsetAfter(find(kServerNetworkPolicyAllowDnsEgress),
+                                kServerNetworkPolicyAllowDnsEgress,
+                                [](auto& d) { EraseAt(d, "/spec/egress/0/ports", 0); }));
+  EXPECT_FALSE(StillSubsetAfter(find(kServerNetworkPolicyDefaultDenyAll),
+                                kServerNetworkPolicyDefaultDenyAll,
+                                [](auto& d) { EraseAt(d, "/spec/policyTypes", 1); }));
+  EXPECT_FALSE(StillSubsetAfter(find(kServerNetworkPolicyAllowSameNamespace),
+                                kServerNetworkPolicyAllowSameNamespace,
+                                [](auto& d) { d["spec"].RemoveMember("egress"); }));
+  // Metadata: a label the informers filter on, the annotation they map back with.
+  EXPECT_FALSE(StillSubsetAfter(find(kServerNamespace), kServerNamespace, [](auto& d) {
+    d["metadata"]["labels"].RemoveMember("app.kubernetes.io/managed-by");
+  }));
+  EXPECT_FALSE(StillSubsetAfter(find(kServerServiceWeb), kServerServiceWeb, [](auto& d) {
+    d["metadata"]["annotations"].RemoveMember("catalyst.dev/environment");
+  }));
+  // Other specs.
+  EXPECT_FALSE(StillSubsetAfter(find(kServerResourceQuotaEnvironmentQuota),
+                                kServerResourceQuotaEnvironmentQuota,
+                                [](auto& d) { Set(d, "/spec/hard/requests.memory", "16Gi"); }));
+  EXPECT_FALSE(StillSubsetAfter(find(kServerServiceWeb), kServerServiceWeb, [](auto& d) {
+    rapidjson::Pointer("/spec/ports/0/targetPort").Get(d)->SetInt(8080);
+  }));
+  EXPECT_FALSE(StillSubsetAfter(find(kServerIngressWeb), kServerIngressWeb, [](auto& d) {
+    Set(d, "/spec/rules/0/host", "elsewhere.example.test");
+  }));
+  // What the server and its controllers change is not drift.
+  EXPECT_TRUE(StillSubsetAfter(web, kServerDeploymentWeb, [](auto& d) {
+    rapidjson::Pointer("/status/readyReplicas").Set(d, 1);
+    Set(d, "/metadata/resourceVersion", "999");
+    rapidjson::Pointer("/metadata/annotations/deployment.kubernetes.io~1revision").Set(d, "7");
+  }));
+}
+
+// PRODUCT.md "Rules": a spec change rolls out — the new manifest is not a
+// subset of the old object; a change that does not touch the web pod is.
+TEST(SubsetServerTest, SpecChangesAreSeen) {
+  OperatorConfig cfg;
+  EnvironmentSpec env = ServerFixture(EnvironmentType::kDevelopment);
+  env.sources[0].commit_sha = "b2c3d4e";
+  EXPECT_FALSE(IsSubset(BuildWebDeployment(env, kServerNs, cfg).json(), Doc(kServerDeploymentWeb)));
+  env = ServerFixture(EnvironmentType::kDevelopment);
+  env.sources[0].pr_number = 124;
+  env.generation = 4;
+  EXPECT_TRUE(IsSubset(BuildWebDeployment(env, kServerNs, cfg).json(), Doc(kServerDeploymentWeb)));
+  // The image is the deployment type's whole rollout.
+  env = ServerFixture(EnvironmentType::kDeployment);
+  env.image = "ghcr.io/org/app:sha2";
+  EXPECT_FALSE(IsSubset(BuildWebDeployment(env, "deploy-ns", cfg).json(),
+                        Doc(kServerDeploymentTypeDeploymentWeb)));
+}
+
+}  // namespace
+}  // namespace controllers
