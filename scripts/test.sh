@@ -22,6 +22,8 @@ export PATH=$BIN:$PATH # our kubectl, not whatever /usr/bin has
 
 # ccache keeps rebuilds of the slow cpprest unit cheap across runs and clones.
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
+# CI builds in a fresh clone elsewhere: let it hit the objects of earlier runs.
+export CCACHE_NOHASHDIR=true CCACHE_BASEDIR=$REPO
 setup() { # dir, meson args...
   local dir=$1
   shift

@@ -12,7 +12,7 @@ RateLimiter::RateLimiter(absl::Duration base_delay, absl::Duration max_delay, do
 absl::Duration RateLimiter::When(absl::string_view key) {
   int exp;
   {
-    absl::MutexLock l(&mu_);
+    std::lock_guard l(mu_);
     exp = failures_[key]++;
   }
   // 2^exp in double stays exact up to far beyond any useful cap, and absl's
@@ -25,12 +25,12 @@ absl::Duration RateLimiter::When(absl::string_view key) {
 }
 
 void RateLimiter::Forget(absl::string_view key) {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   failures_.erase(key);
 }
 
 int RateLimiter::NumRequeues(absl::string_view key) const {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   auto it = failures_.find(key);
   return it == failures_.end() ? 0 : it->second;
 }

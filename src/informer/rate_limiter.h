@@ -4,12 +4,11 @@
 // combined with BucketRateLimiter through MaxOfRateLimiter).
 #pragma once
 
+#include <mutex>
 #include <string>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "util/clock.h"
 #include "util/token_bucket.h"
@@ -36,8 +35,9 @@ class RateLimiter {
   const absl::Duration base_delay_;
   const absl::Duration max_delay_;
   util::TokenBucket bucket_;  // thread-safe on its own
-  mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, int> failures_ ABSL_GUARDED_BY(mu_);
+  // std::mutex, not absl::Mutex: see kube::Cancellation (TSan must see it).
+  mutable std::mutex mu_;
+  absl::flat_hash_map<std::string, int> failures_;  // guarded by mu_
 };
 
 }  // namespace informer

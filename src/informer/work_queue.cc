@@ -1,6 +1,7 @@
 #include "informer/work_queue.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace informer {
 namespace {
@@ -23,7 +24,7 @@ WorkQueue::WorkQueue(WorkQueueOptions opts)
 WorkQueue::~WorkQueue() { ShutDown(); }
 
 void WorkQueue::Add(const std::string& key, Priority p) {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   if (shutting_down_) return;
   const absl::Time now = clock_->Now();
   PromoteDueLocked(now);
@@ -31,13 +32,13 @@ void WorkQueue::Add(const std::string& key, Priority p) {
 }
 
 void WorkQueue::AddAfter(const std::string& key, absl::Duration delay) {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   AddAfterLocked(key, delay);
 }
 
 void WorkQueue::AddRateLimited(const std::string& key) {
   const absl::Duration delay = limiter_.When(key);
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   if (shutting_down_) return;
   if (metrics_ != nullptr) metrics_->Retry(name_);
   AddAfterLocked(key, delay);
@@ -54,14 +55,14 @@ std::optional<std::string> WorkQueue::Get(absl::Duration max_wait) {
 }
 
 std::optional<std::string> WorkQueue::GetUntil(absl::Time real_deadline) {
-  absl::MutexLock l(&mu_);
+  std::unique_lock l(mu_);
   while (true) {
     const absl::Time now = clock_->Now();
     PromoteDueLocked(now);
     if (std::optional<std::string> key = PopLocked(now)) {
       // Several keys may have become ready under one wakeup (delayed keys
       // coming due together): pass it on so they do not wait for the next.
-      if (!high_.empty() || !low_.empty()) ready_cv_.Signal();
+      if (!high_.empty() || !low_.empty()) ready_cv_.notify_one();
       return key;
     }
     if (shutting_down_) return std::nullopt;
@@ -73,12 +74,17 @@ std::optional<std::string> WorkQueue::GetUntil(absl::Time real_deadline) {
       if (poll_clock_) until_due = std::min(until_due, kInjectedClockPoll);
       wake = std::min(wake, real_now + until_due);
     }
-    ready_cv_.WaitWithDeadline(&mu_, wake);
+    // absl::Now() and system_clock read the same (real-time) clock.
+    if (wake == absl::InfiniteFuture()) {
+      ready_cv_.wait(l);
+    } else {
+      ready_cv_.wait_until(l, absl::ToChronoTime(wake));
+    }
   }
 }
 
 void WorkQueue::Done(const std::string& key) {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   const absl::Time now = clock_->Now();
   auto p = processing_.find(key);
   if (p == processing_.end()) return;
@@ -92,27 +98,27 @@ void WorkQueue::Done(const std::string& key) {
     PushLocked(key, it->second, now);
     ReportDepthLocked();
   }
-  if (processing_.empty()) drained_cv_.SignalAll();
+  if (processing_.empty()) drained_cv_.notify_all();
 }
 
 void WorkQueue::ShutDown() {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   ShutDownLocked();
 }
 
 void WorkQueue::ShutDownWithDrain() {
-  absl::MutexLock l(&mu_);
+  std::unique_lock l(mu_);
   ShutDownLocked();
-  while (!processing_.empty()) drained_cv_.Wait(&mu_);
+  drained_cv_.wait(l, [this] { return processing_.empty(); });
 }
 
 bool WorkQueue::ShuttingDown() const {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   return shutting_down_;
 }
 
 size_t WorkQueue::Len() const {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   size_t n = high_.size() + low_.size();
   // Delayed keys that have come due but that nobody has moved yet: counted
   // unless already queued or out (then moving them would add nothing ready).
@@ -125,7 +131,7 @@ size_t WorkQueue::Len() const {
 }
 
 absl::Duration WorkQueue::UnfinishedWork() const {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   const absl::Time now = clock_->Now();
   absl::Duration sum;
   for (const auto& [key, since] : processing_) sum += now - since;
@@ -133,7 +139,7 @@ absl::Duration WorkQueue::UnfinishedWork() const {
 }
 
 absl::Duration WorkQueue::LongestRunning() const {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   const absl::Time now = clock_->Now();
   absl::Duration longest;
   for (const auto& [key, since] : processing_) longest = std::max(longest, now - since);
@@ -180,14 +186,14 @@ void WorkQueue::AddAfterLocked(const std::string& key, absl::Duration delay) {
   waiting_.insert_or_assign(key,
                             waiting_by_time_.emplace(std::pair(at, waiting_seq_++), key).first);
   // Blocked Gets sleep until the earliest delayed key: wake them to sleep less.
-  if (earliest) ready_cv_.SignalAll();
+  if (earliest) ready_cv_.notify_all();
 }
 
 void WorkQueue::PushLocked(const std::string& key, Item& item, absl::Time now) {
   ReadyList& list = item.priority == Priority::kHigh ? high_ : low_;
   item.pos = list.insert(list.end(), Entry{key, now});
   item.queued = true;
-  ready_cv_.Signal();
+  ready_cv_.notify_one();
 }
 
 void WorkQueue::PromoteDueLocked(absl::Time now) {
@@ -237,7 +243,7 @@ void WorkQueue::ShutDownLocked() {
   shutting_down_ = true;
   waiting_by_time_.clear();
   waiting_.clear();
-  ready_cv_.SignalAll();
+  ready_cv_.notify_all();
 }
 
 }  // namespace informer

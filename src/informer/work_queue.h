@@ -16,16 +16,16 @@
 //   promotion is a splice), AddAfter and a delayed key coming due O(log n).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <list>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "informer/queue_metrics.h"
 #include "informer/rate_limiter.h"
@@ -123,17 +123,16 @@ class WorkQueue {
   // Delayed keys by (ready time, sequence): the sequence keeps equal times FIFO.
   using WaitingMap = std::map<std::pair<absl::Time, uint64_t>, std::string>;
 
+  // real_deadline: absl::Now() time; InfiniteFuture waits for a key or shutdown.
   std::optional<std::string> GetUntil(absl::Time real_deadline);
-  void AddLocked(const std::string& key, Priority p, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void AddAfterLocked(const std::string& key, absl::Duration delay)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PushLocked(const std::string& key, Item& item, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PromoteDueLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::optional<std::string> PopLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ReportDepthLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ShutDownLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The ...Locked functions are called with mu_ held.
+  void AddLocked(const std::string& key, Priority p, absl::Time now);
+  void AddAfterLocked(const std::string& key, absl::Duration delay);
+  void PushLocked(const std::string& key, Item& item, absl::Time now);
+  void PromoteDueLocked(absl::Time now);
+  std::optional<std::string> PopLocked(absl::Time now);
+  void ReportDepthLocked();
+  void ShutDownLocked();
 
   const std::string name_;
   const absl::Duration max_low_wait_;
@@ -143,21 +142,23 @@ class WorkQueue {
   QueueMetrics* const metrics_;
   RateLimiter limiter_;  // thread-safe on its own; never called with mu_ held
 
-  mutable absl::Mutex mu_;
-  absl::CondVar ready_cv_;    // a key became ready, the earliest delay moved, or shutdown
-  absl::CondVar drained_cv_;  // processing_ became empty
-  absl::flat_hash_map<std::string, Item> items_ ABSL_GUARDED_BY(mu_);
-  ReadyList high_ ABSL_GUARDED_BY(mu_);
-  ReadyList low_ ABSL_GUARDED_BY(mu_);
+  // std::mutex, not absl::Mutex: see kube::Cancellation (TSan must see it).
+  // Everything below is guarded by mu_.
+  mutable std::mutex mu_;
+  std::condition_variable ready_cv_;    // a key became ready, the earliest delay moved, or shutdown
+  std::condition_variable drained_cv_;  // processing_ became empty
+  absl::flat_hash_map<std::string, Item> items_;
+  ReadyList high_;
+  ReadyList low_;
   // Set when Get served an aged kLow key ahead of a waiting kHigh key, so the
   // next such choice goes to the kHigh key.
-  bool low_had_turn_ ABSL_GUARDED_BY(mu_) = false;
+  bool low_had_turn_ = false;
   // Keys handed out and not yet Done, with when they were handed out.
-  absl::flat_hash_map<std::string, absl::Time> processing_ ABSL_GUARDED_BY(mu_);
-  WaitingMap waiting_by_time_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, WaitingMap::iterator> waiting_ ABSL_GUARDED_BY(mu_);
-  uint64_t waiting_seq_ ABSL_GUARDED_BY(mu_) = 0;
-  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<std::string, absl::Time> processing_;
+  WaitingMap waiting_by_time_;
+  absl::flat_hash_map<std::string, WaitingMap::iterator> waiting_;
+  uint64_t waiting_seq_ = 0;
+  bool shutting_down_ = false;
 };
 
 }  // namespace informer

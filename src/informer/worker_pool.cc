@@ -15,7 +15,7 @@ WorkerPool::WorkerPool(WorkQueue* queue, int workers, ReconcileFn fn, WorkerPool
 WorkerPool::~WorkerPool() { Stop(absl::InfiniteDuration()); }
 
 void WorkerPool::Start() {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   if (started_ || stopping_) return;
   started_ = true;
   for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] { Run(); });
@@ -24,15 +24,22 @@ void WorkerPool::Start() {
 
 bool WorkerPool::Stop(absl::Duration grace) {
   {
-    absl::MutexLock l(&mu_);
+    std::lock_guard l(mu_);
     stopping_ = true;
   }
   // Wakes the workers blocked in Get; they drop what is still queued.
   queue_->ShutDown();
   std::vector<std::thread> threads;
   {
-    absl::MutexLock l(&mu_);
-    if (!mu_.AwaitWithTimeout(absl::Condition(this, &WorkerPool::AllExited), grace)) return false;
+    std::unique_lock l(mu_);
+    const auto all_exited = [this] { return AllExited(); };
+    if (grace == absl::InfiniteDuration()) {
+      exited_cv_.wait(l, all_exited);
+    } else {
+      // A deadline in absl::Time, which saturates: a huge grace cannot overflow.
+      const absl::Time deadline = absl::Now() + grace;
+      if (!exited_cv_.wait_until(l, absl::ToChronoTime(deadline), all_exited)) return false;
+    }
     threads.swap(threads_);
   }
   for (std::thread& t : threads) t.join();
@@ -40,20 +47,21 @@ bool WorkerPool::Stop(absl::Duration grace) {
 }
 
 int WorkerPool::ActiveWorkers() const {
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   return active_;
 }
 
 void WorkerPool::Run() {
   while (std::optional<std::string> key = queue_->Get()) Handle(*key);
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   ++exited_;
+  exited_cv_.notify_all();  // Stop waits for every thread to get here
 }
 
 void WorkerPool::Handle(const std::string& key) {
   bool stopping;
   {
-    absl::MutexLock l(&mu_);
+    std::lock_guard l(mu_);
     stopping = stopping_;
     if (!stopping) {
       ++active_;
@@ -94,7 +102,7 @@ void WorkerPool::Handle(const std::string& key) {
   }
   queue_->Done(key);
 
-  absl::MutexLock l(&mu_);
+  std::lock_guard l(mu_);
   --active_;
   if (observer_ != nullptr) {
     observer_->ReconcileDone(outcome, took);

@@ -2,16 +2,16 @@
 // and what becomes of a key afterwards (controller-runtime's worker loop).
 #pragma once
 
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "informer/work_queue.h"
 
@@ -59,21 +59,24 @@ class WorkerPool {
  private:
   void Run();
   void Handle(const std::string& key);
-  bool AllExited() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return exited_ == spawned_; }
+  bool AllExited() const { return exited_ == spawned_; }  // mu_ held
 
   WorkQueue* const queue_;
   const int workers_;
   const ReconcileFn fn_;
   WorkerPoolObserver* const observer_;
 
-  mutable absl::Mutex mu_;
-  bool started_ ABSL_GUARDED_BY(mu_) = false;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  int active_ ABSL_GUARDED_BY(mu_) = 0;
-  int spawned_ ABSL_GUARDED_BY(mu_) = 0;  // worker threads started
-  int exited_ ABSL_GUARDED_BY(mu_) = 0;   // ... and that have left Run
+  // std::mutex, not absl::Mutex: see kube::Cancellation (TSan must see it).
+  // Everything below is guarded by mu_.
+  mutable std::mutex mu_;
+  std::condition_variable exited_cv_;  // a worker thread left Run
+  bool started_ = false;
+  bool stopping_ = false;
+  int active_ = 0;
+  int spawned_ = 0;  // worker threads started
+  int exited_ = 0;   // ... and that have left Run
   // Joined by whichever Stop first sees every thread exited.
-  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace informer

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -11,11 +12,10 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "informer/work_queue.h"
 #include "informer/worker_pool.h"
+#include "support/notification.h"
 
 namespace informer {
 namespace {
@@ -116,16 +116,16 @@ TEST(WorkQueueConcurrencyTest, EveryAddIsFollowedByAProcessingOfTheKey) {
 TEST(WorkQueueConcurrencyTest, DelayedKeysAllComeDueForBlockedGets) {
   WorkQueue q(WorkQueueOptions{.name = "delayed"});
   constexpr int kProducers = 8, kPerProducer = 200, kTotal = kProducers * kPerProducer;
-  absl::Mutex mu;
-  absl::flat_hash_set<std::string> got;
-  int duplicates = 0;
-  absl::Notification all_in;
+  std::mutex mu;
+  absl::flat_hash_set<std::string> got;  // guarded by mu
+  int duplicates = 0;                    // guarded by mu
+  testing_support::Notification all_in;
   std::vector<std::thread> consumers;
   for (int t = 0; t < 4; ++t) {
     consumers.emplace_back([&] {
       while (std::optional<std::string> key = q.Get()) {
         q.Done(*key);
-        absl::MutexLock l(&mu);
+        std::lock_guard l(mu);
         if (!got.insert(*key).second) ++duplicates;
         if (got.size() == kTotal) all_in.Notify();
       }
@@ -143,7 +143,7 @@ TEST(WorkQueueConcurrencyTest, DelayedKeysAllComeDueForBlockedGets) {
   EXPECT_TRUE(all_in.WaitForNotificationWithTimeout(absl::Seconds(30)));
   q.ShutDown();
   for (std::thread& t : consumers) t.join();
-  absl::MutexLock l(&mu);
+  std::lock_guard l(mu);
   EXPECT_EQ(got.size(), static_cast<size_t>(kTotal));
   EXPECT_EQ(duplicates, 0);
 }

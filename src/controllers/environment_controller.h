@@ -1,0 +1,68 @@
+// EnvironmentController: the design card's runtime shape. Informers stream
+// Environments, Namespaces and every kind the operator owns (filtered by its
+// managed-by label) into caches; their events feed a rate-limited,
+// de-duplicating work queue consumed by worker threads; a resync re-queues
+// every Environment at low priority every few seconds (the original polling
+// semantics) without calling the API server.
+#pragma once
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "controllers/cluster_state.h"
+#include "controllers/config.h"
+#include "controllers/reconciler.h"
+#include "informer/informer.h"
+#include "informer/work_queue.h"
+#include "informer/worker_pool.h"
+#include "kube/client.h"
+
+namespace controllers {
+
+struct ControllerOptions {
+  int workers = 4;
+  absl::Duration resync_period = absl::Seconds(5);
+  OperatorConfig config;
+  informer::QueueMetrics* queue_metrics = nullptr;
+  informer::WorkerPoolObserver* worker_observer = nullptr;
+};
+
+class EnvironmentController final : public ClusterState {
+ public:
+  EnvironmentController(kube::Client* client, ControllerOptions options);
+  ~EnvironmentController() override;
+
+  // Starts the informers (caches stay warm on standbys too).
+  void StartInformers();
+  bool HasSynced() const;
+  bool Stale() const;  // any informer stale
+  // Starts reconciling: the resync loop and the workers.
+  void StartWorkers();
+  // Stops taking work and waits up to grace for in-flight reconciles.
+  bool Stop(absl::Duration grace);
+
+  const informer::WorkQueue& queue() const { return queue_; }
+
+  // ClusterState: reads the informers' caches.
+  std::optional<kube::Object> Get(const kube::Resource& r, absl::string_view ns,
+                                  absl::string_view name) const override;
+
+ private:
+  informer::Informer* Add(const kube::Resource& r, std::string label_selector);
+  void ResyncLoop();
+
+  kube::Client* const client_;
+  const ControllerOptions options_;
+  util::RealClock clock_;
+  informer::WorkQueue queue_;
+  std::vector<std::pair<kube::Resource, std::unique_ptr<informer::Informer>>> informers_;
+  informer::Informer* environments_ = nullptr;
+  std::vector<std::unique_ptr<informer::EventHandler>> handlers_;
+  std::unique_ptr<EnvironmentReconciler> reconciler_;
+  std::unique_ptr<informer::WorkerPool> workers_;
+  kube::Cancellation stop_;
+  std::thread resync_;
+};
+
+}  // namespace controllers

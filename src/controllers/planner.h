@@ -1,0 +1,66 @@
+// Planner: the Environment reconciler as a pure function from (cached state,
+// Environment, time) to the actions that bring the cluster to the desired
+// state and the status to report (PRODUCT.md "Reconciliation").
+//
+// An Environment that is already right yields no action and no status patch.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "controllers/cluster_state.h"
+#include "controllers/config.h"
+#include "controllers/diagnosis.h"
+#include "kube/object.h"
+#include "kube/resource.h"
+
+namespace controllers {
+
+inline constexpr char kFinalizer[] = "catalyst.dev/finalizer";
+
+struct Action {
+  enum class Type { kApply, kDelete, kAddFinalizer, kRemoveFinalizer };
+  Type type = Type::kApply;
+  kube::Resource resource;
+  std::string ns;
+  std::string name;
+  kube::Object body;  // kApply: the desired manifest
+};
+
+struct Plan {
+  std::vector<Action> actions;
+  // A merge patch for the status subresource; absent when the status is right.
+  std::optional<std::string> status_patch;
+  std::string phase;             // the phase this pass arrives at
+  std::string target_namespace;  // empty when it cannot be derived
+  // Set when the phase changes: a Kubernetes Event to record on the Environment.
+  struct Event {
+    std::string type;  // Normal | Warning
+    std::string reason;
+    std::string message;
+  };
+  std::optional<Event> event;
+  // Look again at this time even if nothing changes (the failure deadline).
+  std::optional<absl::Duration> requeue_after;
+  // A Deployment is not ready: call again with a Diagnosis of its pods
+  // (label selector below) to name the cause.
+  std::string diagnose_selector;
+};
+
+struct PlanInput {
+  const kube::Object& env;
+  const ClusterState& state;
+  const OperatorConfig& config;
+  absl::Time now;
+  const Diagnosis* diagnosis = nullptr;  // null: pods not looked at yet
+};
+
+Plan PlanEnvironment(const PlanInput& in);
+
+// The "<namespace>/<name>" an event on a managed object belongs to, from its
+// catalyst.dev/environment annotation; empty when it has none.
+std::string OwnerKey(const kube::Object& managed);
+
+}  // namespace controllers

@@ -1,0 +1,162 @@
+#include "controllers/reconciler.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "controllers/diagnosis.h"
+#include "controllers/planner.h"
+#include "kube/api_error.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+#include "util/log.h"
+
+namespace controllers {
+namespace {
+
+namespace r = kube::resources;
+constexpr absl::string_view kLogger = "environment";
+
+// A merge patch setting metadata.finalizers, conditional on the
+// resourceVersion the decision was made on (409 if it moved on).
+std::string FinalizerPatch(const kube::Object& env, bool add) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("metadata");
+  w.StartObject();
+  w.Key("finalizers");
+  w.StartArray();
+  if (const auto* f = env.Find({"metadata", "finalizers"}); f && f->IsArray())
+    for (const auto& v : f->GetArray())
+      if (kube::StrOf(&v) != kFinalizer) w.String(v.GetString(), v.GetStringLength());
+  if (add) w.String(kFinalizer);
+  w.EndArray();
+  const auto rv = env.ResourceVersion();
+  w.Key("resourceVersion");
+  w.String(rv.data(), static_cast<rapidjson::SizeType>(rv.size()));
+  w.EndObject();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace
+
+EnvironmentReconciler::EnvironmentReconciler(kube::Client* client,
+                                             const informer::Store* environments,
+                                             const ClusterState* state, OperatorConfig config,
+                                             const util::Clock* clock)
+    : client_(client),
+      environments_(environments),
+      state_(state),
+      config_(std::move(config)),
+      clock_(clock) {}
+
+absl::Status EnvironmentReconciler::Execute(const Action& a, const kube::Object& env) {
+  switch (a.type) {
+    case Action::Type::kApply:
+      return client_
+          ->Patch(a.resource, a.ns, a.name, kube::PatchType::kApply, a.body.Serialize(),
+                  {.field_manager = config_.field_manager, .force = true})
+          .status();
+    case Action::Type::kDelete: {
+      absl::Status s = client_->Delete(a.resource, a.ns, a.name, {.propagation_policy = "Background"});
+      return kube::apierrors::IsNotFound(s) ? absl::OkStatus() : s;
+    }
+    case Action::Type::kAddFinalizer:
+    case Action::Type::kRemoveFinalizer: {
+      absl::Status s = client_
+                           ->Patch(a.resource, a.ns, a.name, kube::PatchType::kMerge,
+                                   FinalizerPatch(env, a.type == Action::Type::kAddFinalizer))
+                           .status();
+      return kube::apierrors::IsNotFound(s) ? absl::OkStatus() : s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+void EnvironmentReconciler::RecordEvent(const kube::Object& env, const std::string& type,
+                                        const std::string& reason, const std::string& message) {
+  const absl::Time now = clock_->Now();
+  const std::string ts = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", now, absl::UTCTimeZone());
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  auto kv = [&](const char* k, absl::string_view v) {
+    w.Key(k);
+    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+  };
+  w.StartObject();
+  kv("apiVersion", "v1");
+  kv("kind", "Event");
+  w.Key("metadata");
+  w.StartObject();
+  kv("name", absl::StrCat(env.Name(), ".", absl::ToUnixNanos(now)));
+  kv("namespace", env.Namespace());
+  w.EndObject();
+  w.Key("involvedObject");
+  w.StartObject();
+  kv("apiVersion", "catalyst.catalyst.dev/v1alpha1");
+  kv("kind", "Environment");
+  kv("name", env.Name());
+  kv("namespace", env.Namespace());
+  kv("uid", env.Uid());
+  kv("resourceVersion", env.ResourceVersion());
+  w.EndObject();
+  kv("type", type);
+  kv("reason", reason);
+  kv("message", message.substr(0, 1024));
+  kv("firstTimestamp", ts);
+  kv("lastTimestamp", ts);
+  w.Key("count");
+  w.Int(1);
+  w.Key("source");
+  w.StartObject();
+  kv("component", "kube-operator");
+  w.EndObject();
+  kv("reportingComponent", "kube-operator");
+  w.EndObject();
+  if (auto s = client_->Create(r::kEvents, env.Namespace(), absl::string_view(buf.GetString(), buf.GetSize()));
+      !s.ok())
+    util::Log(util::LogLevel::kDebug, kLogger, "event not recorded",
+              {{"environment", env.Key()}, {"error", std::string(s.status().message())}});
+}
+
+informer::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& key) {
+  auto env = environments_->Get(key);
+  if (!env) return {};  // gone: the finalizer already did its work
+  Plan plan = PlanEnvironment({*env, *state_, config_, clock_->Now()});
+  if (!plan.diagnose_selector.empty() && !plan.target_namespace.empty()) {
+    // Only a Deployment that is not ready costs an API read: its pods.
+    auto pods = client_->List(r::kPods, plan.target_namespace,
+                              {.label_selector = plan.diagnose_selector, .slim = true});
+    if (pods.ok()) {
+      Diagnosis d = Diagnose(pods->items);
+      plan = PlanEnvironment({*env, *state_, config_, clock_->Now(), &d});
+    }
+  }
+  for (const Action& a : plan.actions) {
+    absl::Status s = Execute(a, *env);
+    if (!s.ok()) {
+      // Conflicts are routine (someone else wrote first): retried, not shouted.
+      const bool conflict = kube::apierrors::IsConflict(s);
+      util::Log(conflict ? util::LogLevel::kDebug : util::LogLevel::kError, kLogger, "action failed",
+                {{"environment", key},
+                 {"object", absl::StrCat(a.resource.plural, "/", a.ns, a.ns.empty() ? "" : "/", a.name)},
+                 {"error", std::string(s.message())}});
+      if (!conflict && kube::apierrors::IsInvalid(s))
+        RecordEvent(*env, "Warning", "ApplyFailed", absl::StrCat(a.resource.plural, "/", a.name, ": ", s.message()));
+      return {.status = s};
+    }
+  }
+  if (plan.status_patch) {
+    auto s = client_->Patch(r::kEnvironments, env->Namespace(), env->Name(), kube::PatchType::kMerge,
+                            *plan.status_patch, {}, "status");
+    if (!s.ok() && !kube::apierrors::IsNotFound(s.status())) return {.status = s.status()};
+  }
+  if (plan.event) {
+    util::Log(util::LogLevel::kInfo, kLogger, "phase changed",
+              {{"environment", key}, {"phase", plan.phase}, {"message", plan.event->message}});
+    RecordEvent(*env, plan.event->type, plan.event->reason, plan.event->message);
+  }
+  return {.requeue_after = plan.requeue_after};
+}
+
+}  // namespace controllers

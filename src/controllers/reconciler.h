@@ -1,0 +1,38 @@
+// EnvironmentReconciler: runs the planner for one Environment key and carries
+// out its plan through the API client: server-side apply of managed objects,
+// the finalizer, the status subresource, Events. The only writer.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "controllers/cluster_state.h"
+#include "controllers/config.h"
+#include "informer/store.h"
+#include "informer/worker_pool.h"
+#include "kube/client.h"
+#include "util/clock.h"
+
+namespace controllers {
+
+class EnvironmentReconciler {
+ public:
+  EnvironmentReconciler(kube::Client* client, const informer::Store* environments,
+                        const ClusterState* state, OperatorConfig config, const util::Clock* clock);
+
+  // key: "<namespace>/<name>" of an Environment.
+  informer::ReconcileResult Reconcile(const std::string& key);
+
+ private:
+  absl::Status Execute(const struct Action& action, const kube::Object& env);
+  void RecordEvent(const kube::Object& env, const std::string& type, const std::string& reason,
+                   const std::string& message);
+
+  kube::Client* const client_;
+  const informer::Store* const environments_;
+  const ClusterState* const state_;
+  const OperatorConfig config_;
+  const util::Clock* const clock_;
+};
+
+}  // namespace controllers
