@@ -1,0 +1,228 @@
+// The operator end to end: the kube-operator binary against the local control
+// plane and the kubelet simulator (PRODUCT.md "Reconciliation").
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "e2e/harness.h"
+#include "gtest/gtest.h"
+#include "kube/api_error.h"
+
+namespace e2e {
+namespace {
+
+using namespace kube::resources;
+
+class ControllerE2E : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ASSERT_TRUE(Kubectl({"apply", "-f", SOURCE_ROOT "/crds/"}).ok());
+    ASSERT_TRUE(WaitFor(absl::Seconds(30), [] { return Admin().List(kEnvironments, "", {}).ok(); }));
+    log_path_ = ClusterDir() + "/kube-operator-e2e.log";
+    pid_ = fork();
+    if (pid_ == 0) {
+      FILE* log = std::freopen(log_path_.c_str(), "a", stderr);
+      (void)log;
+      execl(KUBE_OPERATOR_BIN, "kube-operator", "--kubeconfig", KubeconfigPath().c_str(),
+            "--failure-deadline", "2m", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    ASSERT_GT(pid_, 0);
+  }
+  static void TearDownTestSuite() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "operator exit status " << status;
+    }
+  }
+
+  // Creates an Environment in ns (kind development unless spec says otherwise).
+  static void CreateEnv(const std::string& ns, const std::string& name, const std::string& spec) {
+    auto s = Admin().Create(kEnvironments, ns,
+                            absl::StrCat(R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment",)",
+                                         R"("metadata":{"name":")", name, R"("},"spec":)", spec, "}"));
+    ASSERT_TRUE(s.ok()) << s.status();
+  }
+  static std::string DevSpec(absl::string_view sha) {
+    return absl::StrCat(R"({"type":"development","projectRef":{"name":"p"},"sources":[{"name":"web",)",
+                        R"("repositoryUrl":"https://github.com/org/repo","branch":"main","commitSha":")", sha,
+                        R"("}]})");
+  }
+  static kube::Object Env(const std::string& ns, const std::string& name) {
+    auto e = Admin().Get(kEnvironments, ns, name);
+    return e.ok() ? *e : kube::Object();
+  }
+  static std::string Phase(const std::string& ns, const std::string& name) {
+    auto e = Env(ns, name);
+    return e ? std::string(e.Str({"status", "phase"})) : "<gone>";
+  }
+  static std::string ReadyCondition(const kube::Object& env, absl::string_view field) {
+    const auto* conds = env.Find({"status", "conditions"});
+    if (!conds || !conds->IsArray()) return "";
+    for (const auto& c : conds->GetArray())
+      if (kube::StrOf(kube::Member(c, "type")) == "Ready") return std::string(kube::StrOf(kube::Member(c, field)));
+    return "";
+  }
+  static void ExpectPhase(const std::string& ns, const std::string& name, const std::string& phase,
+                          absl::Duration timeout = absl::Seconds(90)) {
+    EXPECT_TRUE(WaitFor(timeout, [&] { return Phase(ns, name) == phase; }))
+        << "phase " << Phase(ns, name) << ", want " << phase << ": " << Env(ns, name).Serialize();
+  }
+  static void SetFault(const std::string& target_ns, const std::string& fault) {
+    const std::string patch = absl::StrCat(R"({"data":{")", target_ns, R"(":)",
+                                           fault.empty() ? "null" : absl::StrCat("\"", fault, "\""), "}}");
+    auto s = Admin().Patch(kConfigMaps, "kube-system", "kubelet-sim-faults", kube::PatchType::kMerge, patch);
+    if (kube::apierrors::IsNotFound(s.status()))
+      s = Admin().Create(kConfigMaps, "kube-system",
+                         absl::StrCat(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kubelet-sim-faults"},)",
+                                      patch.substr(1)));
+    ASSERT_TRUE(s.ok()) << s.status();
+  }
+
+  static inline pid_t pid_ = -1;
+  static inline std::string log_path_;
+};
+
+TEST_F(ControllerE2E, CreateBuildsEverythingAndReportsReadyWithAUrl) {
+  TestNamespace ns("ctl-ready");
+  CreateEnv(ns.name(), "pr-1", DevSpec("a1b2c3d"));
+  ExpectPhase(ns.name(), "pr-1", "Ready");
+  const kube::Object env = Env(ns.name(), "pr-1");
+  const std::string target(env.Str({"status", "namespace"}));
+  EXPECT_EQ(target, ns.name() + "-pr-1");
+  EXPECT_EQ(env.Str({"status", "url"}), absl::StrCat("http://", target, ".preview.local"));
+  EXPECT_EQ(env.Int({"status", "observedGeneration"}), env.Generation());
+  for (const char* type : {"NamespaceReady", "PostgresReady", "WebReady", "Ready"}) {
+    bool found = false;
+    for (const auto& c : env.Find({"status", "conditions"})->GetArray())
+      if (kube::StrOf(kube::Member(c, "type")) == type)
+        found = kube::StrOf(kube::Member(c, "status")) == "True";
+    EXPECT_TRUE(found) << type;
+  }
+  // Every object as specified.
+  auto web = Admin().Get(kDeployments, target, "web");
+  ASSERT_TRUE(web.ok());
+  const auto& inits = (*web->Find({"spec", "template", "spec", "initContainers"}));
+  ASSERT_EQ(inits.Size(), 3u);
+  EXPECT_EQ(kube::StrOf(kube::Member(inits[0], "name")), "git-clone");
+  EXPECT_EQ(kube::StrOf(kube::Member(inits[1], "name")), "npm-install");
+  EXPECT_EQ(kube::StrOf(kube::Member(inits[2], "name")), "db-migrate");
+  EXPECT_TRUE(Admin().Get(kDeployments, target, "postgres").ok());
+  EXPECT_TRUE(Admin().Get(kServices, target, "web").ok());
+  EXPECT_TRUE(Admin().Get(kIngresses, target, "web").ok());
+  EXPECT_TRUE(Admin().Get(kResourceQuotas, target, "environment-quota").ok());
+  auto policies = Admin().List(kNetworkPolicies, target, {});
+  ASSERT_TRUE(policies.ok());
+  EXPECT_EQ(policies->items.size(), 5u);
+  // A Kubernetes Event for each phase change.
+  auto events = Admin().List(kEvents, ns.name(), {.field_selector = "involvedObject.name=pr-1"});
+  ASSERT_TRUE(events.ok());
+  std::vector<std::string> reasons;
+  for (const auto& e : events->items) reasons.emplace_back(e.Str({"reason"}));
+  EXPECT_NE(std::find(reasons.begin(), reasons.end(), "Ready"), reasons.end()) << absl::StrJoin(reasons, ",");
+}
+
+TEST_F(ControllerE2E, DriftIsRepaired) {
+  TestNamespace ns("ctl-drift");
+  CreateEnv(ns.name(), "pr-2", DevSpec("a1b2c3d"));
+  ExpectPhase(ns.name(), "pr-2", "Ready");
+  const std::string target = ns.name() + "-pr-2";
+  ASSERT_TRUE(Admin().Delete(kNetworkPolicies, target, "default-deny-all").ok());
+  EXPECT_TRUE(WaitFor(absl::Seconds(30), [&] { return Admin().Get(kNetworkPolicies, target, "default-deny-all").ok(); }));
+  // An edit by hand is reverted too.
+  ASSERT_TRUE(Admin().Patch(kResourceQuotas, target, "environment-quota", kube::PatchType::kMerge,
+                            R"({"spec":{"hard":{"pods":"1000"}}})").ok());
+  EXPECT_TRUE(WaitFor(absl::Seconds(30), [&] {
+    auto q = Admin().Get(kResourceQuotas, target, "environment-quota");
+    return q.ok() && q->Str({"spec", "hard", "pods"}) == "20";
+  }));
+}
+
+TEST_F(ControllerE2E, NewCommitRollsOutThroughDeploying) {
+  TestNamespace ns("ctl-roll");
+  CreateEnv(ns.name(), "pr-3", DevSpec("a1b2c3d"));
+  ExpectPhase(ns.name(), "pr-3", "Ready");
+  const std::string target = ns.name() + "-pr-3";
+  const std::string old_rev(Admin().Get(kDeployments, target, "web")->Str(
+      {"spec", "template", "metadata", "annotations", "catalyst.dev/revision"}));
+  ASSERT_TRUE(Admin().Patch(kEnvironments, ns.name(), "pr-3", kube::PatchType::kMerge,
+                            R"({"spec":{"sources":[{"name":"web","repositoryUrl":"https://github.com/org/repo","branch":"main","commitSha":"d4e5f6a"}]}})").ok());
+  EXPECT_TRUE(WaitFor(absl::Seconds(90), [&] {
+    auto env = Env(ns.name(), "pr-3");
+    return env.Int({"status", "observedGeneration"}) == 2 && env.Str({"status", "phase"}) == "Ready";
+  })) << Env(ns.name(), "pr-3").Serialize();
+  auto web = Admin().Get(kDeployments, target, "web");
+  ASSERT_TRUE(web.ok());
+  EXPECT_NE(web->Str({"spec", "template", "metadata", "annotations", "catalyst.dev/revision"}), old_rev);
+  auto events = Admin().List(kEvents, ns.name(), {.field_selector = "involvedObject.name=pr-3,reason=Deploying"});
+  ASSERT_TRUE(events.ok());
+  EXPECT_GE(events->items.size(), 2u) << "Deploying on create and again on the new commit";
+}
+
+TEST_F(ControllerE2E, OomKilledWebFailsNamingTheContainerAndRecovers) {
+  TestNamespace ns("ctl-oom");
+  const std::string target = ns.name() + "-pr-4";
+  SetFault(target, "web=oomkilled");
+  CreateEnv(ns.name(), "pr-4", DevSpec("a1b2c3d"));
+  ExpectPhase(ns.name(), "pr-4", "Failed");
+  auto env = Env(ns.name(), "pr-4");
+  EXPECT_EQ(ReadyCondition(env, "reason"), "OOMKilled");
+  EXPECT_NE(ReadyCondition(env, "message").find("container web"), std::string::npos) << env.Serialize();
+  SetFault(target, "");
+  ExpectPhase(ns.name(), "pr-4", "Ready");
+}
+
+TEST_F(ControllerE2E, StuckDbMigrateIsNamed) {
+  TestNamespace ns("ctl-stuck");
+  const std::string target = ns.name() + "-pr-5";
+  SetFault(target, "db-migrate=init-hang");
+  CreateEnv(ns.name(), "pr-5", DevSpec("a1b2c3d"));
+  EXPECT_TRUE(WaitFor(absl::Seconds(90), [&] {
+    return ReadyCondition(Env(ns.name(), "pr-5"), "message").find("db-migrate") != std::string::npos;
+  })) << Env(ns.name(), "pr-5").Serialize();
+  EXPECT_EQ(Phase(ns.name(), "pr-5"), "Deploying");
+  SetFault(target, "");
+}
+
+TEST_F(ControllerE2E, InvalidEnvironmentFailsWithAReason) {
+  TestNamespace ns("ctl-invalid");
+  CreateEnv(ns.name(), "no-image", R"({"type":"deployment"})");
+  ExpectPhase(ns.name(), "no-image", "Failed");
+  EXPECT_NE(ReadyCondition(Env(ns.name(), "no-image"), "message").find("image"), std::string::npos);
+  // It never got a namespace.
+  EXPECT_TRUE(kube::apierrors::IsNotFound(Admin().Get(kNamespaces, "", ns.name() + "-no-image").status()));
+}
+
+TEST_F(ControllerE2E, ForeignNamespaceIsNeverTouched) {
+  TestNamespace ns("ctl-clash");
+  const std::string target = ns.name() + "-taken";
+  ASSERT_TRUE(Admin().Create(kNamespaces, "", absl::StrCat(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")",
+                                                           target, R"("}})")).ok());
+  CreateEnv(ns.name(), "taken", DevSpec("a1b2c3d"));
+  ExpectPhase(ns.name(), "taken", "Failed");
+  EXPECT_EQ(ReadyCondition(Env(ns.name(), "taken"), "reason"), "NamespaceConflict");
+  ASSERT_TRUE(Admin().Delete(kEnvironments, ns.name(), "taken").ok());
+  EXPECT_TRUE(WaitFor(absl::Seconds(30), [&] { return Phase(ns.name(), "taken") == "<gone>"; }));
+  auto still = Admin().Get(kNamespaces, "", target);
+  ASSERT_TRUE(still.ok());
+  EXPECT_FALSE(still->Deleting()) << "the operator deleted a namespace it does not own";
+  (void)Admin().Delete(kNamespaces, "", target);
+}
+
+TEST_F(ControllerE2E, DeleteRemovesTheNamespaceThenTheEnvironment) {
+  TestNamespace ns("ctl-delete");
+  CreateEnv(ns.name(), "pr-6", DevSpec("a1b2c3d"));
+  ExpectPhase(ns.name(), "pr-6", "Ready");
+  const std::string target = ns.name() + "-pr-6";
+  ASSERT_TRUE(Admin().Delete(kEnvironments, ns.name(), "pr-6").ok());
+  EXPECT_TRUE(WaitFor(absl::Seconds(90), [&] { return Phase(ns.name(), "pr-6") == "<gone>"; }));
+  EXPECT_TRUE(kube::apierrors::IsNotFound(Admin().Get(kNamespaces, "", target).status()))
+      << "the Environment was released before its namespace was gone";
+}
+
+}  // namespace
+}  // namespace e2e
