@@ -1,0 +1,231 @@
+#include "controllers/planner.h"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "controllers/naming.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace controllers {
+namespace {
+
+namespace r = kube::resources;
+
+// The cluster as the informers would cache it; Commit plays the API server.
+class FakeState : public ClusterState {
+ public:
+  std::optional<kube::Object> Get(const kube::Resource& res, absl::string_view ns,
+                                  absl::string_view name) const override {
+    auto it = objects_.find(Key(res, ns, name));
+    if (it == objects_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Put(const kube::Resource& res, const kube::Object& o) {
+    objects_[Key(res, o.Namespace(), o.Name())] = o;
+  }
+  // Stores applied manifests; a stored Deployment reports one ready replica
+  // when `ready` says so.
+  void Commit(const Plan& plan, bool deployments_ready) {
+    for (const auto& a : plan.actions) {
+      if (a.type == Action::Type::kApply) {
+        std::string json = a.body.Serialize();
+        if (a.resource.plural == "deployments" && deployments_ready)
+          json = json.substr(0, json.size() - 1) +
+                 R"(,"status":{"observedGeneration":0,"readyReplicas":1,"updatedReplicas":1}})";
+        Put(a.resource, *kube::Object::Parse(json));
+      } else if (a.type == Action::Type::kDelete) {
+        objects_.erase(Key(a.resource, a.ns, a.name));
+      }
+    }
+  }
+  size_t size() const { return objects_.size(); }
+
+ private:
+  static std::string Key(const kube::Resource& res, absl::string_view ns, absl::string_view name) {
+    return absl::StrCat(res.group, "/", res.plural, "/", ns, "/", name);
+  }
+  std::map<std::string, kube::Object> objects_;
+};
+
+constexpr char kEnvJson[] = R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment",
+  "metadata":{"name":"pr-1","namespace":"team","uid":"u-1","generation":1,"resourceVersion":"7"%s},
+  "spec":{"type":"development","projectRef":{"name":"p"},
+          "sources":[{"name":"web","repositoryUrl":"https://github.com/org/repo","branch":"main"}]}%s})";
+
+kube::Object Env(absl::string_view extra_meta = "", absl::string_view status = "") {
+  std::string json = kEnvJson;
+  json.replace(json.find("%s"), 2, std::string(extra_meta));
+  json.replace(json.find("%s"), 2, std::string(status));
+  return *kube::Object::Parse(json);
+}
+
+// The Environment as the server would hold it after the status patch.
+kube::Object WithStatus(const kube::Object& env, const Plan& plan) {
+  if (!plan.status_patch) return env;
+  auto patch = *kube::Object::Parse(*plan.status_patch);
+  std::string json = env.Serialize();
+  const size_t at = json.find(",\"status\":");
+  if (at != std::string::npos) json = json.substr(0, at) + "}";
+  json = json.substr(0, json.size() - 1) + ",\"status\":" +
+         std::string(patch.Serialize()).substr(std::string("{\"status\":").size());
+  return *kube::Object::Parse(json);
+}
+
+std::vector<std::string> Names(const Plan& p) {
+  std::vector<std::string> out;
+  for (const auto& a : p.actions)
+    out.push_back(a.type == Action::Type::kAddFinalizer ? "finalizer" : absl::StrCat(a.resource.plural, "/", a.name));
+  return out;
+}
+
+class PlannerTest : public ::testing::Test {
+ protected:
+  Plan Run(const kube::Object& env, const Diagnosis* d = nullptr) {
+    return PlanEnvironment({env, state_, config_, now_, d});
+  }
+  FakeState state_;
+  OperatorConfig config_;
+  absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
+};
+
+TEST_F(PlannerTest, FirstPassSetsUpEverythingUpToPostgresButNotWeb) {
+  const std::string fin = R"(,"finalizers":["catalyst.dev/finalizer"])";
+  Plan p = Run(Env());
+  EXPECT_THAT(Names(p), ::testing::ElementsAre(
+                            "finalizer", "namespaces/team-pr-1", "resourcequotas/environment-quota",
+                            "networkpolicies/default-deny-all", "networkpolicies/allow-ingress-controller",
+                            "networkpolicies/allow-same-namespace", "networkpolicies/allow-dns-egress",
+                            "networkpolicies/allow-https-egress", "persistentvolumeclaims/postgres-data",
+                            "deployments/postgres", "services/postgres"));
+  EXPECT_EQ(p.phase, "Provisioning");
+  ASSERT_TRUE(p.status_patch);
+  EXPECT_TRUE(p.event);
+  EXPECT_TRUE(p.diagnose_selector.empty()) << "no pod listing while still applying";
+  (void)fin;
+}
+
+TEST_F(PlannerTest, WebComesOnlyAfterPostgresIsReadyThenReady) {
+  kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
+  Plan p = Run(env);
+  state_.Commit(p, /*deployments_ready=*/false);
+  env = WithStatus(env, p);
+  p = Run(env);
+  EXPECT_TRUE(p.actions.empty());
+  EXPECT_EQ(p.phase, "Provisioning");
+  EXPECT_EQ(p.diagnose_selector, "app.kubernetes.io/name=postgres");
+  // Postgres ready: the web objects come.
+  state_.Put(r::kDeployments, *kube::Object::Parse([&] {
+    std::string j = state_.Get(r::kDeployments, "team-pr-1", "postgres")->Serialize();
+    return j.substr(0, j.size() - 1) + R"(,"status":{"readyReplicas":1,"updatedReplicas":1}})";
+  }()));
+  p = Run(env);
+  EXPECT_THAT(Names(p), ::testing::ElementsAre("persistentvolumeclaims/workspace", "deployments/web",
+                                               "services/web", "ingresses/web"));
+  EXPECT_EQ(p.phase, "Deploying");
+  state_.Commit(p, /*deployments_ready=*/true);
+  env = WithStatus(env, p);
+  p = Run(env);
+  EXPECT_TRUE(p.actions.empty());
+  EXPECT_EQ(p.phase, "Ready");
+  ASSERT_TRUE(p.status_patch);
+  EXPECT_NE(p.status_patch->find("http://team-pr-1.preview.local"), std::string::npos);
+}
+
+TEST_F(PlannerTest, AnUpToDateEnvironmentYieldsNothing) {
+  kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
+  for (int i = 0; i < 5; ++i) {
+    Plan p = Run(env);
+    state_.Commit(p, true);
+    env = WithStatus(env, p);
+  }
+  now_ += absl::Minutes(30);  // time alone changes nothing
+  Plan p = Run(env);
+  EXPECT_TRUE(p.actions.empty()) << ::testing::PrintToString(Names(p));
+  EXPECT_FALSE(p.status_patch) << *p.status_patch;
+  EXPECT_FALSE(p.event);
+  EXPECT_EQ(p.phase, "Ready");
+  EXPECT_TRUE(p.diagnose_selector.empty()) << "a ready environment needs no pod listing";
+}
+
+TEST_F(PlannerTest, DeletionDeletesTheOwnedNamespaceThenReleases) {
+  kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
+  state_.Commit(Run(env), true);
+  kube::Object deleting = Env(R"(,"finalizers":["catalyst.dev/finalizer"],"deletionTimestamp":"2026-01-01T00:00:00Z")");
+  Plan p = Run(deleting);
+  EXPECT_THAT(Names(p), ::testing::ElementsAre("namespaces/team-pr-1"));
+  EXPECT_EQ(p.actions[0].type, Action::Type::kDelete);
+  EXPECT_EQ(p.phase, "Terminating");
+  state_.Commit(p, true);  // the namespace is gone
+  p = Run(deleting);
+  ASSERT_EQ(p.actions.size(), 1u);
+  EXPECT_EQ(p.actions[0].type, Action::Type::kRemoveFinalizer);
+}
+
+TEST_F(PlannerTest, ANamespaceOfSomeoneElseIsNeitherTouchedNorDeleted) {
+  state_.Put(r::kNamespaces, *kube::Object::Parse(R"({"metadata":{"name":"team-pr-1"}})"));
+  Plan p = Run(Env(R"(,"finalizers":["catalyst.dev/finalizer"])"));
+  EXPECT_TRUE(p.actions.empty()) << ::testing::PrintToString(Names(p));
+  EXPECT_EQ(p.phase, "Failed");
+  EXPECT_NE(p.status_patch->find("NamespaceConflict"), std::string::npos);
+  p = Run(Env(R"(,"finalizers":["catalyst.dev/finalizer"],"deletionTimestamp":"2026-01-01T00:00:00Z")"));
+  ASSERT_EQ(p.actions.size(), 1u);
+  EXPECT_EQ(p.actions[0].type, Action::Type::kRemoveFinalizer);
+}
+
+TEST_F(PlannerTest, InvalidSpecFailsWithoutCreatingAnything) {
+  auto env = *kube::Object::Parse(R"({"metadata":{"name":"x","namespace":"t","uid":"u","generation":1,
+      "finalizers":["catalyst.dev/finalizer"]},"spec":{"type":"deployment"}})");
+  Plan p = Run(env);
+  EXPECT_TRUE(p.actions.empty());
+  EXPECT_EQ(p.phase, "Failed");
+  EXPECT_NE(p.status_patch->find("image"), std::string::npos) << *p.status_patch;
+  EXPECT_FALSE(p.requeue_after) << "no hot retry loop";
+}
+
+TEST_F(PlannerTest, FailingPodsMakeItFailedAndTheDeadlineToo) {
+  kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
+  Plan p = Run(env);
+  state_.Commit(p, false);
+  env = WithStatus(env, p);
+  Diagnosis oom{Diagnosis::Severity::kFailing, "OOMKilled", "container postgres of pod x was OOMKilled"};
+  p = Run(env, &oom);
+  EXPECT_EQ(p.phase, "Failed");
+  EXPECT_NE(p.status_patch->find("OOMKilled"), std::string::npos);
+  EXPECT_EQ(p.event->type, "Warning");
+  // Merely slow: Provisioning until the deadline, then Failed.
+  Diagnosis none;
+  p = Run(env, &none);
+  EXPECT_EQ(p.phase, "Provisioning");
+  ASSERT_TRUE(p.requeue_after);
+  EXPECT_LE(*p.requeue_after, config_.failure_deadline);
+  now_ += config_.failure_deadline + absl::Seconds(1);
+  p = Run(env, &none);
+  EXPECT_EQ(p.phase, "Failed");
+  EXPECT_NE(p.status_patch->find("ProgressDeadlineExceeded"), std::string::npos);
+}
+
+TEST(DiagnosisTest, NamesContainerAndCause) {
+  auto pod = [](absl::string_view status) {
+    return *kube::Object::Parse(absl::StrCat(R"({"metadata":{"name":"web-1"},"status":)", status, "}"));
+  };
+  auto oom = Diagnose({pod(R"({"containerStatuses":[{"name":"web","restartCount":3,
+      "state":{"waiting":{"reason":"CrashLoopBackOff"}},"lastState":{"terminated":{"reason":"OOMKilled","exitCode":137}}}]})")});
+  EXPECT_EQ(oom.severity, Diagnosis::Severity::kFailing);
+  EXPECT_EQ(oom.reason, "OOMKilled");
+  EXPECT_NE(oom.message.find("container web"), std::string::npos);
+  auto pull = Diagnose({pod(R"({"containerStatuses":[{"name":"web","state":{"waiting":{"reason":"ImagePullBackOff","message":"Back-off pulling image \"x\""}}}]})")});
+  EXPECT_EQ(pull.reason, "ImagePullBackOff");
+  auto hang = Diagnose({pod(R"({"initContainerStatuses":[{"name":"git-clone","state":{"terminated":{"exitCode":0}}},
+      {"name":"db-migrate","state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}}}]})")});
+  EXPECT_EQ(hang.severity, Diagnosis::Severity::kWaiting);
+  EXPECT_NE(hang.message.find("db-migrate"), std::string::npos);
+  auto initfail = Diagnose({pod(R"({"initContainerStatuses":[{"name":"npm-install","restartCount":2,
+      "state":{"waiting":{"reason":"CrashLoopBackOff"}},"lastState":{"terminated":{"reason":"Error","exitCode":1}}}]})")});
+  EXPECT_EQ(initfail.reason, "InitContainerFailing");
+  EXPECT_NE(initfail.message.find("npm-install"), std::string::npos);
+  EXPECT_EQ(Diagnose({}).severity, Diagnosis::Severity::kNone);
+}
+
+}  // namespace
+}  // namespace controllers
