@@ -34,10 +34,14 @@ setup build
 setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
   -Dcpp_args=-fno-sanitize-recover=all -Dbuildtype=debug
 setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
-log "compiling (3 builds)"
+# libFuzzer needs clang; the library is instrumented for coverage too.
+CC=clang CXX=clang++ setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+  -Dcpp_args=-fsanitize=fuzzer-no-link
+log "compiling (4 builds)"
 ninja -C build
 ninja -C build-asan
 ninja -C build-tsan tests/concurrency_tests
+ninja -C build-fuzz tests/watch_decoder_fuzz tests/kubeconfig_fuzz
 
 RESULTS=$(mktemp -d /tmp/kube-operator-results.XXXXXX)
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
@@ -60,6 +64,24 @@ run unit-asan build-asan/tests/unit_tests
 run concurrency build/tests/concurrency_tests
 run concurrency-asan build-asan/tests/concurrency_tests
 run concurrency-tsan build-tsan/tests/concurrency_tests
+
+# Fuzz targets, a bounded time each, from the committed corpus (copied: CI
+# does not write into the clone). A crash fails the run and keeps the input.
+for target in watch_decoder kubeconfig; do
+  log "fuzzing $target for ${FUZZ_SECONDS:-30}s"
+  work=$RESULTS/fuzz-$target
+  mkdir -p "$work/corpus"
+  cp tests/fuzz/corpus/$target/* "$work/corpus/"
+  if build-fuzz/tests/${target}_fuzz -max_total_time="${FUZZ_SECONDS:-30}" -rss_limit_mb=2048 \
+    -artifact_prefix="$work/" "$work/corpus" >"$work/log" 2>&1; then
+    echo "<testsuites tests=\"1\" failures=\"0\" name=\"fuzz-$target\"/>" >"$RESULTS/fuzz-$target.xml"
+    tail -n 1 "$work/log"
+  else
+    tail -n 30 "$work/log"
+    FAILED_RUNS+=("fuzz-$target")
+    echo "<testsuites tests=\"1\" failures=\"1\" name=\"fuzz-$target\"/>" >"$RESULTS/fuzz-$target.xml"
+  fi
+done
 
 if ((!UNIT_ONLY)); then
   # A private control plane on its own ports, so a developer's cluster can stay up.

@@ -56,11 +56,17 @@ absl::StatusCode CodeFor(const ApiError& e) {
   return absl::StatusCode::kUnknown;
 }
 
+const rapidjson::Value* Field(const rapidjson::Value& v, const char* key) {
+  if (!v.IsObject()) return nullptr;
+  for (const auto& m : v.GetObject())
+    if (absl::string_view(m.name.GetString(), m.name.GetStringLength()) == key) return &m.value;
+  return nullptr;
+}
+
 absl::string_view Str(const rapidjson::Value& v, const char* key) {
-  if (!v.IsObject()) return {};
-  auto it = v.FindMember(key);
-  if (it == v.MemberEnd() || !it->value.IsString()) return {};
-  return {it->value.GetString(), it->value.GetStringLength()};
+  const rapidjson::Value* f = Field(v, key);
+  if (!f || !f->IsString()) return {};
+  return {f->GetString(), f->GetStringLength()};
 }
 
 }  // namespace
@@ -101,15 +107,14 @@ absl::Status ErrorFromResponse(int http_code, absl::string_view content_type, ab
       Str(doc, "kind") == "Status") {
     if (auto r = Str(doc, "reason"); !r.empty()) e.reason = std::string(r);
     e.message = std::string(Str(doc, "message"));
-    if (auto d = doc.FindMember("details"); d != doc.MemberEnd() && d->value.IsObject()) {
-      if (auto ra = d->value.FindMember("retryAfterSeconds");
-          ra != d->value.MemberEnd() && ra->value.IsInt() && ra->value.GetInt() > 0 &&
-          e.retry_after == absl::ZeroDuration())
-        e.retry_after = absl::Seconds(ra->value.GetInt());
+    if (const rapidjson::Value* d = Field(doc, "details"); d && d->IsObject()) {
+      if (const rapidjson::Value* ra = Field(*d, "retryAfterSeconds");
+          ra && ra->IsInt() && ra->GetInt() > 0 && e.retry_after == absl::ZeroDuration())
+        e.retry_after = absl::Seconds(ra->GetInt());
       // Invalid: name the fields, as kubectl does.
-      if (auto c = d->value.FindMember("causes"); c != d->value.MemberEnd() && c->value.IsArray()) {
+      if (const rapidjson::Value* c = Field(*d, "causes"); c && c->IsArray()) {
         std::vector<std::string> causes;
-        for (const auto& cause : c->value.GetArray()) {
+        for (const auto& cause : c->GetArray()) {
           auto field = Str(cause, "field");
           auto m = Str(cause, "message");
           causes.push_back(field.empty() ? std::string(m) : absl::StrCat(field, ": ", m));

@@ -126,9 +126,10 @@ class Parser {
         if (!v.ok()) return v.status();
         child = std::move(*v);
       }
-      for (const auto& [k, _] : node.map)
+      for (const auto& k : node.keys)
         if (k == key->scalar) return Error(l, absl::StrCat("duplicate key '", k, "'"));
-      node.map.emplace_back(std::move(key->scalar), std::move(child));
+      node.keys.push_back(std::move(key->scalar));
+      node.values.push_back(std::move(child));
     }
     return node;
   }
@@ -182,8 +183,10 @@ YamlNode FromJson(const rapidjson::Value& v) {
   if (v.IsObject()) {
     n.kind = YamlNode::Kind::kMap;
     for (const auto& m : v.GetObject())
-      n.map.emplace_back(std::string(m.name.GetString(), m.name.GetStringLength()),
-                         FromJson(m.value));
+    {
+      n.keys.emplace_back(m.name.GetString(), m.name.GetStringLength());
+      n.values.push_back(FromJson(m.value));
+    }
   } else if (v.IsArray()) {
     n.kind = YamlNode::Kind::kSeq;
     for (const auto& e : v.GetArray()) n.seq.push_back(FromJson(e));
@@ -203,8 +206,8 @@ YamlNode FromJson(const rapidjson::Value& v) {
 }  // namespace
 
 const YamlNode& YamlNode::operator[](absl::string_view key) const {
-  for (const auto& [k, v] : map)
-    if (k == key) return v;
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (keys[i] == key) return values[i];
   return kNullNode;
 }
 

@@ -18,7 +18,10 @@ struct YamlNode {
   enum class Kind { kNull, kScalar, kMap, kSeq };
   Kind kind = Kind::kNull;
   std::string scalar;
-  std::vector<std::pair<std::string, YamlNode>> map;  // in document order
+  // A mapping, in document order: keys[i] maps to values[i]. (Two vectors, as
+  // a pair holding the still-incomplete YamlNode is not allowed.)
+  std::vector<std::string> keys;
+  std::vector<YamlNode> values;
   std::vector<YamlNode> seq;
 
   // The value under key, or a null node.
