@@ -20,7 +20,8 @@ D=$CLUSTER_DIR
 
 # Clients first, etcd last, so nothing spends its shutdown retrying a dead dependency.
 pids=()
-for name in kubelet-sim kube-controller-manager kube-apiserver etcd; do
+# kube-operator is there when scripts/demo.sh started one.
+for name in kube-operator kubelet-sim kube-controller-manager kube-apiserver etcd; do
   f=$D/$name.pid
   [[ -f $f ]] || continue
   pid=$(cat "$f")

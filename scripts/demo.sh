@@ -30,21 +30,29 @@ kubectl create namespace my-team-my-project --dry-run=client -o yaml | kubectl a
 kubectl apply -f examples/environment.yaml >/dev/null
 kubectl get environments -A
 
-if [[ -x build/kube-operator ]]; then
-  log "running the operator until pr-123 is Ready (log: $CLUSTER_DIR/kube-operator.log)"
-  build/kube-operator --kubeconfig "$KUBECONFIG" --log-format text >"$CLUSTER_DIR/kube-operator.log" 2>&1 &
+if ! pid_alive "$CLUSTER_DIR/kube-operator.pid"; then
+  log "starting the operator (log: $CLUSTER_DIR/kube-operator.log)"
+  setsid build/src/kube-operator --kubeconfig "$KUBECONFIG" --log-format text \
+    >"$CLUSTER_DIR/kube-operator.log" 2>&1 </dev/null &
   echo $! >"$CLUSTER_DIR/kube-operator.pid"
-  kubectl wait --for jsonpath='{.status.phase}'=Ready --timeout=180s \
-    -n my-team-my-project environment/pr-123 >/dev/null || true
-  kubectl get environments -A
-else
-  log "the kube-operator binary is not built yet (the controller issue adds it): stopping after the CRD"
 fi
+# Show the phases as they come.
+last=
+for ((i = 0; i < 180; i++)); do
+  phase=$(kubectl get -n my-team-my-project environment/pr-123 -o jsonpath='{.status.phase}' 2>/dev/null || true)
+  [[ $phase != "$last" && -n $phase ]] && log "pr-123: ${phase}" && last=$phase
+  [[ $phase == Ready ]] && break
+  sleep 1
+done
+kubectl get environments -A
+[[ $last == Ready ]] || die "pr-123 did not become Ready; see $CLUSTER_DIR/kube-operator.log"
+kubectl get all,networkpolicy,resourcequota,ingress -n "$(kubectl get -n my-team-my-project environment/pr-123 -o jsonpath='{.status.namespace}')"
 
 cat <<TXT
 
-The control plane is still running.
+The control plane and the operator are still running.
   export PATH=$BIN:\$PATH KUBECONFIG=$KUBECONFIG
   kubectl get environments -A
-Stop it with: scripts/cluster-down.sh
+  kubectl delete environment -n my-team-my-project pr-123   # the operator removes its namespace
+Stop everything with: scripts/cluster-down.sh
 TXT
