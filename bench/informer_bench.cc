@@ -28,8 +28,9 @@ std::string ReadFile(const std::string& path) {
 }
 
 std::string Vary(const std::string& object, int i) {
-  return absl::StrReplaceAll(object, {{"\"name\":\"", absl::StrCat("\"name\":\"o", i, "-")},
-                                      {"\"resourceVersion\":\"", absl::StrCat("\"resourceVersion\":\"", i)}});
+  return absl::StrReplaceAll(
+      object, {{"\"name\":\"", absl::StrCat("\"name\":\"o", i, "-")},
+               {"\"resourceVersion\":\"", absl::StrCat("\"resourceVersion\":\"", i)}});
 }
 
 void MemoryPerObject(const char* kind, const std::string& object, int n) {
@@ -47,9 +48,10 @@ void MemoryPerObject(const char* kind, const std::string& object, int n) {
     const size_t before = mallinfo2().uordblks;
     for (const auto& line : lines) store.Upsert(kube::DecodeWatchLine(line, slim)->object);
     const double per_object = static_cast<double>(mallinfo2().uordblks - before) / n;
-    std::printf("cache %-11s %-4s: %d objects, JSON %.0f B/object, heap %.0f B/object (%.2fx JSON)\n", kind,
-                slim ? "slim" : "full", n, static_cast<double>(json_bytes) / n, per_object,
-                per_object / (static_cast<double>(json_bytes) / n));
+    std::printf(
+        "cache %-11s %-4s: %d objects, JSON %.0f B/object, heap %.0f B/object (%.2fx JSON)\n", kind,
+        slim ? "slim" : "full", n, static_cast<double>(json_bytes) / n, per_object,
+        per_object / (static_cast<double>(json_bytes) / n));
   }
 }
 
@@ -79,12 +81,15 @@ int main() {
   // Event → handler: decode a line, upsert into a store of 10,000, call the handler.
   informer::Store store;
   for (int i = 0; i < 10000; ++i)
-    store.Upsert(kube::DecodeWatchLine(absl::StrCat(R"({"type":"ADDED","object":)", Vary(deployment, i), "}"), true)->object);
+    store.Upsert(kube::DecodeWatchLine(
+                     absl::StrCat(R"({"type":"ADDED","object":)", Vary(deployment, i), "}"), true)
+                     ->object);
   Timer handler;
   kube::WatchDecoder decoder(16 << 20, /*slim=*/true);
   std::vector<double> us;
   for (int i = 0; i < 2000; ++i) {
-    std::string line = absl::StrCat(R"({"type":"MODIFIED","object":)", Vary(deployment, i % 10000), "}\n");
+    std::string line =
+        absl::StrCat(R"({"type":"MODIFIED","object":)", Vary(deployment, i % 10000), "}\n");
     const auto t0 = std::chrono::steady_clock::now();
     (void)decoder.Feed(line, [&](kube::WatchEvent ev) {
       auto old = store.Upsert(ev.object);
@@ -94,7 +99,8 @@ int main() {
     us.push_back(std::chrono::duration<double, std::micro>(handler.at - t0).count());
   }
   std::sort(us.begin(), us.end());
-  std::printf("watch event -> handler (slim decode + store of 10000 + handler): p50 %.1f us, p99 %.1f us\n",
-              us[us.size() / 2], us[us.size() * 99 / 100]);
+  std::printf(
+      "watch event -> handler (slim decode + store of 10000 + handler): p50 %.1f us, p99 %.1f us\n",
+      us[us.size() / 2], us[us.size() * 99 / 100]);
   return 0;
 }

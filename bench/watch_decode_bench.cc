@@ -28,9 +28,11 @@ int main(int argc, char** argv) {
   std::string stream;
   for (int i = 0; i < kEvents; ++i) {
     // Vary name and resourceVersion so no two lines are the same.
-    std::string obj = absl::StrReplaceAll(object, {{"\"name\":\"", absl::StrCat("\"name\":\"d", i, "-")},
-                                                   {"\"resourceVersion\":\"", absl::StrCat("\"resourceVersion\":\"", i)}});
-    absl::StrAppend(&stream, R"({"type":")", i % 4 ? "MODIFIED" : "ADDED", R"(","object":)", obj, "}\n");
+    std::string obj = absl::StrReplaceAll(
+        object, {{"\"name\":\"", absl::StrCat("\"name\":\"d", i, "-")},
+                 {"\"resourceVersion\":\"", absl::StrCat("\"resourceVersion\":\"", i)}});
+    absl::StrAppend(&stream, R"({"type":")", i % 4 ? "MODIFIED" : "ADDED", R"(","object":)", obj,
+                    "}\n");
   }
 
   double best_mbps = 0, best_eps = 0;
@@ -41,22 +43,26 @@ int main(int argc, char** argv) {
     const long allocs0 = bench::allocations.load();
     const auto t0 = std::chrono::steady_clock::now();
     for (size_t off = 0; off < stream.size(); off += 64 * 1024) {
-      auto st = decoder.Feed(absl::string_view(stream).substr(off, 64 * 1024), [&](kube::WatchEvent ev) {
-        events += !ev.object.Name().empty();
-        return true;
-      });
+      auto st =
+          decoder.Feed(absl::string_view(stream).substr(off, 64 * 1024), [&](kube::WatchEvent ev) {
+            events += !ev.object.Name().empty();
+            return true;
+          });
       if (!st.ok()) {
         std::fprintf(stderr, "decode error: %s\n", std::string(st.message()).c_str());
         return 1;
       }
     }
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (events != kEvents) return 1;
     best_mbps = std::max(best_mbps, stream.size() / secs / 1e6);
     best_eps = std::max(best_eps, events / secs);
     allocs_per_event = (bench::allocations.load() - allocs0) / events;
   }
-  std::printf("watch_decode: %d events, %.0f bytes/event, %.1f MB/s, %.0f events/s, %ld allocations/event\n",
-              kEvents, static_cast<double>(stream.size()) / kEvents, best_mbps, best_eps, allocs_per_event);
+  std::printf(
+      "watch_decode: %d events, %.0f bytes/event, %.1f MB/s, %.0f events/s, %ld "
+      "allocations/event\n",
+      kEvents, static_cast<double>(stream.size()) / kEvents, best_mbps, best_eps, allocs_per_event);
   return 0;
 }

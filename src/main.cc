@@ -1,7 +1,8 @@
 // kube-operator: turns Environment resources into running environments.
+#include <pthread.h>
+
 #include <csignal>
 #include <cstdio>
-#include <pthread.h>
 
 #include "absl/strings/str_cat.h"
 #include "controllers/builders.h"
@@ -32,19 +33,27 @@ struct Options {
 int Run(int argc, char** argv) {
   Options o;
   util::FlagSet flags;
-  flags.String("kubeconfig", &o.kubeconfig, "kubeconfig file (else $KUBECONFIG, in-cluster, ~/.kube/config)");
+  flags.String("kubeconfig", &o.kubeconfig,
+               "kubeconfig file (else $KUBECONFIG, in-cluster, ~/.kube/config)");
   flags.Int("workers", &o.workers, "concurrent reconciles");
-  flags.Duration("resync-period", &o.resync_period, "how often every Environment is looked at again");
-  flags.Duration("shutdown-grace", &o.shutdown_grace, "how long in-flight reconciles may finish on SIGTERM");
+  flags.Duration("resync-period", &o.resync_period,
+                 "how often every Environment is looked at again");
+  flags.Duration("shutdown-grace", &o.shutdown_grace,
+                 "how long in-flight reconciles may finish on SIGTERM");
   flags.String("log-level", &o.log_level, "debug|info|warn|error");
   flags.String("log-format", &o.log_format, "json|text");
-  flags.Double("kube-api-qps", &o.kube_api_qps, "client-side QPS limit towards the API server (0: none)");
+  flags.Double("kube-api-qps", &o.kube_api_qps,
+               "client-side QPS limit towards the API server (0: none)");
   flags.Int("kube-api-burst", &o.kube_api_burst, "client-side burst");
-  flags.String("ingress-namespace", &o.config.ingress_namespace, "namespace of the ingress controller");
-  flags.String("ingress-class", &o.config.ingress_class, "ingressClassName of web Ingresses (empty: default)");
-  flags.String("url-host-template", &o.config.url_host_template, "web host; {name} {namespace} replaced");
+  flags.String("ingress-namespace", &o.config.ingress_namespace,
+               "namespace of the ingress controller");
+  flags.String("ingress-class", &o.config.ingress_class,
+               "ingressClassName of web Ingresses (empty: default)");
+  flags.String("url-host-template", &o.config.url_host_template,
+               "web host; {name} {namespace} replaced");
   flags.String("url-scheme", &o.config.url_scheme, "scheme of status.url");
-  flags.Duration("failure-deadline", &o.config.failure_deadline, "no progress for this long: phase Failed");
+  flags.Duration("failure-deadline", &o.config.failure_deadline,
+                 "no progress for this long: phase Failed");
   flags.String("quota-cpu", &o.config.quota_cpu, "ResourceQuota requests.cpu");
   flags.String("quota-memory", &o.config.quota_memory, "ResourceQuota memory");
   flags.String("quota-storage", &o.config.quota_storage, "ResourceQuota requests.storage");
@@ -56,11 +65,13 @@ int Run(int argc, char** argv) {
   flags.String("postgres-memory-limit", &o.config.postgres_memory_limit, "postgres memory limit");
   flags.String("postgres-storage", &o.config.postgres_storage, "postgres volume size");
   flags.String("workspace-storage", &o.config.workspace_storage, "workspace volume size");
-  flags.String("storage-class", &o.config.storage_class, "storageClassName of volumes (empty: default)");
+  flags.String("storage-class", &o.config.storage_class,
+               "storageClassName of volumes (empty: default)");
   flags.Bool("help", &o.help, "print this help");
   flags.Bool("version", &o.version, "print the version");
   if (absl::Status s = flags.Parse(argc, argv); !s.ok()) {
-    std::fprintf(stderr, "kube-operator: %s\n\n%s", std::string(s.message()).c_str(), flags.Usage(argv[0]).c_str());
+    std::fprintf(stderr, "kube-operator: %s\n\n%s", std::string(s.message()).c_str(),
+                 flags.Usage(argv[0]).c_str());
     return 2;
   }
   if (o.help) {
@@ -76,19 +87,24 @@ int Run(int argc, char** argv) {
     return 2;
   };
   static const std::pair<const char*, util::LogLevel> kLevels[] = {
-      {"debug", util::LogLevel::kDebug}, {"info", util::LogLevel::kInfo},
-      {"warn", util::LogLevel::kWarn}, {"error", util::LogLevel::kError}};
+      {"debug", util::LogLevel::kDebug},
+      {"info", util::LogLevel::kInfo},
+      {"warn", util::LogLevel::kWarn},
+      {"error", util::LogLevel::kError}};
   bool level_ok = false;
   for (const auto& [name, level] : kLevels)
     if (o.log_level == name) util::SetLogLevel(level), level_ok = true;
-  if (!level_ok) return bad("invalid value \"" + o.log_level + "\" for --log-level: want debug|info|warn|error");
+  if (!level_ok)
+    return bad("invalid value \"" + o.log_level + "\" for --log-level: want debug|info|warn|error");
   if (o.log_format != "json" && o.log_format != "text")
     return bad("invalid value \"" + o.log_format + "\" for --log-format: want json|text");
   static util::StderrSink text_sink(/*json=*/false);
   if (o.log_format == "text") util::SetLogSink(&text_sink);
   if (o.workers < 1 || o.workers > 256) return bad("invalid value for --workers: want 1..256");
-  if (o.resync_period < absl::Seconds(1)) return bad("invalid value for --resync-period: want at least 1s");
-  if (absl::Status s = controllers::ValidateConfig(o.config); !s.ok()) return bad(std::string(s.message()));
+  if (o.resync_period < absl::Seconds(1))
+    return bad("invalid value for --resync-period: want at least 1s");
+  if (absl::Status s = controllers::ValidateConfig(o.config); !s.ok())
+    return bad(std::string(s.message()));
 
   // Signals go to the main thread only: block them before any thread starts.
   sigset_t signals;
@@ -102,8 +118,8 @@ int Run(int argc, char** argv) {
   if (!config.ok()) return bad(std::string(config.status().message()));
   auto transport = kube::NewCpprestTransport(*config);
   if (!transport.ok()) return bad(std::string(transport.status().message()));
-  kube::Client client(std::move(*transport), {.qps = o.kube_api_qps, .burst = o.kube_api_burst,
-                                              .token = config->token});
+  kube::Client client(std::move(*transport),
+                      {.qps = o.kube_api_qps, .burst = o.kube_api_burst, .token = config->token});
   util::Log(util::LogLevel::kInfo, kLogger, "starting",
             {{"version", kVersion}, {"server", config->server}, {"workers", o.workers}});
 
@@ -113,7 +129,8 @@ int Run(int argc, char** argv) {
   // Caches first: a reconcile on a half-filled cache would recreate what exists.
   kube::Cancellation synced;
   std::thread waiter([&] {
-    while (!controller.HasSynced() && !synced.WaitFor(absl::Milliseconds(100))) {}
+    while (!controller.HasSynced() && !synced.WaitFor(absl::Milliseconds(100))) {
+    }
     if (!synced.cancelled()) {
       util::Log(util::LogLevel::kInfo, kLogger, "caches synced; reconciling");
       controller.StartWorkers();

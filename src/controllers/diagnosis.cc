@@ -28,19 +28,22 @@ Diagnosis FromContainer(const Value& cs, bool init, absl::string_view pod) {
   const absl::string_view last = At(cs, {"lastState", "terminated", "reason"});
   const int64_t last_exit = IntAt(cs, {"lastState", "terminated", "exitCode"});
   const int64_t restarts = IntAt(cs, {"restartCount"});
-  const std::string where = absl::StrCat(init ? "init container " : "container ", name, " of pod ", pod);
+  const std::string where =
+      absl::StrCat(init ? "init container " : "container ", name, " of pod ", pod);
   if (last == "OOMKilled" || (last_exit == 137 && !last.empty()))
     return {Diagnosis::Severity::kFailing, "OOMKilled",
-            absl::StrCat(where, " was OOMKilled (exit 137) ", restarts, " times: raise its memory limit")};
+            absl::StrCat(where, " was OOMKilled (exit 137) ", restarts,
+                         " times: raise its memory limit")};
   if (waiting == "ImagePullBackOff" || waiting == "ErrImagePull" || waiting == "InvalidImageName")
     return {Diagnosis::Severity::kFailing, "ImagePullBackOff",
-            absl::StrCat(where, ": ", At(cs, {"state", "waiting", "message"}).empty()
-                                          ? std::string(waiting)
-                                          : std::string(At(cs, {"state", "waiting", "message"})))};
+            absl::StrCat(where, ": ",
+                         At(cs, {"state", "waiting", "message"}).empty()
+                             ? std::string(waiting)
+                             : std::string(At(cs, {"state", "waiting", "message"})))};
   if (waiting == "CrashLoopBackOff")
     return {Diagnosis::Severity::kFailing, init ? "InitContainerFailing" : "CrashLoopBackOff",
-            absl::StrCat(where, " keeps failing (exit ", last_exit, ", ", last.empty() ? "Error" : last, ", ",
-                         restarts, " restarts)")};
+            absl::StrCat(where, " keeps failing (exit ", last_exit, ", ",
+                         last.empty() ? "Error" : last, ", ", restarts, " restarts)")};
   if (init && !At(cs, {"state", "running", "startedAt"}).empty())
     return {Diagnosis::Severity::kWaiting, "InitContainerRunning",
             absl::StrCat(where, " has not finished")};

@@ -12,7 +12,8 @@ namespace controllers {
 struct Diagnosis {
   enum class Severity { kNone, kWaiting, kFailing };
   Severity severity = Severity::kNone;
-  std::string reason;   // OOMKilled, CrashLoopBackOff, ImagePullBackOff, InitContainerFailing, InitContainerRunning, ...
+  std::string reason;   // OOMKilled, CrashLoopBackOff, ImagePullBackOff, InitContainerFailing,
+                        // InitContainerRunning, ...
   std::string message;  // names the container and the cause
 };
 

@@ -61,7 +61,8 @@ informer::Informer* EnvironmentController::Add(const kube::Resource& res, std::s
   return informers_.back().second.get();
 }
 
-std::optional<kube::Object> EnvironmentController::Get(const kube::Resource& res, absl::string_view ns,
+std::optional<kube::Object> EnvironmentController::Get(const kube::Resource& res,
+                                                       absl::string_view ns,
                                                        absl::string_view name) const {
   for (const auto& [r, inf] : informers_)
     if (r.group == res.group && r.plural == res.plural)

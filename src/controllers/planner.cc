@@ -121,7 +121,8 @@ class StatusBuilder {
  public:
   StatusBuilder(const Status& current, absl::Time now) : current_(current), now_(Rfc3339(now)) {}
   void Set(absl::string_view type, bool ok, absl::string_view reason, absl::string_view message) {
-    Condition c{std::string(type), ok ? "True" : "False", std::string(reason), std::string(message), now_};
+    Condition c{std::string(type), ok ? "True" : "False", std::string(reason), std::string(message),
+                now_};
     if (const Condition* old = Find(current_, type); old && old->status == c.status)
       c.last_transition = old->last_transition;
     out_.conditions.push_back(std::move(c));
@@ -134,7 +135,8 @@ class StatusBuilder {
   Status out_;
 };
 
-void Apply(Plan& plan, const ClusterState& state, const kube::Resource& res, const kube::Object& desired) {
+void Apply(Plan& plan, const ClusterState& state, const kube::Resource& res,
+           const kube::Object& desired) {
   auto cached = state.Get(res, desired.Namespace(), desired.Name());
   if (cached && IsSubset(desired.json(), cached->json())) return;
   plan.actions.push_back({Action::Type::kApply, res, std::string(desired.Namespace()),
@@ -179,20 +181,28 @@ Plan PlanEnvironment(const PlanInput& in) {
     if (auto t = TargetNamespace(*spec); t.ok()) target = *t;
   if (env.Deleting()) {
     if (!HasFinalizer(env)) return plan;
-    std::optional<kube::Object> ns = target ? in.state.Get(r::kNamespaces, "", *target) : std::nullopt;
+    std::optional<kube::Object> ns =
+        target ? in.state.Get(r::kNamespaces, "", *target) : std::nullopt;
     // Never delete a namespace this Environment does not own.
     if (ns && ns->Label(kEnvironmentUidLabel) == env.Uid()) {
-      if (!ns->Deleting()) plan.actions.push_back({Action::Type::kDelete, r::kNamespaces, "", *target, {}});
+      if (!ns->Deleting())
+        plan.actions.push_back({Action::Type::kDelete, r::kNamespaces, "", *target, {}});
       sb.Set("Ready", false, "Terminating", absl::StrCat("deleting namespace ", *target));
       return finish("Terminating", *target, current.url);
     }
-    plan.actions.push_back({Action::Type::kRemoveFinalizer, r::kEnvironments,
-                            std::string(env.Namespace()), std::string(env.Name()), {}});
+    plan.actions.push_back({Action::Type::kRemoveFinalizer,
+                            r::kEnvironments,
+                            std::string(env.Namespace()),
+                            std::string(env.Name()),
+                            {}});
     return plan;  // the object is going away: no status to write
   }
   if (!HasFinalizer(env))
-    plan.actions.push_back({Action::Type::kAddFinalizer, r::kEnvironments,
-                            std::string(env.Namespace()), std::string(env.Name()), {}});
+    plan.actions.push_back({Action::Type::kAddFinalizer,
+                            r::kEnvironments,
+                            std::string(env.Namespace()),
+                            std::string(env.Name()),
+                            {}});
 
   // PRODUCT.md rules: an invalid Environment gets Failed with a clear message,
   // no hot retry loop (a spec change brings it back).
@@ -210,7 +220,9 @@ Plan PlanEnvironment(const PlanInput& in) {
   if (auto existing = in.state.Get(r::kNamespaces, "", ns);
       existing && existing->Label(kEnvironmentUidLabel) != e.uid) {
     sb.Set("NamespaceReady", false, "NamespaceConflict",
-           absl::StrCat("namespace ", ns, " exists and is not managed by this Environment; rename the Environment or remove the namespace"));
+           absl::StrCat("namespace ", ns,
+                        " exists and is not managed by this Environment; rename the Environment or "
+                        "remove the namespace"));
     sb.Set("Ready", false, "NamespaceConflict", sb.out().conditions.back().message);
     return finish("Failed", ns, "");
   } else if (existing && existing->Deleting()) {
@@ -223,7 +235,8 @@ Plan PlanEnvironment(const PlanInput& in) {
   Apply(plan, in.state, r::kNamespaces, BuildNamespace(e, ns, cfg));
   // 2. ResourceQuota. 3. NetworkPolicy (the five rules).
   Apply(plan, in.state, r::kResourceQuotas, BuildResourceQuota(e, ns, cfg));
-  for (const auto& np : BuildNetworkPolicies(e, ns, cfg)) Apply(plan, in.state, r::kNetworkPolicies, np);
+  for (const auto& np : BuildNetworkPolicies(e, ns, cfg))
+    Apply(plan, in.state, r::kNetworkPolicies, np);
   sb.Set("NamespaceReady", true, "Created", absl::StrCat("namespace ", ns, " is set up"));
 
   // 4. Postgres Deployment + Service (+ PVC).
@@ -239,8 +252,9 @@ Plan PlanEnvironment(const PlanInput& in) {
     std::string reason = "Progressing";
     std::string message(waiting_msg);
     std::string out_phase(phase);
-    const bool applying = std::any_of(plan.actions.begin(), plan.actions.end(),
-                                      [](const Action& a) { return a.type == Action::Type::kApply; });
+    const bool applying =
+        std::any_of(plan.actions.begin(), plan.actions.end(),
+                    [](const Action& a) { return a.type == Action::Type::kApply; });
     if (!in.diagnosis) {
       // Pods are worth a look only once everything is in place.
       if (!applying) plan.diagnose_selector = absl::StrCat(kAppNameLabel, "=", app);
@@ -252,12 +266,14 @@ Plan PlanEnvironment(const PlanInput& in) {
     // The deadline runs from when Ready last became False.
     const Condition* ready = Find(current, "Ready");
     absl::Time since = in.now;
-    if (ready && ready->status == "False" && absl::ParseTime(absl::RFC3339_full, ready->last_transition, &since, nullptr)) {
+    if (ready && ready->status == "False" &&
+        absl::ParseTime(absl::RFC3339_full, ready->last_transition, &since, nullptr)) {
       const absl::Duration waited = in.now - since;
       if (waited >= cfg.failure_deadline && out_phase != "Failed") {
         out_phase = "Failed";
         reason = "ProgressDeadlineExceeded";
-        message = absl::StrCat(message, " (no progress for ", absl::FormatDuration(cfg.failure_deadline), ")");
+        message = absl::StrCat(message, " (no progress for ",
+                               absl::FormatDuration(cfg.failure_deadline), ")");
       } else if (waited < cfg.failure_deadline) {
         plan.requeue_after = cfg.failure_deadline - waited;
       }
@@ -265,7 +281,8 @@ Plan PlanEnvironment(const PlanInput& in) {
       plan.requeue_after = cfg.failure_deadline;
     }
     sb.Set(cond, false, reason, message);
-    if (cond == "PostgresReady") sb.Set("WebReady", false, "WaitingForPostgres", "web starts once postgres is ready");
+    if (cond == "PostgresReady")
+      sb.Set("WebReady", false, "WaitingForPostgres", "web starts once postgres is ready");
     sb.Set("Ready", false, reason, message);
     return finish(out_phase, ns, url);
   };
@@ -276,11 +293,13 @@ Plan PlanEnvironment(const PlanInput& in) {
                        [](const Action& a) { return a.type == Action::Type::kApply; });
   };
   if (applying() || !DeploymentReady(in.state.Get(r::kDeployments, ns, kPostgresName), postgres))
-    return not_ready("PostgresReady", "postgres", "Provisioning", "waiting for postgres to be ready");
+    return not_ready("PostgresReady", "postgres", "Provisioning",
+                     "waiting for postgres to be ready");
   sb.Set("PostgresReady", true, "Available", "postgres has a ready replica");
 
   // 6. Web Deployment, workspace PVC, Service, Ingress.
-  if (NeedsWorkspace(e)) Apply(plan, in.state, r::kPersistentVolumeClaims, BuildWorkspacePvc(e, ns, cfg));
+  if (NeedsWorkspace(e))
+    Apply(plan, in.state, r::kPersistentVolumeClaims, BuildWorkspacePvc(e, ns, cfg));
   const kube::Object web = BuildWebDeployment(e, ns, cfg);
   Apply(plan, in.state, r::kDeployments, web);
   Apply(plan, in.state, r::kServices, BuildWebService(e, ns, cfg));

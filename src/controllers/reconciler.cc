@@ -58,7 +58,8 @@ absl::Status EnvironmentReconciler::Execute(const Action& a, const kube::Object&
                   {.field_manager = config_.field_manager, .force = true})
           .status();
     case Action::Type::kDelete: {
-      absl::Status s = client_->Delete(a.resource, a.ns, a.name, {.propagation_policy = "Background"});
+      absl::Status s =
+          client_->Delete(a.resource, a.ns, a.name, {.propagation_policy = "Background"});
       return kube::apierrors::IsNotFound(s) ? absl::OkStatus() : s;
     }
     case Action::Type::kAddFinalizer:
@@ -113,7 +114,8 @@ void EnvironmentReconciler::RecordEvent(const kube::Object& env, const std::stri
   w.EndObject();
   kv("reportingComponent", "kube-operator");
   w.EndObject();
-  if (auto s = client_->Create(r::kEvents, env.Namespace(), absl::string_view(buf.GetString(), buf.GetSize()));
+  if (auto s = client_->Create(r::kEvents, env.Namespace(),
+                               absl::string_view(buf.GetString(), buf.GetSize()));
       !s.ok())
     util::Log(util::LogLevel::kDebug, kLogger, "event not recorded",
               {{"environment", env.Key()}, {"error", std::string(s.status().message())}});
@@ -137,18 +139,20 @@ informer::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& ke
     if (!s.ok()) {
       // Conflicts are routine (someone else wrote first): retried, not shouted.
       const bool conflict = kube::apierrors::IsConflict(s);
-      util::Log(conflict ? util::LogLevel::kDebug : util::LogLevel::kError, kLogger, "action failed",
-                {{"environment", key},
-                 {"object", absl::StrCat(a.resource.plural, "/", a.ns, a.ns.empty() ? "" : "/", a.name)},
-                 {"error", std::string(s.message())}});
+      util::Log(
+          conflict ? util::LogLevel::kDebug : util::LogLevel::kError, kLogger, "action failed",
+          {{"environment", key},
+           {"object", absl::StrCat(a.resource.plural, "/", a.ns, a.ns.empty() ? "" : "/", a.name)},
+           {"error", std::string(s.message())}});
       if (!conflict && kube::apierrors::IsInvalid(s))
-        RecordEvent(*env, "Warning", "ApplyFailed", absl::StrCat(a.resource.plural, "/", a.name, ": ", s.message()));
+        RecordEvent(*env, "Warning", "ApplyFailed",
+                    absl::StrCat(a.resource.plural, "/", a.name, ": ", s.message()));
       return {.status = s};
     }
   }
   if (plan.status_patch) {
-    auto s = client_->Patch(r::kEnvironments, env->Namespace(), env->Name(), kube::PatchType::kMerge,
-                            *plan.status_patch, {}, "status");
+    auto s = client_->Patch(r::kEnvironments, env->Namespace(), env->Name(),
+                            kube::PatchType::kMerge, *plan.status_patch, {}, "status");
     if (!s.ok() && !kube::apierrors::IsNotFound(s.status())) return {.status = s.status()};
   }
   if (plan.event) {

@@ -27,9 +27,12 @@ bool Informer::Stale() const {
 void Informer::Replace(std::vector<kube::Object> objects) {
   for (const auto& d : store_.Replace(objects)) {
     for (EventHandler* h : handlers_) {
-      if (!d.old) h->OnAdd(*d.now);
-      else if (!d.now) h->OnDelete(*d.old);  // deleted while we were not watching
-      else h->OnUpdate(*d.old, *d.now);
+      if (!d.old)
+        h->OnAdd(*d.now);
+      else if (!d.now)
+        h->OnDelete(*d.old);  // deleted while we were not watching
+      else
+        h->OnUpdate(*d.old, *d.now);
     }
   }
 }
@@ -43,8 +46,10 @@ void Informer::Apply(const kube::WatchEvent& ev) {
   }
   auto old = store_.Upsert(ev.object);
   for (EventHandler* h : handlers_) {
-    if (old) h->OnUpdate(*old, ev.object);
-    else h->OnAdd(ev.object);
+    if (old)
+      h->OnUpdate(*old, ev.object);
+    else
+      h->OnAdd(ev.object);
   }
 }
 

@@ -82,8 +82,7 @@ absl::Status Reflector::ListAll(const std::string& resource_version) {
 
 absl::Status Reflector::WatchOnce(kube::Cancellation& stop) {
   static thread_local absl::BitGen gen;
-  const absl::Duration timeout =
-      options_.min_watch_timeout * absl::Uniform(gen, 1.0, 2.0);
+  const absl::Duration timeout = options_.min_watch_timeout * absl::Uniform(gen, 1.0, 2.0);
   kube::Cancellation cancel;  // this stream's: stop or the watchdog fire it
   const int link = stop.OnCancel([&cancel] { cancel.Cancel(); });
   {
@@ -92,28 +91,28 @@ absl::Status Reflector::WatchOnce(kube::Cancellation& stop) {
     ++stats_.watches;
   }
   Progress("");  // an open stream counts as contact for the watchdog
-  absl::Status s = lw_->Watch(
-      {.resource_version = LastResourceVersion(), .allow_bookmarks = true,
-       .timeout_seconds = static_cast<int>(absl::ToInt64Seconds(timeout))},
-      cancel, [&](kube::WatchEvent ev) {
-        std::string rv(ev.object.ResourceVersion());
-        switch (ev.type) {
-          case kube::WatchEvent::Type::kBookmark: {
-            std::lock_guard l(mu_);
-            ++stats_.bookmarks;
-            break;
-          }
-          case kube::WatchEvent::Type::kError:
-            return false;  // the client turns it into the returned status
-          default: {
-            sink_->Apply(ev);
-            std::lock_guard l(mu_);
-            ++stats_.events;
-          }
-        }
-        Progress(rv);
-        return true;
-      });
+  absl::Status s = lw_->Watch({.resource_version = LastResourceVersion(),
+                               .allow_bookmarks = true,
+                               .timeout_seconds = static_cast<int>(absl::ToInt64Seconds(timeout))},
+                              cancel, [&](kube::WatchEvent ev) {
+                                std::string rv(ev.object.ResourceVersion());
+                                switch (ev.type) {
+                                  case kube::WatchEvent::Type::kBookmark: {
+                                    std::lock_guard l(mu_);
+                                    ++stats_.bookmarks;
+                                    break;
+                                  }
+                                  case kube::WatchEvent::Type::kError:
+                                    return false;  // the client turns it into the returned status
+                                  default: {
+                                    sink_->Apply(ev);
+                                    std::lock_guard l(mu_);
+                                    ++stats_.events;
+                                  }
+                                }
+                                Progress(rv);
+                                return true;
+                              });
   stop.Remove(link);
   std::lock_guard l(mu_);
   watch_cancel_ = nullptr;
@@ -125,7 +124,8 @@ void Reflector::WatchdogLoop(kube::Cancellation& stop) {
     std::lock_guard l(mu_);
     if (watch_cancel_ && clock_->Now() - last_progress_ > options_.watchdog) {
       ++stats_.watchdog_restarts;
-      util::Log(util::LogLevel::kWarn, kLogger, "watch silent past the watchdog deadline; restarting it",
+      util::Log(util::LogLevel::kWarn, kLogger,
+                "watch silent past the watchdog deadline; restarting it",
                 {{"resource", options_.name},
                  {"silentFor", absl::FormatDuration(clock_->Now() - last_progress_)}});
       watch_cancel_->Cancel();
@@ -142,7 +142,8 @@ void Reflector::Run(kube::Cancellation& stop) {
   auto wait = [&](const absl::Status& why, absl::Duration d) {
     if (options_.on_backoff) options_.on_backoff(d);
     util::Log(util::LogLevel::kWarn, kLogger, "retrying after backoff",
-              {{"resource", options_.name}, {"error", std::string(why.message())},
+              {{"resource", options_.name},
+               {"error", std::string(why.message())},
                {"backoff", absl::FormatDuration(d)}});
     stop.WaitFor(d);
   };

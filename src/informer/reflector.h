@@ -10,10 +10,9 @@
 // that delivers neither events nor bookmarks for longer than its deadline.
 #pragma once
 
-#include <mutex>
-
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -45,18 +44,18 @@ struct ReflectorOptions {
   // The API server sends a bookmark about once a minute on a busy resource.
   absl::Duration watchdog = absl::Minutes(3);
   absl::Duration watchdog_poll = absl::Seconds(1);  // real time between checks
-  const util::Clock* clock = nullptr;              // null: real clock
+  const util::Clock* clock = nullptr;               // null: real clock
   // Observes every back-off wait before it happens (logs, tests).
   std::function<void(absl::Duration)> on_backoff;
 };
 
 struct ReflectorStats {
-  int64_t lists = 0;      // successful (re)lists
-  int64_t watches = 0;    // watch requests started
-  int64_t events = 0;     // ADDED/MODIFIED/DELETED applied
+  int64_t lists = 0;    // successful (re)lists
+  int64_t watches = 0;  // watch requests started
+  int64_t events = 0;   // ADDED/MODIFIED/DELETED applied
   int64_t bookmarks = 0;
-  int64_t gone = 0;       // 410s seen
-  int64_t errors = 0;     // failed list/watch requests and broken streams
+  int64_t gone = 0;    // 410s seen
+  int64_t errors = 0;  // failed list/watch requests and broken streams
   int64_t watchdog_restarts = 0;
 };
 
@@ -67,7 +66,7 @@ class Reflector {
   // Runs until stop is cancelled. Call from one thread.
   void Run(kube::Cancellation& stop);
 
-  bool HasSynced() const;           // a first list has been delivered
+  bool HasSynced() const;  // a first list has been delivered
   std::string LastResourceVersion() const;
   // When the reflector last heard from the server (a list, an event, a
   // bookmark, a watch opening); the informer derives staleness from it.

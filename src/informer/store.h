@@ -6,11 +6,10 @@
 // owning Environment) to the keys of the objects that carry it.
 #pragma once
 
-#include <mutex>
-#include <shared_mutex>
-
 #include <functional>
+#include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -61,7 +60,8 @@ class Store {
   absl::flat_hash_map<std::string, kube::Object> items_;
   absl::flat_hash_map<std::string, IndexFunc> index_funcs_;
   // index name → value → keys
-  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>>>
+  absl::flat_hash_map<std::string,
+                      absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>>>
       indexes_;
 };
 

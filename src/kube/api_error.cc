@@ -19,21 +19,36 @@ constexpr absl::string_view kRetryKey = "k8s.io/retry-after-ms";
 // Reasons a 4xx/5xx body may omit: the canonical one for the code.
 absl::string_view ReasonForCode(int code) {
   switch (code) {
-    case 400: return "BadRequest";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "NotFound";
-    case 405: return "MethodNotAllowed";
-    case 406: return "NotAcceptable";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 415: return "UnsupportedMediaType";
-    case 422: return "Invalid";
-    case 429: return "TooManyRequests";
-    case 500: return "InternalError";
-    case 503: return "ServiceUnavailable";
-    case 504: return "Timeout";
-    default: return "";
+    case 400:
+      return "BadRequest";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "NotFound";
+    case 405:
+      return "MethodNotAllowed";
+    case 406:
+      return "NotAcceptable";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 415:
+      return "UnsupportedMediaType";
+    case 422:
+      return "Invalid";
+    case 429:
+      return "TooManyRequests";
+    case 500:
+      return "InternalError";
+    case 503:
+      return "ServiceUnavailable";
+    case 504:
+      return "Timeout";
+    default:
+      return "";
   }
 }
 
@@ -95,8 +110,8 @@ std::optional<ApiError> GetApiError(const absl::Status& s) {
   return e;
 }
 
-absl::Status ErrorFromResponse(int http_code, absl::string_view content_type, absl::string_view body,
-                               absl::string_view retry_after_header) {
+absl::Status ErrorFromResponse(int http_code, absl::string_view content_type,
+                               absl::string_view body, absl::string_view retry_after_header) {
   ApiError e{.code = http_code, .reason = std::string(ReasonForCode(http_code))};
   int64_t secs = 0;
   if (absl::SimpleAtoi(retry_after_header, &secs) && secs > 0) e.retry_after = absl::Seconds(secs);
@@ -136,7 +151,8 @@ absl::Status ErrorFromResponse(int http_code, absl::string_view content_type, ab
 }
 
 absl::Status TransportError(absl::string_view what) {
-  return MakeApiError(ApiError{.code = 0, .reason = "TransportError", .message = std::string(what)});
+  return MakeApiError(
+      ApiError{.code = 0, .reason = "TransportError", .message = std::string(what)});
 }
 
 namespace {

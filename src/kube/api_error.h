@@ -8,8 +8,8 @@
 #include <optional>
 #include <string>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace kube {
@@ -34,8 +34,8 @@ std::optional<ApiError> GetApiError(const absl::Status& s);
 // Parses an API server error response: a metav1.Status body when there is one
 // (reason, message, field causes, retryAfterSeconds), else the code and a
 // trimmed body.
-absl::Status ErrorFromResponse(int http_code, absl::string_view content_type, absl::string_view body,
-                               absl::string_view retry_after_header);
+absl::Status ErrorFromResponse(int http_code, absl::string_view content_type,
+                               absl::string_view body, absl::string_view retry_after_header);
 
 // A transport-level failure (connection refused, TLS, reset, timeout).
 absl::Status TransportError(absl::string_view what);

@@ -30,10 +30,14 @@ void Query(std::string& q, absl::string_view name, absl::string_view value) {
 
 absl::string_view PatchContentType(PatchType t) {
   switch (t) {
-    case PatchType::kMerge: return "application/merge-patch+json";
-    case PatchType::kJson: return "application/json-patch+json";
-    case PatchType::kStrategicMerge: return "application/strategic-merge-patch+json";
-    case PatchType::kApply: return "application/apply-patch+yaml";  // JSON is YAML
+    case PatchType::kMerge:
+      return "application/merge-patch+json";
+    case PatchType::kJson:
+      return "application/json-patch+json";
+    case PatchType::kStrategicMerge:
+      return "application/strategic-merge-patch+json";
+    case PatchType::kApply:
+      return "application/apply-patch+yaml";  // JSON is YAML
   }
   return "";
 }
@@ -44,7 +48,8 @@ std::string DeleteBody(const DeleteOptions& o) {
   w.StartObject();
   w.Key("kind"), w.String("DeleteOptions");
   w.Key("apiVersion"), w.String("v1");
-  if (!o.propagation_policy.empty()) w.Key("propagationPolicy"), w.String(o.propagation_policy.c_str());
+  if (!o.propagation_policy.empty())
+    w.Key("propagationPolicy"), w.String(o.propagation_policy.c_str());
   if (o.grace_period_seconds) w.Key("gracePeriodSeconds"), w.Int64(*o.grace_period_seconds);
   if (!o.precondition_uid.empty() || !o.precondition_resource_version.empty()) {
     w.Key("preconditions");
@@ -88,13 +93,15 @@ absl::StatusOr<HttpResponse> Client::Do(absl::string_view verb, HttpRequest req,
       err = resp.status();
     } else if (resp->status >= 200 && resp->status <= 299) {
       if (options_.observer)
-        options_.observer->Observe(verb, req.method, absl::StrCat(resp->status), clock_->Now() - start);
+        options_.observer->Observe(verb, req.method, absl::StrCat(resp->status),
+                                   clock_->Now() - start);
       return resp;
     } else {
       err = ErrorFromResponse(resp->status, resp->content_type, resp->body, resp->retry_after);
     }
     if (options_.observer)
-      options_.observer->Observe(verb, req.method, resp.ok() ? absl::StrCat(resp->status) : "<error>",
+      options_.observer->Observe(verb, req.method,
+                                 resp.ok() ? absl::StrCat(resp->status) : "<error>",
                                  clock_->Now() - start);
     // A rotated token: read it again once, then try again.
     if (apierrors::IsUnauthorized(err) && options_.token && !reauthenticated) {
@@ -103,7 +110,8 @@ absl::StatusOr<HttpResponse> Client::Do(absl::string_view verb, HttpRequest req,
       continue;
     }
     // A 429 was not processed, so even a create may be sent again.
-    const bool retry = apierrors::IsRetryable(err) && (idempotent || apierrors::IsTooManyRequests(err));
+    const bool retry =
+        apierrors::IsRetryable(err) && (idempotent || apierrors::IsTooManyRequests(err));
     if (!retry || attempt >= options_.max_attempts) return err;
     absl::Duration wait = backoff.Next();
     if (absl::Duration ra = apierrors::RetryAfter(err); ra > absl::ZeroDuration()) wait = ra;
@@ -135,8 +143,8 @@ absl::StatusOr<ListResult> Client::List(const Resource& r, absl::string_view ns,
   rapidjson::Document doc;
   rapidjson::ParseResult parsed = ParseJson(doc, resp->body, o.slim);
   if (parsed.IsError() || !doc.IsObject())
-    return absl::InvalidArgumentError(absl::StrCat("list ", r.plural, ": invalid JSON at offset ",
-                                                   parsed.Offset()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("list ", r.plural, ": invalid JSON at offset ", parsed.Offset()));
   ListResult out;
   const rapidjson::Value* meta = Member(doc, "metadata");
   if (meta) {
@@ -155,41 +163,52 @@ absl::StatusOr<ListResult> Client::List(const Resource& r, absl::string_view ns,
   const size_t hint = items->Size() ? resp->body.size() / items->Size() : 0;
   out.items.reserve(items->Size());
   for (auto& item : items->GetArray()) {
-    if (!item.IsObject()) return absl::InvalidArgumentError(absl::StrCat("list ", r.plural, ": item is not an object"));
+    if (!item.IsObject())
+      return absl::InvalidArgumentError(absl::StrCat("list ", r.plural, ": item is not an object"));
     auto copy = Object::NewDocument(hint + hint / 2);
     copy->CopyFrom(item, copy->GetAllocator());
     if (!copy->HasMember("kind") && !kind.empty())
-      copy->AddMember("kind", rapidjson::Value(kind.c_str(), copy->GetAllocator()), copy->GetAllocator());
-    if (!copy->HasMember("apiVersion") && !api_version.empty())
-      copy->AddMember("apiVersion",
-                      rapidjson::Value(api_version.data(), api_version.size(), copy->GetAllocator()),
+      copy->AddMember("kind", rapidjson::Value(kind.c_str(), copy->GetAllocator()),
                       copy->GetAllocator());
+    if (!copy->HasMember("apiVersion") && !api_version.empty())
+      copy->AddMember(
+          "apiVersion",
+          rapidjson::Value(api_version.data(), api_version.size(), copy->GetAllocator()),
+          copy->GetAllocator());
     out.items.push_back(Object::Adopt(std::move(copy)));
   }
   return out;
 }
 
-absl::StatusOr<Object> Client::Create(const Resource& r, absl::string_view ns, absl::string_view json) {
-  auto resp = Do("POST", {.method = "POST", .path = r.Path(ns), .body = std::string(json),
-                          .content_type = "application/json"},
+absl::StatusOr<Object> Client::Create(const Resource& r, absl::string_view ns,
+                                      absl::string_view json) {
+  auto resp = Do("POST",
+                 {.method = "POST",
+                  .path = r.Path(ns),
+                  .body = std::string(json),
+                  .content_type = "application/json"},
                  false);
   if (!resp.ok()) return resp.status();
   return DecodeObject(*resp);
 }
 
-absl::StatusOr<Object> Client::Update(const Resource& r, absl::string_view ns, absl::string_view name,
-                                      absl::string_view json, absl::string_view subresource) {
+absl::StatusOr<Object> Client::Update(const Resource& r, absl::string_view ns,
+                                      absl::string_view name, absl::string_view json,
+                                      absl::string_view subresource) {
   // A PUT carrying a resourceVersion is a compare-and-swap: safe to resend.
-  auto resp = Do("PUT", {.method = "PUT", .path = r.Path(ns, name, subresource),
-                         .body = std::string(json), .content_type = "application/json"},
+  auto resp = Do("PUT",
+                 {.method = "PUT",
+                  .path = r.Path(ns, name, subresource),
+                  .body = std::string(json),
+                  .content_type = "application/json"},
                  true);
   if (!resp.ok()) return resp.status();
   return DecodeObject(*resp);
 }
 
-absl::StatusOr<Object> Client::Patch(const Resource& r, absl::string_view ns, absl::string_view name,
-                                     PatchType type, absl::string_view body, const PatchOptions& o,
-                                     absl::string_view subresource) {
+absl::StatusOr<Object> Client::Patch(const Resource& r, absl::string_view ns,
+                                     absl::string_view name, PatchType type, absl::string_view body,
+                                     const PatchOptions& o, absl::string_view subresource) {
   std::string q;
   Query(q, "fieldManager", o.field_manager);
   if (o.force) Query(q, "force", "true");
@@ -197,9 +216,11 @@ absl::StatusOr<Object> Client::Patch(const Resource& r, absl::string_view ns, ab
     return absl::InvalidArgumentError("server-side apply needs a field manager");
   // Merge and apply patches converge to the same result when resent; a JSON
   // patch may not (an "add" to a list), so it is sent once.
-  auto resp = Do("PATCH", {.method = "PATCH", .path = r.Path(ns, name, subresource) + q,
-                           .body = std::string(body),
-                           .content_type = std::string(PatchContentType(type))},
+  auto resp = Do("PATCH",
+                 {.method = "PATCH",
+                  .path = r.Path(ns, name, subresource) + q,
+                  .body = std::string(body),
+                  .content_type = std::string(PatchContentType(type))},
                  type != PatchType::kJson);
   if (!resp.ok()) return resp.status();
   return DecodeObject(*resp);
@@ -207,8 +228,11 @@ absl::StatusOr<Object> Client::Patch(const Resource& r, absl::string_view ns, ab
 
 absl::Status Client::Delete(const Resource& r, absl::string_view ns, absl::string_view name,
                             const DeleteOptions& o) {
-  auto resp = Do("DELETE", {.method = "DELETE", .path = r.Path(ns, name), .body = DeleteBody(o),
-                            .content_type = "application/json"},
+  auto resp = Do("DELETE",
+                 {.method = "DELETE",
+                  .path = r.Path(ns, name),
+                  .body = DeleteBody(o),
+                  .content_type = "application/json"},
                  true);
   return resp.status();
 }
@@ -227,26 +251,27 @@ absl::Status Client::Watch(const Resource& r, absl::string_view ns, const WatchO
   absl::Status stream_err;  // a decode error
   absl::Status event_err;   // an ERROR event
   bool stopped = false;
-  auto resp = transport_->Stream(
-      {.method = "GET", .path = r.Path(ns) + q}, cancel, [&](absl::string_view chunk) {
-        stream_err = decoder.Feed(chunk, [&](WatchEvent ev) {
-          if (ev.type == WatchEvent::Type::kError) {
-            event_err = StatusFromObject(ev.object);
-            on_event(std::move(ev));
-            stopped = true;
-            return false;
-          }
-          if (!on_event(std::move(ev))) stopped = true;
-          return !stopped;
-        });
-        return stream_err.ok() && !stopped;
-      });
+  auto resp = transport_->Stream({.method = "GET", .path = r.Path(ns) + q}, cancel,
+                                 [&](absl::string_view chunk) {
+                                   stream_err = decoder.Feed(chunk, [&](WatchEvent ev) {
+                                     if (ev.type == WatchEvent::Type::kError) {
+                                       event_err = StatusFromObject(ev.object);
+                                       on_event(std::move(ev));
+                                       stopped = true;
+                                       return false;
+                                     }
+                                     if (!on_event(std::move(ev))) stopped = true;
+                                     return !stopped;
+                                   });
+                                   return stream_err.ok() && !stopped;
+                                 });
   if (options_.observer)
     options_.observer->Observe("WATCH", "GET", resp.ok() ? absl::StrCat(resp->status) : "<error>",
                                clock_->Now() - start);
   if (!resp.ok()) return resp.status();
   if (resp->status < 200 || resp->status > 299) {
-    absl::Status err = ErrorFromResponse(resp->status, resp->content_type, resp->body, resp->retry_after);
+    absl::Status err =
+        ErrorFromResponse(resp->status, resp->content_type, resp->body, resp->retry_after);
     if (apierrors::IsUnauthorized(err) && options_.token) options_.token->Invalidate();
     return err;
   }
@@ -254,8 +279,8 @@ absl::Status Client::Watch(const Resource& r, absl::string_view ns, const WatchO
   if (!event_err.ok()) return event_err;
   if (cancel.cancelled()) return absl::CancelledError("watch cancelled");
   if (!stopped && decoder.pending() > 0)
-    return absl::DataLossError(absl::StrCat("watch stream ended inside an event (", decoder.pending(),
-                                            " bytes of a truncated line)"));
+    return absl::DataLossError(absl::StrCat("watch stream ended inside an event (",
+                                            decoder.pending(), " bytes of a truncated line)"));
   return absl::OkStatus();
 }
 

@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/string_view.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "kube/object.h"
 #include "kube/resource.h"
@@ -30,9 +30,9 @@ namespace kube {
 struct ListOptions {
   std::string label_selector;
   std::string field_selector;
-  int64_t limit = 0;              // page size; 0: the server's default (all)
-  std::string continue_token;     // from the previous page
-  std::string resource_version;   // "" most recent (quorum read); "0" any cached
+  int64_t limit = 0;                   // page size; 0: the server's default (all)
+  std::string continue_token;          // from the previous page
+  std::string resource_version;        // "" most recent (quorum read); "0" any cached
   std::string resource_version_match;  // NotOlderThan | Exact (1.19+)
   bool slim = false;  // drop managedFields & last-applied while parsing (json_parse.h)
 };
@@ -99,8 +99,8 @@ class Client {
   absl::StatusOr<Object> Update(const Resource& r, absl::string_view ns, absl::string_view name,
                                 absl::string_view json, absl::string_view subresource = {});
   absl::StatusOr<Object> Patch(const Resource& r, absl::string_view ns, absl::string_view name,
-                               PatchType type, absl::string_view body, const PatchOptions& opts = {},
-                               absl::string_view subresource = {});
+                               PatchType type, absl::string_view body,
+                               const PatchOptions& opts = {}, absl::string_view subresource = {});
   absl::Status Delete(const Resource& r, absl::string_view ns, absl::string_view name,
                       const DeleteOptions& opts = {});
 

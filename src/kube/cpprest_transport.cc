@@ -86,7 +86,8 @@ class CpprestTransport final : public Transport {
                                   key = c.client_key_pem](boost::asio::ssl::context& ctx) {
       if (!ca.empty()) ctx.add_certificate_authority(boost::asio::buffer(ca));
       if (!cert.empty()) ctx.use_certificate_chain(boost::asio::buffer(cert));
-      if (!key.empty()) ctx.use_private_key(boost::asio::buffer(key), boost::asio::ssl::context::pem);
+      if (!key.empty())
+        ctx.use_private_key(boost::asio::buffer(key), boost::asio::ssl::context::pem);
     });
     return cfg;
   }
@@ -134,7 +135,8 @@ absl::StatusOr<std::unique_ptr<Transport>> NewCpprestTransport(const RestConfig&
     }
   });
   if (config.server.rfind("https://", 0) != 0 && config.server.rfind("http://", 0) != 0)
-    return absl::InvalidArgumentError(absl::StrCat("server URL must be http(s)://: ", config.server));
+    return absl::InvalidArgumentError(
+        absl::StrCat("server URL must be http(s)://: ", config.server));
   try {
     return std::make_unique<CpprestTransport>(config, options);
   } catch (const std::exception& e) {

@@ -20,13 +20,27 @@ class SlimFilter {
   using Ch = char;
   explicit SlimFilter(rapidjson::Document& out) : out_(out) {}
 
-  bool Null() { return Scalar([&] { return out_.Null(); }); }
-  bool Bool(bool b) { return Scalar([&] { return out_.Bool(b); }); }
-  bool Int(int i) { return Scalar([&] { return out_.Int(i); }); }
-  bool Uint(unsigned u) { return Scalar([&] { return out_.Uint(u); }); }
-  bool Int64(int64_t i) { return Scalar([&] { return out_.Int64(i); }); }
-  bool Uint64(uint64_t u) { return Scalar([&] { return out_.Uint64(u); }); }
-  bool Double(double d) { return Scalar([&] { return out_.Double(d); }); }
+  bool Null() {
+    return Scalar([&] { return out_.Null(); });
+  }
+  bool Bool(bool b) {
+    return Scalar([&] { return out_.Bool(b); });
+  }
+  bool Int(int i) {
+    return Scalar([&] { return out_.Int(i); });
+  }
+  bool Uint(unsigned u) {
+    return Scalar([&] { return out_.Uint(u); });
+  }
+  bool Int64(int64_t i) {
+    return Scalar([&] { return out_.Int64(i); });
+  }
+  bool Uint64(uint64_t u) {
+    return Scalar([&] { return out_.Uint64(u); });
+  }
+  bool Double(double d) {
+    return Scalar([&] { return out_.Double(d); });
+  }
   bool RawNumber(const Ch* s, rapidjson::SizeType n, bool copy) {
     return Scalar([&] { return out_.RawNumber(s, n, copy); });
   }
@@ -34,8 +48,12 @@ class SlimFilter {
     return Scalar([&] { return out_.String(s, n, copy); });
   }
 
-  bool StartObject() { return Open(false, [&] { return out_.StartObject(); }); }
-  bool StartArray() { return Open(true, [&] { return out_.StartArray(); }); }
+  bool StartObject() {
+    return Open(false, [&] { return out_.StartObject(); });
+  }
+  bool StartArray() {
+    return Open(true, [&] { return out_.StartArray(); });
+  }
   bool EndObject(rapidjson::SizeType) {
     if (skip_) return Close();
     const rapidjson::SizeType members = frames_.back().members;

@@ -27,7 +27,8 @@ std::string Resolve(absl::string_view dir, const std::string& path) {
 }
 
 // A PEM from `<field>-data` (base64) or `<field>` (a file path).
-absl::StatusOr<std::string> Pem(const YamlNode& node, absl::string_view field, absl::string_view dir) {
+absl::StatusOr<std::string> Pem(const YamlNode& node, absl::string_view field,
+                                absl::string_view dir) {
   const std::string& data = node[absl::StrCat(field, "-data")].str();
   if (!data.empty()) {
     std::string pem;
@@ -38,7 +39,8 @@ absl::StatusOr<std::string> Pem(const YamlNode& node, absl::string_view field, a
   const std::string& file = node[field].str();
   if (file.empty()) return std::string();
   auto pem = ReadFile(Resolve(dir, file));
-  if (!pem.ok()) return absl::InvalidArgumentError(absl::StrCat(field, ": ", pem.status().message()));
+  if (!pem.ok())
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", pem.status().message()));
   return pem;
 }
 
@@ -69,7 +71,8 @@ ConfigSources ConfigSources::FromEnvironment(std::string kubeconfig_flag) {
 absl::StatusOr<RestConfig> ParseKubeconfig(absl::string_view text, absl::string_view dir,
                                            const util::Clock* clock) {
   auto doc = ParseYaml(text);
-  if (!doc.ok()) return absl::InvalidArgumentError(absl::StrCat("kubeconfig: ", doc.status().message()));
+  if (!doc.ok())
+    return absl::InvalidArgumentError(absl::StrCat("kubeconfig: ", doc.status().message()));
   const std::string& current = (*doc)["current-context"].str();
   if (current.empty()) return absl::InvalidArgumentError("kubeconfig: no current-context");
   absl::Status err;
@@ -101,7 +104,8 @@ absl::StatusOr<RestConfig> ParseKubeconfig(absl::string_view text, absl::string_
     auto key = Pem(user, "client-key", dir);
     if (!key.ok()) return key.status();
     if (cert->empty() != key->empty())
-      return absl::InvalidArgumentError("kubeconfig: client certificate and key must come together");
+      return absl::InvalidArgumentError(
+          "kubeconfig: client certificate and key must come together");
     c.client_cert_pem = std::move(*cert);
     c.client_key_pem = std::move(*key);
     if (!user["token"].str().empty()) {
@@ -110,8 +114,8 @@ absl::StatusOr<RestConfig> ParseKubeconfig(absl::string_view text, absl::string_
       c.token = std::make_shared<FileTokenSource>(Resolve(dir, user["tokenFile"].str()), clock);
     }
     if (!user["exec"].IsNull() || !user["auth-provider"].IsNull())
-      return absl::UnimplementedError(
-          absl::StrCat("kubeconfig user '", user_name, "': exec and auth-provider plugins are not supported"));
+      return absl::UnimplementedError(absl::StrCat(
+          "kubeconfig user '", user_name, "': exec and auth-provider plugins are not supported"));
   }
   return c;
 }
@@ -121,8 +125,8 @@ absl::StatusOr<RestConfig> InClusterConfig(const ConfigSources& s, const util::C
     return absl::NotFoundError("not in a cluster: KUBERNETES_SERVICE_HOST/PORT unset");
   RestConfig c;
   const bool v6 = s.service_host.find(':') != std::string::npos;
-  c.server = absl::StrCat("https://", v6 ? "[" : "", s.service_host, v6 ? "]" : "", ":",
-                          s.service_port);
+  c.server =
+      absl::StrCat("https://", v6 ? "[" : "", s.service_host, v6 ? "]" : "", ":", s.service_port);
   auto ca = ReadFile(absl::StrCat(s.service_account_dir, "/ca.crt"));
   if (!ca.ok()) return ca.status();
   c.ca_pem = std::move(*ca);
@@ -130,7 +134,8 @@ absl::StatusOr<RestConfig> InClusterConfig(const ConfigSources& s, const util::C
   auto token = std::make_shared<FileTokenSource>(token_path, clock);
   if (auto t = token->Token(); !t.ok()) return t.status();
   c.token = std::move(token);
-  if (auto ns = ReadFile(absl::StrCat(s.service_account_dir, "/namespace")); ns.ok() && !ns->empty())
+  if (auto ns = ReadFile(absl::StrCat(s.service_account_dir, "/namespace"));
+      ns.ok() && !ns->empty())
     c.default_namespace = std::string(absl::StripAsciiWhitespace(*ns));
   return c;
 }
@@ -140,7 +145,8 @@ absl::StatusOr<RestConfig> LoadRestConfig(const ConfigSources& s, const util::Cl
     auto text = ReadFile(path);
     if (!text.ok()) return text.status();
     auto c = ParseKubeconfig(*text, std::filesystem::path(path).parent_path().string(), clock);
-    if (!c.ok()) return absl::Status(c.status().code(), absl::StrCat(path, ": ", c.status().message()));
+    if (!c.ok())
+      return absl::Status(c.status().code(), absl::StrCat(path, ": ", c.status().message()));
     return c;
   };
   if (!s.kubeconfig_flag.empty()) return from_file(s.kubeconfig_flag);

@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "kube/rest_config.h"
 #include "util/clock.h"
 

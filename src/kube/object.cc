@@ -46,8 +46,9 @@ absl::StatusOr<Object> Object::Parse(absl::string_view json) {
   auto doc = NewDocument(json.size() + json.size() / 2);
   doc->Parse(json.data(), json.size());
   if (doc->HasParseError())
-    return absl::InvalidArgumentError(absl::StrCat("invalid JSON at offset ", doc->GetErrorOffset(),
-                                                   ": ", rapidjson::GetParseError_En(doc->GetParseError())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid JSON at offset ", doc->GetErrorOffset(), ": ",
+                     rapidjson::GetParseError_En(doc->GetParseError())));
   if (!doc->IsObject()) return absl::InvalidArgumentError("JSON is not an object");
   return Object(std::move(doc));
 }

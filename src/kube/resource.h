@@ -46,5 +46,4 @@ inline constexpr Resource kEnvironments{"catalyst.catalyst.dev", "v1alpha1", "en
 // Percent-encodes a query parameter value (RFC 3986 unreserved kept).
 std::string QueryEscape(absl::string_view s);
 
-}  // namespace kube#include "absl/strings/string_view.h"
-
+}  // namespace kube

@@ -8,8 +8,7 @@
 
 namespace kube {
 
-FileTokenSource::FileTokenSource(std::string path, const util::Clock* clock,
-                                 absl::Duration max_age)
+FileTokenSource::FileTokenSource(std::string path, const util::Clock* clock, absl::Duration max_age)
     : path_(std::move(path)), clock_(clock), max_age_(max_age) {}
 
 absl::StatusOr<std::string> FileTokenSource::Token() {

@@ -4,9 +4,8 @@
 // at least once a minute and at once after the API server answers 401.
 #pragma once
 
-#include <mutex>
-
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"

@@ -5,16 +5,15 @@
 // another (HTTP/2, a test fake) can replace it.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
-#include "absl/strings/string_view.h"
-#include <condition_variable>
-#include <mutex>
-
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace kube {
@@ -72,8 +71,9 @@ class Transport {
   // arrive, until the server ends it, on_data returns false, or cancel fires
   // (all three return the response with an empty body). A non-2xx response is
   // returned whole, not streamed.
-  virtual absl::StatusOr<HttpResponse> Stream(const HttpRequest& req, Cancellation& cancel,
-                                              absl::FunctionRef<bool(absl::string_view)> on_data) = 0;
+  virtual absl::StatusOr<HttpResponse> Stream(
+      const HttpRequest& req, Cancellation& cancel,
+      absl::FunctionRef<bool(absl::string_view)> on_data) = 0;
 };
 
 }  // namespace kube

@@ -8,11 +8,16 @@ namespace kube {
 
 absl::string_view ToString(WatchEvent::Type t) {
   switch (t) {
-    case WatchEvent::Type::kAdded: return "ADDED";
-    case WatchEvent::Type::kModified: return "MODIFIED";
-    case WatchEvent::Type::kDeleted: return "DELETED";
-    case WatchEvent::Type::kBookmark: return "BOOKMARK";
-    case WatchEvent::Type::kError: return "ERROR";
+    case WatchEvent::Type::kAdded:
+      return "ADDED";
+    case WatchEvent::Type::kModified:
+      return "MODIFIED";
+    case WatchEvent::Type::kDeleted:
+      return "DELETED";
+    case WatchEvent::Type::kBookmark:
+      return "BOOKMARK";
+    case WatchEvent::Type::kError:
+      return "ERROR";
   }
   return "?";
 }
@@ -22,18 +27,25 @@ absl::StatusOr<WatchEvent> DecodeWatchLine(absl::string_view line, bool slim) {
   auto doc = Object::NewDocument(slim ? line.size() / 2 : line.size() + line.size() / 2);
   rapidjson::ParseResult parsed = ParseJson(*doc, line, slim);
   if (parsed.IsError())
-    return absl::InvalidArgumentError(
-        absl::StrCat("watch event: invalid JSON at offset ", parsed.Offset(), ": ",
-                     rapidjson::GetParseError_En(parsed.Code())));
+    return absl::InvalidArgumentError(absl::StrCat("watch event: invalid JSON at offset ",
+                                                   parsed.Offset(), ": ",
+                                                   rapidjson::GetParseError_En(parsed.Code())));
   if (!doc->IsObject()) return absl::InvalidArgumentError("watch event: not a JSON object");
   const absl::string_view type = StrOf(Member(*doc, "type"));
   WatchEvent ev;
-  if (type == "ADDED") ev.type = WatchEvent::Type::kAdded;
-  else if (type == "MODIFIED") ev.type = WatchEvent::Type::kModified;
-  else if (type == "DELETED") ev.type = WatchEvent::Type::kDeleted;
-  else if (type == "BOOKMARK") ev.type = WatchEvent::Type::kBookmark;
-  else if (type == "ERROR") ev.type = WatchEvent::Type::kError;
-  else return absl::InvalidArgumentError(absl::StrCat("watch event: unknown type '", type.substr(0, 32), "'"));
+  if (type == "ADDED")
+    ev.type = WatchEvent::Type::kAdded;
+  else if (type == "MODIFIED")
+    ev.type = WatchEvent::Type::kModified;
+  else if (type == "DELETED")
+    ev.type = WatchEvent::Type::kDeleted;
+  else if (type == "BOOKMARK")
+    ev.type = WatchEvent::Type::kBookmark;
+  else if (type == "ERROR")
+    ev.type = WatchEvent::Type::kError;
+  else
+    return absl::InvalidArgumentError(
+        absl::StrCat("watch event: unknown type '", type.substr(0, 32), "'"));
   auto* obj = const_cast<rapidjson::Value*>(Member(*doc, "object"));
   if (!obj || !obj->IsObject()) return absl::InvalidArgumentError("watch event: no object");
   // Make the object the document's root without copying it: the envelope's
@@ -46,10 +58,12 @@ absl::StatusOr<WatchEvent> DecodeWatchLine(absl::string_view line, bool slim) {
 }
 
 absl::Status WatchDecoder::TooLong() const {
-  return absl::ResourceExhaustedError(absl::StrCat("watch event longer than ", max_line_, " bytes"));
+  return absl::ResourceExhaustedError(
+      absl::StrCat("watch event longer than ", max_line_, " bytes"));
 }
 
-absl::Status WatchDecoder::Feed(absl::string_view chunk, absl::FunctionRef<bool(WatchEvent)> on_event) {
+absl::Status WatchDecoder::Feed(absl::string_view chunk,
+                                absl::FunctionRef<bool(WatchEvent)> on_event) {
   if (stopped_) return absl::OkStatus();
   while (!chunk.empty()) {
     const size_t nl = chunk.find('\n');

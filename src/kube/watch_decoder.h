@@ -8,10 +8,10 @@
 #include <cstddef>
 #include <string>
 
-#include "absl/strings/string_view.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "kube/object.h"
 
 namespace kube {

@@ -22,8 +22,10 @@ absl::string_view StripComment(absl::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
     if (quote) {
-      if (c == '\\' && quote == '"') ++i;
-      else if (c == quote) quote = 0;
+      if (c == '\\' && quote == '"')
+        ++i;
+      else if (c == quote)
+        quote = 0;
     } else if (c == '"' || c == '\'') {
       if (i == 0 || s[i - 1] == ' ' || s[i - 1] == ':' || s[i - 1] == '-') quote = c;
     } else if (c == '#' && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t')) {
@@ -77,8 +79,10 @@ class Parser {
     YamlNode node{.kind = YamlNode::Kind::kSeq};
     while (pos_ < lines_.size() && lines_[pos_].indent == indent && IsSeqItem(lines_[pos_].text)) {
       Line& l = lines_[pos_];
-      std::string rest = l.text == "-" ? "" : std::string(absl::StripLeadingAsciiWhitespace(
-                                                  absl::string_view(l.text).substr(2)));
+      std::string rest =
+          l.text == "-"
+              ? ""
+              : std::string(absl::StripLeadingAsciiWhitespace(absl::string_view(l.text).substr(2)));
       if (rest.empty()) {
         ++pos_;
         if (pos_ < lines_.size() && lines_[pos_].indent > indent) {
@@ -160,12 +164,23 @@ class Parser {
         }
         if (++i + 1 > t.size() - 1) return Error(l, "dangling escape");
         switch (t[i]) {
-          case 'n': n.scalar += '\n'; break;
-          case 't': n.scalar += '\t'; break;
-          case '"': n.scalar += '"'; break;
-          case '\\': n.scalar += '\\'; break;
-          case '/': n.scalar += '/'; break;
-          default: return Error(l, "unsupported escape");
+          case 'n':
+            n.scalar += '\n';
+            break;
+          case 't':
+            n.scalar += '\t';
+            break;
+          case '"':
+            n.scalar += '"';
+            break;
+          case '\\':
+            n.scalar += '\\';
+            break;
+          case '/':
+            n.scalar += '/';
+            break;
+          default:
+            return Error(l, "unsupported escape");
         }
       }
       return n;
@@ -182,8 +197,7 @@ YamlNode FromJson(const rapidjson::Value& v) {
   YamlNode n;
   if (v.IsObject()) {
     n.kind = YamlNode::Kind::kMap;
-    for (const auto& m : v.GetObject())
-    {
+    for (const auto& m : v.GetObject()) {
       n.keys.emplace_back(m.name.GetString(), m.name.GetStringLength());
       n.values.push_back(FromJson(m.value));
     }

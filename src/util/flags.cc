@@ -4,14 +4,15 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
 
 namespace util {
 
 std::string FlagSet::EnvName(absl::string_view flag) {
-  return absl::StrCat("KUBE_OPERATOR_", absl::AsciiStrToUpper(absl::StrReplaceAll(flag, {{"-", "_"}})));
+  return absl::StrCat("KUBE_OPERATOR_",
+                      absl::AsciiStrToUpper(absl::StrReplaceAll(flag, {{"-", "_"}})));
 }
 
 void FlagSet::String(std::string name, std::string* out, std::string help) {
@@ -22,27 +23,27 @@ void FlagSet::String(std::string name, std::string* out, std::string help) {
 }
 
 void FlagSet::Int(std::string name, int* out, std::string help) {
-  flags_.push_back({std::move(name), std::move(help), std::to_string(*out), false,
-                    [out](absl::string_view v) {
-                      return absl::SimpleAtoi(v, out) ? absl::OkStatus()
-                                                      : absl::InvalidArgumentError("not an integer");
-                    }});
+  flags_.push_back(
+      {std::move(name), std::move(help), std::to_string(*out), false, [out](absl::string_view v) {
+         return absl::SimpleAtoi(v, out) ? absl::OkStatus()
+                                         : absl::InvalidArgumentError("not an integer");
+       }});
 }
 
 void FlagSet::Double(std::string name, double* out, std::string help) {
-  flags_.push_back({std::move(name), std::move(help), absl::StrCat(*out), false,
-                    [out](absl::string_view v) {
-                      return absl::SimpleAtod(v, out) ? absl::OkStatus()
-                                                      : absl::InvalidArgumentError("not a number");
-                    }});
+  flags_.push_back(
+      {std::move(name), std::move(help), absl::StrCat(*out), false, [out](absl::string_view v) {
+         return absl::SimpleAtod(v, out) ? absl::OkStatus()
+                                         : absl::InvalidArgumentError("not a number");
+       }});
 }
 
 void FlagSet::Bool(std::string name, bool* out, std::string help) {
-  flags_.push_back({std::move(name), std::move(help), *out ? "true" : "false", true,
-                    [out](absl::string_view v) {
-                      return absl::SimpleAtob(v, out) ? absl::OkStatus()
-                                                      : absl::InvalidArgumentError("not true/false");
-                    }});
+  flags_.push_back(
+      {std::move(name), std::move(help), *out ? "true" : "false", true, [out](absl::string_view v) {
+         return absl::SimpleAtob(v, out) ? absl::OkStatus()
+                                         : absl::InvalidArgumentError("not true/false");
+       }});
 }
 
 void FlagSet::Duration(std::string name, absl::Duration* out, std::string help) {
@@ -92,7 +93,8 @@ absl::Status FlagSet::Parse(int argc, char** argv) {
 }
 
 std::string FlagSet::Usage(absl::string_view program) const {
-  std::string out = absl::StrCat("Usage: ", program, " [flags]\n\nFlags (each also from its environment variable):\n");
+  std::string out = absl::StrCat("Usage: ", program,
+                                 " [flags]\n\nFlags (each also from its environment variable):\n");
   for (const auto& f : flags_)
     absl::StrAppend(&out, "  --", f.name, "  ", f.help, " (default \"", f.default_value, "\"; $",
                     EnvName(f.name), ")\n");

@@ -24,21 +24,24 @@ TEST(ClientE2E, CrudOnCoreResource) {
   kube::Client& c = Admin();
   auto created = c.Create(kConfigMaps, ns.name(), ConfigMap("cm", "1"));
   ASSERT_TRUE(created.ok()) << created.status();
-  EXPECT_TRUE(kube::apierrors::IsAlreadyExists(c.Create(kConfigMaps, ns.name(), ConfigMap("cm", "1")).status()));
+  EXPECT_TRUE(kube::apierrors::IsAlreadyExists(
+      c.Create(kConfigMaps, ns.name(), ConfigMap("cm", "1")).status()));
 
   auto got = c.Get(kConfigMaps, ns.name(), "cm");
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->Str({"data", "k"}), "1");
 
   // Update with the current resourceVersion succeeds; with a stale one conflicts.
-  std::string body = absl::StrCat(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm","resourceVersion":")",
-                                  got->ResourceVersion(), R"("},"data":{"k":"2"}})");
+  std::string body = absl::StrCat(
+      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm","resourceVersion":")",
+      got->ResourceVersion(), R"("},"data":{"k":"2"}})");
   auto updated = c.Update(kConfigMaps, ns.name(), "cm", body);
   ASSERT_TRUE(updated.ok()) << updated.status();
   EXPECT_EQ(updated->Str({"data", "k"}), "2");
   EXPECT_TRUE(kube::apierrors::IsConflict(c.Update(kConfigMaps, ns.name(), "cm", body).status()));
 
-  auto merged = c.Patch(kConfigMaps, ns.name(), "cm", kube::PatchType::kMerge, R"({"data":{"m":"x"}})");
+  auto merged =
+      c.Patch(kConfigMaps, ns.name(), "cm", kube::PatchType::kMerge, R"({"data":{"m":"x"}})");
   ASSERT_TRUE(merged.ok()) << merged.status();
   EXPECT_EQ(merged->Str({"data", "m"}), "x");
   auto jsonp = c.Patch(kConfigMaps, ns.name(), "cm", kube::PatchType::kJson,
@@ -47,7 +50,8 @@ TEST(ClientE2E, CrudOnCoreResource) {
   EXPECT_EQ(jsonp->Str({"data", "k"}), "3");
 
   // Precondition on a wrong uid refuses the delete.
-  EXPECT_TRUE(kube::apierrors::IsConflict(c.Delete(kConfigMaps, ns.name(), "cm", {.precondition_uid = "nope"})));
+  EXPECT_TRUE(kube::apierrors::IsConflict(
+      c.Delete(kConfigMaps, ns.name(), "cm", {.precondition_uid = "nope"})));
   ASSERT_TRUE(c.Delete(kConfigMaps, ns.name(), "cm").ok());
   EXPECT_TRUE(kube::apierrors::IsNotFound(c.Get(kConfigMaps, ns.name(), "cm").status()));
   EXPECT_TRUE(kube::apierrors::IsNotFound(c.Delete(kConfigMaps, ns.name(), "cm")));
@@ -56,7 +60,8 @@ TEST(ClientE2E, CrudOnCoreResource) {
 TEST(ClientE2E, ListPaginatesWithSelectors) {
   TestNamespace ns("list");
   kube::Client& c = Admin();
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(c.Create(kConfigMaps, ns.name(), ConfigMap(absl::StrCat("cm", i), "v")).ok());
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(c.Create(kConfigMaps, ns.name(), ConfigMap(absl::StrCat("cm", i), "v")).ok());
   std::vector<std::string> names;
   kube::ListOptions opts{.label_selector = "app=e2e", .limit = 2};
   int pages = 0;
@@ -86,8 +91,9 @@ TEST(ClientE2E, ServerSideApplyOwnsFields) {
   auto other = c.Patch(kConfigMaps, ns.name(), "applied", kube::PatchType::kApply,
                        ConfigMap("applied", "b"), {.field_manager = "someone-else"});
   EXPECT_TRUE(kube::apierrors::IsConflict(other.status())) << other.status();
-  auto forced = c.Patch(kConfigMaps, ns.name(), "applied", kube::PatchType::kApply,
-                        ConfigMap("applied", "b"), {.field_manager = "someone-else", .force = true});
+  auto forced =
+      c.Patch(kConfigMaps, ns.name(), "applied", kube::PatchType::kApply, ConfigMap("applied", "b"),
+              {.field_manager = "someone-else", .force = true});
   ASSERT_TRUE(forced.ok()) << forced.status();
   EXPECT_EQ(forced->Str({"data", "k"}), "b");
 }
@@ -95,15 +101,19 @@ TEST(ClientE2E, ServerSideApplyOwnsFields) {
 TEST(ClientE2E, CrudOnAppsAndNetworking) {
   TestNamespace ns("groups");
   kube::Client& c = Admin();
-  auto np = c.Create(kNetworkPolicies, ns.name(), R"({"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy",
+  auto np = c.Create(kNetworkPolicies, ns.name(),
+                     R"({"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy",
       "metadata":{"name":"deny"},"spec":{"podSelector":{},"policyTypes":["Ingress","Egress"]}})");
   ASSERT_TRUE(np.ok()) << np.status();
   EXPECT_EQ(c.Get(kNetworkPolicies, ns.name(), "deny")->Kind(), "NetworkPolicy");
-  auto d = c.Create(kDeployments, ns.name(), R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},
+  auto d = c.Create(kDeployments, ns.name(),
+                    R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d"},
       "spec":{"replicas":0,"selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}},
       "spec":{"containers":[{"name":"c","image":"x"}]}}}})");
   ASSERT_TRUE(d.ok()) << d.status();
-  auto bad = c.Create(kDeployments, ns.name(), R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"Bad_Name"}})");
+  auto bad =
+      c.Create(kDeployments, ns.name(),
+               R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"Bad_Name"}})");
   EXPECT_TRUE(kube::apierrors::IsInvalid(bad.status())) << bad.status();
   EXPECT_TRUE(c.Delete(kDeployments, ns.name(), "d", {.propagation_policy = "Foreground"}).ok());
 }
@@ -131,7 +141,8 @@ TEST(ClientE2E, WatchSeesAddModifyDeleteAndBookmark) {
                      });
   });
   ASSERT_TRUE(c.Create(kConfigMaps, ns.name(), ConfigMap("w", "1")).ok());
-  ASSERT_TRUE(c.Patch(kConfigMaps, ns.name(), "w", kube::PatchType::kMerge, R"({"data":{"k":"2"}})").ok());
+  ASSERT_TRUE(
+      c.Patch(kConfigMaps, ns.name(), "w", kube::PatchType::kMerge, R"({"data":{"k":"2"}})").ok());
   ASSERT_TRUE(c.Delete(kConfigMaps, ns.name(), "w").ok());
   watcher.join();  // the server ends the watch after timeoutSeconds
   EXPECT_TRUE(result.ok()) << result;
@@ -140,7 +151,8 @@ TEST(ClientE2E, WatchSeesAddModifyDeleteAndBookmark) {
   EXPECT_EQ(seen[0], "ADDED:w");
   EXPECT_EQ(seen[1], "MODIFIED:w");
   EXPECT_EQ(seen[2], "DELETED:w");
-  EXPECT_NE(std::find(seen.begin(), seen.end(), "BOOKMARK:"), seen.end()) << absl::StrJoin(seen, ",");
+  EXPECT_NE(std::find(seen.begin(), seen.end(), "BOOKMARK:"), seen.end())
+      << absl::StrJoin(seen, ",");
 }
 
 TEST(ClientE2E, WatchCanBeCancelledFromAnotherThread) {
@@ -149,10 +161,11 @@ TEST(ClientE2E, WatchCanBeCancelledFromAnotherThread) {
   absl::Notification started;
   absl::Status result;
   std::thread watcher([&] {
-    result = Admin().Watch(kConfigMaps, ns.name(), {.timeout_seconds = 300}, cancel, [&](kube::WatchEvent) {
-      if (!started.HasBeenNotified()) started.Notify();
-      return true;
-    });
+    result = Admin().Watch(kConfigMaps, ns.name(), {.timeout_seconds = 300}, cancel,
+                           [&](kube::WatchEvent) {
+                             if (!started.HasBeenNotified()) started.Notify();
+                             return true;
+                           });
   });
   ASSERT_TRUE(Admin().Create(kConfigMaps, ns.name(), ConfigMap("x", "1")).ok());
   ASSERT_TRUE(started.WaitForNotificationWithTimeout(absl::Seconds(10)));
@@ -169,7 +182,8 @@ TEST(ClientE2E, RbacForbiddenAndBadCredentials) {
   ASSERT_TRUE(Kubectl({"create", "serviceaccount", "nobody", "-n", ns.name()}).ok());
   std::string token;
   ASSERT_TRUE(WaitFor(absl::Seconds(30), [&] {
-    auto secrets = Admin().List(kSecrets, ns.name(), {.field_selector = "type=kubernetes.io/service-account-token"});
+    auto secrets = Admin().List(kSecrets, ns.name(),
+                                {.field_selector = "type=kubernetes.io/service-account-token"});
     if (!secrets.ok()) return false;
     for (const auto& s : secrets->items)
       if (s.Annotation("kubernetes.io/service-account.name") == "nobody") {

@@ -68,16 +68,18 @@ TEST_F(ClusterTest, EnvironmentRoundTripsThroughOwnClient) {
 TEST_F(ClusterTest, SchemaRejectsMalformedEnvironments) {
   TestNamespace ns("schema");
   const std::string bad[] = {
-      R"("spec": {"type": "production"})",                                    // enum
-      R"("spec": {})",                                                         // required
-      R"("spec": {"type": "development", "sources": [{"name": "Web!"}]})",    // pattern
+      R"("spec": {"type": "production"})",                                  // enum
+      R"("spec": {})",                                                      // required
+      R"("spec": {"type": "development", "sources": [{"name": "Web!"}]})",  // pattern
       R"("spec": {"type": "development", "sources": [{"name": "w", "commitSha": "xyz"}]})",
       R"("spec": {"type": "development", "sources": [{"name": "w", "prNumber": "12"}]})",  // type
   };
   for (const auto& spec : bad) {
-    auto s = Admin().Create(kEnvironments, ns.name(),
-                            absl::StrCat(R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment","metadata":{"name":"bad"},)",
-                                         spec, "}"));
+    auto s = Admin().Create(
+        kEnvironments, ns.name(),
+        absl::StrCat(
+            R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment","metadata":{"name":"bad"},)",
+            spec, "}"));
     EXPECT_TRUE(kube::apierrors::IsInvalid(s.status())) << spec << " -> " << s.status();
   }
 }

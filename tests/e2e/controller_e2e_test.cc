@@ -19,7 +19,8 @@ class ControllerE2E : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     ASSERT_TRUE(Kubectl({"apply", "-f", SOURCE_ROOT "/crds/"}).ok());
-    ASSERT_TRUE(WaitFor(absl::Seconds(30), [] { return Admin().List(kEnvironments, "", {}).ok(); }));
+    ASSERT_TRUE(
+        WaitFor(absl::Seconds(30), [] { return Admin().List(kEnvironments, "", {}).ok(); }));
     log_path_ = ClusterDir() + "/kube-operator-e2e.log";
     pid_ = fork();
     if (pid_ == 0) {
@@ -36,21 +37,24 @@ class ControllerE2E : public ::testing::Test {
       kill(pid_, SIGTERM);
       int status = 0;
       waitpid(pid_, &status, 0);
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "operator exit status " << status;
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+          << "operator exit status " << status;
     }
   }
 
   // Creates an Environment in ns (kind development unless spec says otherwise).
   static void CreateEnv(const std::string& ns, const std::string& name, const std::string& spec) {
-    auto s = Admin().Create(kEnvironments, ns,
-                            absl::StrCat(R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment",)",
-                                         R"("metadata":{"name":")", name, R"("},"spec":)", spec, "}"));
+    auto s = Admin().Create(
+        kEnvironments, ns,
+        absl::StrCat(R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment",)",
+                     R"("metadata":{"name":")", name, R"("},"spec":)", spec, "}"));
     ASSERT_TRUE(s.ok()) << s.status();
   }
   static std::string DevSpec(absl::string_view sha) {
-    return absl::StrCat(R"({"type":"development","projectRef":{"name":"p"},"sources":[{"name":"web",)",
-                        R"("repositoryUrl":"https://github.com/org/repo","branch":"main","commitSha":")", sha,
-                        R"("}]})");
+    return absl::StrCat(
+        R"({"type":"development","projectRef":{"name":"p"},"sources":[{"name":"web",)",
+        R"("repositoryUrl":"https://github.com/org/repo","branch":"main","commitSha":")", sha,
+        R"("}]})");
   }
   static kube::Object Env(const std::string& ns, const std::string& name) {
     auto e = Admin().Get(kEnvironments, ns, name);
@@ -64,7 +68,8 @@ class ControllerE2E : public ::testing::Test {
     const auto* conds = env.Find({"status", "conditions"});
     if (!conds || !conds->IsArray()) return "";
     for (const auto& c : conds->GetArray())
-      if (kube::StrOf(kube::Member(c, "type")) == "Ready") return std::string(kube::StrOf(kube::Member(c, field)));
+      if (kube::StrOf(kube::Member(c, "type")) == "Ready")
+        return std::string(kube::StrOf(kube::Member(c, field)));
     return "";
   }
   static void ExpectPhase(const std::string& ns, const std::string& name, const std::string& phase,
@@ -73,13 +78,17 @@ class ControllerE2E : public ::testing::Test {
         << "phase " << Phase(ns, name) << ", want " << phase << ": " << Env(ns, name).Serialize();
   }
   static void SetFault(const std::string& target_ns, const std::string& fault) {
-    const std::string patch = absl::StrCat(R"({"data":{")", target_ns, R"(":)",
-                                           fault.empty() ? "null" : absl::StrCat("\"", fault, "\""), "}}");
-    auto s = Admin().Patch(kConfigMaps, "kube-system", "kubelet-sim-faults", kube::PatchType::kMerge, patch);
+    const std::string patch =
+        absl::StrCat(R"({"data":{")", target_ns, R"(":)",
+                     fault.empty() ? "null" : absl::StrCat("\"", fault, "\""), "}}");
+    auto s = Admin().Patch(kConfigMaps, "kube-system", "kubelet-sim-faults",
+                           kube::PatchType::kMerge, patch);
     if (kube::apierrors::IsNotFound(s.status()))
-      s = Admin().Create(kConfigMaps, "kube-system",
-                         absl::StrCat(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kubelet-sim-faults"},)",
-                                      patch.substr(1)));
+      s = Admin().Create(
+          kConfigMaps, "kube-system",
+          absl::StrCat(
+              R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kubelet-sim-faults"},)",
+              patch.substr(1)));
     ASSERT_TRUE(s.ok()) << s.status();
   }
 
@@ -123,7 +132,8 @@ TEST_F(ControllerE2E, CreateBuildsEverythingAndReportsReadyWithAUrl) {
   ASSERT_TRUE(events.ok());
   std::vector<std::string> reasons;
   for (const auto& e : events->items) reasons.emplace_back(e.Str({"reason"}));
-  EXPECT_NE(std::find(reasons.begin(), reasons.end(), "Ready"), reasons.end()) << absl::StrJoin(reasons, ",");
+  EXPECT_NE(std::find(reasons.begin(), reasons.end(), "Ready"), reasons.end())
+      << absl::StrJoin(reasons, ",");
 }
 
 TEST_F(ControllerE2E, DriftIsRepaired) {
@@ -132,10 +142,14 @@ TEST_F(ControllerE2E, DriftIsRepaired) {
   ExpectPhase(ns.name(), "pr-2", "Ready");
   const std::string target = ns.name() + "-pr-2";
   ASSERT_TRUE(Admin().Delete(kNetworkPolicies, target, "default-deny-all").ok());
-  EXPECT_TRUE(WaitFor(absl::Seconds(30), [&] { return Admin().Get(kNetworkPolicies, target, "default-deny-all").ok(); }));
+  EXPECT_TRUE(WaitFor(absl::Seconds(30), [&] {
+    return Admin().Get(kNetworkPolicies, target, "default-deny-all").ok();
+  }));
   // An edit by hand is reverted too.
-  ASSERT_TRUE(Admin().Patch(kResourceQuotas, target, "environment-quota", kube::PatchType::kMerge,
-                            R"({"spec":{"hard":{"pods":"1000"}}})").ok());
+  ASSERT_TRUE(Admin()
+                  .Patch(kResourceQuotas, target, "environment-quota", kube::PatchType::kMerge,
+                         R"({"spec":{"hard":{"pods":"1000"}}})")
+                  .ok());
   EXPECT_TRUE(WaitFor(absl::Seconds(30), [&] {
     auto q = Admin().Get(kResourceQuotas, target, "environment-quota");
     return q.ok() && q->Str({"spec", "hard", "pods"}) == "20";
@@ -147,18 +161,27 @@ TEST_F(ControllerE2E, NewCommitRollsOutThroughDeploying) {
   CreateEnv(ns.name(), "pr-3", DevSpec("a1b2c3d"));
   ExpectPhase(ns.name(), "pr-3", "Ready");
   const std::string target = ns.name() + "-pr-3";
-  const std::string old_rev(Admin().Get(kDeployments, target, "web")->Str(
-      {"spec", "template", "metadata", "annotations", "catalyst.dev/revision"}));
-  ASSERT_TRUE(Admin().Patch(kEnvironments, ns.name(), "pr-3", kube::PatchType::kMerge,
-                            R"({"spec":{"sources":[{"name":"web","repositoryUrl":"https://github.com/org/repo","branch":"main","commitSha":"d4e5f6a"}]}})").ok());
+  const std::string old_rev(
+      Admin()
+          .Get(kDeployments, target, "web")
+          ->Str({"spec", "template", "metadata", "annotations", "catalyst.dev/revision"}));
+  ASSERT_TRUE(
+      Admin()
+          .Patch(
+              kEnvironments, ns.name(), "pr-3", kube::PatchType::kMerge,
+              R"({"spec":{"sources":[{"name":"web","repositoryUrl":"https://github.com/org/repo","branch":"main","commitSha":"d4e5f6a"}]}})")
+          .ok());
   EXPECT_TRUE(WaitFor(absl::Seconds(90), [&] {
     auto env = Env(ns.name(), "pr-3");
-    return env.Int({"status", "observedGeneration"}) == 2 && env.Str({"status", "phase"}) == "Ready";
+    return env.Int({"status", "observedGeneration"}) == 2 &&
+           env.Str({"status", "phase"}) == "Ready";
   })) << Env(ns.name(), "pr-3").Serialize();
   auto web = Admin().Get(kDeployments, target, "web");
   ASSERT_TRUE(web.ok());
-  EXPECT_NE(web->Str({"spec", "template", "metadata", "annotations", "catalyst.dev/revision"}), old_rev);
-  auto events = Admin().List(kEvents, ns.name(), {.field_selector = "involvedObject.name=pr-3,reason=Deploying"});
+  EXPECT_NE(web->Str({"spec", "template", "metadata", "annotations", "catalyst.dev/revision"}),
+            old_rev);
+  auto events = Admin().List(kEvents, ns.name(),
+                             {.field_selector = "involvedObject.name=pr-3,reason=Deploying"});
   ASSERT_TRUE(events.ok());
   EXPECT_GE(events->items.size(), 2u) << "Deploying on create and again on the new commit";
 }
@@ -171,7 +194,8 @@ TEST_F(ControllerE2E, OomKilledWebFailsNamingTheContainerAndRecovers) {
   ExpectPhase(ns.name(), "pr-4", "Failed");
   auto env = Env(ns.name(), "pr-4");
   EXPECT_EQ(ReadyCondition(env, "reason"), "OOMKilled");
-  EXPECT_NE(ReadyCondition(env, "message").find("container web"), std::string::npos) << env.Serialize();
+  EXPECT_NE(ReadyCondition(env, "message").find("container web"), std::string::npos)
+      << env.Serialize();
   SetFault(target, "");
   ExpectPhase(ns.name(), "pr-4", "Ready");
 }
@@ -182,7 +206,8 @@ TEST_F(ControllerE2E, StuckDbMigrateIsNamed) {
   SetFault(target, "db-migrate=init-hang");
   CreateEnv(ns.name(), "pr-5", DevSpec("a1b2c3d"));
   EXPECT_TRUE(WaitFor(absl::Seconds(90), [&] {
-    return ReadyCondition(Env(ns.name(), "pr-5"), "message").find("db-migrate") != std::string::npos;
+    return ReadyCondition(Env(ns.name(), "pr-5"), "message").find("db-migrate") !=
+           std::string::npos;
   })) << Env(ns.name(), "pr-5").Serialize();
   EXPECT_EQ(Phase(ns.name(), "pr-5"), "Deploying");
   SetFault(target, "");
@@ -194,14 +219,19 @@ TEST_F(ControllerE2E, InvalidEnvironmentFailsWithAReason) {
   ExpectPhase(ns.name(), "no-image", "Failed");
   EXPECT_NE(ReadyCondition(Env(ns.name(), "no-image"), "message").find("image"), std::string::npos);
   // It never got a namespace.
-  EXPECT_TRUE(kube::apierrors::IsNotFound(Admin().Get(kNamespaces, "", ns.name() + "-no-image").status()));
+  EXPECT_TRUE(
+      kube::apierrors::IsNotFound(Admin().Get(kNamespaces, "", ns.name() + "-no-image").status()));
 }
 
 TEST_F(ControllerE2E, ForeignNamespaceIsNeverTouched) {
   TestNamespace ns("ctl-clash");
   const std::string target = ns.name() + "-taken";
-  ASSERT_TRUE(Admin().Create(kNamespaces, "", absl::StrCat(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")",
-                                                           target, R"("}})")).ok());
+  ASSERT_TRUE(
+      Admin()
+          .Create(kNamespaces, "",
+                  absl::StrCat(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")",
+                               target, R"("}})"))
+          .ok());
   CreateEnv(ns.name(), "taken", DevSpec("a1b2c3d"));
   ExpectPhase(ns.name(), "taken", "Failed");
   EXPECT_EQ(ReadyCondition(Env(ns.name(), "taken"), "reason"), "NamespaceConflict");

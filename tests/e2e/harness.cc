@@ -21,8 +21,10 @@ namespace {
 std::string ShellQuote(absl::string_view s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   return out + "'";
 }
@@ -79,8 +81,9 @@ absl::StatusOr<std::string> Kubectl(const std::vector<std::string>& args,
   std::ofstream(in_path) << stdin_data;
   std::vector<std::string> quoted;
   for (const auto& a : args) quoted.push_back(ShellQuote(a));
-  const std::string cmd = absl::StrCat("kubectl --kubeconfig ", ShellQuote(KubeconfigPath()), " ",
-                                       absl::StrJoin(quoted, " "), " < ", ShellQuote(in_path), " 2>&1");
+  const std::string cmd =
+      absl::StrCat("kubectl --kubeconfig ", ShellQuote(KubeconfigPath()), " ",
+                   absl::StrJoin(quoted, " "), " < ", ShellQuote(in_path), " 2>&1");
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return absl::InternalError("popen failed");
   std::string out;
@@ -90,8 +93,8 @@ absl::StatusOr<std::string> Kubectl(const std::vector<std::string>& args,
   const int rc = pclose(p);
   std::filesystem::remove(in_path);
   if (rc != 0)
-    return absl::InternalError(absl::StrCat("kubectl ", absl::StrJoin(args, " "), " exited ",
-                                            WEXITSTATUS(rc), ": ", out));
+    return absl::InternalError(
+        absl::StrCat("kubectl ", absl::StrJoin(args, " "), " exited ", WEXITSTATUS(rc), ": ", out));
   return out;
 }
 
@@ -114,14 +117,13 @@ bool WaitForControllers(absl::Duration timeout) {
 TestNamespace::TestNamespace(absl::string_view prefix) {
   absl::BitGen gen;
   name_ = absl::StrCat("e2e-", prefix, "-", absl::Uniform<uint32_t>(gen, 0, 1u << 30));
-  auto created = Admin().Create(kube::resources::kNamespaces, "",
-                                absl::StrCat(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")",
-                                             name_, R"(","labels":{"e2e":"true"}}})"));
+  auto created =
+      Admin().Create(kube::resources::kNamespaces, "",
+                     absl::StrCat(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")",
+                                  name_, R"(","labels":{"e2e":"true"}}})"));
   EXPECT_TRUE(created.ok()) << created.status();
 }
 
-TestNamespace::~TestNamespace() {
-  (void)Admin().Delete(kube::resources::kNamespaces, "", name_);
-}
+TestNamespace::~TestNamespace() { (void)Admin().Delete(kube::resources::kNamespaces, "", name_); }
 
 }  // namespace e2e

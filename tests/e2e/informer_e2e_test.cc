@@ -42,9 +42,10 @@ class Recorder : public informer::EventHandler {
 std::unique_ptr<informer::Informer> Start(kube::Resource r, std::string ns, std::string selector,
                                           Recorder* rec) {
   auto inf = std::make_unique<informer::Informer>(
-      std::make_unique<informer::ClientListerWatcher>(&Admin(), r, std::move(ns), std::move(selector)),
-      informer::InformerOptions{.reflector = {.name = std::string(r.plural),
-                                              .backoff_cap = absl::Seconds(2)}});
+      std::make_unique<informer::ClientListerWatcher>(&Admin(), r, std::move(ns),
+                                                      std::move(selector)),
+      informer::InformerOptions{
+          .reflector = {.name = std::string(r.plural), .backoff_cap = absl::Seconds(2)}});
   inf->AddHandler(rec);
   inf->Start();
   EXPECT_TRUE(WaitFor(absl::Seconds(20), [&] { return inf->HasSynced(); }));
@@ -52,7 +53,8 @@ std::unique_ptr<informer::Informer> Start(kube::Resource r, std::string ns, std:
 }
 
 std::string ConfigMap(absl::string_view name) {
-  return absl::StrCat(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":")", name, R"("}})");
+  return absl::StrCat(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":")", name,
+                      R"("}})");
 }
 
 TEST(InformerE2E, SeesDeploymentsNamespacesAndCustomResources) {
@@ -67,17 +69,26 @@ TEST(InformerE2E, SeesDeploymentsNamespacesAndCustomResources) {
   auto e = Start(kEnvironments, ns.name(), "", &envs);
   EXPECT_TRUE(namespaces.Saw("add:" + ns.name())) << namespaces.All();
 
-  ASSERT_TRUE(Admin().Create(kDeployments, ns.name(), R"({"apiVersion":"apps/v1","kind":"Deployment",
+  ASSERT_TRUE(Admin()
+                  .Create(kDeployments, ns.name(), R"({"apiVersion":"apps/v1","kind":"Deployment",
       "metadata":{"name":"web"},"spec":{"replicas":0,"selector":{"matchLabels":{"a":"b"}},
-      "template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"x"}]}}}})").ok());
-  ASSERT_TRUE(Admin().Create(kEnvironments, ns.name(), R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1",
-      "kind":"Environment","metadata":{"name":"pr-1"},"spec":{"type":"development"}})").ok());
-  ASSERT_TRUE(WaitFor(absl::Seconds(20), [&] { return deploys.Saw("add:web") && envs.Saw("add:pr-1"); }))
+      "template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"x"}]}}}})")
+                  .ok());
+  ASSERT_TRUE(
+      Admin()
+          .Create(kEnvironments, ns.name(), R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1",
+      "kind":"Environment","metadata":{"name":"pr-1"},"spec":{"type":"development"}})")
+          .ok());
+  ASSERT_TRUE(
+      WaitFor(absl::Seconds(20), [&] { return deploys.Saw("add:web") && envs.Saw("add:pr-1"); }))
       << deploys.All() << " | " << envs.All();
-  ASSERT_TRUE(Admin().Patch(kDeployments, ns.name(), "web", kube::PatchType::kMerge,
-                            R"({"spec":{"replicas":1}})").ok());
+  ASSERT_TRUE(Admin()
+                  .Patch(kDeployments, ns.name(), "web", kube::PatchType::kMerge,
+                         R"({"spec":{"replicas":1}})")
+                  .ok());
   ASSERT_TRUE(Admin().Delete(kEnvironments, ns.name(), "pr-1").ok());
-  EXPECT_TRUE(WaitFor(absl::Seconds(20), [&] { return deploys.Saw("update:web") && envs.Saw("delete:pr-1"); }))
+  EXPECT_TRUE(WaitFor(absl::Seconds(20),
+                      [&] { return deploys.Saw("update:web") && envs.Saw("delete:pr-1"); }))
       << deploys.All() << " | " << envs.All();
   // The cache holds slim objects: managedFields never reach memory.
   auto cached = d->store().Get(ns.name() + "/web");
@@ -87,8 +98,10 @@ TEST(InformerE2E, SeesDeploymentsNamespacesAndCustomResources) {
 
   // A namespace outside the selector is not cached.
   TestNamespace other("inf-other");
-  ASSERT_TRUE(Admin().Patch(kNamespaces, "", other.name(), kube::PatchType::kMerge,
-                            R"({"metadata":{"labels":{"e2e":"no"}}})").ok());
+  ASSERT_TRUE(Admin()
+                  .Patch(kNamespaces, "", other.name(), kube::PatchType::kMerge,
+                         R"({"metadata":{"labels":{"e2e":"no"}}})")
+                  .ok());
   EXPECT_TRUE(WaitFor(absl::Seconds(20), [&] { return namespaces.Saw("delete:" + other.name()); }))
       << "leaving the selector is a delete: " << namespaces.All();
   (void)e;
@@ -106,13 +119,15 @@ TEST(InformerE2E, RecoversAfterTheApiServerRestarts) {
   ASSERT_EQ(std::system((ctl + " stop kube-apiserver").c_str()), 0);
   EXPECT_TRUE(WaitFor(absl::Seconds(20), [&] { return !inf->reflector().Watching(); }));
   ASSERT_EQ(std::system((ctl + " start kube-apiserver").c_str()), 0);
-  ASSERT_TRUE(WaitFor(absl::Seconds(60), [] { return Admin().Get(kNamespaces, "", "default").ok(); }))
-      << "API server did not come back";
+  ASSERT_TRUE(WaitFor(absl::Seconds(60), [] {
+    return Admin().Get(kNamespaces, "", "default").ok();
+  })) << "API server did not come back";
 
   ASSERT_TRUE(Admin().Create(kConfigMaps, ns.name(), ConfigMap("after")).ok());
   ASSERT_TRUE(Admin().Delete(kConfigMaps, ns.name(), "before").ok());
-  EXPECT_TRUE(WaitFor(absl::Seconds(60), [&] { return cms.Saw("add:after") && cms.Saw("delete:before"); }))
-      << cms.All();
+  EXPECT_TRUE(WaitFor(absl::Seconds(60), [&] {
+    return cms.Saw("add:after") && cms.Saw("delete:before");
+  })) << cms.All();
   EXPECT_TRUE(inf->HasSynced());
   EXPECT_GE(inf->reflector().Stats().errors, 1);
   EXPECT_TRUE(WaitForControllers(absl::Seconds(120)));

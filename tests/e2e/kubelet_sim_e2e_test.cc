@@ -30,7 +30,8 @@ void CreatePod(const std::string& ns, const std::string& json) {
   })) << last;
 }
 
-const rapidjson::Value* Status(const kube::Object& pod, absl::string_view list, absl::string_view name) {
+const rapidjson::Value* Status(const kube::Object& pod, absl::string_view list,
+                               absl::string_view name) {
   const auto* statuses = pod.Find({"status", list});
   if (!statuses || !statuses->IsArray()) return nullptr;
   for (const auto& s : statuses->GetArray())
@@ -58,7 +59,8 @@ std::string Condition(const kube::Object& pod, absl::string_view type, absl::str
   const auto* conds = pod.Find({"status", "conditions"});
   if (!conds || !conds->IsArray()) return "";
   for (const auto& c : conds->GetArray())
-    if (kube::StrOf(kube::Member(c, "type")) == type) return std::string(kube::StrOf(kube::Member(c, field)));
+    if (kube::StrOf(kube::Member(c, "type")) == type)
+      return std::string(kube::StrOf(kube::Member(c, field)));
   return "";
 }
 
@@ -80,8 +82,10 @@ TEST(KubeletSimE2E, HealthyPodRunsInitContainersInOrderThenIsReady) {
   CreatePod(ns.name(), PodJson("ok", ""));
   ExpectPod(ns.name(), "ok", [](const kube::Object& p) {
     return p.Str({"status", "phase"}) == "Running" && Condition(p, "Ready", "status") == "True" &&
-           At(Status(p, "initContainerStatuses", "git-clone"), {"state", "terminated", "reason"}) == "Completed" &&
-           At(Status(p, "initContainerStatuses", "db-migrate"), {"state", "terminated", "reason"}) == "Completed" &&
+           At(Status(p, "initContainerStatuses", "git-clone"), {"state", "terminated", "reason"}) ==
+               "Completed" &&
+           At(Status(p, "initContainerStatuses", "db-migrate"),
+              {"state", "terminated", "reason"}) == "Completed" &&
            !At(Status(p, "containerStatuses", "app"), {"state", "running", "startedAt"}).empty() &&
            !p.Str({"spec", "nodeName"}).empty() && !p.Str({"status", "podIP"}).empty();
   });
@@ -125,11 +129,15 @@ TEST(KubeletSimE2E, InitContainerThatNeverFinishesBlocksTheRest) {
   TestNamespace ns("sim-hang");
   CreatePod(ns.name(), PodJson("hang", "db-migrate=init-hang"));
   ExpectPod(ns.name(), "hang", [](const kube::Object& p) {
-    return At(Status(p, "initContainerStatuses", "git-clone"), {"state", "terminated", "reason"}) == "Completed" &&
-           !At(Status(p, "initContainerStatuses", "db-migrate"), {"state", "running", "startedAt"}).empty() &&
-           At(Status(p, "containerStatuses", "app"), {"state", "waiting", "reason"}) == "PodInitializing" &&
+    return At(Status(p, "initContainerStatuses", "git-clone"), {"state", "terminated", "reason"}) ==
+               "Completed" &&
+           !At(Status(p, "initContainerStatuses", "db-migrate"), {"state", "running", "startedAt"})
+                .empty() &&
+           At(Status(p, "containerStatuses", "app"), {"state", "waiting", "reason"}) ==
+               "PodInitializing" &&
            Condition(p, "Initialized", "reason") == "ContainersNotInitialized" &&
-           Condition(p, "Initialized", "message") == "containers with incomplete status: [db-migrate]" &&
+           Condition(p, "Initialized", "message") ==
+               "containers with incomplete status: [db-migrate]" &&
            p.Str({"status", "phase"}) == "Pending";
   });
 }
@@ -140,8 +148,9 @@ TEST(KubeletSimE2E, FailingInitContainerRestarts) {
   ExpectPod(ns.name(), "initfail", [](const kube::Object& p) {
     const auto* m = Status(p, "initContainerStatuses", "db-migrate");
     return At(m, {"lastState", "terminated", "reason"}) == "Error" &&
-           IntAt(m, {"lastState", "terminated", "exitCode"}) == 1 && IntAt(m, {"restartCount"}) >= 1 &&
-           Condition(p, "Initialized", "status") == "False" && p.Str({"status", "phase"}) == "Pending";
+           IntAt(m, {"lastState", "terminated", "exitCode"}) == 1 &&
+           IntAt(m, {"restartCount"}) >= 1 && Condition(p, "Initialized", "status") == "False" &&
+           p.Str({"status", "phase"}) == "Pending";
   });
 }
 
@@ -153,14 +162,18 @@ TEST(KubeletSimE2E, ConfigMapFaultAppliesToOthersPodsAndRecovers) {
   auto ready = [](const kube::Object& p) { return Condition(p, "Ready", "status") == "True"; };
   ExpectPod(ns.name(), "victim", ready);
   const std::string patch = absl::StrCat(R"({"data":{")", ns.name(), R"(":"app=oomkilled"}})");
-  auto s = Admin().Patch(kConfigMaps, "kube-system", "kubelet-sim-faults", kube::PatchType::kMerge, patch);
+  auto s = Admin().Patch(kConfigMaps, "kube-system", "kubelet-sim-faults", kube::PatchType::kMerge,
+                         patch);
   if (kube::apierrors::IsNotFound(s.status()))
-    s = Admin().Create(kConfigMaps, "kube-system",
-                       absl::StrCat(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kubelet-sim-faults"},)",
-                                    patch.substr(1)));
+    s = Admin().Create(
+        kConfigMaps, "kube-system",
+        absl::StrCat(
+            R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kubelet-sim-faults"},)",
+            patch.substr(1)));
   ASSERT_TRUE(s.ok()) << s.status();
   ExpectPod(ns.name(), "victim", [](const kube::Object& p) {
-    return At(Status(p, "containerStatuses", "app"), {"lastState", "terminated", "reason"}) == "OOMKilled" &&
+    return At(Status(p, "containerStatuses", "app"), {"lastState", "terminated", "reason"}) ==
+               "OOMKilled" &&
            Condition(p, "Ready", "status") == "False";
   });
   ASSERT_TRUE(Admin()

@@ -19,8 +19,8 @@ class MockListerWatcher : public informer::ListerWatcher {
 inline kube::Object Obj(absl::string_view ns, absl::string_view name, absl::string_view rv,
                         absl::string_view labels_json = "{}") {
   return *kube::Object::Parse(absl::StrCat(R"({"metadata":{"namespace":")", ns, R"(","name":")",
-                                           name, R"(","resourceVersion":")", rv,
-                                           R"(","labels":)", labels_json, "}}"));
+                                           name, R"(","resourceVersion":")", rv, R"(","labels":)",
+                                           labels_json, "}}"));
 }
 
 inline kube::WatchEvent Event(kube::WatchEvent::Type t, kube::Object o) {

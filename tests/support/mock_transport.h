@@ -17,7 +17,9 @@ class MockTransport : public kube::Transport {
 };
 
 inline kube::HttpResponse Json(int status, std::string body, std::string retry_after = "") {
-  return {.status = status, .content_type = "application/json", .retry_after = std::move(retry_after),
+  return {.status = status,
+          .content_type = "application/json",
+          .retry_after = std::move(retry_after),
           .body = std::move(body)};
 }
 

@@ -46,10 +46,10 @@ TEST(ApiErrorTest, InvalidNamesTheFieldCauses) {
 }
 
 TEST(ApiErrorTest, GoneAndExpiredBothMeanRelist) {
-  EXPECT_TRUE(apierrors::IsGone(ErrorFromResponse(410, "application/json",
-                                       R"({"kind":"Status","reason":"Gone","code":410})", "")));
-  EXPECT_TRUE(apierrors::IsGone(ErrorFromResponse(410, "application/json",
-                                       R"({"kind":"Status","reason":"Expired","code":410})", "")));
+  EXPECT_TRUE(apierrors::IsGone(ErrorFromResponse(
+      410, "application/json", R"({"kind":"Status","reason":"Gone","code":410})", "")));
+  EXPECT_TRUE(apierrors::IsGone(ErrorFromResponse(
+      410, "application/json", R"({"kind":"Status","reason":"Expired","code":410})", "")));
   EXPECT_EQ(ErrorFromResponse(410, "", "", "").code(), absl::StatusCode::kOutOfRange);
 }
 
@@ -60,7 +60,8 @@ TEST(ApiErrorTest, RetryAfterFromHeaderOrDetails) {
   EXPECT_EQ(apierrors::RetryAfter(header), absl::Seconds(3));
   auto details = ErrorFromResponse(
       429, "application/json",
-      R"({"kind":"Status","reason":"TooManyRequests","code":429,"details":{"retryAfterSeconds":7}})", "");
+      R"({"kind":"Status","reason":"TooManyRequests","code":429,"details":{"retryAfterSeconds":7}})",
+      "");
   EXPECT_EQ(apierrors::RetryAfter(details), absl::Seconds(7));
   EXPECT_EQ(details.code(), absl::StatusCode::kResourceExhausted);
 }

@@ -40,8 +40,9 @@ class ClientTest : public ::testing::Test {
     transport_ = t.get();
     token_ = std::make_shared<CountingToken>();
     client_ = std::make_unique<Client>(
-        std::move(t), ClientOptions{.max_attempts = 3, .clock = &clock_, .token = token_,
-                                    .observer = &observer_});
+        std::move(t),
+        ClientOptions{
+            .max_attempts = 3, .clock = &clock_, .token = token_, .observer = &observer_});
   }
   testing_support::FakeClock clock_;
   testing_support::MockTransport* transport_;
@@ -54,7 +55,9 @@ TEST_F(ClientTest, GetBuildsPathAndDecodes) {
   EXPECT_CALL(*transport_,
               Send(AllOf(Field(&HttpRequest::method, "GET"),
                          Field(&HttpRequest::path, "/apis/apps/v1/namespaces/ns/deployments/web"))))
-      .WillOnce(Return(Json(200, R"({"kind":"Deployment","metadata":{"name":"web","namespace":"ns"},"status":{"readyReplicas":1}})")));
+      .WillOnce(Return(Json(
+          200,
+          R"({"kind":"Deployment","metadata":{"name":"web","namespace":"ns"},"status":{"readyReplicas":1}})")));
   auto obj = client_->Get(resources::kDeployments, "ns", "web");
   ASSERT_TRUE(obj.ok()) << obj.status();
   EXPECT_EQ(obj->Name(), "web");
@@ -72,10 +75,14 @@ TEST_F(ClientTest, PathsForCoreClusterScopedAndSubresources) {
 TEST_F(ClientTest, ListSendsOptionsAndFillsKinds) {
   EXPECT_CALL(*transport_,
               Send(Field(&HttpRequest::path,
-                         "/api/v1/namespaces/ns/pods?labelSelector=app%3Dweb%2Ctier%21%3Ddb&limit=2&continue=abc")))
-      .WillOnce(Return(Json(200, R"({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"77","continue":"next"},"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]})")));
-  auto list = client_->List(resources::kPods, "ns",
-                            {.label_selector = "app=web,tier!=db", .limit = 2, .continue_token = "abc"});
+                         "/api/v1/namespaces/ns/"
+                         "pods?labelSelector=app%3Dweb%2Ctier%21%3Ddb&limit=2&continue=abc")))
+      .WillOnce(Return(Json(
+          200,
+          R"({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"77","continue":"next"},"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]})")));
+  auto list =
+      client_->List(resources::kPods, "ns",
+                    {.label_selector = "app=web,tier!=db", .limit = 2, .continue_token = "abc"});
   ASSERT_TRUE(list.ok()) << list.status();
   EXPECT_EQ(list->resource_version, "77");
   EXPECT_EQ(list->continue_token, "next");
@@ -93,7 +100,8 @@ TEST_F(ClientTest, IdempotentVerbsRetryServerErrorsWithBackoff) {
   auto obj = client_->Get(resources::kPods, "ns", "x");
   ASSERT_TRUE(obj.ok()) << obj.status();
   EXPECT_GT(clock_.slept(), absl::ZeroDuration());
-  EXPECT_THAT(observer_.seen, ::testing::ElementsAre("GET GET <error>", "GET GET 503", "GET GET 200"));
+  EXPECT_THAT(observer_.seen,
+              ::testing::ElementsAre("GET GET <error>", "GET GET 503", "GET GET 200"));
 }
 
 TEST_F(ClientTest, GivesUpAfterMaxAttempts) {
@@ -104,7 +112,8 @@ TEST_F(ClientTest, GivesUpAfterMaxAttempts) {
 
 TEST_F(ClientTest, RetryAfterIsHonoured) {
   EXPECT_CALL(*transport_, Send(_))
-      .WillOnce(Return(Json(429, R"({"kind":"Status","reason":"TooManyRequests","code":429})", "7")))
+      .WillOnce(
+          Return(Json(429, R"({"kind":"Status","reason":"TooManyRequests","code":429})", "7")))
       .WillOnce(Return(Json(200, R"({"metadata":{"name":"x"}})")));
   ASSERT_TRUE(client_->Get(resources::kPods, "ns", "x").ok());
   EXPECT_EQ(clock_.slept(), absl::Seconds(7));
@@ -150,20 +159,25 @@ TEST_F(ClientTest, UnexpectedContentTypeIsAnError) {
 }
 
 TEST_F(ClientTest, PatchTypesAndApply) {
-  EXPECT_CALL(*transport_,
-              Send(AllOf(Field(&HttpRequest::method, "PATCH"),
-                         Field(&HttpRequest::content_type, "application/apply-patch+yaml"),
-                         Field(&HttpRequest::path,
-                               "/api/v1/namespaces/ns/configmaps/c?fieldManager=kube-operator&force=true"))))
+  EXPECT_CALL(
+      *transport_,
+      Send(
+          AllOf(Field(&HttpRequest::method, "PATCH"),
+                Field(&HttpRequest::content_type, "application/apply-patch+yaml"),
+                Field(&HttpRequest::path,
+                      "/api/v1/namespaces/ns/configmaps/c?fieldManager=kube-operator&force=true"))))
       .WillOnce(Return(Json(200, R"({"metadata":{"name":"c"}})")));
   EXPECT_TRUE(client_
                   ->Patch(resources::kConfigMaps, "ns", "c", PatchType::kApply, "{}",
                           {.field_manager = "kube-operator", .force = true})
                   .ok());
   EXPECT_FALSE(client_->Patch(resources::kConfigMaps, "ns", "c", PatchType::kApply, "{}").ok());
-  EXPECT_CALL(*transport_,
-              Send(AllOf(Field(&HttpRequest::content_type, "application/merge-patch+json"),
-                         Field(&HttpRequest::path, "/apis/catalyst.catalyst.dev/v1alpha1/namespaces/ns/environments/e/status"))))
+  EXPECT_CALL(
+      *transport_,
+      Send(
+          AllOf(Field(&HttpRequest::content_type, "application/merge-patch+json"),
+                Field(&HttpRequest::path,
+                      "/apis/catalyst.catalyst.dev/v1alpha1/namespaces/ns/environments/e/status"))))
       .WillOnce(Return(Json(200, R"({"metadata":{"name":"e"}})")));
   EXPECT_TRUE(client_
                   ->Patch(resources::kEnvironments, "ns", "e", PatchType::kMerge,
@@ -176,23 +190,28 @@ TEST_F(ClientTest, PatchTypesAndApply) {
 }
 
 TEST_F(ClientTest, DeleteCarriesPolicyAndPreconditions) {
-  EXPECT_CALL(*transport_,
-              Send(AllOf(Field(&HttpRequest::method, "DELETE"),
-                         Field(&HttpRequest::body,
-                               R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Foreground","gracePeriodSeconds":0,"preconditions":{"uid":"u1","resourceVersion":"9"}})"))))
+  EXPECT_CALL(
+      *transport_,
+      Send(AllOf(
+          Field(&HttpRequest::method, "DELETE"),
+          Field(
+              &HttpRequest::body,
+              R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Foreground","gracePeriodSeconds":0,"preconditions":{"uid":"u1","resourceVersion":"9"}})"))))
       .WillOnce(Return(Json(200, "{}")));
   EXPECT_TRUE(client_
                   ->Delete(resources::kNamespaces, "", "x",
-                           {.propagation_policy = "Foreground", .precondition_uid = "u1",
-                            .precondition_resource_version = "9", .grace_period_seconds = 0})
+                           {.propagation_policy = "Foreground",
+                            .precondition_uid = "u1",
+                            .precondition_resource_version = "9",
+                            .grace_period_seconds = 0})
                   .ok());
 }
 
 // Feeds `chunks` to the stream callback, then ends the response with `status`.
 auto StreamChunks(std::vector<std::string> chunks, int status = 200) {
-  return [chunks, status](const HttpRequest&, Cancellation&,
-                          absl::FunctionRef<bool(absl::string_view)> on_data)
-             -> absl::StatusOr<HttpResponse> {
+  return [chunks, status](
+             const HttpRequest&, Cancellation&,
+             absl::FunctionRef<bool(absl::string_view)> on_data) -> absl::StatusOr<HttpResponse> {
     for (const auto& c : chunks)
       if (!on_data(c)) break;
     return HttpResponse{.status = status, .content_type = "application/json"};
@@ -200,23 +219,27 @@ auto StreamChunks(std::vector<std::string> chunks, int status = 200) {
 }
 
 TEST_F(ClientTest, WatchDeliversEventsAsTheyArrive) {
-  EXPECT_CALL(*transport_,
-              Stream(Field(&HttpRequest::path,
-                           "/api/v1/namespaces?watch=true&resourceVersion=10&allowWatchBookmarks=true&timeoutSeconds=300"),
-                     _, _))
-      .WillOnce(Invoke(StreamChunks({R"({"type":"ADDED","object":{"metadata":{"name":"a"}}})" "\n{\"ty",
-                                     R"(pe":"DELETED","object":{"metadata":{"name":"a"}}})" "\n",
-                                     R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"12"}}})" "\n"})));
+  EXPECT_CALL(*transport_, Stream(Field(&HttpRequest::path,
+                                        "/api/v1/"
+                                        "namespaces?watch=true&resourceVersion=10&"
+                                        "allowWatchBookmarks=true&timeoutSeconds=300"),
+                                  _, _))
+      .WillOnce(Invoke(
+          StreamChunks({R"({"type":"ADDED","object":{"metadata":{"name":"a"}}})"
+                        "\n{\"ty",
+                        R"(pe":"DELETED","object":{"metadata":{"name":"a"}}})"
+                        "\n",
+                        R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"12"}}})"
+                        "\n"})));
   Cancellation cancel;
   std::vector<std::string> seen;
-  auto s = client_->Watch(resources::kNamespaces, "",
-                          {.resource_version = "10", .timeout_seconds = 300}, cancel,
-                          [&](WatchEvent e) {
-                            seen.push_back(std::string(ToString(e.type)) + ":" +
-                                           std::string(e.object.Name()) +
-                                           std::string(e.object.ResourceVersion()));
-                            return true;
-                          });
+  auto s = client_->Watch(
+      resources::kNamespaces, "", {.resource_version = "10", .timeout_seconds = 300}, cancel,
+      [&](WatchEvent e) {
+        seen.push_back(std::string(ToString(e.type)) + ":" + std::string(e.object.Name()) +
+                       std::string(e.object.ResourceVersion()));
+        return true;
+      });
   EXPECT_TRUE(s.ok()) << s;
   EXPECT_THAT(seen, ::testing::ElementsAre("ADDED:a", "DELETED:a", "BOOKMARK:12"));
 }
@@ -224,7 +247,8 @@ TEST_F(ClientTest, WatchDeliversEventsAsTheyArrive) {
 TEST_F(ClientTest, WatchErrorEventEndsWithItsStatus) {
   EXPECT_CALL(*transport_, Stream(_, _, _))
       .WillOnce(Invoke(StreamChunks(
-          {R"({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired","message":"too old"}})" "\n"})));
+          {R"({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired","message":"too old"}})"
+           "\n"})));
   Cancellation cancel;
   int errors = 0;
   auto s = client_->Watch(resources::kPods, "", {}, cancel, [&](WatchEvent e) {
@@ -259,13 +283,15 @@ TEST_F(ClientTest, WatchTruncatedOrGarbageStreamIsAnError) {
 TEST_F(ClientTest, WatchCancelled) {
   Cancellation cancel;
   EXPECT_CALL(*transport_, Stream(_, _, _))
-      .WillOnce(Invoke([](const HttpRequest&, Cancellation& c,
-                          absl::FunctionRef<bool(absl::string_view)>) -> absl::StatusOr<HttpResponse> {
-        c.Cancel();
-        return HttpResponse{.status = 200};
-      }));
-  EXPECT_EQ(client_->Watch(resources::kPods, "", {}, cancel, [](WatchEvent) { return true; }).code(),
-            absl::StatusCode::kCancelled);
+      .WillOnce(
+          Invoke([](const HttpRequest&, Cancellation& c,
+                    absl::FunctionRef<bool(absl::string_view)>) -> absl::StatusOr<HttpResponse> {
+            c.Cancel();
+            return HttpResponse{.status = 200};
+          }));
+  EXPECT_EQ(
+      client_->Watch(resources::kPods, "", {}, cancel, [](WatchEvent) { return true; }).code(),
+      absl::StatusCode::kCancelled);
 }
 
 TEST_F(ClientTest, ClientSideLimiterDelaysRequests) {

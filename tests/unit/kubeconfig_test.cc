@@ -87,7 +87,8 @@ clusters:
   cluster:
     server: https://other
     insecure-skip-tls-verify: true
-)", dir_.string(), &clock_);
+)",
+                           dir_.string(), &clock_);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_TRUE(c->insecure_skip_tls_verify);
   auto d = ParseKubeconfig(R"(current-context: x
@@ -100,7 +101,8 @@ clusters:
   cluster:
     server: https://other
     insecure-skip-tls-verify: "yes please"
-)", dir_.string(), &clock_);
+)",
+                           dir_.string(), &clock_);
   ASSERT_TRUE(d.ok());
   EXPECT_FALSE(d->insecure_skip_tls_verify);
 }
@@ -121,7 +123,8 @@ users:
 - name: u
   user:
     tokenFile: token
-)"), dir_.string(), &clock_);
+)"),
+                           dir_.string(), &clock_);
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_NE(c->token, nullptr);
   EXPECT_EQ(*c->token->Token(), "one");
@@ -137,7 +140,8 @@ users:
 TEST_F(KubeconfigTest, MissingPiecesAreNamed) {
   auto no_ctx = ParseKubeconfig("current-context: nope\ncontexts: []\n", "", &clock_);
   ASSERT_FALSE(no_ctx.ok());
-  EXPECT_NE(std::string(no_ctx.status().message()).find("no context named 'nope'"), std::string::npos);
+  EXPECT_NE(std::string(no_ctx.status().message()).find("no context named 'nope'"),
+            std::string::npos);
   auto no_current = ParseKubeconfig("clusters: []\n", "", &clock_);
   EXPECT_FALSE(no_current.ok());
   auto bad_b64 = ParseKubeconfig(R"(current-context: x
@@ -150,7 +154,8 @@ clusters:
   cluster:
     server: https://s
     certificate-authority-data: "%%%"
-)", "", &clock_);
+)",
+                                 "", &clock_);
   ASSERT_FALSE(bad_b64.ok());
   EXPECT_NE(std::string(bad_b64.status().message()).find("base64"), std::string::npos);
   auto exec = ParseKubeconfig(R"(current-context: x
@@ -168,7 +173,8 @@ users:
   user:
     exec:
       command: aws
-)", "", &clock_);
+)",
+                              "", &clock_);
   ASSERT_FALSE(exec.ok());
   EXPECT_EQ(exec.status().code(), absl::StatusCode::kUnimplemented);
 }
@@ -199,8 +205,10 @@ clusters:
   Write("sa/ca.crt", "SA-CA");
   Write("sa/namespace", "operators");
 
-  ConfigSources s{.kubeconfig_flag = flag_path, .kubeconfig_env = env_path + ":/nonexistent",
-                  .service_host = "10.0.0.1", .service_port = "443",
+  ConfigSources s{.kubeconfig_flag = flag_path,
+                  .kubeconfig_env = env_path + ":/nonexistent",
+                  .service_host = "10.0.0.1",
+                  .service_port = "443",
                   .service_account_dir = (dir_ / "sa").string()};
   EXPECT_EQ(LoadRestConfig(s, &clock_)->server, "https://from-flag");
   s.kubeconfig_flag.clear();

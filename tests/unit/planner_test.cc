@@ -67,15 +67,17 @@ kube::Object WithStatus(const kube::Object& env, const Plan& plan) {
   std::string json = env.Serialize();
   const size_t at = json.find(",\"status\":");
   if (at != std::string::npos) json = json.substr(0, at) + "}";
-  json = json.substr(0, json.size() - 1) + ",\"status\":" +
-         std::string(patch.Serialize()).substr(std::string("{\"status\":").size());
+  json = json.substr(0, json.size() - 1) +
+         ",\"status\":" + std::string(patch.Serialize()).substr(std::string("{\"status\":").size());
   return *kube::Object::Parse(json);
 }
 
 std::vector<std::string> Names(const Plan& p) {
   std::vector<std::string> out;
   for (const auto& a : p.actions)
-    out.push_back(a.type == Action::Type::kAddFinalizer ? "finalizer" : absl::StrCat(a.resource.plural, "/", a.name));
+    out.push_back(a.type == Action::Type::kAddFinalizer
+                      ? "finalizer"
+                      : absl::StrCat(a.resource.plural, "/", a.name));
   return out;
 }
 
@@ -92,12 +94,13 @@ class PlannerTest : public ::testing::Test {
 TEST_F(PlannerTest, FirstPassSetsUpEverythingUpToPostgresButNotWeb) {
   const std::string fin = R"(,"finalizers":["catalyst.dev/finalizer"])";
   Plan p = Run(Env());
-  EXPECT_THAT(Names(p), ::testing::ElementsAre(
-                            "finalizer", "namespaces/team-pr-1", "resourcequotas/environment-quota",
-                            "networkpolicies/default-deny-all", "networkpolicies/allow-ingress-controller",
-                            "networkpolicies/allow-same-namespace", "networkpolicies/allow-dns-egress",
-                            "networkpolicies/allow-https-egress", "persistentvolumeclaims/postgres-data",
-                            "deployments/postgres", "services/postgres"));
+  EXPECT_THAT(Names(p),
+              ::testing::ElementsAre(
+                  "finalizer", "namespaces/team-pr-1", "resourcequotas/environment-quota",
+                  "networkpolicies/default-deny-all", "networkpolicies/allow-ingress-controller",
+                  "networkpolicies/allow-same-namespace", "networkpolicies/allow-dns-egress",
+                  "networkpolicies/allow-https-egress", "persistentvolumeclaims/postgres-data",
+                  "deployments/postgres", "services/postgres"));
   EXPECT_EQ(p.phase, "Provisioning");
   ASSERT_TRUE(p.status_patch);
   EXPECT_TRUE(p.event);
@@ -116,12 +119,13 @@ TEST_F(PlannerTest, WebComesOnlyAfterPostgresIsReadyThenReady) {
   EXPECT_EQ(p.diagnose_selector, "app.kubernetes.io/name=postgres");
   // Postgres ready: the web objects come.
   state_.Put(r::kDeployments, *kube::Object::Parse([&] {
-    std::string j = state_.Get(r::kDeployments, "team-pr-1", "postgres")->Serialize();
-    return j.substr(0, j.size() - 1) + R"(,"status":{"readyReplicas":1,"updatedReplicas":1}})";
-  }()));
+               std::string j = state_.Get(r::kDeployments, "team-pr-1", "postgres")->Serialize();
+               return j.substr(0, j.size() - 1) +
+                      R"(,"status":{"readyReplicas":1,"updatedReplicas":1}})";
+             }()));
   p = Run(env);
-  EXPECT_THAT(Names(p), ::testing::ElementsAre("persistentvolumeclaims/workspace", "deployments/web",
-                                               "services/web", "ingresses/web"));
+  EXPECT_THAT(Names(p), ::testing::ElementsAre("persistentvolumeclaims/workspace",
+                                               "deployments/web", "services/web", "ingresses/web"));
   EXPECT_EQ(p.phase, "Deploying");
   state_.Commit(p, /*deployments_ready=*/true);
   env = WithStatus(env, p);
@@ -151,7 +155,8 @@ TEST_F(PlannerTest, AnUpToDateEnvironmentYieldsNothing) {
 TEST_F(PlannerTest, DeletionDeletesTheOwnedNamespaceThenReleases) {
   kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
   state_.Commit(Run(env), true);
-  kube::Object deleting = Env(R"(,"finalizers":["catalyst.dev/finalizer"],"deletionTimestamp":"2026-01-01T00:00:00Z")");
+  kube::Object deleting =
+      Env(R"(,"finalizers":["catalyst.dev/finalizer"],"deletionTimestamp":"2026-01-01T00:00:00Z")");
   Plan p = Run(deleting);
   EXPECT_THAT(Names(p), ::testing::ElementsAre("namespaces/team-pr-1"));
   EXPECT_EQ(p.actions[0].type, Action::Type::kDelete);
@@ -168,13 +173,15 @@ TEST_F(PlannerTest, ANamespaceOfSomeoneElseIsNeitherTouchedNorDeleted) {
   EXPECT_TRUE(p.actions.empty()) << ::testing::PrintToString(Names(p));
   EXPECT_EQ(p.phase, "Failed");
   EXPECT_NE(p.status_patch->find("NamespaceConflict"), std::string::npos);
-  p = Run(Env(R"(,"finalizers":["catalyst.dev/finalizer"],"deletionTimestamp":"2026-01-01T00:00:00Z")"));
+  p = Run(Env(
+      R"(,"finalizers":["catalyst.dev/finalizer"],"deletionTimestamp":"2026-01-01T00:00:00Z")"));
   ASSERT_EQ(p.actions.size(), 1u);
   EXPECT_EQ(p.actions[0].type, Action::Type::kRemoveFinalizer);
 }
 
 TEST_F(PlannerTest, InvalidSpecFailsWithoutCreatingAnything) {
-  auto env = *kube::Object::Parse(R"({"metadata":{"name":"x","namespace":"t","uid":"u","generation":1,
+  auto env =
+      *kube::Object::Parse(R"({"metadata":{"name":"x","namespace":"t","uid":"u","generation":1,
       "finalizers":["catalyst.dev/finalizer"]},"spec":{"type":"deployment"}})");
   Plan p = Run(env);
   EXPECT_TRUE(p.actions.empty());
@@ -188,7 +195,8 @@ TEST_F(PlannerTest, FailingPodsMakeItFailedAndTheDeadlineToo) {
   Plan p = Run(env);
   state_.Commit(p, false);
   env = WithStatus(env, p);
-  Diagnosis oom{Diagnosis::Severity::kFailing, "OOMKilled", "container postgres of pod x was OOMKilled"};
+  Diagnosis oom{Diagnosis::Severity::kFailing, "OOMKilled",
+                "container postgres of pod x was OOMKilled"};
   p = Run(env, &oom);
   EXPECT_EQ(p.phase, "Failed");
   EXPECT_NE(p.status_patch->find("OOMKilled"), std::string::npos);
@@ -207,16 +215,19 @@ TEST_F(PlannerTest, FailingPodsMakeItFailedAndTheDeadlineToo) {
 
 TEST(DiagnosisTest, NamesContainerAndCause) {
   auto pod = [](absl::string_view status) {
-    return *kube::Object::Parse(absl::StrCat(R"({"metadata":{"name":"web-1"},"status":)", status, "}"));
+    return *kube::Object::Parse(
+        absl::StrCat(R"({"metadata":{"name":"web-1"},"status":)", status, "}"));
   };
   auto oom = Diagnose({pod(R"({"containerStatuses":[{"name":"web","restartCount":3,
       "state":{"waiting":{"reason":"CrashLoopBackOff"}},"lastState":{"terminated":{"reason":"OOMKilled","exitCode":137}}}]})")});
   EXPECT_EQ(oom.severity, Diagnosis::Severity::kFailing);
   EXPECT_EQ(oom.reason, "OOMKilled");
   EXPECT_NE(oom.message.find("container web"), std::string::npos);
-  auto pull = Diagnose({pod(R"({"containerStatuses":[{"name":"web","state":{"waiting":{"reason":"ImagePullBackOff","message":"Back-off pulling image \"x\""}}}]})")});
+  auto pull = Diagnose({pod(
+      R"({"containerStatuses":[{"name":"web","state":{"waiting":{"reason":"ImagePullBackOff","message":"Back-off pulling image \"x\""}}}]})")});
   EXPECT_EQ(pull.reason, "ImagePullBackOff");
-  auto hang = Diagnose({pod(R"({"initContainerStatuses":[{"name":"git-clone","state":{"terminated":{"exitCode":0}}},
+  auto hang = Diagnose(
+      {pod(R"({"initContainerStatuses":[{"name":"git-clone","state":{"terminated":{"exitCode":0}}},
       {"name":"db-migrate","state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}}}]})")});
   EXPECT_EQ(hang.severity, Diagnosis::Severity::kWaiting);
   EXPECT_NE(hang.message.find("db-migrate"), std::string::npos);

@@ -75,9 +75,13 @@ bool WaitUntil(const std::function<bool()>& cond) {
 class ReflectorTest : public ::testing::Test {
  protected:
   ReflectorOptions Options() {
-    return {.name = "test", .page_size = 2, .backoff_initial = absl::Milliseconds(1),
-            .backoff_cap = absl::Milliseconds(4), .watchdog = absl::Minutes(3),
-            .watchdog_poll = absl::Milliseconds(5), .clock = &clock_,
+    return {.name = "test",
+            .page_size = 2,
+            .backoff_initial = absl::Milliseconds(1),
+            .backoff_cap = absl::Milliseconds(4),
+            .watchdog = absl::Minutes(3),
+            .watchdog_poll = absl::Milliseconds(5),
+            .clock = &clock_,
             .on_backoff = [this](absl::Duration d) {
               absl::MutexLock l(&mu_);
               backoffs_.push_back(d);
@@ -115,7 +119,8 @@ TEST_F(ReflectorTest, ListsAllPagesThenWatchesFromTheListVersion) {
 TEST_F(ReflectorTest, WatchTimeoutIsRandomisedBetweenFiveAndTenMinutes) {
   std::vector<int> timeouts;
   EXPECT_CALL(lw_, List(_)).WillOnce(Return(ListOf("1", {})));
-  EXPECT_CALL(lw_, Watch(_, _, _)).Times(::testing::AtLeast(20))
+  EXPECT_CALL(lw_, Watch(_, _, _))
+      .Times(::testing::AtLeast(20))
       .WillRepeatedly(Invoke([&](const kube::WatchOptions& o, kube::Cancellation&,
                                  absl::FunctionRef<bool(kube::WatchEvent)> on_event) {
         timeouts.push_back(o.timeout_seconds);
@@ -152,8 +157,9 @@ TEST_F(ReflectorTest, GoneRelistsFromLastVersionThenAfresh) {
       .WillOnce(Invoke(Returns({Event(Type::kModified, Obj("n", "a", "12"))},
                                kube::MakeApiError({.code = 410, .reason = "Expired"}))));
   // Relist from the last version seen; the watch cache has lost it too.
-  EXPECT_CALL(lw_, List(::testing::AllOf(Field(&kube::ListOptions::resource_version, "12"),
-                                         Field(&kube::ListOptions::resource_version_match, "NotOlderThan"))))
+  EXPECT_CALL(lw_, List(::testing::AllOf(
+                       Field(&kube::ListOptions::resource_version, "12"),
+                       Field(&kube::ListOptions::resource_version_match, "NotOlderThan"))))
       .WillOnce(Return(kube::MakeApiError({.code = 410, .reason = "Expired"})));
   EXPECT_CALL(lw_, List(Field(&kube::ListOptions::resource_version, "")))
       .WillOnce(Return(ListOf("20", {Obj("n", "a", "12"), Obj("n", "c", "19")})));
@@ -170,8 +176,8 @@ TEST_F(ReflectorTest, GoneRelistsFromLastVersionThenAfresh) {
 TEST_F(ReflectorTest, TooManyRequestsBacksOffWithoutRelistAndHonoursRetryAfter) {
   EXPECT_CALL(lw_, List(_)).Times(1).WillOnce(Return(ListOf("10", {})));
   EXPECT_CALL(lw_, Watch(_, _, _))
-      .WillOnce(Return(kube::MakeApiError({.code = 429, .reason = "TooManyRequests",
-                                           .retry_after = absl::Milliseconds(20)})))
+      .WillOnce(Return(kube::MakeApiError(
+          {.code = 429, .reason = "TooManyRequests", .retry_after = absl::Milliseconds(20)})))
       .WillOnce(Return(kube::TransportError("connection refused")))
       .WillOnce(Invoke(StreamThenBlock({})));
   Reflector r(&lw_, &sink_, Options());
@@ -183,13 +189,12 @@ TEST_F(ReflectorTest, TooManyRequestsBacksOffWithoutRelistAndHonoursRetryAfter) 
 }
 
 TEST_F(ReflectorTest, ListFailuresBackOffWithGrowingJitteredDelays) {
-  Reflector r(&lw_, &sink_,
-              [&] {
-                auto o = Options();
-                o.backoff_initial = absl::Microseconds(800);
-                o.backoff_cap = absl::Microseconds(30000);
-                return o;
-              }());
+  Reflector r(&lw_, &sink_, [&] {
+    auto o = Options();
+    o.backoff_initial = absl::Microseconds(800);
+    o.backoff_cap = absl::Microseconds(30000);
+    return o;
+  }());
   ::testing::InSequence seq;
   EXPECT_CALL(lw_, List(_)).Times(7).WillRepeatedly(Return(kube::TransportError("refused")));
   EXPECT_CALL(lw_, List(_)).WillOnce(Return(ListOf("1", {})));
@@ -260,11 +265,12 @@ TEST(InformerTest, HandlersSeeEventsAndRelistTombstones) {
   testing_support::FakeClock clock;
   auto lw = std::make_unique<testing_support::MockListerWatcher>();
   ::testing::InSequence seq;
-  EXPECT_CALL(*lw, List(_)).WillOnce(Return(ListOf("10", {Obj("n", "a", "1"), Obj("n", "b", "2")})));
+  EXPECT_CALL(*lw, List(_))
+      .WillOnce(Return(ListOf("10", {Obj("n", "a", "1"), Obj("n", "b", "2")})));
   EXPECT_CALL(*lw, Watch(_, _, _))
-      .WillOnce(Invoke(Returns({Event(Type::kModified, Obj("n", "a", "11")),
-                                Event(Type::kDeleted, Obj("n", "b", "12"))},
-                               kube::MakeApiError({.code = 410, .reason = "Gone"}))));
+      .WillOnce(Invoke(Returns(
+          {Event(Type::kModified, Obj("n", "a", "11")), Event(Type::kDeleted, Obj("n", "b", "12"))},
+          kube::MakeApiError({.code = 410, .reason = "Gone"}))));
   // During the gap: c was created, a was deleted.
   EXPECT_CALL(*lw, List(_)).WillOnce(Return(ListOf("20", {Obj("n", "c", "15")})));
   EXPECT_CALL(*lw, Watch(_, _, _)).WillOnce(Invoke(StreamThenBlock({})));
@@ -274,11 +280,13 @@ TEST(InformerTest, HandlersSeeEventsAndRelistTombstones) {
   inf.store().AddIndex("namespace", ByNamespace);
   EXPECT_FALSE(inf.HasSynced());
   inf.Start();
-  ASSERT_TRUE(WaitUntil([&] { return h.Seen().size() == 6; })) << ::testing::PrintToString(h.Seen());
+  ASSERT_TRUE(WaitUntil([&] { return h.Seen().size() == 6; }))
+      << ::testing::PrintToString(h.Seen());
   auto seen = h.Seen();
   std::sort(seen.begin() + 4, seen.end());  // relist deltas come in map order
-  EXPECT_THAT(seen, ::testing::ElementsAre(::testing::AnyOf("add:a", "add:b"), ::testing::AnyOf("add:a", "add:b"),
-                                           "update:a", "delete:b", "add:c", "delete:a"));
+  EXPECT_THAT(seen, ::testing::ElementsAre(::testing::AnyOf("add:a", "add:b"),
+                                           ::testing::AnyOf("add:a", "add:b"), "update:a",
+                                           "delete:b", "add:c", "delete:a"));
   EXPECT_TRUE(inf.HasSynced());
   EXPECT_EQ(inf.store().Size(), 1u);
   EXPECT_EQ(inf.store().ByIndex("namespace", "n").size(), 1u);

@@ -59,14 +59,19 @@ TEST(StoreTest, ReplaceReportsTheGapAsAddsUpdatesAndTombstones) {
   auto deltas = s.Replace({Obj("n", "kept", "1"), Obj("n", "changed", "5"), Obj("n", "new", "6")});
   std::vector<std::string> seen;
   for (const auto& d : deltas) {
-    if (!d.old) seen.push_back("add:" + std::string(d.now->Name()));
-    else if (!d.now) seen.push_back("delete:" + std::string(d.old->Name()));
-    else seen.push_back("update:" + std::string(d.now->Name()) + "@" + std::string(d.now->ResourceVersion()));
+    if (!d.old)
+      seen.push_back("add:" + std::string(d.now->Name()));
+    else if (!d.now)
+      seen.push_back("delete:" + std::string(d.old->Name()));
+    else
+      seen.push_back("update:" + std::string(d.now->Name()) + "@" +
+                     std::string(d.now->ResourceVersion()));
   }
   std::sort(seen.begin(), seen.end());
   EXPECT_EQ(seen, (std::vector<std::string>{"add:new", "delete:deleted", "update:changed@5"}));
   EXPECT_EQ(s.Size(), 3u);
-  EXPECT_EQ(Names(s.ByIndex("namespace", "n")), (std::vector<std::string>{"changed", "kept", "new"}));
+  EXPECT_EQ(Names(s.ByIndex("namespace", "n")),
+            (std::vector<std::string>{"changed", "kept", "new"}));
 }
 
 }  // namespace

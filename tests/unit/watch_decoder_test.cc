@@ -1,10 +1,9 @@
 #include "kube/watch_decoder.h"
 
-#include "kube/json_parse.h"
-
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kube/json_parse.h"
 
 namespace kube {
 namespace {
@@ -62,9 +61,15 @@ TEST(WatchDecoderTest, MalformedLinesAreErrorsThatSayWhy) {
   };
   for (const auto& c : std::vector<Case>{{"{not json}\n", "invalid JSON"},
                                          {"[1,2]\n", "not a JSON object"},
-                                         {R"({"type":"EXPLODED","object":{}})" "\n", "unknown type"},
-                                         {R"({"type":"ADDED"})" "\n", "no object"},
-                                         {R"({"type":"ADDED","object":"x"})" "\n", "no object"}}) {
+                                         {R"({"type":"EXPLODED","object":{}})"
+                                          "\n",
+                                          "unknown type"},
+                                         {R"({"type":"ADDED"})"
+                                          "\n",
+                                          "no object"},
+                                         {R"({"type":"ADDED","object":"x"})"
+                                          "\n",
+                                          "no object"}}) {
     WatchDecoder d;
     absl::Status err;
     FeedAll(d, {c.line}, &err);
@@ -109,7 +114,8 @@ namespace kube {
 namespace {
 
 TEST(SlimParseTest, DropsManagedFieldsAndLastAppliedOnly) {
-  const std::string line = R"({"type":"MODIFIED","object":{"kind":"Deployment","metadata":{"name":"web","namespace":"n",
+  const std::string line =
+      R"({"type":"MODIFIED","object":{"kind":"Deployment","metadata":{"name":"web","namespace":"n",
     "managedFields":[{"manager":"kubectl","fieldsV1":{"f:spec":{"f:replicas":{}}}}],
     "annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"big\":true}","keep":"me"},
     "labels":{"managedFields":"is just a label here"}},
@@ -135,7 +141,10 @@ TEST(SlimParseTest, DropsManagedFieldsAndLastAppliedOnly) {
 
 TEST(SlimParseTest, ListItemsAreSlimmedToo) {
   rapidjson::Document doc;
-  auto r = ParseJson(doc, R"({"items":[{"metadata":{"name":"a","managedFields":[1,[2,{"x":3}]]}},{"metadata":{"name":"b","managedFields":null}}]})", true);
+  auto r = ParseJson(
+      doc,
+      R"({"items":[{"metadata":{"name":"a","managedFields":[1,[2,{"x":3}]]}},{"metadata":{"name":"b","managedFields":null}}]})",
+      true);
   ASSERT_FALSE(r.IsError());
   ASSERT_EQ(doc["items"].Size(), 2u);
   EXPECT_FALSE(doc["items"][0]["metadata"].HasMember("managedFields"));
@@ -144,7 +153,8 @@ TEST(SlimParseTest, ListItemsAreSlimmedToo) {
 }
 
 TEST(SlimParseTest, MalformedInputIsAnErrorNotACrash) {
-  for (const char* bad : {R"({"metadata":{"managedFields":[1,2)", R"({"a":)", "", "[", "{\"metadata\":{\"managedFields\":}}"}) {
+  for (const char* bad : {R"({"metadata":{"managedFields":[1,2)", R"({"a":)", "", "[",
+                          "{\"metadata\":{\"managedFields\":}}"}) {
     rapidjson::Document doc;
     EXPECT_TRUE(ParseJson(doc, bad, true).IsError()) << bad;
   }

@@ -44,16 +44,17 @@ TEST(YamlTest, DoubleQuotedEscapesAndHashInsideQuotes) {
 }
 
 TEST(YamlTest, JsonDocumentsAreAccepted) {
-  auto doc = ParseYaml(R"({"current-context":"c","clusters":[{"name":"x","cluster":{"server":"s","insecure-skip-tls-verify":true}}]})");
+  auto doc = ParseYaml(
+      R"({"current-context":"c","clusters":[{"name":"x","cluster":{"server":"s","insecure-skip-tls-verify":true}}]})");
   ASSERT_TRUE(doc.ok()) << doc.status();
   EXPECT_EQ((*doc)["current-context"].str(), "c");
   EXPECT_EQ((*doc)["clusters"].seq[0]["cluster"]["insecure-skip-tls-verify"].str(), "true");
 }
 
 TEST(YamlTest, RejectsWhatItDoesNotUnderstand) {
-  for (const char* bad : {"a: &anchor x\n", "a: |\n  block\n", "a: x\n---\nb: y\n",
-                          "a:\n\tb: tab\n", "a: \"unterminated\n", "a: x\na: y\n",
-                          "a: b\n  c: d\n", "- a\nb: c\n", "{\"a\": "}) {
+  for (const char* bad :
+       {"a: &anchor x\n", "a: |\n  block\n", "a: x\n---\nb: y\n", "a:\n\tb: tab\n",
+        "a: \"unterminated\n", "a: x\na: y\n", "a: b\n  c: d\n", "- a\nb: c\n", "{\"a\": "}) {
     EXPECT_FALSE(ParseYaml(bad).ok()) << bad;
   }
 }
