@@ -78,18 +78,8 @@ class ControllerE2E : public ::testing::Test {
         << "phase " << Phase(ns, name) << ", want " << phase << ": " << Env(ns, name).Serialize();
   }
   static void SetFault(const std::string& target_ns, const std::string& fault) {
-    const std::string patch =
-        absl::StrCat(R"({"data":{")", target_ns, R"(":)",
-                     fault.empty() ? "null" : absl::StrCat("\"", fault, "\""), "}}");
-    auto s = Admin().Patch(kConfigMaps, "kube-system", "kubelet-sim-faults",
-                           kube::PatchType::kMerge, patch);
-    if (kube::apierrors::IsNotFound(s.status()))
-      s = Admin().Create(
-          kConfigMaps, "kube-system",
-          absl::StrCat(
-              R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kubelet-sim-faults"},)",
-              patch.substr(1)));
-    ASSERT_TRUE(s.ok()) << s.status();
+    absl::Status s = SetSimulatorFault(target_ns, fault);
+    ASSERT_TRUE(s.ok()) << s;
   }
 
   static inline pid_t pid_ = -1;

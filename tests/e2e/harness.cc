@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
+#include "kube/api_error.h"
 #include "kube/cpprest_transport.h"
 #include "kube/kubeconfig.h"
 
@@ -105,6 +106,20 @@ bool WaitFor(absl::Duration timeout, absl::FunctionRef<bool()> cond, absl::Durat
     if (absl::Now() >= deadline) return false;
     absl::SleepFor(poll);
   }
+}
+
+absl::Status SetSimulatorFault(const std::string& ns, const std::string& fault) {
+  const std::string patch = absl::StrCat(
+      R"({"data":{")", ns, R"(":)", fault.empty() ? "null" : absl::StrCat("\"", fault, "\""), "}}");
+  auto s = Admin().Patch(kube::resources::kConfigMaps, "kube-system", "kubelet-sim-faults",
+                         kube::PatchType::kMerge, patch);
+  if (kube::apierrors::IsNotFound(s.status()))
+    s = Admin().Create(
+        kube::resources::kConfigMaps, "kube-system",
+        absl::StrCat(
+            R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kubelet-sim-faults"},)",
+            patch.substr(1)));
+  return s.status();
 }
 
 bool WaitForControllers(absl::Duration timeout) {

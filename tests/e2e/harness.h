@@ -41,6 +41,10 @@ bool WaitFor(absl::Duration timeout, absl::FunctionRef<bool()> cond,
 // it before they end, so later tests find it whole.
 bool WaitForControllers(absl::Duration timeout);
 
+// Sets (or, with an empty fault, clears) the kubelet simulator's fault for
+// every pod of namespace ns: tools/kubelet-sim/README.md, e.g. "web=oomkilled".
+absl::Status SetSimulatorFault(const std::string& ns, const std::string& fault);
+
 // A namespace of the test's own: e2e-<prefix>-<random>, deleted afterwards.
 class TestNamespace {
  public:

@@ -161,25 +161,13 @@ TEST(KubeletSimE2E, ConfigMapFaultAppliesToOthersPodsAndRecovers) {
   CreatePod(ns.name(), PodJson("victim", ""));
   auto ready = [](const kube::Object& p) { return Condition(p, "Ready", "status") == "True"; };
   ExpectPod(ns.name(), "victim", ready);
-  const std::string patch = absl::StrCat(R"({"data":{")", ns.name(), R"(":"app=oomkilled"}})");
-  auto s = Admin().Patch(kConfigMaps, "kube-system", "kubelet-sim-faults", kube::PatchType::kMerge,
-                         patch);
-  if (kube::apierrors::IsNotFound(s.status()))
-    s = Admin().Create(
-        kConfigMaps, "kube-system",
-        absl::StrCat(
-            R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kubelet-sim-faults"},)",
-            patch.substr(1)));
-  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_TRUE(SetSimulatorFault(ns.name(), "app=oomkilled").ok());
   ExpectPod(ns.name(), "victim", [](const kube::Object& p) {
     return At(Status(p, "containerStatuses", "app"), {"lastState", "terminated", "reason"}) ==
                "OOMKilled" &&
            Condition(p, "Ready", "status") == "False";
   });
-  ASSERT_TRUE(Admin()
-                  .Patch(kConfigMaps, "kube-system", "kubelet-sim-faults", kube::PatchType::kMerge,
-                         absl::StrCat(R"({"data":{")", ns.name(), R"(":null}})"))
-                  .ok());
+  ASSERT_TRUE(SetSimulatorFault(ns.name(), "").ok());
   ExpectPod(ns.name(), "victim", ready);
 }
 
