@@ -34,9 +34,11 @@ setup build
 setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
   -Dcpp_args=-fno-sanitize-recover=all -Dbuildtype=debug
 setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
-# libFuzzer needs clang; the library is instrumented for coverage too.
+# libFuzzer needs clang; the library is instrumented for coverage too. Clang's
+# pointer-overflow check trips on RapidJSON 1.1's own stack (arithmetic on its
+# initial null pointer, fixed upstream after 1.1): left out for that reason.
 CC=clang CXX=clang++ setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
-  -Dcpp_args=-fsanitize=fuzzer-no-link
+  "-Dcpp_args=['-fsanitize=fuzzer-no-link','-fno-sanitize=pointer-overflow']"
 log "compiling (4 builds)"
 ninja -C build
 ninja -C build-asan
