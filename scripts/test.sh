@@ -67,6 +67,16 @@ run concurrency build/tests/concurrency_tests
 run concurrency-asan build-asan/tests/concurrency_tests
 run concurrency-tsan build-tsan/tests/concurrency_tests
 
+# The Helm chart: lint, render, CRD copy in step (server checks run with the e2e cluster below).
+log "checking the Helm chart"
+if HELM_CHECK_KUBECONFIG=none "$REPO/scripts/helm-check.sh" >"$RESULTS/helm-check.log" 2>&1; then
+  echo '<testsuites tests="1" failures="0" name="helm-chart"/>' >"$RESULTS/helm-chart.xml"
+else
+  cat "$RESULTS/helm-check.log"
+  FAILED_RUNS+=(helm-chart)
+  echo '<testsuites tests="1" failures="1" name="helm-chart"/>' >"$RESULTS/helm-chart.xml"
+fi
+
 # Fuzz targets, a bounded time each, from the committed corpus (copied: CI
 # does not write into the clone). A crash fails the run and keeps the input.
 for target in watch_decoder kubeconfig; do
@@ -95,6 +105,14 @@ if ((!UNIT_ONLY)); then
     { cat "$RESULTS/cluster-up.log"; die "control plane did not start"; }
   run e2e build/tests/e2e_tests
   run e2e-asan build-asan/tests/e2e_tests
+  # The chart's manifests against the real API server (dry run: nothing left behind).
+  if HELM_CHECK_KUBECONFIG=$CLUSTER_DIR/kubeconfig "$REPO/scripts/helm-check.sh" >"$RESULTS/helm-server.log" 2>&1; then
+    echo '<testsuites tests="1" failures="0" name="helm-server"/>' >"$RESULTS/helm-server.xml"
+  else
+    cat "$RESULTS/helm-server.log"
+    FAILED_RUNS+=(helm-server)
+    echo '<testsuites tests="1" failures="1" name="helm-server"/>' >"$RESULTS/helm-server.xml"
+  fi
 fi
 
 python3 - "$RESULTS" <<'PY'

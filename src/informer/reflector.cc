@@ -94,7 +94,7 @@ absl::Status Reflector::WatchOnce(kube::Cancellation& stop) {
   absl::Status s = lw_->Watch({.resource_version = LastResourceVersion(),
                                .allow_bookmarks = true,
                                .timeout_seconds = static_cast<int>(absl::ToInt64Seconds(timeout))},
-                              cancel, [&](kube::WatchEvent ev) {
+                              cancel, [&](const kube::WatchEvent& ev) {
                                 std::string rv(ev.object.ResourceVersion());
                                 switch (ev.type) {
                                   case kube::WatchEvent::Type::kBookmark: {

@@ -81,7 +81,7 @@ void Client::Throttle() {
   if (absl::Duration wait = limiter_.Reserve(); wait > absl::ZeroDuration()) clock_->SleepFor(wait);
 }
 
-absl::StatusOr<HttpResponse> Client::Do(absl::string_view verb, HttpRequest req, bool idempotent) {
+absl::StatusOr<HttpResponse> Client::Do(absl::string_view verb, const HttpRequest& req, bool idempotent) {
   util::Backoff backoff(options_.backoff_initial, options_.backoff_cap);
   bool reauthenticated = false;
   for (int attempt = 1;; ++attempt) {

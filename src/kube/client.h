@@ -113,7 +113,7 @@ class Client {
                      Cancellation& cancel, absl::FunctionRef<bool(WatchEvent)> on_event);
 
  private:
-  absl::StatusOr<HttpResponse> Do(absl::string_view verb, HttpRequest req, bool idempotent);
+  absl::StatusOr<HttpResponse> Do(absl::string_view verb, const HttpRequest& req, bool idempotent);
   void Throttle();
 
   std::unique_ptr<Transport> transport_;
