@@ -3,12 +3,15 @@
 
 #include <csignal>
 #include <cstdio>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "controllers/builders.h"
 #include "controllers/environment_controller.h"
 #include "kube/cpprest_transport.h"
 #include "kube/kubeconfig.h"
+#include "ops/http_server.h"
+#include "ops/metrics.h"
 #include "util/flags.h"
 #include "util/log.h"
 
@@ -26,6 +29,8 @@ struct Options {
   std::string log_format = "json";
   double kube_api_qps = 50;
   int kube_api_burst = 100;
+  std::string metrics_bind_address = ":8080";
+  std::string health_probe_bind_address = ":8081";
   bool help = false, version = false;
   controllers::OperatorConfig config;
 };
@@ -36,6 +41,9 @@ int Run(int argc, char** argv) {
   flags.String("kubeconfig", &o.kubeconfig,
                "kubeconfig file (else $KUBECONFIG, in-cluster, ~/.kube/config)");
   flags.Int("workers", &o.workers, "concurrent reconciles");
+  flags.String("metrics-bind-address", &o.metrics_bind_address, "serve /metrics here (\"0\": off)");
+  flags.String("health-probe-bind-address", &o.health_probe_bind_address,
+               "serve /healthz and /readyz here (\"0\": off)");
   flags.Duration("resync-period", &o.resync_period,
                  "how often every Environment is looked at again");
   flags.Duration("shutdown-grace", &o.shutdown_grace,
@@ -118,13 +126,43 @@ int Run(int argc, char** argv) {
   if (!config.ok()) return bad(std::string(config.status().message()));
   auto transport = kube::NewCpprestTransport(*config);
   if (!transport.ok()) return bad(std::string(transport.status().message()));
-  kube::Client client(std::move(*transport),
-                      {.qps = o.kube_api_qps, .burst = o.kube_api_burst, .token = config->token});
+  const std::string host = config->server.substr(config->server.find("://") + 3);
+  ops::Metrics metrics("environment", host, o.workers);
+  kube::Client client(std::move(*transport), {.qps = o.kube_api_qps,
+                                              .burst = o.kube_api_burst,
+                                              .token = config->token,
+                                              .observer = &metrics});
   util::Log(util::LogLevel::kInfo, kLogger, "starting",
             {{"version", kVersion}, {"server", config->server}, {"workers", o.workers}});
 
-  controllers::EnvironmentController controller(
-      &client, {.workers = o.workers, .resync_period = o.resync_period, .config = o.config});
+  controllers::EnvironmentController controller(&client, {.workers = o.workers,
+                                                          .resync_period = o.resync_period,
+                                                          .config = o.config,
+                                                          .queue_metrics = &metrics,
+                                                          .worker_observer = &metrics});
+  metrics.OnScrape([&controller](ops::Metrics& m) {
+    m.SetUnfinishedWork("environment", controller.queue().UnfinishedWork(),
+                        controller.queue().LongestRunning());
+  });
+  ops::HttpServer metrics_server(o.metrics_bind_address);
+  ops::HttpServer probe_server(o.health_probe_bind_address);
+  metrics_server.Handle("/metrics", [&metrics] {
+    return ops::HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", metrics.Scrape()};
+  });
+  probe_server.Handle("/healthz", [] { return ops::HttpReply{200, "text/plain", "ok\n"}; });
+  // Ready once every cache has synced, and not while any is stale.
+  probe_server.Handle("/readyz", [&controller] {
+    if (!controller.HasSynced()) return ops::HttpReply{503, "text/plain", "caches not synced\n"};
+    if (controller.Stale()) return ops::HttpReply{503, "text/plain", "a watch is stale\n"};
+    return ops::HttpReply{200, "text/plain", "ok\n"};
+  });
+  for (auto [server, flag, address] :
+       {std::tuple{&metrics_server, "--metrics-bind-address", &o.metrics_bind_address},
+        std::tuple{&probe_server, "--health-probe-bind-address", &o.health_probe_bind_address}}) {
+    if (*address == "0") continue;
+    if (absl::Status s = server->Start(); !s.ok())
+      return bad(absl::StrCat(flag, ": ", s.message()));
+  }
   controller.StartInformers();
   // Caches first: a reconcile on a half-filled cache would recreate what exists.
   kube::Cancellation synced;

@@ -27,7 +27,8 @@ class ControllerE2E : public ::testing::Test {
       FILE* log = std::freopen(log_path_.c_str(), "a", stderr);
       (void)log;
       execl(KUBE_OPERATOR_BIN, "kube-operator", "--kubeconfig", KubeconfigPath().c_str(),
-            "--failure-deadline", "2m", static_cast<char*>(nullptr));
+            "--failure-deadline", "2m", "--metrics-bind-address", "127.0.0.1:28080",
+            "--health-probe-bind-address", "127.0.0.1:28081", static_cast<char*>(nullptr));
       _exit(127);
     }
     ASSERT_GT(pid_, 0);
@@ -124,6 +125,38 @@ TEST_F(ControllerE2E, CreateBuildsEverythingAndReportsReadyWithAUrl) {
   for (const auto& e : events->items) reasons.emplace_back(e.Str({"reason"}));
   EXPECT_NE(std::find(reasons.begin(), reasons.end(), "Ready"), reasons.end())
       << absl::StrJoin(reasons, ",");
+}
+
+// curl's view of a local endpoint: "<code> <body>".
+std::string Curl(const std::string& url) {
+  std::string out;
+  if (FILE* p = popen(("curl -s -w ' %{http_code}' " + url).c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    pclose(p);
+  }
+  return out;
+}
+
+TEST_F(ControllerE2E, ServesProbesAndMetrics) {
+  EXPECT_TRUE(WaitFor(absl::Seconds(30), [] {
+    return Curl("127.0.0.1:28081/readyz") == "ok\n 200";
+  })) << Curl("127.0.0.1:28081/readyz");
+  EXPECT_EQ(Curl("127.0.0.1:28081/healthz"), "ok\n 200");
+  TestNamespace ns("ctl-metrics");
+  CreateEnv(ns.name(), "m", DevSpec("a1b2c3d"));
+  ExpectPhase(ns.name(), "m", "Ready");
+  const std::string metrics = Curl("127.0.0.1:28080/metrics");
+  EXPECT_NE(
+      metrics.find(
+          "controller_runtime_reconcile_total{controller=\"environment\",result=\"success\"}"),
+      std::string::npos);
+  EXPECT_NE(metrics.find("workqueue_adds_total{name=\"environment\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("rest_client_requests_total{code=\"201\""), std::string::npos)
+      << "creates";
+  EXPECT_NE(metrics.find("process_resident_memory_bytes"), std::string::npos);
+  EXPECT_EQ(metrics.substr(metrics.size() - 4), " 200");
 }
 
 TEST_F(ControllerE2E, DriftIsRepaired) {

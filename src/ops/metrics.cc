@@ -1,0 +1,216 @@
+#include "ops/metrics.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_split.h"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
+
+namespace ops {
+namespace {
+
+using prometheus::Histogram;
+
+// client-go's workqueue and controller-runtime's buckets.
+const Histogram::BucketBoundaries kQueueBuckets{1e-8, 1e-7, 1e-6, 1e-5, 1e-4,
+                                                1e-3, 1e-2, 1e-1, 1,    10};
+const Histogram::BucketBoundaries kReconcileBuckets{
+    0.005, 0.01, 0.025, 0.05, 0.1,  0.15, 0.2,  0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6,
+    0.7,   0.8,  0.9,   1.0,  1.25, 1.5,  1.75, 2.0,  2.5, 3.0,  3.5, 4.0,  4.5, 5,
+    6,     7,    8,     9,    10,   15,   20,   25,   30,  40,   50,  60};
+const Histogram::BucketBoundaries kRequestBuckets{0.005, 0.025, 0.1, 0.25, 0.5, 1,
+                                                  2,     4,     8,   15,   30,  60};
+
+std::string S(absl::string_view v) { return std::string(v); }
+
+}  // namespace
+
+struct Metrics::Impl {
+  explicit Impl(std::string c, std::string h)
+      : controller(std::move(c)),
+        host(std::move(h)),
+        registry(std::make_shared<prometheus::Registry>()) {}
+  const std::string controller, host;
+  std::shared_ptr<prometheus::Registry> registry;
+  prometheus::Family<prometheus::Gauge>* depth;
+  prometheus::Family<prometheus::Counter>* adds;
+  prometheus::Family<Histogram>* queue_duration;
+  prometheus::Family<Histogram>* work_duration;
+  prometheus::Family<prometheus::Counter>* retries;
+  prometheus::Family<prometheus::Gauge>* unfinished;
+  prometheus::Family<prometheus::Gauge>* longest;
+  prometheus::Family<prometheus::Counter>* reconcile_total;
+  prometheus::Counter* reconcile_errors;
+  Histogram* reconcile_time;
+  prometheus::Gauge* active_workers;
+  prometheus::Family<prometheus::Counter>* requests;
+  prometheus::Family<Histogram>* request_duration;
+  prometheus::Gauge* rss;
+  prometheus::Gauge* cpu;
+  prometheus::Gauge* fds;
+  prometheus::Gauge* start_time;
+};
+
+Metrics::Metrics(std::string controller, std::string host, int max_workers)
+    : impl_(std::make_unique<Impl>(std::move(controller), std::move(host))) {
+  auto& r = *impl_->registry;
+  using prometheus::BuildCounter;
+  using prometheus::BuildGauge;
+  using prometheus::BuildHistogram;
+  Impl& m = *impl_;
+  m.depth = &BuildGauge().Name("workqueue_depth").Help("Current depth of workqueue").Register(r);
+  m.adds = &BuildCounter()
+                .Name("workqueue_adds_total")
+                .Help("Total number of adds handled by workqueue")
+                .Register(r);
+  m.queue_duration =
+      &BuildHistogram()
+           .Name("workqueue_queue_duration_seconds")
+           .Help("How long in seconds an item stays in workqueue before being requested")
+           .Register(r);
+  m.work_duration = &BuildHistogram()
+                         .Name("workqueue_work_duration_seconds")
+                         .Help("How long in seconds processing an item from workqueue takes")
+                         .Register(r);
+  m.retries = &BuildCounter()
+                   .Name("workqueue_retries_total")
+                   .Help("Total number of retries handled by workqueue")
+                   .Register(r);
+  m.unfinished = &BuildGauge()
+                      .Name("workqueue_unfinished_work_seconds")
+                      .Help("How many seconds of work has been done that is in progress")
+                      .Register(r);
+  m.longest = &BuildGauge()
+                   .Name("workqueue_longest_running_processor_seconds")
+                   .Help("How many seconds has the longest running processor been running")
+                   .Register(r);
+  m.reconcile_total = &BuildCounter()
+                           .Name("controller_runtime_reconcile_total")
+                           .Help("Total number of reconciliations per controller")
+                           .Register(r);
+  for (const char* result : {"success", "error", "requeue", "requeue_after"})
+    m.reconcile_total->Add({{"controller", m.controller}, {"result", result}});
+  m.reconcile_errors = &BuildCounter()
+                            .Name("controller_runtime_reconcile_errors_total")
+                            .Help("Total number of reconciliation errors per controller")
+                            .Register(r)
+                            .Add({{"controller", m.controller}});
+  m.reconcile_time = &BuildHistogram()
+                          .Name("controller_runtime_reconcile_time_seconds")
+                          .Help("Length of time per reconciliation per controller")
+                          .Register(r)
+                          .Add({{"controller", m.controller}}, kReconcileBuckets);
+  m.active_workers = &BuildGauge()
+                          .Name("controller_runtime_active_workers")
+                          .Help("Number of currently used workers per controller")
+                          .Register(r)
+                          .Add({{"controller", m.controller}});
+  BuildGauge()
+      .Name("controller_runtime_max_concurrent_reconciles")
+      .Help("Maximum number of concurrent reconciles per controller")
+      .Register(r)
+      .Add({{"controller", m.controller}})
+      .Set(max_workers);
+  m.requests = &BuildCounter()
+                    .Name("rest_client_requests_total")
+                    .Help("Number of HTTP requests, partitioned by status code, method, and host.")
+                    .Register(r);
+  m.request_duration = &BuildHistogram()
+                            .Name("rest_client_request_duration_seconds")
+                            .Help("Request latency in seconds. Broken down by verb, and host.")
+                            .Register(r);
+  m.rss = &BuildGauge()
+               .Name("process_resident_memory_bytes")
+               .Help("Resident memory size in bytes.")
+               .Register(r)
+               .Add({});
+  m.cpu = &BuildGauge()
+               .Name("process_cpu_seconds_total")
+               .Help("Total user and system CPU time spent in seconds.")
+               .Register(r)
+               .Add({});
+  m.fds = &BuildGauge()
+               .Name("process_open_fds")
+               .Help("Number of open file descriptors.")
+               .Register(r)
+               .Add({});
+  m.start_time = &BuildGauge()
+                      .Name("process_start_time_seconds")
+                      .Help("Start time of the process since unix epoch in seconds.")
+                      .Register(r)
+                      .Add({});
+  m.start_time->Set(static_cast<double>(absl::ToUnixSeconds(absl::Now())));
+}
+
+Metrics::~Metrics() = default;
+
+void Metrics::Depth(absl::string_view q, int64_t d) {
+  impl_->depth->Add({{"name", S(q)}}).Set(static_cast<double>(d));
+}
+void Metrics::Add(absl::string_view q) { impl_->adds->Add({{"name", S(q)}}).Increment(); }
+void Metrics::QueueLatency(absl::string_view q, absl::Duration d) {
+  impl_->queue_duration->Add({{"name", S(q)}}, kQueueBuckets).Observe(absl::ToDoubleSeconds(d));
+}
+void Metrics::WorkDuration(absl::string_view q, absl::Duration d) {
+  impl_->work_duration->Add({{"name", S(q)}}, kQueueBuckets).Observe(absl::ToDoubleSeconds(d));
+}
+void Metrics::Retry(absl::string_view q) { impl_->retries->Add({{"name", S(q)}}).Increment(); }
+void Metrics::SetUnfinishedWork(absl::string_view q, absl::Duration unfinished,
+                                absl::Duration longest) {
+  impl_->unfinished->Add({{"name", S(q)}}).Set(absl::ToDoubleSeconds(unfinished));
+  impl_->longest->Add({{"name", S(q)}}).Set(absl::ToDoubleSeconds(longest));
+}
+
+void Metrics::ReconcileDone(absl::string_view result, absl::Duration took) {
+  impl_->reconcile_total->Add({{"controller", impl_->controller}, {"result", S(result)}})
+      .Increment();
+  if (result == "error") impl_->reconcile_errors->Increment();
+  impl_->reconcile_time->Observe(absl::ToDoubleSeconds(took));
+}
+void Metrics::ActiveWorkers(int n) { impl_->active_workers->Set(n); }
+
+void Metrics::Observe(absl::string_view verb, absl::string_view method, absl::string_view code,
+                      absl::Duration latency) {
+  impl_->requests->Add({{"code", S(code)}, {"method", S(method)}, {"host", impl_->host}})
+      .Increment();
+  impl_->request_duration->Add({{"verb", S(verb)}, {"host", impl_->host}}, kRequestBuckets)
+      .Observe(absl::ToDoubleSeconds(latency));
+}
+
+std::string Metrics::Scrape() {
+  if (on_scrape_) on_scrape_(*this);
+  // Process figures from /proc, read at scrape time.
+  std::ifstream statm("/proc/self/statm");
+  long pages_total = 0, pages_resident = 0;
+  if (statm >> pages_total >> pages_resident)
+    impl_->rss->Set(static_cast<double>(pages_resident) *
+                    static_cast<double>(sysconf(_SC_PAGESIZE)));
+  std::ifstream stat("/proc/self/stat");
+  std::stringstream ss;
+  ss << stat.rdbuf();
+  const std::string s = ss.str();
+  if (size_t close = s.rfind(')'); close != std::string::npos) {
+    std::vector<std::string> f = absl::StrSplit(s.substr(close + 2), ' ');
+    // Fields 14 and 15 (utime, stime) are at 11 and 12 after the command.
+    if (f.size() > 12)
+      impl_->cpu->Set((std::stod(f[11]) + std::stod(f[12])) /
+                      static_cast<double>(sysconf(_SC_CLK_TCK)));
+  }
+  int fds = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (readdir(d)) ++fds;
+    closedir(d);
+    fds -= 3;  // ".", ".." and the directory's own descriptor
+  }
+  impl_->fds->Set(fds);
+  return prometheus::TextSerializer().Serialize(impl_->registry->Collect());
+}
+
+}  // namespace ops

@@ -1,0 +1,53 @@
+// Metrics: the operator's Prometheus metrics, named as controller-runtime and
+// client-go name theirs so dashboards carry over, on prometheus-cpp. It is the
+// observer the queue, the worker pool and the API client report to. Label sets
+// are bounded: no per-Environment labels.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "informer/queue_metrics.h"
+#include "informer/worker_pool.h"
+#include "kube/client.h"
+
+namespace ops {
+
+class Metrics final : public informer::QueueMetrics,
+                      public informer::WorkerPoolObserver,
+                      public kube::RequestObserver {
+ public:
+  // controller: the controller label; host: the API server's host:port.
+  Metrics(std::string controller, std::string host, int max_workers);
+  ~Metrics() override;
+
+  // Called at each scrape, before the text is written: gauges read from state
+  // (queue unfinished work, ...) are set here.
+  void OnScrape(std::function<void(Metrics&)> fn) { on_scrape_ = std::move(fn); }
+  void SetUnfinishedWork(absl::string_view queue, absl::Duration unfinished,
+                         absl::Duration longest);
+
+  // The Prometheus text exposition of everything, process metrics included.
+  std::string Scrape();
+
+  // QueueMetrics
+  void Depth(absl::string_view queue, int64_t depth) override;
+  void Add(absl::string_view queue) override;
+  void QueueLatency(absl::string_view queue, absl::Duration d) override;
+  void WorkDuration(absl::string_view queue, absl::Duration d) override;
+  void Retry(absl::string_view queue) override;
+  // WorkerPoolObserver
+  void ReconcileDone(absl::string_view result, absl::Duration took) override;
+  void ActiveWorkers(int n) override;
+  // RequestObserver
+  void Observe(absl::string_view verb, absl::string_view method, absl::string_view code,
+               absl::Duration latency) override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::function<void(Metrics&)> on_scrape_;
+};
+
+}  // namespace ops
