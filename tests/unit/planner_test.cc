@@ -92,7 +92,6 @@ class PlannerTest : public ::testing::Test {
 };
 
 TEST_F(PlannerTest, FirstPassSetsUpEverythingUpToPostgresButNotWeb) {
-  const std::string fin = R"(,"finalizers":["catalyst.dev/finalizer"])";
   Plan p = Run(Env());
   EXPECT_THAT(Names(p),
               ::testing::ElementsAre(
@@ -105,7 +104,6 @@ TEST_F(PlannerTest, FirstPassSetsUpEverythingUpToPostgresButNotWeb) {
   ASSERT_TRUE(p.status_patch);
   EXPECT_TRUE(p.event);
   EXPECT_TRUE(p.diagnose_selector.empty()) << "no pod listing while still applying";
-  (void)fin;
 }
 
 TEST_F(PlannerTest, WebComesOnlyAfterPostgresIsReadyThenReady) {
