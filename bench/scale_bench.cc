@@ -1,0 +1,438 @@
+// Scale benchmark driver (issue #8): against a running control plane and a
+// running operator (started by scripts/bench.sh), creates N Environments and
+// measures latencies from watches (the project's informers), the operator's
+// RSS and CPU from /proc, and its API requests from the audit log. Writes one
+// JSON object and a TSV time series.
+//
+// Phases: idle sample → ramp (create N, wait all Ready) → pause the kubelet
+// simulator, settle, steady window → probes (one new Environment at a time
+// while N resync) → resume the simulator, delete all.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "informer/informer.h"
+#include "kube/api_error.h"
+#include "kube/client.h"
+#include "kube/cpprest_transport.h"
+#include "kube/kubeconfig.h"
+#include "kube/resource.h"
+#include "util/clock.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Time = Clock::time_point;
+
+double Seconds(Time a, Time b) { return std::chrono::duration<double>(b - a).count(); }
+
+struct Options {
+  std::string kubeconfig, audit_log, operator_user, out, series, ns = "bench";
+  int n = 100, operator_pid = 0, sim_pid = 0, threads = 16, probes = 20;
+  double steady_seconds = 60, settle_seconds = 15, idle_seconds = 10, timeout_seconds = 1800;
+};
+
+bool ParseFlags(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(argv[i], absl::MaxSplits('=', 1));
+    auto& [k, v] = kv;
+    bool ok = true;
+    if (k == "--kubeconfig") o.kubeconfig = v;
+    else if (k == "--audit-log") o.audit_log = v;
+    else if (k == "--operator-user") o.operator_user = v;
+    else if (k == "--out") o.out = v;
+    else if (k == "--series") o.series = v;
+    else if (k == "--namespace") o.ns = v;
+    else if (k == "--n") ok = absl::SimpleAtoi(v, &o.n);
+    else if (k == "--operator-pid") ok = absl::SimpleAtoi(v, &o.operator_pid);
+    else if (k == "--sim-pid") ok = absl::SimpleAtoi(v, &o.sim_pid);
+    else if (k == "--threads") ok = absl::SimpleAtoi(v, &o.threads);
+    else if (k == "--probes") ok = absl::SimpleAtoi(v, &o.probes);
+    else if (k == "--steady-seconds") ok = absl::SimpleAtod(v, &o.steady_seconds);
+    else if (k == "--settle-seconds") ok = absl::SimpleAtod(v, &o.settle_seconds);
+    else if (k == "--idle-seconds") ok = absl::SimpleAtod(v, &o.idle_seconds);
+    else if (k == "--timeout-seconds") ok = absl::SimpleAtod(v, &o.timeout_seconds);
+    else ok = false;
+    if (!ok) {
+      std::fprintf(stderr, "bad flag %s\n", argv[i]);
+      return false;
+    }
+  }
+  if (o.kubeconfig.empty() || o.operator_pid == 0 || o.out.empty()) {
+    std::fprintf(stderr,
+                 "usage: scale_bench --kubeconfig=F --operator-pid=P --out=F [--n=100] "
+                 "[--sim-pid=P] [--audit-log=F --operator-user=U] [--series=F] [--threads=16] "
+                 "[--probes=20] [--steady-seconds=60] [--settle-seconds=15] [--idle-seconds=10] "
+                 "[--timeout-seconds=1800] [--namespace=bench]\n");
+    return false;
+  }
+  return true;
+}
+
+// /proc/PID figures.
+struct ProcSample {
+  long rss_kib = 0, hwm_kib = 0, threads = 0;
+  double cpu_seconds = 0;
+};
+
+ProcSample Sample(int pid) {
+  ProcSample s;
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  for (std::string line; std::getline(status, line);) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    if (f.size() < 2) continue;
+    if (f[0] == "VmRSS:") (void)absl::SimpleAtoi(f[1], &s.rss_kib);
+    if (f[0] == "VmHWM:") (void)absl::SimpleAtoi(f[1], &s.hwm_kib);
+    if (f[0] == "Threads:") (void)absl::SimpleAtoi(f[1], &s.threads);
+  }
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string text((std::istreambuf_iterator<char>(stat)), {});
+  // Fields after the ")" closing comm: state is field 3, utime 14, stime 15.
+  std::vector<absl::string_view> f = absl::StrSplit(text.substr(text.rfind(')') + 2), ' ');
+  long utime = 0, stime = 0;
+  if (f.size() > 12 && absl::SimpleAtoi(f[11], &utime) && absl::SimpleAtoi(f[12], &stime))
+    s.cpu_seconds = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  return s;
+}
+
+std::string Percentiles(std::vector<double> v) {
+  if (v.empty()) return R"({"count":0})";
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) {  // nearest rank
+    size_t i = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size())));
+    return v[std::clamp<size_t>(i, 1, v.size()) - 1];
+  };
+  return absl::StrFormat(R"({"count":%d,"p50":%.1f,"p99":%.1f,"max":%.1f})", v.size(), at(0.5),
+                         at(0.99), v.back());
+}
+
+// Environments by name: when created (POST sent), when their namespace
+// appeared, when they were first Ready. Fed by the informers' handlers.
+class Tracker {
+ public:
+  struct Track {
+    Time created;
+    std::optional<Time> ns_at, ready_at;
+  };
+  void Created(const std::string& name, Time at) {
+    std::lock_guard l(mu_);
+    tracks_[name].created = at;
+  }
+  void NamespaceSeen(const std::string& name) {
+    const Time now = Clock::now();
+    std::lock_guard l(mu_);
+    auto& t = tracks_[name];
+    if (!t.ns_at) t.ns_at = now, ++namespaces_;
+  }
+  void EnvSeen(const kube::Object& env) {
+    if (env.Str({"status", "phase"}) != "Ready") return;
+    const Time now = Clock::now();
+    std::lock_guard l(mu_);
+    auto& t = tracks_[std::string(env.Name())];
+    if (!t.ready_at) t.ready_at = now, ++ready_;
+  }
+  int ready() const {
+    std::lock_guard l(mu_);
+    return ready_;
+  }
+  int namespaces() const {
+    std::lock_guard l(mu_);
+    return namespaces_;
+  }
+  // Latencies in ms of the named Environments: create→namespace, create→Ready.
+  std::pair<std::vector<double>, std::vector<double>> Latencies(const std::vector<std::string>& names,
+                                                                std::optional<Time>* last_ready) const {
+    std::lock_guard l(mu_);
+    std::vector<double> ns, ready;
+    for (const auto& name : names) {
+      auto it = tracks_.find(name);
+      if (it == tracks_.end()) continue;
+      const Track& t = it->second;
+      if (t.ns_at) ns.push_back(1000 * Seconds(t.created, *t.ns_at));
+      if (t.ready_at) {
+        ready.push_back(1000 * Seconds(t.created, *t.ready_at));
+        if (last_ready && (!*last_ready || **last_ready < *t.ready_at)) *last_ready = t.ready_at;
+      }
+    }
+    return {ns, ready};
+  }
+  std::optional<Time> NamespaceAt(const std::string& name) const {
+    std::lock_guard l(mu_);
+    auto it = tracks_.find(name);
+    return it == tracks_.end() ? std::nullopt : it->second.ns_at;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, Track> tracks_;
+  int namespaces_ = 0, ready_ = 0;
+};
+
+class EnvHandler : public informer::EventHandler {
+ public:
+  explicit EnvHandler(Tracker* t) : t_(t) {}
+  void OnAdd(const kube::Object& o) override { t_->EnvSeen(o); }
+  void OnUpdate(const kube::Object&, const kube::Object& o) override { t_->EnvSeen(o); }
+  void OnDelete(const kube::Object&) override {}
+
+ private:
+  Tracker* t_;
+};
+
+// Maps a managed namespace back to its Environment through the operator's annotation.
+class NamespaceHandler : public informer::EventHandler {
+ public:
+  NamespaceHandler(Tracker* t, std::string ns) : t_(t), prefix_(ns + "/") {}
+  void OnAdd(const kube::Object& o) override {
+    absl::string_view ref = o.Annotation("catalyst.dev/environment");
+    if (absl::ConsumePrefix(&ref, prefix_)) t_->NamespaceSeen(std::string(ref));
+  }
+  void OnUpdate(const kube::Object&, const kube::Object& o) override { OnAdd(o); }
+  void OnDelete(const kube::Object&) override {}
+
+ private:
+  Tracker* t_;
+  std::string prefix_;
+};
+
+std::string EnvJson(absl::string_view ns, absl::string_view name) {
+  return absl::StrCat(
+      R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment","metadata":{"name":")",
+      name, R"(","namespace":")", ns,
+      R"("},"spec":{"type":"development","projectRef":{"name":"p"},"sources":[{"name":"web",)",
+      R"("repositoryUrl":"https://github.com/org/repo","branch":"main","commitSha":"a1b2c3d"}]}})");
+}
+
+// Runs fn(i) for i in [0, n) on `threads` threads.
+void Parallel(int n, int threads, const std::function<void(int)>& fn) {
+  std::atomic<int> next{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < std::min(n, threads); ++t)
+    pool.emplace_back([&] {
+      for (int i; (i = next++) < n;) fn(i);
+    });
+  for (auto& t : pool) t.join();
+}
+
+bool WaitUntil(double timeout_seconds, const std::function<bool()>& done) {
+  const Time deadline = Clock::now() + std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000));
+  while (!done()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+// API requests by the operator's user in the audit log between two offsets:
+// distinct auditIDs (a watch logs ResponseStarted and ResponseComplete).
+std::string AuditCounts(const std::string& path, std::streamoff from, std::streamoff to,
+                        const std::string& user) {
+  std::ifstream in(path);
+  in.seekg(from);
+  std::set<std::string> seen;
+  std::map<std::string, int> by_verb, by_verb_resource;
+  std::string line;
+  while (in.tellg() < to && std::getline(in, line)) {
+    auto ev = kube::Object::Parse(line);
+    if (!ev.ok() || ev->Str({"user", "username"}) != user) continue;
+    if (!seen.insert(std::string(ev->Str({"auditID"}))).second) continue;
+    const std::string verb(ev->Str({"verb"}));
+    std::string resource(ev->Str({"objectRef", "resource"}));
+    if (auto sub = ev->Str({"objectRef", "subresource"}); !sub.empty()) absl::StrAppend(&resource, "/", sub);
+    ++by_verb[verb];
+    ++by_verb_resource[absl::StrCat(verb, " ", resource)];
+  }
+  auto obj = [](const std::map<std::string, int>& m) {
+    return absl::StrCat("{", absl::StrJoin(m, ",", [](std::string* s, const auto& kv) {
+      absl::StrAppend(s, "\"", kv.first, "\":", kv.second);
+    }), "}");
+  };
+  return absl::StrCat(R"({"total":)", seen.size(), R"(,"by_verb":)", obj(by_verb),
+                      R"(,"by_verb_resource":)", obj(by_verb_resource), "}");
+}
+
+std::streamoff FileSize(const std::string& path) {
+  std::ifstream in(path, std::ios::ate);
+  return in ? static_cast<std::streamoff>(in.tellg()) : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (!ParseFlags(argc, argv, o)) return 2;
+  const util::RealClock clock;
+  auto config = kube::LoadRestConfig(kube::ConfigSources::FromEnvironment(o.kubeconfig), &clock);
+  if (!config.ok()) return std::fprintf(stderr, "%s\n", config.status().ToString().c_str()), 1;
+  auto transport = kube::NewCpprestTransport(*config, {.pool_threads = 8});
+  if (!transport.ok()) return std::fprintf(stderr, "%s\n", transport.status().ToString().c_str()), 1;
+  kube::Client client(std::move(*transport), {.token = config->token});
+  auto say = [](const std::string& s) { std::fprintf(stderr, "[scale_bench] %s\n", s.c_str()), std::fflush(stderr); };
+
+  if (auto s = client.Create(kube::resources::kNamespaces, "",
+                             absl::StrCat(R"({"metadata":{"name":")", o.ns, R"("}})"));
+      !s.ok() && !kube::apierrors::IsAlreadyExists(s.status()))
+    return say(s.status().ToString()), 1;
+
+  Tracker tracker;
+  EnvHandler env_handler(&tracker);
+  NamespaceHandler ns_handler(&tracker, o.ns);
+  informer::Informer envs(std::make_unique<informer::ClientListerWatcher>(&client, kube::resources::kEnvironments, o.ns), {});
+  informer::Informer nss(std::make_unique<informer::ClientListerWatcher>(
+                             &client, kube::resources::kNamespaces, "", "app.kubernetes.io/managed-by=kube-operator"),
+                         {});
+  envs.AddHandler(&env_handler);
+  nss.AddHandler(&ns_handler);
+  envs.Start();
+  nss.Start();
+  if (!WaitUntil(30, [&] { return envs.HasSynced() && nss.HasSynced(); })) return say("informers did not sync"), 1;
+
+  // Time series, one row a second, for the chart.
+  const Time t0 = Clock::now();
+  std::atomic<bool> stop_series{false};
+  std::atomic<const char*> phase{"idle"};
+  std::ofstream series;
+  if (!o.series.empty()) series.open(o.series), series << "# t_s\tphase\trss_mib\tready\tnamespaces\tcpu_s\n";
+  std::thread series_thread([&] {
+    while (!stop_series) {
+      const ProcSample s = Sample(o.operator_pid);
+      if (series.is_open())
+        series << absl::StrFormat("%.1f\t%s\t%.2f\t%d\t%d\t%.2f\n", Seconds(t0, Clock::now()), phase.load(),
+                                  s.rss_kib / 1024.0, tracker.ready(), tracker.namespaces(), s.cpu_seconds)
+               << std::flush;
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  });
+
+  std::vector<std::string> out;  // JSON members
+  auto finish = [&](int rc) {
+    stop_series = true;
+    series_thread.join();
+    envs.Stop();
+    nss.Stop();
+    std::ofstream f(o.out);
+    f << "{" << absl::StrJoin(out, ",") << "}\n";
+    say(absl::StrCat("wrote ", o.out));
+    return rc;
+  };
+  out.push_back(absl::StrCat(R"("n":)", o.n));
+
+  // Idle: operator synced on an empty cluster.
+  say("idle");
+  std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(o.idle_seconds * 1000)));
+  const ProcSample idle = Sample(o.operator_pid);
+  out.push_back(absl::StrFormat(R"("idle":{"rss_kib":%d,"threads":%d,"cpu_seconds_total":%.2f})", idle.rss_kib,
+                                idle.threads, idle.cpu_seconds));
+
+  // Ramp.
+  say(absl::StrCat("ramp: creating ", o.n));
+  phase = "ramp";
+  std::vector<std::string> names;
+  for (int i = 0; i < o.n; ++i) names.push_back(absl::StrFormat("env-%05d", i));
+  std::atomic<int> create_errors{0};
+  const std::streamoff audit_ramp_from = o.audit_log.empty() ? 0 : FileSize(o.audit_log);
+  const Time ramp_start = Clock::now();
+  const ProcSample before_ramp = Sample(o.operator_pid);
+  Parallel(o.n, o.threads, [&](int i) {
+    tracker.Created(names[i], Clock::now());
+    if (auto s = client.Create(kube::resources::kEnvironments, o.ns, EnvJson(o.ns, names[i])); !s.ok())
+      ++create_errors, say(s.status().ToString());
+  });
+  const double create_seconds = Seconds(ramp_start, Clock::now());
+  say(absl::StrFormat("created in %.1f s; waiting for Ready", create_seconds));
+  int logged_tenths = 0;
+  const bool all_ready = WaitUntil(o.timeout_seconds, [&] {
+    const int r = tracker.ready();
+    if (r * 10 / o.n > logged_tenths)
+      logged_tenths = r * 10 / o.n, say(absl::StrFormat("%d Ready after %.1f s", r, Seconds(ramp_start, Clock::now())));
+    return r >= o.n;
+  });
+  const ProcSample after_ramp = Sample(o.operator_pid);
+  std::optional<Time> last_ready;
+  auto [ns_lat, ready_lat] = tracker.Latencies(names, &last_ready);
+  out.push_back(absl::StrFormat(
+      R"("ramp":{"all_ready":%s,"create_errors":%d,"create_seconds":%.2f,"all_ready_seconds":%.2f,)"
+      R"("create_to_namespace_ms":%s,"create_to_ready_ms":%s,"cpu_seconds":%.2f,"rss_kib_end":%d,"hwm_kib_end":%d,)"
+      R"("api_requests":%s})",
+      all_ready ? "true" : "false", create_errors.load(), create_seconds,
+      last_ready ? Seconds(ramp_start, *last_ready) : -1.0, Percentiles(ns_lat), Percentiles(ready_lat),
+      after_ramp.cpu_seconds - before_ramp.cpu_seconds, after_ramp.rss_kib, after_ramp.hwm_kib,
+      o.audit_log.empty() ? "null"
+                          : AuditCounts(o.audit_log, audit_ramp_from, FileSize(o.audit_log), o.operator_user)));
+  if (!all_ready) return say("not all Ready before the timeout"), finish(1);
+
+  // Steady state: simulator paused so nothing but the operator's resync moves.
+  say("steady: pausing the simulator, settling");
+  phase = "steady";
+  if (o.sim_pid) kill(o.sim_pid, SIGSTOP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(o.settle_seconds * 1000)));
+  const std::streamoff audit_from = o.audit_log.empty() ? 0 : FileSize(o.audit_log);
+  const ProcSample steady_start = Sample(o.operator_pid);
+  const Time steady_t0 = Clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(o.steady_seconds * 1000)));
+  const ProcSample steady_end = Sample(o.operator_pid);
+  const double steady_s = Seconds(steady_t0, Clock::now());
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // let the audit backend write
+  const std::streamoff audit_to = o.audit_log.empty() ? 0 : FileSize(o.audit_log);
+  const double steady_cpu = steady_end.cpu_seconds - steady_start.cpu_seconds;
+  out.push_back(absl::StrFormat(
+      R"("steady":{"seconds":%.1f,"cpu_seconds":%.2f,"cpu_percent_of_core":%.2f,"rss_kib":%d,"threads":%d,"api_requests":%s})",
+      steady_s, steady_cpu, 100 * steady_cpu / steady_s, steady_end.rss_kib, steady_end.threads,
+      o.audit_log.empty() ? "null" : AuditCounts(o.audit_log, audit_from, audit_to, o.operator_user)));
+
+  // Probes: one new Environment at a time while the N resync every 5 s. The
+  // spacing is not a multiple of 5 s, so probes land across the resync cycle.
+  say("probes");
+  phase = "probe";
+  std::vector<std::string> probe_names;
+  for (int i = 0; i < o.probes; ++i) {
+    const std::string name = absl::StrFormat("probe-%03d", i);
+    probe_names.push_back(name);
+    tracker.Created(name, Clock::now());
+    if (auto s = client.Create(kube::resources::kEnvironments, o.ns, EnvJson(o.ns, name)); !s.ok())
+      say(s.status().ToString());
+    WaitUntil(30, [&] { return tracker.NamespaceAt(name).has_value(); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(737));
+  }
+  out.push_back(absl::StrCat(R"("probe":{"create_to_namespace_ms":)",
+                             Percentiles(tracker.Latencies(probe_names, nullptr).first), "}"));
+
+  // Delete all; an Environment is gone once the operator saw its namespace go.
+  say("delete");
+  phase = "delete";
+  if (o.sim_pid) kill(o.sim_pid, SIGCONT);  // pods need it to finish terminating
+  names.insert(names.end(), probe_names.begin(), probe_names.end());
+  const Time del_start = Clock::now();
+  Parallel(static_cast<int>(names.size()), o.threads, [&](int i) {
+    if (auto s = client.Delete(kube::resources::kEnvironments, o.ns, names[i]); !s.ok()) say(s.ToString());
+  });
+  const double delete_issued = Seconds(del_start, Clock::now());
+  const bool all_gone = WaitUntil(o.timeout_seconds, [&] { return envs.store().Size() == 0; });
+  const double all_gone_s = Seconds(del_start, Clock::now());
+  const ProcSample end = Sample(o.operator_pid);
+  out.push_back(absl::StrFormat(
+      R"("delete":{"all_gone":%s,"deletes_sent_seconds":%.2f,"all_gone_seconds":%.2f},"rss_hwm_kib":%d,"rss_kib_end":%d)",
+      all_gone ? "true" : "false", delete_issued, all_gone_s, end.hwm_kib, end.rss_kib));
+  return finish(all_gone ? 0 : 1);
+}
