@@ -61,13 +61,21 @@ class CpprestTransport final : public Transport {
       // whatever else has arrived in one go.
       auto buf = resp.body().streambuf();
       std::array<uint8_t, 64 * 1024> chunk;
+      bool ended = false;
       while (!cancel.cancelled()) {
         size_t n = buf.getn(chunk.data(), 1).get();
-        if (n == 0) break;  // end of body
+        if (n == 0) {
+          ended = true;
+          break;
+        }
         const size_t more = std::min(chunk.size() - 1, static_cast<size_t>(buf.in_avail()));
         if (more > 0) n += buf.getn(chunk.data() + 1, more).get();
         if (!on_data(absl::string_view(reinterpret_cast<const char*>(chunk.data()), n))) break;
       }
+      // Left before the end (the consumer stopped, e.g. on a line it cannot
+      // decode): close the connection, or cpprest goes on reading the body
+      // into memory in the background for as long as the server sends it.
+      if (!ended) cts.cancel();
       return out;
     } catch (const std::exception& e) {
       if (cancel.cancelled()) return HttpResponse{.status = 200};
