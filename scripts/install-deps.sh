@@ -9,6 +9,7 @@ PKGS=(
   libgtest-dev libgmock-dev libboost-system-dev prometheus-cpp-dev
   etcd-server golang-go golang-github-modern-go-reflect2-dev
   openssl curl unzip ca-certificates dpkg-dev python3 clang libclang-rt-14-dev
+  prometheus gnuplot-nox
 )
 
 missing=()

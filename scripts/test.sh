@@ -101,7 +101,8 @@ if ((!UNIT_ONLY)); then
   export APISERVER_PORT=${TEST_APISERVER_PORT:-26443} ETCD_CLIENT_PORT=${TEST_ETCD_CLIENT_PORT:-33790} \
     ETCD_PEER_PORT=${TEST_ETCD_PEER_PORT:-33800}
   trap '"$REPO/scripts/cluster-down.sh" >/dev/null 2>&1 || true' EXIT
-  "$REPO/scripts/cluster-up.sh" >"$RESULTS/cluster-up.log" 2>&1 ||
+  # The audit log lets e2e tests see exactly what the operator sent (RBAC, fencing).
+  "$REPO/scripts/cluster-up.sh" --audit-log "$CLUSTER_DIR/audit.log" >"$RESULTS/cluster-up.log" 2>&1 ||
     { cat "$RESULTS/cluster-up.log"; die "control plane did not start"; }
   run e2e build/tests/e2e_tests
   run e2e-asan build-asan/tests/e2e_tests

@@ -1,8 +1,15 @@
 // kube-operator: turns Environment resources into running environments.
 #include <pthread.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
@@ -10,6 +17,8 @@
 #include "controllers/environment_controller.h"
 #include "kube/cpprest_transport.h"
 #include "kube/kubeconfig.h"
+#include "leaderelection/leader_elector.h"
+#include "leaderelection/lease_lock.h"
 #include "ops/http_server.h"
 #include "ops/metrics.h"
 #include "util/flags.h"
@@ -31,8 +40,38 @@ struct Options {
   int kube_api_burst = 100;
   std::string metrics_bind_address = ":8080";
   std::string health_probe_bind_address = ":8081";
+  bool leader_elect = false;
+  std::string leader_election_namespace;  // "": the kubeconfig's or the pod's namespace
+  std::string leader_election_id = "kube-operator-leader";
+  absl::Duration lease_duration = absl::Seconds(15);
+  absl::Duration renew_deadline = absl::Seconds(10);
+  absl::Duration retry_period = absl::Seconds(2);
   bool help = false, version = false;
   controllers::OperatorConfig config;
+};
+
+// A unique holder identity per process: the pod (or host) name and a random
+// suffix, so a restarted pod with the same name is a new candidate.
+std::string Identity() {
+  std::string host;
+  if (const char* pod = std::getenv("POD_NAME"); pod && *pod) {
+    host = pod;
+  } else {
+    char buf[256] = {};
+    host = gethostname(buf, sizeof(buf) - 1) == 0 ? buf : "kube-operator";
+  }
+  std::random_device rd;
+  return absl::StrCat(host, "_", absl::Hex(rd(), absl::kZeroPad8));
+}
+
+// Feeds the product's create -> Ready histogram.
+class ReadyObserver final : public controllers::ReconcileObserver {
+ public:
+  explicit ReadyObserver(ops::Metrics* m) : m_(m) {}
+  void EnvironmentReady(absl::Duration d) override { m_->EnvironmentReady(d); }
+
+ private:
+  ops::Metrics* const m_;
 };
 
 int Run(int argc, char** argv) {
@@ -75,6 +114,17 @@ int Run(int argc, char** argv) {
   flags.String("workspace-storage", &o.config.workspace_storage, "workspace volume size");
   flags.String("storage-class", &o.config.storage_class,
                "storageClassName of volumes (empty: default)");
+  flags.Bool("leader-elect", &o.leader_elect,
+             "elect a leader on a Lease; only the leader reconciles (run 2+ replicas)");
+  flags.String("leader-election-namespace", &o.leader_election_namespace,
+               "namespace of the Lease (default: the pod's or the kubeconfig's)");
+  flags.String("leader-election-id", &o.leader_election_id, "name of the Lease");
+  flags.Duration("leader-election-lease-duration", &o.lease_duration,
+                 "how long standbys wait after the leader's last renewal");
+  flags.Duration("leader-election-renew-deadline", &o.renew_deadline,
+                 "how long the leader tries to renew before it stops writing and exits");
+  flags.Duration("leader-election-retry-period", &o.retry_period,
+                 "how often candidates try to acquire and the leader renews");
   flags.Bool("help", &o.help, "print this help");
   flags.Bool("version", &o.version, "print the version");
   if (absl::Status s = flags.Parse(argc, argv); !s.ok()) {
@@ -113,6 +163,13 @@ int Run(int argc, char** argv) {
     return bad("invalid value for --resync-period: want at least 1s");
   if (absl::Status s = controllers::ValidateConfig(o.config); !s.ok())
     return bad(std::string(s.message()));
+  if (o.leader_elect)
+    if (absl::Status s = leaderelection::ValidateConfig({.identity = "-",
+                                                         .lease_duration = o.lease_duration,
+                                                         .renew_deadline = o.renew_deadline,
+                                                         .retry_period = o.retry_period});
+        !s.ok())
+      return bad(std::string(s.message()));
 
   // Signals go to the main thread only: block them before any thread starts.
   sigset_t signals;
@@ -124,25 +181,68 @@ int Run(int argc, char** argv) {
   static const util::RealClock clock;
   auto config = kube::LoadRestConfig(kube::ConfigSources::FromEnvironment(o.kubeconfig), &clock);
   if (!config.ok()) return bad(std::string(config.status().message()));
+  // The identity also goes into the User-Agent, so audit logs tell replicas apart.
+  const std::string identity = Identity();
+  config->user_agent = absl::StrCat("kube-operator/", kVersion, " (", identity, ")");
   auto transport = kube::NewCpprestTransport(*config);
   if (!transport.ok()) return bad(std::string(transport.status().message()));
   const std::string host = config->server.substr(config->server.find("://") + 3);
   ops::Metrics metrics("environment", host, o.workers);
+  std::unique_ptr<kube::Client> election_client;
+  std::unique_ptr<leaderelection::LeaseLock> lease;
+  std::unique_ptr<leaderelection::LeaderElector> elector;
+  if (o.leader_elect) {
+    // Its own connection and short timeouts: a renewal must never wait behind
+    // the controller's requests nor outlive the renew deadline.
+    auto election_transport = kube::NewCpprestTransport(*config);
+    if (!election_transport.ok()) return bad(std::string(election_transport.status().message()));
+    election_client = std::make_unique<kube::Client>(
+        std::move(*election_transport), kube::ClientOptions{.max_attempts = 1,
+                                                            .token = config->token,
+                                                            .observer = &metrics,
+                                                            .request_timeout = o.retry_period});
+    lease = std::make_unique<leaderelection::LeaseLock>(election_client.get(),
+                                                        o.leader_election_namespace.empty()
+                                                            ? config->default_namespace
+                                                            : o.leader_election_namespace,
+                                                        o.leader_election_id);
+    elector = std::make_unique<leaderelection::LeaderElector>(
+        lease.get(), leaderelection::LeaderElectionConfig{
+                         .identity = identity,
+                         .lease_duration = o.lease_duration,
+                         .renew_deadline = o.renew_deadline,
+                         .retry_period = o.retry_period,
+                         .on_new_leader = [&](const std::string& holder) {
+                           util::Log(util::LogLevel::kInfo, kLogger, "leader observed",
+                                     {{"lease", lease->Describe()}, {"holder", holder}});
+                         }});
+    metrics.SetLeader(o.leader_election_id, false);
+  }
+  // The fence: once the lease is not renewed in time, the controller's writes
+  // are refused before they are sent (set before any thread starts).
   kube::Client client(std::move(*transport), {.qps = o.kube_api_qps,
                                               .burst = o.kube_api_burst,
                                               .token = config->token,
-                                              .observer = &metrics});
+                                              .observer = &metrics,
+                                              .fence = elector.get()});
   util::Log(util::LogLevel::kInfo, kLogger, "starting",
-            {{"version", kVersion}, {"server", config->server}, {"workers", o.workers}});
+            {{"version", kVersion},
+             {"server", config->server},
+             {"workers", o.workers},
+             {"identity", identity},
+             {"leader_elect", o.leader_elect ? "true" : "false"}});
 
+  ReadyObserver ready_observer(&metrics);
   controllers::EnvironmentController controller(&client, {.workers = o.workers,
                                                           .resync_period = o.resync_period,
                                                           .config = o.config,
                                                           .queue_metrics = &metrics,
-                                                          .worker_observer = &metrics});
+                                                          .worker_observer = &metrics,
+                                                          .reconcile_observer = &ready_observer});
   metrics.OnScrape([&controller](ops::Metrics& m) {
     m.SetUnfinishedWork("environment", controller.queue().UnfinishedWork(),
                         controller.queue().LongestRunning());
+    m.SetEnvironmentPhases(controller.CountByPhase());
   });
   ops::HttpServer metrics_server(o.metrics_bind_address);
   ops::HttpServer probe_server(o.health_probe_bind_address);
@@ -150,7 +250,8 @@ int Run(int argc, char** argv) {
     return ops::HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", metrics.Scrape()};
   });
   probe_server.Handle("/healthz", [] { return ops::HttpReply{200, "text/plain", "ok\n"}; });
-  // Ready once every cache has synced, and not while any is stale.
+  // Ready once every cache has synced, and not while any is stale; standbys
+  // too, since their warm caches are what makes a failover fast.
   probe_server.Handle("/readyz", [&controller] {
     if (!controller.HasSynced()) return ops::HttpReply{503, "text/plain", "caches not synced\n"};
     if (controller.Stale()) return ops::HttpReply{503, "text/plain", "a watch is stale\n"};
@@ -164,24 +265,56 @@ int Run(int argc, char** argv) {
       return bad(absl::StrCat(flag, ": ", s.message()));
   }
   controller.StartInformers();
-  // Caches first: a reconcile on a half-filled cache would recreate what exists.
-  kube::Cancellation synced;
-  std::thread waiter([&] {
-    while (!controller.HasSynced() && !synced.WaitFor(absl::Milliseconds(100))) {
+
+  // Workers start once the caches are synced (a reconcile on a half-filled
+  // cache would recreate what exists) and, with leader election, once leading.
+  kube::Cancellation stopping, stop_election;
+  std::mutex start_mu;
+  bool workers_may_start = true;  // guarded by start_mu; false once shutting down
+  auto start_reconciling = [&] {
+    while (!controller.HasSynced() && !stopping.WaitFor(absl::Milliseconds(100))) {
     }
-    if (!synced.cancelled()) {
-      util::Log(util::LogLevel::kInfo, kLogger, "caches synced; reconciling");
-      controller.StartWorkers();
+    std::lock_guard<std::mutex> l(start_mu);
+    if (!workers_may_start) return;
+    workers_may_start = false;
+    util::Log(util::LogLevel::kInfo, kLogger, "caches synced; reconciling");
+    controller.StartWorkers();
+  };
+  std::atomic<bool> lost_lease{false};
+  std::thread runner([&] {
+    if (!elector) return start_reconciling();
+    // Run blocks while leading; it returns false when the lease was lost.
+    std::thread starter;
+    const bool graceful = elector->Run(stop_election, [&] {
+      metrics.SetLeader(o.leader_election_id, true);
+      starter = std::thread(start_reconciling);
+    });
+    metrics.SetLeader(o.leader_election_id, false);
+    if (!graceful) {
+      // controller-runtime's behaviour: a replica that lost its lease exits
+      // and restarts as a standby, rather than risk a second writer.
+      lost_lease = true;
+      kill(getpid(), SIGTERM);
     }
+    if (starter.joinable()) starter.join();
   });
+
   int sig = 0;
   sigwait(&signals, &sig);
-  util::Log(util::LogLevel::kInfo, kLogger, "signal received; shutting down", {{"signal", sig}});
-  synced.Cancel();
-  waiter.join();
+  util::Log(lost_lease ? util::LogLevel::kError : util::LogLevel::kInfo, kLogger,
+            lost_lease ? "leader election lost; shutting down" : "signal received; shutting down",
+            {{"signal", sig}});
+  stopping.Cancel();
+  {
+    std::lock_guard<std::mutex> l(start_mu);
+    workers_may_start = false;
+  }
+  // In-flight reconciles finish while the lease is still held, then it is released.
   const bool clean = controller.Stop(o.shutdown_grace);
+  stop_election.Cancel();
+  runner.join();
   util::Log(util::LogLevel::kInfo, kLogger, "stopped", {{"clean", clean ? "true" : "false"}});
-  return 0;
+  return lost_lease ? 1 : 0;
 }
 
 }  // namespace

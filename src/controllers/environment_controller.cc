@@ -48,7 +48,8 @@ EnvironmentController::EnvironmentController(kube::Client* client, ControllerOpt
   for (auto& [res, inf] : informers_)
     if (inf.get() != environments_) inf->AddHandler(handlers_.back().get());
   reconciler_ = std::make_unique<EnvironmentReconciler>(client_, &environments_->store(), this,
-                                                        options_.config, &clock_);
+                                                        options_.config, &clock_,
+                                                        options_.reconcile_observer);
 }
 
 EnvironmentController::~EnvironmentController() { Stop(absl::Seconds(10)); }
@@ -100,6 +101,15 @@ void EnvironmentController::ResyncLoop() {
   // from the cache, behind live events (low priority).
   while (!stop_.WaitFor(options_.resync_period))
     for (const auto& key : environments_->store().Keys()) queue_.Add(key, informer::Priority::kLow);
+}
+
+std::map<std::string, int> EnvironmentController::CountByPhase() const {
+  std::map<std::string, int> counts;
+  for (const kube::Object& env : environments_->store().List()) {
+    absl::string_view phase = env.Str({"status", "phase"});
+    ++counts[phase.empty() ? "Pending" : std::string(phase)];
+  }
+  return counts;
 }
 
 bool EnvironmentController::Stop(absl::Duration grace) {

@@ -6,6 +6,7 @@
 // semantics) without calling the API server.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -26,6 +27,7 @@ struct ControllerOptions {
   OperatorConfig config;
   informer::QueueMetrics* queue_metrics = nullptr;
   informer::WorkerPoolObserver* worker_observer = nullptr;
+  ReconcileObserver* reconcile_observer = nullptr;
 };
 
 class EnvironmentController final : public ClusterState {
@@ -43,6 +45,8 @@ class EnvironmentController final : public ClusterState {
   bool Stop(absl::Duration grace);
 
   const informer::WorkQueue& queue() const { return queue_; }
+  // Cached Environments by status.phase (no phase yet counts as Pending).
+  std::map<std::string, int> CountByPhase() const;
 
   // ClusterState: reads the informers' caches.
   std::optional<kube::Object> Get(const kube::Resource& r, absl::string_view ns,

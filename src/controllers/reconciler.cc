@@ -43,12 +43,13 @@ std::string FinalizerPatch(const kube::Object& env, bool add) {
 EnvironmentReconciler::EnvironmentReconciler(kube::Client* client,
                                              const informer::Store* environments,
                                              const ClusterState* state, OperatorConfig config,
-                                             const util::Clock* clock)
+                                             const util::Clock* clock, ReconcileObserver* observer)
     : client_(client),
       environments_(environments),
       state_(state),
       config_(std::move(config)),
-      clock_(clock) {}
+      clock_(clock),
+      observer_(observer) {}
 
 absl::Status EnvironmentReconciler::Execute(const Action& a, const kube::Object& env) {
   switch (a.type) {
@@ -159,6 +160,16 @@ informer::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& ke
     util::Log(util::LogLevel::kInfo, kLogger, "phase changed",
               {{"environment", key}, {"phase", plan.phase}, {"message", plan.event->message}});
     RecordEvent(*env, plan.event->type, plan.event->reason, plan.event->message);
+    // create -> Ready: the spec as created (generation 1) coming up, not a
+    // later rollout or a recovery from Failed.
+    const absl::string_view was = env->Str({"status", "phase"});
+    absl::Time created;
+    std::string err;
+    if (observer_ && plan.phase == "Ready" && env->Generation() == 1 && was != "Failed" &&
+        was != "Ready" &&
+        absl::ParseTime(absl::RFC3339_full, env->Str({"metadata", "creationTimestamp"}), &created,
+                        &err))
+      observer_->EnvironmentReady(clock_->Now() - created);
   }
   return {.requeue_after = plan.requeue_after};
 }

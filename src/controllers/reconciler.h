@@ -15,10 +15,19 @@
 
 namespace controllers {
 
+// What the product's own metrics need from reconciles; must be thread-safe.
+class ReconcileObserver {
+ public:
+  virtual ~ReconcileObserver() = default;
+  // An Environment reached Ready for the first time, this long after its creation.
+  virtual void EnvironmentReady(absl::Duration since_creation) = 0;
+};
+
 class EnvironmentReconciler {
  public:
   EnvironmentReconciler(kube::Client* client, const informer::Store* environments,
-                        const ClusterState* state, OperatorConfig config, const util::Clock* clock);
+                        const ClusterState* state, OperatorConfig config, const util::Clock* clock,
+                        ReconcileObserver* observer = nullptr);
 
   // key: "<namespace>/<name>" of an Environment.
   informer::ReconcileResult Reconcile(const std::string& key);
@@ -33,6 +42,7 @@ class EnvironmentReconciler {
   const ClusterState* const state_;
   const OperatorConfig config_;
   const util::Clock* const clock_;
+  ReconcileObserver* const observer_;
 };
 
 }  // namespace controllers

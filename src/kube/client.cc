@@ -81,11 +81,14 @@ void Client::Throttle() {
   if (absl::Duration wait = limiter_.Reserve(); wait > absl::ZeroDuration()) clock_->SleepFor(wait);
 }
 
-absl::StatusOr<HttpResponse> Client::Do(absl::string_view verb, const HttpRequest& req, bool idempotent) {
+absl::StatusOr<HttpResponse> Client::Do(absl::string_view verb, HttpRequest req, bool idempotent) {
+  req.timeout = options_.request_timeout;
   util::Backoff backoff(options_.backoff_initial, options_.backoff_cap);
   bool reauthenticated = false;
   for (int attempt = 1;; ++attempt) {
     Throttle();
+    if (options_.fence && req.method != "GET")
+      if (absl::Status s = options_.fence->AllowWrite(); !s.ok()) return s;
     const absl::Time start = clock_->Now();
     absl::StatusOr<HttpResponse> resp = transport_->Send(req);
     absl::Status err;

@@ -75,6 +75,14 @@ class RequestObserver {
                        absl::Duration latency) = 0;
 };
 
+// Decides whether a write may be sent now (leader election's fencing: a
+// leader that could not renew its lease in time must stop writing at once).
+class WriteFence {
+ public:
+  virtual ~WriteFence() = default;
+  virtual absl::Status AllowWrite() const = 0;  // non-OK: the write is not sent
+};
+
 struct ClientOptions {
   double qps = 0;  // <= 0: no client-side limit
   int burst = 0;
@@ -84,6 +92,8 @@ struct ClientOptions {
   const util::Clock* clock = nullptr;  // null: the wall clock
   std::shared_ptr<TokenSource> token;  // invalidated on 401 (the transport reads it)
   RequestObserver* observer = nullptr;
+  const WriteFence* fence = nullptr;                   // consulted before every attempt of a write
+  absl::Duration request_timeout = absl::Seconds(30);  // each non-watch exchange
 };
 
 class Client {
@@ -113,7 +123,7 @@ class Client {
                      Cancellation& cancel, absl::FunctionRef<bool(WatchEvent)> on_event);
 
  private:
-  absl::StatusOr<HttpResponse> Do(absl::string_view verb, const HttpRequest& req, bool idempotent);
+  absl::StatusOr<HttpResponse> Do(absl::string_view verb, HttpRequest req, bool idempotent);
   void Throttle();
 
   std::unique_ptr<Transport> transport_;

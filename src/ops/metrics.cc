@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "absl/strings/str_split.h"
@@ -19,6 +21,10 @@ namespace {
 using prometheus::Histogram;
 
 // client-go's workqueue and controller-runtime's buckets.
+// PRODUCT.md's phases; each always exported, so a phase that empties reads 0.
+constexpr const char* kPhases[] = {"Pending", "Provisioning", "Deploying",
+                                   "Ready",   "Failed",       "Terminating"};
+
 const Histogram::BucketBoundaries kQueueBuckets{1e-8, 1e-7, 1e-6, 1e-5, 1e-4,
                                                 1e-3, 1e-2, 1e-1, 1,    10};
 const Histogram::BucketBoundaries kReconcileBuckets{
@@ -53,9 +59,14 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Counter>* requests;
   prometheus::Family<Histogram>* request_duration;
   prometheus::Gauge* rss;
-  prometheus::Gauge* cpu;
+  prometheus::Counter* cpu;
+  double cpu_reported = 0;  // a counter only moves forward: what it has been given
+  prometheus::Family<prometheus::Gauge>* leader;
+  prometheus::Family<prometheus::Gauge>* environments;
+  Histogram* ready_seconds;
   prometheus::Gauge* fds;
   prometheus::Gauge* start_time;
+  std::mutex mu;  // scrapes may overlap
 };
 
 Metrics::Metrics(std::string controller, std::string host, int max_workers)
@@ -131,7 +142,7 @@ Metrics::Metrics(std::string controller, std::string host, int max_workers)
                .Help("Resident memory size in bytes.")
                .Register(r)
                .Add({});
-  m.cpu = &BuildGauge()
+  m.cpu = &BuildCounter()
                .Name("process_cpu_seconds_total")
                .Help("Total user and system CPU time spent in seconds.")
                .Register(r)
@@ -147,6 +158,39 @@ Metrics::Metrics(std::string controller, std::string host, int max_workers)
                       .Register(r)
                       .Add({});
   m.start_time->Set(static_cast<double>(absl::ToUnixSeconds(absl::Now())));
+  m.leader = &BuildGauge()
+                  .Name("leader_election_master_status")
+                  .Help(
+                      "Gauge of if the reporting system is master of the relevant lease, 0 "
+                      "indicates backup, 1 indicates master. 'name' is the string used to "
+                      "identify the lease.")
+                  .Register(r);
+  m.environments = &BuildGauge()
+                        .Name("kube_operator_environments")
+                        .Help("Environments in the operator's cache, by status.phase")
+                        .Register(r);
+  for (const char* phase : kPhases) m.environments->Add({{"phase", phase}});
+  m.ready_seconds =
+      &BuildHistogram()
+           .Name("kube_operator_environment_ready_seconds")
+           .Help("Seconds from an Environment's creation until it first reported Ready")
+           .Register(r)
+           .Add({}, Histogram::BucketBoundaries{1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200});
+}
+
+void Metrics::SetLeader(absl::string_view lease, bool leading) {
+  impl_->leader->Add({{"name", S(lease)}}).Set(leading ? 1 : 0);
+}
+
+void Metrics::SetEnvironmentPhases(const std::map<std::string, int>& counts) {
+  for (const char* phase : kPhases) {
+    auto it = counts.find(phase);
+    impl_->environments->Add({{"phase", phase}}).Set(it == counts.end() ? 0 : it->second);
+  }
+}
+
+void Metrics::EnvironmentReady(absl::Duration since_creation) {
+  impl_->ready_seconds->Observe(absl::ToDoubleSeconds(since_creation));
 }
 
 Metrics::~Metrics() = default;
@@ -199,9 +243,13 @@ std::string Metrics::Scrape() {
   if (size_t close = s.rfind(')'); close != std::string::npos) {
     std::vector<std::string> f = absl::StrSplit(s.substr(close + 2), ' ');
     // Fields 14 and 15 (utime, stime) are at 11 and 12 after the command.
-    if (f.size() > 12)
-      impl_->cpu->Set((std::stod(f[11]) + std::stod(f[12])) /
-                      static_cast<double>(sysconf(_SC_CLK_TCK)));
+    if (f.size() > 12) {
+      const double cpu =
+          (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+      std::lock_guard<std::mutex> l(impl_->mu);
+      if (cpu > impl_->cpu_reported) impl_->cpu->Increment(cpu - impl_->cpu_reported);
+      impl_->cpu_reported = std::max(cpu, impl_->cpu_reported);
+    }
   }
   int fds = 0;
   if (DIR* d = opendir("/proc/self/fd")) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,13 @@ class Metrics final : public informer::QueueMetrics,
   void OnScrape(std::function<void(Metrics&)> fn) { on_scrape_ = std::move(fn); }
   void SetUnfinishedWork(absl::string_view queue, absl::Duration unfinished,
                          absl::Duration longest);
+
+  // leader_election_master_status{name=lease}.
+  void SetLeader(absl::string_view lease, bool leading);
+  // kube_operator_environments{phase}: every known phase, absent ones as 0.
+  void SetEnvironmentPhases(const std::map<std::string, int>& counts);
+  // kube_operator_environment_ready_seconds: create -> first Ready.
+  void EnvironmentReady(absl::Duration since_creation);
 
   // The Prometheus text exposition of everything, process metrics included.
   std::string Scrape();

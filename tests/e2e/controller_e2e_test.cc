@@ -4,11 +4,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "e2e/harness.h"
+#include "e2e/operator_process.h"
 #include "gtest/gtest.h"
 #include "kube/api_error.h"
+#include "kube/kubeconfig.h"
 
 namespace e2e {
 namespace {
@@ -21,26 +26,15 @@ class ControllerE2E : public ::testing::Test {
     ASSERT_TRUE(Kubectl({"apply", "-f", SOURCE_ROOT "/crds/"}).ok());
     ASSERT_TRUE(
         WaitFor(absl::Seconds(30), [] { return Admin().List(kEnvironments, "", {}).ok(); }));
-    log_path_ = ClusterDir() + "/kube-operator-e2e.log";
-    pid_ = fork();
-    if (pid_ == 0) {
-      FILE* log = std::freopen(log_path_.c_str(), "a", stderr);
-      (void)log;
-      execl(KUBE_OPERATOR_BIN, "kube-operator", "--kubeconfig", KubeconfigPath().c_str(),
-            "--failure-deadline", "2m", "--metrics-bind-address", "127.0.0.1:28080",
-            "--health-probe-bind-address", "127.0.0.1:28081", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    ASSERT_GT(pid_, 0);
+    op_ = new OperatorProcess("e2e", 28080);
+    op_->Start();
   }
   static void TearDownTestSuite() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      int status = 0;
-      waitpid(pid_, &status, 0);
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-          << "operator exit status " << status;
-    }
+    op_->Signal(SIGTERM);
+    const int status = op_->Wait(absl::Seconds(60));
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "operator exit status " << status;
+    ExpectCleanLog(op_->Log());
+    delete op_;
   }
 
   // Creates an Environment in ns (kind development unless spec says otherwise).
@@ -83,8 +77,7 @@ class ControllerE2E : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s;
   }
 
-  static inline pid_t pid_ = -1;
-  static inline std::string log_path_;
+  static inline OperatorProcess* op_ = nullptr;
 };
 
 TEST_F(ControllerE2E, CreateBuildsEverythingAndReportsReadyWithAUrl) {
@@ -127,36 +120,74 @@ TEST_F(ControllerE2E, CreateBuildsEverythingAndReportsReadyWithAUrl) {
       << absl::StrJoin(reasons, ",");
 }
 
-// curl's view of a local endpoint: "<code> <body>".
-std::string Curl(const std::string& url) {
-  std::string out;
-  if (FILE* p = popen(("curl -s -w ' %{http_code}' " + url).c_str(), "r")) {
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    pclose(p);
-  }
-  return out;
-}
-
-TEST_F(ControllerE2E, ServesProbesAndMetrics) {
-  EXPECT_TRUE(WaitFor(absl::Seconds(30), [] {
-    return Curl("127.0.0.1:28081/readyz") == "ok\n 200";
-  })) << Curl("127.0.0.1:28081/readyz");
-  EXPECT_EQ(Curl("127.0.0.1:28081/healthz"), "ok\n 200");
+TEST_F(ControllerE2E, ServesProbesAndMetricsThatPromtoolAccepts) {
+  EXPECT_TRUE(WaitFor(absl::Seconds(30), [] { return op_->Get("/readyz") == "ok\n 200"; }))
+      << op_->Get("/readyz");
+  EXPECT_EQ(op_->Get("/healthz"), "ok\n 200");
+  const double reconciles_before = op_->SumMetric("controller_runtime_reconcile_total");
+  const double adds_before = op_->SumMetric("workqueue_adds_total");
+  const double ready_before = op_->SumMetric("kube_operator_environment_ready_seconds_count");
   TestNamespace ns("ctl-metrics");
   CreateEnv(ns.name(), "m", DevSpec("a1b2c3d"));
   ExpectPhase(ns.name(), "m", "Ready");
-  const std::string metrics = Curl("127.0.0.1:28080/metrics");
-  EXPECT_NE(
-      metrics.find(
-          "controller_runtime_reconcile_total{controller=\"environment\",result=\"success\"}"),
-      std::string::npos);
-  EXPECT_NE(metrics.find("workqueue_adds_total{name=\"environment\"}"), std::string::npos);
-  EXPECT_NE(metrics.find("rest_client_requests_total{code=\"201\""), std::string::npos)
-      << "creates";
-  EXPECT_NE(metrics.find("process_resident_memory_bytes"), std::string::npos);
-  EXPECT_EQ(metrics.substr(metrics.size() - 4), " 200");
+  // The counters moved for this Environment.
+  EXPECT_GT(op_->SumMetric("controller_runtime_reconcile_total", {"result=\"success\""}), 0);
+  EXPECT_GT(op_->SumMetric("controller_runtime_reconcile_total"), reconciles_before);
+  EXPECT_GT(op_->SumMetric("workqueue_adds_total", {"name=\"environment\""}), adds_before);
+  EXPECT_GT(op_->SumMetric("rest_client_requests_total", {"code=\"201\""}), 0) << "creates";
+  EXPECT_EQ(op_->SumMetric("kube_operator_environment_ready_seconds_count"), ready_before + 1);
+  EXPECT_GE(op_->Metric("kube_operator_environments{phase=\"Ready\"}"), 1);
+  EXPECT_GT(op_->Metric("process_resident_memory_bytes"), 0);
+
+  std::string metrics = op_->Get("/metrics");
+  ASSERT_EQ(metrics.substr(metrics.size() - 4), " 200");
+  metrics.resize(metrics.size() - 4);
+  const std::string path = ClusterDir() + "/metrics.txt";
+  std::ofstream(path) << metrics;
+  // promtool (Debian's prometheus package) checks the exposition format and
+  // the naming conventions; it prints nothing when all is well.
+  std::string out;
+  const int rc = RunCommand("promtool check metrics < " + path + " 2>&1", &out);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(out, "");
+}
+
+TEST_F(ControllerE2E, RunsUnderTheChartsClusterRoleAndNothingMore) {
+  auto kubeconfig = ChartIdentityKubeconfig();
+  ASSERT_TRUE(kubeconfig.ok()) << kubeconfig.status();
+  kube::ConfigSources sources{.kubeconfig_flag = *kubeconfig};
+  util::RealClock clock;
+  auto config = kube::LoadRestConfig(sources, &clock);
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto as_operator = NewClient(*config);
+  // Inside the ClusterRole: read Environments everywhere.
+  EXPECT_TRUE(as_operator->List(kEnvironments, "", {}).ok());
+  // Outside it: Secrets, RBAC, and Environments' spec are not the operator's.
+  EXPECT_TRUE(kube::apierrors::IsForbidden(as_operator->List(kSecrets, "", {}).status()));
+  EXPECT_TRUE(kube::apierrors::IsForbidden(
+      as_operator
+          ->Create(kClusterRoles, "",
+                   R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole",)"
+                   R"("metadata":{"name":"e2e-escalate"},"rules":[]})")
+          .status()));
+  EXPECT_TRUE(kube::apierrors::IsForbidden(as_operator->Delete(kNamespaces, "", "kube-system")));
+  // And the operator, running as this identity all along, met no Forbidden
+  // (the API server's audit log; an Event into a namespace being deleted is
+  // refused with 403 too, which is no RBAC matter).
+  const std::string log = op_->Log();
+  const size_t at = log.find("\"identity\":\"");
+  ASSERT_NE(at, std::string::npos);
+  const std::string identity = log.substr(at + 12, log.find('"', at + 12) - at - 12);
+  std::ifstream audit(ClusterDir() + "/audit.log");
+  ASSERT_TRUE(audit.good()) << "needs scripts/cluster-up.sh --audit-log $CLUSTER_DIR/audit.log";
+  int requests = 0;
+  for (std::string line; std::getline(audit, line);) {
+    if (!absl::StrContains(line, "(" + identity + ")")) continue;
+    ++requests;
+    if (absl::StrContains(line, "\"code\":403") && !absl::StrContains(line, "/events\""))
+      ADD_FAILURE() << "Forbidden: " << line;
+  }
+  EXPECT_GT(requests, 0) << identity;
 }
 
 TEST_F(ControllerE2E, DriftIsRepaired) {

@@ -303,5 +303,55 @@ TEST_F(ClientTest, ClientSideLimiterDelaysRequests) {
   EXPECT_EQ(clock_.slept(), absl::Milliseconds(200) + absl::Milliseconds(200));
 }
 
+class SwitchFence : public WriteFence {
+ public:
+  absl::Status AllowWrite() const override {
+    return open ? absl::OkStatus() : absl::FailedPreconditionError("lease lost");
+  }
+  bool open = true;
+};
+
+TEST(ClientFenceTest, AClosedFenceStopsWritesBeforeTheyAreSentButNotReads) {
+  auto t = std::make_unique<testing_support::MockTransport>();
+  auto* transport = t.get();
+  SwitchFence fence;
+  Client client(std::move(t), {.fence = &fence});
+  fence.open = false;
+  EXPECT_CALL(*transport, Send(Field(&HttpRequest::method, "GET")))
+      .WillOnce(Return(Json(200, R"({"metadata":{"name":"x"}})")));
+  EXPECT_TRUE(client.Get(resources::kConfigMaps, "ns", "x").ok());
+  EXPECT_EQ(client.Create(resources::kConfigMaps, "ns", "{}").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      client.Patch(resources::kConfigMaps, "ns", "x", PatchType::kMerge, "{}").status().code(),
+      absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(client.Delete(resources::kConfigMaps, "ns", "x").code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ClientFenceTest, ARetriedWriteStopsWhenTheFenceClosesBetweenAttempts) {
+  auto t = std::make_unique<testing_support::MockTransport>();
+  auto* transport = t.get();
+  SwitchFence fence;
+  testing_support::FakeClock clock;
+  Client client(std::move(t), {.max_attempts = 5, .clock = &clock, .fence = &fence});
+  EXPECT_CALL(*transport, Send(Field(&HttpRequest::method, "PUT")))
+      .WillOnce(Invoke([&](const HttpRequest&) {
+        fence.open = false;  // the lease expires while the first attempt is out
+        return Json(503, R"({"kind":"Status","code":503})");
+      }));
+  EXPECT_EQ(client.Update(resources::kConfigMaps, "ns", "x", "{}").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ClientTimeoutTest, EveryExchangeCarriesTheConfiguredTimeout) {
+  auto t = std::make_unique<testing_support::MockTransport>();
+  auto* transport = t.get();
+  Client client(std::move(t), {.request_timeout = absl::Seconds(2)});
+  EXPECT_CALL(*transport, Send(Field(&HttpRequest::timeout, absl::Seconds(2))))
+      .WillOnce(Return(Json(200, R"({"metadata":{"name":"x"}})")));
+  EXPECT_TRUE(client.Get(resources::kConfigMaps, "ns", "x").ok());
+}
+
 }  // namespace
 }  // namespace kube

@@ -84,11 +84,15 @@ TEST(MetricsTest, ControllerRuntimeAndClientGoNames) {
   m.OnScrape([&](Metrics& self) {
     scraped = true;
     self.SetUnfinishedWork("environment", absl::Seconds(2), absl::Seconds(1));
+    self.SetEnvironmentPhases({{"Ready", 5}, {"Failed", 1}});
   });
+  m.SetLeader("kube-operator-leader", true);
+  m.EnvironmentReady(absl::Seconds(3));
   const std::string text = m.Scrape();
   EXPECT_TRUE(scraped);
   for (const char* want :
-       {"workqueue_adds_total{name=\"environment\"} 1", "workqueue_depth{name=\"environment\"} 3",
+       {"workqueue_adds_total{name=\"environment\"} 1",
+        "workqueue_depth{name=\"environment\"} 3",
         "workqueue_retries_total{name=\"environment\"} 1",
         "workqueue_queue_duration_seconds_count{name=\"environment\"} 1",
         "workqueue_work_duration_seconds_count{name=\"environment\"} 1",
@@ -102,8 +106,17 @@ TEST(MetricsTest, ControllerRuntimeAndClientGoNames) {
         "controller_runtime_max_concurrent_reconciles{controller=\"environment\"} 4",
         "rest_client_requests_total{code=\"200\",host=\"127.0.0.1:6443\",method=\"GET\"} 1",
         "rest_client_request_duration_seconds_count{host=\"127.0.0.1:6443\",verb=\"GET\"} 1",
-        "process_resident_memory_bytes ", "process_cpu_seconds_total ", "process_open_fds ",
-        "process_start_time_seconds "}) {
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
+        "process_open_fds ",
+        "process_start_time_seconds ",
+        "# TYPE process_cpu_seconds_total counter",
+        "leader_election_master_status{name=\"kube-operator-leader\"} 1",
+        "kube_operator_environments{phase=\"Ready\"} 5",
+        "kube_operator_environments{phase=\"Failed\"} 1",
+        "kube_operator_environments{phase=\"Pending\"} 0",
+        "kube_operator_environment_ready_seconds_bucket{le=\"5\"} 1",
+        "kube_operator_environment_ready_seconds_bucket{le=\"2\"} 0"}) {
     EXPECT_THAT(text, HasSubstr(want));
   }
 }

@@ -1,0 +1,189 @@
+#include "e2e/operator_process.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "e2e/harness.h"
+#include "gtest/gtest.h"
+#include "kube/api_error.h"
+#include "kube/object.h"
+
+namespace e2e {
+namespace {
+
+std::string Run(const std::string& cmd) {
+  std::string out;
+  RunCommand(cmd, &out);
+  return out;
+}
+
+std::string& Token() {
+  static std::string token;
+  return token;
+}
+
+}  // namespace
+
+int RunCommand(const std::string& cmd, std::string* out) {
+  out->clear();
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
+  const int rc = pclose(p);
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+void ExpectCleanLog(const std::string& log) {
+  int lines = 0;
+  for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipEmpty())) {
+    ++lines;
+    auto obj = kube::Object::Parse(line);
+    ASSERT_TRUE(obj.ok()) << "not a JSON object: " << line;
+    for (const char* key : {"time", "level", "msg", "logger"})
+      EXPECT_FALSE(obj->Str({key}).empty()) << "no " << key << ": " << line;
+    const std::string token = ChartIdentityToken();
+    EXPECT_TRUE(token.empty() || !absl::StrContains(line, token.substr(0, 40)))
+        << "a token in the log: " << line;
+    for (const char* secret : {"BEGIN CERTIFICATE", "PRIVATE KEY", "Bearer ", "eyJhbGci"})
+      EXPECT_FALSE(absl::StrContains(line, secret)) << "a secret in the log: " << line;
+  }
+  EXPECT_GT(lines, 0);
+}
+
+absl::StatusOr<std::string> ChartIdentityKubeconfig(const std::string& ns) {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> l(mu);
+  const std::string path = ClusterDir() + "/operator-" + ns + ".kubeconfig";
+  if (!Token().empty()) return path;
+  (void)Kubectl({"create", "namespace", ns});
+  // The chart's own manifests: what a Helm install would grant, no more.
+  const std::string rbac = Run(absl::StrCat(
+      "helm template kube-operator " SOURCE_ROOT "/deploy/kube-operator --namespace ", ns,
+      " --show-only templates/rbac.yaml --show-only templates/serviceaccount.yaml 2>&1"));
+  if (auto s = Kubectl({"apply", "-f", "-"}, rbac); !s.ok()) return s.status();
+  // 1.20's token controller writes the ServiceAccount's token into a Secret.
+  std::string token;
+  WaitFor(absl::Seconds(30), [&] {
+    auto sa = Admin().Get(kube::resources::kServiceAccounts, ns, "kube-operator");
+    const auto* secrets = sa.ok() ? sa->Find({"secrets"}) : nullptr;
+    if (!secrets || !secrets->IsArray() || secrets->Empty()) return false;
+    auto secret = Admin().Get(kube::resources::kSecrets, ns,
+                              kube::StrOf(kube::Member((*secrets)[0], "name")));
+    if (!secret.ok()) return false;
+    auto decoded = Run(absl::StrCat("echo ", secret->Str({"data", "token"}), " | base64 -d"));
+    token = decoded;
+    return !token.empty();
+  });
+  if (token.empty()) return absl::DeadlineExceededError("no token for the chart's ServiceAccount");
+  const std::string admin = Run("cat " + KubeconfigPath());
+  const size_t users = admin.find("users:");
+  if (users == std::string::npos) return absl::InternalError("admin kubeconfig without users");
+  std::ofstream(path)
+      << admin.substr(0, users) << "users:\n- name: admin\n  user:\n    token: " << token << "\n"
+      << "contexts:\n- name: local\n  context:\n    cluster: local\n    user: admin\n"
+      << "    namespace: " << ns << "\ncurrent-context: local\n";
+  Token() = token;
+  return path;
+}
+
+std::string ChartIdentityToken() { return Token(); }
+
+OperatorProcess::OperatorProcess(std::string name, int port_base,
+                                 std::vector<std::string> extra_args)
+    : name_(std::move(name)), port_base_(port_base), extra_args_(std::move(extra_args)) {
+  log_path_ = absl::StrCat(ClusterDir(), "/kube-operator-", name_, ".log");
+}
+
+OperatorProcess::~OperatorProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+void OperatorProcess::Start() {
+  auto kubeconfig = ChartIdentityKubeconfig();
+  if (!kubeconfig.ok()) {
+    ADD_FAILURE() << kubeconfig.status();
+    return;
+  }
+  std::vector<std::string> args = {
+      "kube-operator", "--kubeconfig=" + *kubeconfig, "--failure-deadline=2m",
+      absl::StrCat("--metrics-bind-address=127.0.0.1:", port_base_),
+      absl::StrCat("--health-probe-bind-address=127.0.0.1:", port_base_ + 1)};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  pid_ = fork();
+  if (pid_ == 0) {
+    if (!std::freopen(log_path_.c_str(), "a", stderr)) _exit(126);
+    setenv("POD_NAME", name_.c_str(), 1);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(KUBE_OPERATOR_BIN, argv.data());
+    _exit(127);
+  }
+  EXPECT_GT(pid_, 0);
+}
+
+void OperatorProcess::Signal(int sig) const {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
+int OperatorProcess::Wait(absl::Duration timeout) {
+  if (pid_ <= 0) return exit_status_;
+  int status = -1;
+  const bool exited = WaitFor(
+      timeout, [&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, absl::Milliseconds(20));
+  if (!exited) return -1;
+  pid_ = -1;
+  return exit_status_ = status;
+}
+
+std::string OperatorProcess::Log() const {
+  std::ifstream in(log_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string OperatorProcess::Get(const std::string& path) const {
+  const int port = path == "/metrics" ? port_base_ : port_base_ + 1;
+  return Run(absl::StrCat("curl -s -m 5 -w ' %{http_code}' http://127.0.0.1:", port, path));
+}
+
+double OperatorProcess::Metric(const std::string& sample) const {
+  for (absl::string_view line : absl::StrSplit(Get("/metrics"), '\n')) {
+    if (!absl::ConsumePrefix(&line, sample) || !absl::ConsumePrefix(&line, " ")) continue;
+    double v;
+    if (absl::SimpleAtod(line, &v)) return v;
+  }
+  return -1;
+}
+
+double OperatorProcess::SumMetric(const std::string& family,
+                                  const std::vector<std::string>& matchers) const {
+  double sum = 0;
+  for (absl::string_view line : absl::StrSplit(Get("/metrics"), '\n')) {
+    if (!absl::StartsWith(line, family + "{") && !absl::StartsWith(line, family + " ")) continue;
+    bool match = true;
+    for (const auto& m : matchers) match = match && absl::StrContains(line, m);
+    double v;
+    if (match && absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) sum += v;
+  }
+  return sum;
+}
+
+}  // namespace e2e
