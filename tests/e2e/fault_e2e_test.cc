@@ -333,8 +333,9 @@ TEST_F(FaultE2E, GarbageInTheWatchStreamIsLoggedAndTheWatchResumes) {
   Mirror mirror;
   auto inf = StartInformer(client.get(), kConfigMaps, ns.name(), &mirror, FastOptions("garbage"));
 
+  static constexpr char kBinary[] = "\x00\xff\xfe not json \x01\n";
   const std::vector<std::pair<std::string, Framing>> garbage = {
-      {std::string("\x00\xff\xfe not json \x01\n", 17), Framing::kHttpChunks},
+      {std::string(kBinary, sizeof kBinary - 1), Framing::kHttpChunks},
       {R"({"type":"ADDED"})"
        "\n",
        Framing::kHttpChunks},  // no object
