@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -29,8 +30,6 @@
 #include "support/fake_clock.h"
 #include "support/tcp_proxy.h"
 #include "util/log.h"
-
-extern char** environ;
 
 namespace e2e {
 namespace {
@@ -155,6 +154,7 @@ class KubectlProxy {
     std::vector<std::string> args = {"kubectl", "--kubeconfig", KubeconfigPath(), "proxy",
                                      "--port=0"};
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawn_file_actions_t fa;

@@ -168,7 +168,7 @@ void TcpProxy::AcceptLoop() {
 }
 
 void TcpProxy::Pump(Conn* c) {
-  std::string buf(64 * 1024, '\0');
+  std::string buf(size_t{64} * 1024, '\0');
   pollfd fds[2] = {{c->client, POLLIN, 0}, {c->server, POLLIN, 0}};
   bool done = false;
   while (!done) {
