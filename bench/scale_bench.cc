@@ -49,7 +49,7 @@ double Seconds(Time a, Time b) { return std::chrono::duration<double>(b - a).cou
 
 struct Options {
   std::string kubeconfig, audit_log, operator_user, out, series, ns = "bench";
-  int n = 100, operator_pid = 0, sim_pid = 0, threads = 16, probes = 20;
+  int n = 100, operator_pid = 0, sim_pid = 0, threads = 16, probes = 20, del = 1;
   double steady_seconds = 60, settle_seconds = 15, idle_seconds = 10, timeout_seconds = 1800;
 };
 
@@ -69,6 +69,7 @@ bool ParseFlags(int argc, char** argv, Options& o) {
     else if (k == "--sim-pid") ok = absl::SimpleAtoi(v, &o.sim_pid);
     else if (k == "--threads") ok = absl::SimpleAtoi(v, &o.threads);
     else if (k == "--probes") ok = absl::SimpleAtoi(v, &o.probes);
+    else if (k == "--delete") ok = absl::SimpleAtoi(v, &o.del);
     else if (k == "--steady-seconds") ok = absl::SimpleAtod(v, &o.steady_seconds);
     else if (k == "--settle-seconds") ok = absl::SimpleAtod(v, &o.settle_seconds);
     else if (k == "--idle-seconds") ok = absl::SimpleAtod(v, &o.idle_seconds);
@@ -84,7 +85,7 @@ bool ParseFlags(int argc, char** argv, Options& o) {
                  "usage: scale_bench --kubeconfig=F --operator-pid=P --out=F [--n=100] "
                  "[--sim-pid=P] [--audit-log=F --operator-user=U] [--series=F] [--threads=16] "
                  "[--probes=20] [--steady-seconds=60] [--settle-seconds=15] [--idle-seconds=10] "
-                 "[--timeout-seconds=1800] [--namespace=bench]\n");
+                 "[--timeout-seconds=1800] [--namespace=bench] [--delete=1]\n");
     return false;
   }
   return true;
@@ -108,8 +109,10 @@ ProcSample Sample(int pid) {
   }
   std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
   std::string text((std::istreambuf_iterator<char>(stat)), {});
+  const size_t comm_end = text.rfind(") ");
+  if (comm_end == std::string::npos) return s;  // the process is gone
   // Fields after the ")" closing comm: state is field 3, utime 14, stime 15.
-  std::vector<absl::string_view> f = absl::StrSplit(text.substr(text.rfind(')') + 2), ' ');
+  std::vector<absl::string_view> f = absl::StrSplit(absl::string_view(text).substr(comm_end + 2), ' ');
   long utime = 0, stime = 0;
   if (f.size() > 12 && absl::SimpleAtoi(f[11], &utime) && absl::SimpleAtoi(f[12], &stime))
     s.cpu_seconds = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
@@ -418,6 +421,10 @@ int main(int argc, char** argv) {
   out.push_back(absl::StrCat(R"("probe":{"create_to_namespace_ms":)",
                              Percentiles(tracker.Latencies(probe_names, nullptr).first), "}"));
 
+  if (!o.del) {
+    out.push_back(absl::StrFormat(R"("rss_hwm_kib":%d)", Sample(o.operator_pid).hwm_kib));
+    return finish(0);
+  }
   // Delete all; an Environment is gone once the operator saw its namespace go.
   say("delete");
   phase = "delete";

@@ -5,11 +5,12 @@
 #
 # Usage: scripts/bench.sh [--build-dir DIR] [--operator BIN] [--driver BIN] [--sizes "100 1000"]
 #                         [--out FILE.json] [--steady-seconds 60] [--probes 20]
-#                         [--operator-args "..."] [--operator-env "VAR=value ..."] [--keep-logs]
+#                         [--operator-args "..."] [--operator-env "VAR=value ..."] [--no-delete] [--keep-logs]
 #   --build-dir: where src/kube-operator and bench/scale_bench are (default build; build them with
 #                ninja -C DIR src/kube-operator bench/scale_bench)
 #   --operator-args: extra operator flags (word-split), e.g. "--kube-api-qps 200"
 #   --operator-env: environment for the operator only, e.g. "MALLOC_ARENA_MAX=2"
+#   --no-delete: skip the deletion phase (the cluster is torn down anyway)
 # Env:   CLUSTER_DIR (/tmp/kube-operator-bench/cluster), APISERVER_PORT (36443),
 #        ETCD_CLIENT_PORT (43790), ETCD_PEER_PORT (43800), METRICS_PORT (38080), PROBE_PORT (38081),
 #        BENCH_REV (git revision to record when the tree is not a checkout)
@@ -18,8 +19,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$REPO/scripts/lib.sh"
 
-BUILD_DIR=$REPO/build OPERATOR= DRIVER= SIZES="100 1000" OUT= STEADY=60 PROBES=20
-OPERATOR_ARGS= OPERATOR_ENV= KEEP_LOGS=0
+BUILD_DIR=$REPO/build OPERATOR='' DRIVER='' SIZES="100 1000" OUT='' STEADY=60 PROBES=20
+OPERATOR_ARGS='' OPERATOR_ENV='' KEEP_LOGS=0 DELETE=1
 while (($#)); do
   case $1 in
     --build-dir) BUILD_DIR=$(realpath "$2"); shift 2 ;;
@@ -32,7 +33,8 @@ while (($#)); do
     --operator-args) OPERATOR_ARGS=$2; shift 2 ;;
     --operator-env) OPERATOR_ENV=$2; shift 2 ;;
     --keep-logs) KEEP_LOGS=1; shift ;;
-    -h | --help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    --no-delete) DELETE=0; shift ;;
+    -h | --help) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
@@ -68,7 +70,7 @@ op_pid=
 cleanup() {
   if [[ -n $op_pid ]] && alive "$op_pid"; then kill -TERM "$op_pid"; wait "$op_pid" 2>/dev/null || true; fi
   op_pid=
-  [[ -f $CLUSTER_DIR/kube-apiserver.pid ]] && "$REPO/scripts/cluster-down.sh" >/dev/null 2>&1 || true
+  if [[ -f $CLUSTER_DIR/kube-apiserver.pid ]]; then "$REPO/scripts/cluster-down.sh" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 
@@ -112,7 +114,7 @@ for n in $SIZES; do
   log "N=$n: operator ready (pid $op_pid); running the driver"
   "$DRIVER" --kubeconfig="$CLUSTER_DIR/kubeconfig" --n="$n" --operator-pid="$op_pid" \
     --sim-pid="$(cat "$CLUSTER_DIR/kubelet-sim.pid")" --audit-log="$audit" --operator-user="$USER_NAME" \
-    --steady-seconds="$STEADY" --probes="$PROBES" --out="$WORK/run-$n.json" --series="$WORK/series-$n.tsv" ||
+    --steady-seconds="$STEADY" --probes="$PROBES" --delete="$DELETE" --out="$WORK/run-$n.json" --series="$WORK/series-$n.tsv" ||
     log "N=$n: the driver reported a failure (partial results kept)"
   [[ -s $WORK/run-$n.json ]] && runs+=("$(cat "$WORK/run-$n.json")")
   [[ -s $WORK/series-$n.tsv ]] && cp "$WORK/series-$n.tsv" "${OUT%.json}.series-$n.tsv"
@@ -130,10 +132,11 @@ cat >"$OUT" <<EOF
  "runs":[$joined]}
 EOF
 log "results: $OUT"
+python3 "$REPO/bench/summary.py" "$OUT"
 
 # Chart: Ready Environments and operator RSS against time, one line per N.
 png=${OUT%.json}.png
-plots_ready= plots_rss=
+plots_ready='' plots_rss=''
 for n in $SIZES; do
   f=${OUT%.json}.series-$n.tsv
   [[ -s $f ]] || continue
@@ -157,4 +160,4 @@ unset multiplot
 EOF
   log "chart: $png"
 fi
-((KEEP_LOGS)) && log "logs and series kept in $WORK" || rm -rf "$WORK"
+if ((KEEP_LOGS)); then log "logs and series kept in $WORK"; else rm -rf "$WORK"; fi
