@@ -92,7 +92,13 @@ class CpprestTransport final : public Transport {
     cfg.set_validate_certificates(!c.insecure_skip_tls_verify);
     cfg.set_ssl_context_callback([ca = c.ca_pem, cert = c.client_cert_pem,
                                   key = c.client_key_pem](boost::asio::ssl::context& ctx) {
-      if (!ca.empty()) ctx.add_certificate_authority(boost::asio::buffer(ca));
+      if (!ca.empty()) {
+        // cpprest has loaded the system CA bundle into this per-connection
+        // context (~600 KiB of parsed certificates each). A kubeconfig CA is
+        // the only one trusted, as in client-go: drop the bundle.
+        SSL_CTX_set_cert_store(ctx.native_handle(), X509_STORE_new());
+        ctx.add_certificate_authority(boost::asio::buffer(ca));
+      }
       if (!cert.empty()) ctx.use_certificate_chain(boost::asio::buffer(cert));
       if (!key.empty())
         ctx.use_private_key(boost::asio::buffer(key), boost::asio::ssl::context::pem);
