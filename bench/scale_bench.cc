@@ -58,23 +58,40 @@ bool ParseFlags(int argc, char** argv, Options& o) {
     std::pair<std::string, std::string> kv = absl::StrSplit(argv[i], absl::MaxSplits('=', 1));
     auto& [k, v] = kv;
     bool ok = true;
-    if (k == "--kubeconfig") o.kubeconfig = v;
-    else if (k == "--audit-log") o.audit_log = v;
-    else if (k == "--operator-user") o.operator_user = v;
-    else if (k == "--out") o.out = v;
-    else if (k == "--series") o.series = v;
-    else if (k == "--namespace") o.ns = v;
-    else if (k == "--n") ok = absl::SimpleAtoi(v, &o.n);
-    else if (k == "--operator-pid") ok = absl::SimpleAtoi(v, &o.operator_pid);
-    else if (k == "--sim-pid") ok = absl::SimpleAtoi(v, &o.sim_pid);
-    else if (k == "--threads") ok = absl::SimpleAtoi(v, &o.threads);
-    else if (k == "--probes") ok = absl::SimpleAtoi(v, &o.probes);
-    else if (k == "--delete") ok = absl::SimpleAtoi(v, &o.del);
-    else if (k == "--steady-seconds") ok = absl::SimpleAtod(v, &o.steady_seconds);
-    else if (k == "--settle-seconds") ok = absl::SimpleAtod(v, &o.settle_seconds);
-    else if (k == "--idle-seconds") ok = absl::SimpleAtod(v, &o.idle_seconds);
-    else if (k == "--timeout-seconds") ok = absl::SimpleAtod(v, &o.timeout_seconds);
-    else ok = false;
+    if (k == "--kubeconfig")
+      o.kubeconfig = v;
+    else if (k == "--audit-log")
+      o.audit_log = v;
+    else if (k == "--operator-user")
+      o.operator_user = v;
+    else if (k == "--out")
+      o.out = v;
+    else if (k == "--series")
+      o.series = v;
+    else if (k == "--namespace")
+      o.ns = v;
+    else if (k == "--n")
+      ok = absl::SimpleAtoi(v, &o.n);
+    else if (k == "--operator-pid")
+      ok = absl::SimpleAtoi(v, &o.operator_pid);
+    else if (k == "--sim-pid")
+      ok = absl::SimpleAtoi(v, &o.sim_pid);
+    else if (k == "--threads")
+      ok = absl::SimpleAtoi(v, &o.threads);
+    else if (k == "--probes")
+      ok = absl::SimpleAtoi(v, &o.probes);
+    else if (k == "--delete")
+      ok = absl::SimpleAtoi(v, &o.del);
+    else if (k == "--steady-seconds")
+      ok = absl::SimpleAtod(v, &o.steady_seconds);
+    else if (k == "--settle-seconds")
+      ok = absl::SimpleAtod(v, &o.settle_seconds);
+    else if (k == "--idle-seconds")
+      ok = absl::SimpleAtod(v, &o.idle_seconds);
+    else if (k == "--timeout-seconds")
+      ok = absl::SimpleAtod(v, &o.timeout_seconds);
+    else
+      ok = false;
     if (!ok) {
       std::fprintf(stderr, "bad flag %s\n", argv[i]);
       return false;
@@ -101,7 +118,8 @@ ProcSample Sample(int pid) {
   ProcSample s;
   std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
   for (std::string line; std::getline(status, line);) {
-    std::vector<absl::string_view> f = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    std::vector<absl::string_view> f =
+        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     if (f.size() < 2) continue;
     if (f[0] == "VmRSS:") (void)absl::SimpleAtoi(f[1], &s.rss_kib);
     if (f[0] == "VmHWM:") (void)absl::SimpleAtoi(f[1], &s.hwm_kib);
@@ -112,7 +130,8 @@ ProcSample Sample(int pid) {
   const size_t comm_end = text.rfind(") ");
   if (comm_end == std::string::npos) return s;  // the process is gone
   // Fields after the ")" closing comm: state is field 3, utime 14, stime 15.
-  std::vector<absl::string_view> f = absl::StrSplit(absl::string_view(text).substr(comm_end + 2), ' ');
+  std::vector<absl::string_view> f =
+      absl::StrSplit(absl::string_view(text).substr(comm_end + 2), ' ');
   long utime = 0, stime = 0;
   if (f.size() > 12 && absl::SimpleAtoi(f[11], &utime) && absl::SimpleAtoi(f[12], &stime))
     s.cpu_seconds = static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
@@ -164,8 +183,8 @@ class Tracker {
     return namespaces_;
   }
   // Latencies in ms of the named Environments: create→namespace, create→Ready.
-  std::pair<std::vector<double>, std::vector<double>> Latencies(const std::vector<std::string>& names,
-                                                                std::optional<Time>* last_ready) const {
+  std::pair<std::vector<double>, std::vector<double>> Latencies(
+      const std::vector<std::string>& names, std::optional<Time>* last_ready) const {
     std::lock_guard l(mu_);
     std::vector<double> ns, ready;
     for (const auto& name : names) {
@@ -239,7 +258,8 @@ void Parallel(int n, int threads, const std::function<void(int)>& fn) {
 }
 
 bool WaitUntil(double timeout_seconds, const std::function<bool()>& done) {
-  const Time deadline = Clock::now() + std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000));
+  const Time deadline =
+      Clock::now() + std::chrono::milliseconds(static_cast<long>(timeout_seconds * 1000));
   while (!done()) {
     if (Clock::now() > deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -262,14 +282,18 @@ std::string AuditCounts(const std::string& path, std::streamoff from, std::strea
     if (!seen.insert(std::string(ev->Str({"auditID"}))).second) continue;
     const std::string verb(ev->Str({"verb"}));
     std::string resource(ev->Str({"objectRef", "resource"}));
-    if (auto sub = ev->Str({"objectRef", "subresource"}); !sub.empty()) absl::StrAppend(&resource, "/", sub);
+    if (auto sub = ev->Str({"objectRef", "subresource"}); !sub.empty())
+      absl::StrAppend(&resource, "/", sub);
     ++by_verb[verb];
     ++by_verb_resource[absl::StrCat(verb, " ", resource)];
   }
   auto obj = [](const std::map<std::string, int>& m) {
-    return absl::StrCat("{", absl::StrJoin(m, ",", [](std::string* s, const auto& kv) {
-      absl::StrAppend(s, "\"", kv.first, "\":", kv.second);
-    }), "}");
+    return absl::StrCat("{",
+                        absl::StrJoin(m, ",",
+                                      [](std::string* s, const auto& kv) {
+                                        absl::StrAppend(s, "\"", kv.first, "\":", kv.second);
+                                      }),
+                        "}");
   };
   return absl::StrCat(R"({"total":)", seen.size(), R"(,"by_verb":)", obj(by_verb),
                       R"(,"by_verb_resource":)", obj(by_verb_resource), "}");
@@ -289,9 +313,12 @@ int main(int argc, char** argv) {
   auto config = kube::LoadRestConfig(kube::ConfigSources::FromEnvironment(o.kubeconfig), &clock);
   if (!config.ok()) return std::fprintf(stderr, "%s\n", config.status().ToString().c_str()), 1;
   auto transport = kube::NewCpprestTransport(*config, {.pool_threads = 8});
-  if (!transport.ok()) return std::fprintf(stderr, "%s\n", transport.status().ToString().c_str()), 1;
+  if (!transport.ok())
+    return std::fprintf(stderr, "%s\n", transport.status().ToString().c_str()), 1;
   kube::Client client(std::move(*transport), {.token = config->token});
-  auto say = [](const std::string& s) { std::fprintf(stderr, "[scale_bench] %s\n", s.c_str()), std::fflush(stderr); };
+  auto say = [](const std::string& s) {
+    std::fprintf(stderr, "[scale_bench] %s\n", s.c_str()), std::fflush(stderr);
+  };
 
   if (auto s = client.Create(kube::resources::kNamespaces, "",
                              absl::StrCat(R"({"metadata":{"name":")", o.ns, R"("}})"));
@@ -301,28 +328,34 @@ int main(int argc, char** argv) {
   Tracker tracker;
   EnvHandler env_handler(&tracker);
   NamespaceHandler ns_handler(&tracker, o.ns);
-  informer::Informer envs(std::make_unique<informer::ClientListerWatcher>(&client, kube::resources::kEnvironments, o.ns), {});
-  informer::Informer nss(std::make_unique<informer::ClientListerWatcher>(
-                             &client, kube::resources::kNamespaces, "", "app.kubernetes.io/managed-by=kube-operator"),
-                         {});
+  informer::Informer envs(std::make_unique<informer::ClientListerWatcher>(
+                              &client, kube::resources::kEnvironments, o.ns),
+                          {.reflector = {.name = "environments"}});
+  informer::Informer nss(
+      std::make_unique<informer::ClientListerWatcher>(&client, kube::resources::kNamespaces, "",
+                                                      "app.kubernetes.io/managed-by=kube-operator"),
+      {.reflector = {.name = "namespaces"}});
   envs.AddHandler(&env_handler);
   nss.AddHandler(&ns_handler);
   envs.Start();
   nss.Start();
-  if (!WaitUntil(30, [&] { return envs.HasSynced() && nss.HasSynced(); })) return say("informers did not sync"), 1;
+  if (!WaitUntil(30, [&] { return envs.HasSynced() && nss.HasSynced(); }))
+    return say("informers did not sync"), 1;
 
   // Time series, one row a second, for the chart.
   const Time t0 = Clock::now();
   std::atomic<bool> stop_series{false};
   std::atomic<const char*> phase{"idle"};
   std::ofstream series;
-  if (!o.series.empty()) series.open(o.series), series << "# t_s\tphase\trss_mib\tready\tnamespaces\tcpu_s\n";
+  if (!o.series.empty())
+    series.open(o.series), series << "# t_s\tphase\trss_mib\tready\tnamespaces\tcpu_s\n";
   std::thread series_thread([&] {
     while (!stop_series) {
       const ProcSample s = Sample(o.operator_pid);
       if (series.is_open())
-        series << absl::StrFormat("%.1f\t%s\t%.2f\t%d\t%d\t%.2f\n", Seconds(t0, Clock::now()), phase.load(),
-                                  s.rss_kib / 1024.0, tracker.ready(), tracker.namespaces(), s.cpu_seconds)
+        series << absl::StrFormat("%.1f\t%s\t%.2f\t%d\t%d\t%.2f\n", Seconds(t0, Clock::now()),
+                                  phase.load(), s.rss_kib / 1024.0, tracker.ready(),
+                                  tracker.namespaces(), s.cpu_seconds)
                << std::flush;
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }
@@ -345,8 +378,8 @@ int main(int argc, char** argv) {
   say("idle");
   std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(o.idle_seconds * 1000)));
   const ProcSample idle = Sample(o.operator_pid);
-  out.push_back(absl::StrFormat(R"("idle":{"rss_kib":%d,"threads":%d,"cpu_seconds_total":%.2f})", idle.rss_kib,
-                                idle.threads, idle.cpu_seconds));
+  out.push_back(absl::StrFormat(R"("idle":{"rss_kib":%d,"threads":%d,"cpu_seconds_total":%.2f})",
+                                idle.rss_kib, idle.threads, idle.cpu_seconds));
 
   // Ramp.
   say(absl::StrCat("ramp: creating ", o.n));
@@ -359,7 +392,8 @@ int main(int argc, char** argv) {
   const ProcSample before_ramp = Sample(o.operator_pid);
   Parallel(o.n, o.threads, [&](int i) {
     tracker.Created(names[i], Clock::now());
-    if (auto s = client.Create(kube::resources::kEnvironments, o.ns, EnvJson(o.ns, names[i])); !s.ok())
+    if (auto s = client.Create(kube::resources::kEnvironments, o.ns, EnvJson(o.ns, names[i]));
+        !s.ok())
       ++create_errors, say(s.status().ToString());
   });
   const double create_seconds = Seconds(ramp_start, Clock::now());
@@ -368,7 +402,8 @@ int main(int argc, char** argv) {
   const bool all_ready = WaitUntil(o.timeout_seconds, [&] {
     const int r = tracker.ready();
     if (r * 10 / o.n > logged_tenths)
-      logged_tenths = r * 10 / o.n, say(absl::StrFormat("%d Ready after %.1f s", r, Seconds(ramp_start, Clock::now())));
+      logged_tenths = r * 10 / o.n,
+      say(absl::StrFormat("%d Ready after %.1f s", r, Seconds(ramp_start, Clock::now())));
     return r >= o.n;
   });
   const ProcSample after_ramp = Sample(o.operator_pid);
@@ -379,21 +414,25 @@ int main(int argc, char** argv) {
       R"("create_to_namespace_ms":%s,"create_to_ready_ms":%s,"cpu_seconds":%.2f,"rss_kib_end":%d,"hwm_kib_end":%d,)"
       R"("api_requests":%s})",
       all_ready ? "true" : "false", create_errors.load(), create_seconds,
-      last_ready ? Seconds(ramp_start, *last_ready) : -1.0, Percentiles(ns_lat), Percentiles(ready_lat),
-      after_ramp.cpu_seconds - before_ramp.cpu_seconds, after_ramp.rss_kib, after_ramp.hwm_kib,
-      o.audit_log.empty() ? "null"
-                          : AuditCounts(o.audit_log, audit_ramp_from, FileSize(o.audit_log), o.operator_user)));
+      last_ready ? Seconds(ramp_start, *last_ready) : -1.0, Percentiles(ns_lat),
+      Percentiles(ready_lat), after_ramp.cpu_seconds - before_ramp.cpu_seconds, after_ramp.rss_kib,
+      after_ramp.hwm_kib,
+      o.audit_log.empty()
+          ? "null"
+          : AuditCounts(o.audit_log, audit_ramp_from, FileSize(o.audit_log), o.operator_user)));
   if (!all_ready) return say("not all Ready before the timeout"), finish(1);
 
   // Steady state: simulator paused so nothing but the operator's resync moves.
   say("steady: pausing the simulator, settling");
   phase = "steady";
   if (o.sim_pid) kill(o.sim_pid, SIGSTOP);
-  std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(o.settle_seconds * 1000)));
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(static_cast<long>(o.settle_seconds * 1000)));
   const std::streamoff audit_from = o.audit_log.empty() ? 0 : FileSize(o.audit_log);
   const ProcSample steady_start = Sample(o.operator_pid);
   const Time steady_t0 = Clock::now();
-  std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(o.steady_seconds * 1000)));
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(static_cast<long>(o.steady_seconds * 1000)));
   const ProcSample steady_end = Sample(o.operator_pid);
   const double steady_s = Seconds(steady_t0, Clock::now());
   std::this_thread::sleep_for(std::chrono::seconds(1));  // let the audit backend write
@@ -402,7 +441,8 @@ int main(int argc, char** argv) {
   out.push_back(absl::StrFormat(
       R"("steady":{"seconds":%.1f,"cpu_seconds":%.2f,"cpu_percent_of_core":%.2f,"rss_kib":%d,"threads":%d,"api_requests":%s})",
       steady_s, steady_cpu, 100 * steady_cpu / steady_s, steady_end.rss_kib, steady_end.threads,
-      o.audit_log.empty() ? "null" : AuditCounts(o.audit_log, audit_from, audit_to, o.operator_user)));
+      o.audit_log.empty() ? "null"
+                          : AuditCounts(o.audit_log, audit_from, audit_to, o.operator_user)));
 
   // Probes: one new Environment at a time while the N resync every 5 s. The
   // spacing is not a multiple of 5 s, so probes land across the resync cycle.
@@ -432,7 +472,8 @@ int main(int argc, char** argv) {
   names.insert(names.end(), probe_names.begin(), probe_names.end());
   const Time del_start = Clock::now();
   Parallel(static_cast<int>(names.size()), o.threads, [&](int i) {
-    if (auto s = client.Delete(kube::resources::kEnvironments, o.ns, names[i]); !s.ok()) say(s.ToString());
+    if (auto s = client.Delete(kube::resources::kEnvironments, o.ns, names[i]); !s.ok())
+      say(s.ToString());
   });
   const double delete_issued = Seconds(del_start, Clock::now());
   const bool all_gone = WaitUntil(o.timeout_seconds, [&] { return envs.store().Size() == 0; });
