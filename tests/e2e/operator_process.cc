@@ -63,10 +63,39 @@ void ExpectCleanLog(const std::string& log) {
   EXPECT_GT(lines, 0);
 }
 
+absl::StatusOr<std::string> ServiceAccountKubeconfig(const std::string& ns, const std::string& name,
+                                                     std::string* token_out) {
+  (void)Kubectl({"create", "namespace", ns});
+  (void)Kubectl({"create", "serviceaccount", name, "-n", ns});
+  // 1.20's token controller writes the ServiceAccount's token into a Secret.
+  std::string token;
+  WaitFor(absl::Seconds(30), [&] {
+    auto sa = Admin().Get(kube::resources::kServiceAccounts, ns, name);
+    const auto* secrets = sa.ok() ? sa->Find({"secrets"}) : nullptr;
+    if (!secrets || !secrets->IsArray() || secrets->Empty()) return false;
+    auto secret = Admin().Get(kube::resources::kSecrets, ns,
+                              kube::StrOf(kube::Member((*secrets)[0], "name")));
+    if (!secret.ok()) return false;
+    token = Run(absl::StrCat("echo ", secret->Str({"data", "token"}), " | base64 -d"));
+    return !token.empty();
+  });
+  if (token.empty()) return absl::DeadlineExceededError("no token for ServiceAccount " + name);
+  const std::string admin = Run("cat " + KubeconfigPath());
+  const size_t users = admin.find("users:");
+  if (users == std::string::npos) return absl::InternalError("admin kubeconfig without users");
+  const std::string path = absl::StrCat(ClusterDir(), "/", ns, "-", name, ".kubeconfig");
+  std::ofstream(path)
+      << admin.substr(0, users) << "users:\n- name: admin\n  user:\n    token: " << token << "\n"
+      << "contexts:\n- name: local\n  context:\n    cluster: local\n    user: admin\n"
+      << "    namespace: " << ns << "\ncurrent-context: local\n";
+  if (token_out) *token_out = token;
+  return path;
+}
+
 absl::StatusOr<std::string> ChartIdentityKubeconfig(const std::string& ns) {
   static std::mutex mu;
+  static std::string path;
   std::lock_guard<std::mutex> l(mu);
-  const std::string path = ClusterDir() + "/operator-" + ns + ".kubeconfig";
   if (!Token().empty()) return path;
   (void)Kubectl({"create", "namespace", ns});
   // The chart's own manifests: what a Helm install would grant, no more.
@@ -74,36 +103,19 @@ absl::StatusOr<std::string> ChartIdentityKubeconfig(const std::string& ns) {
       "helm template kube-operator " SOURCE_ROOT "/deploy/kube-operator --namespace ", ns,
       " --show-only templates/rbac.yaml --show-only templates/serviceaccount.yaml 2>&1"));
   if (auto s = Kubectl({"apply", "-f", "-"}, rbac); !s.ok()) return s.status();
-  // 1.20's token controller writes the ServiceAccount's token into a Secret.
-  std::string token;
-  WaitFor(absl::Seconds(30), [&] {
-    auto sa = Admin().Get(kube::resources::kServiceAccounts, ns, "kube-operator");
-    const auto* secrets = sa.ok() ? sa->Find({"secrets"}) : nullptr;
-    if (!secrets || !secrets->IsArray() || secrets->Empty()) return false;
-    auto secret = Admin().Get(kube::resources::kSecrets, ns,
-                              kube::StrOf(kube::Member((*secrets)[0], "name")));
-    if (!secret.ok()) return false;
-    auto decoded = Run(absl::StrCat("echo ", secret->Str({"data", "token"}), " | base64 -d"));
-    token = decoded;
-    return !token.empty();
-  });
-  if (token.empty()) return absl::DeadlineExceededError("no token for the chart's ServiceAccount");
-  const std::string admin = Run("cat " + KubeconfigPath());
-  const size_t users = admin.find("users:");
-  if (users == std::string::npos) return absl::InternalError("admin kubeconfig without users");
-  std::ofstream(path)
-      << admin.substr(0, users) << "users:\n- name: admin\n  user:\n    token: " << token << "\n"
-      << "contexts:\n- name: local\n  context:\n    cluster: local\n    user: admin\n"
-      << "    namespace: " << ns << "\ncurrent-context: local\n";
-  Token() = token;
-  return path;
+  auto p = ServiceAccountKubeconfig(ns, "kube-operator", &Token());
+  if (!p.ok()) return p.status();
+  return path = *p;
 }
 
 std::string ChartIdentityToken() { return Token(); }
 
 OperatorProcess::OperatorProcess(std::string name, int port_base,
-                                 std::vector<std::string> extra_args)
-    : name_(std::move(name)), port_base_(port_base), extra_args_(std::move(extra_args)) {
+                                 std::vector<std::string> extra_args, std::string kubeconfig)
+    : name_(std::move(name)),
+      port_base_(port_base),
+      extra_args_(std::move(extra_args)),
+      kubeconfig_(std::move(kubeconfig)) {
   log_path_ = absl::StrCat(ClusterDir(), "/kube-operator-", name_, ".log");
 }
 
@@ -115,7 +127,8 @@ OperatorProcess::~OperatorProcess() {
 }
 
 void OperatorProcess::Start() {
-  auto kubeconfig = ChartIdentityKubeconfig();
+  auto kubeconfig =
+      kubeconfig_.empty() ? ChartIdentityKubeconfig() : absl::StatusOr<std::string>(kubeconfig_);
   if (!kubeconfig.ok()) {
     ADD_FAILURE() << kubeconfig.status();
     return;
@@ -127,7 +140,8 @@ void OperatorProcess::Start() {
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();
   if (pid_ == 0) {
-    if (!std::freopen(log_path_.c_str(), "a", stderr)) _exit(126);
+    // A fresh log per object; a restart appends to it.
+    if (!std::freopen(log_path_.c_str(), started_ ? "a" : "w", stderr)) _exit(126);
     setenv("POD_NAME", name_.c_str(), 1);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -136,6 +150,7 @@ void OperatorProcess::Start() {
     _exit(127);
   }
   EXPECT_GT(pid_, 0);
+  started_ = true;
 }
 
 void OperatorProcess::Signal(int sig) const {

@@ -17,6 +17,10 @@ namespace e2e {
 // templates) into namespace ns once per test binary, and writes a kubeconfig
 // holding that ServiceAccount's token. Returns the kubeconfig's path.
 absl::StatusOr<std::string> ChartIdentityKubeconfig(const std::string& ns = "kube-operator-e2e");
+// A kubeconfig for ServiceAccount ns/name (created if missing, no rights
+// granted here); its token in *token when given.
+absl::StatusOr<std::string> ServiceAccountKubeconfig(const std::string& ns, const std::string& name,
+                                                     std::string* token = nullptr);
 // The ServiceAccount token in that kubeconfig (tests check logs never show it).
 std::string ChartIdentityToken();
 
@@ -30,7 +34,9 @@ void ExpectCleanLog(const std::string& log);
 class OperatorProcess {
  public:
   // port_base: metrics on port_base, probes on port_base + 1, both on 127.0.0.1.
-  OperatorProcess(std::string name, int port_base, std::vector<std::string> extra_args = {});
+  // kubeconfig "": the chart's identity (ChartIdentityKubeconfig).
+  OperatorProcess(std::string name, int port_base, std::vector<std::string> extra_args = {},
+                  std::string kubeconfig = "");
   ~OperatorProcess();  // SIGKILL if still running
   OperatorProcess(const OperatorProcess&) = delete;
   OperatorProcess& operator=(const OperatorProcess&) = delete;
@@ -56,9 +62,11 @@ class OperatorProcess {
   const std::string name_;
   const int port_base_;
   const std::vector<std::string> extra_args_;
+  const std::string kubeconfig_;
   std::string log_path_;
   pid_t pid_ = -1;
   int exit_status_ = -1;
+  bool started_ = false;
 };
 
 }  // namespace e2e
