@@ -15,7 +15,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "controllers/cache_transform.h"
 #include "informer/informer.h"
+#include "kube/resource.h"
 #include "kube/watch_decoder.h"
 
 namespace {
@@ -55,6 +57,70 @@ void MemoryPerObject(const char* kind, const std::string& object, int n) {
   }
 }
 
+// The operator's cache per Environment: every object the operator owns for
+// one Environment as the API server served it (captured with kubectl from a
+// Ready development Environment), decoded slim, then also through the
+// informers' transform (controllers/cache_transform.h).
+void CachePerEnvironment(const std::string& list_json, int n) {
+  auto list = kube::Object::Parse(list_json);
+  const rapidjson::Value* items = list.ok() ? list->Find({"items"}) : nullptr;
+  if (!items || !items->IsArray()) {
+    std::fprintf(stderr, "bad bench/data/environment-objects.json\n");
+    return;
+  }
+  auto resource_of = [](absl::string_view kind) -> kube::Resource {
+    namespace r = kube::resources;
+    for (const auto& [k, res] : std::initializer_list<std::pair<absl::string_view, kube::Resource>>{
+             {"Namespace", r::kNamespaces},
+             {"ResourceQuota", r::kResourceQuotas},
+             {"NetworkPolicy", r::kNetworkPolicies},
+             {"PersistentVolumeClaim", r::kPersistentVolumeClaims},
+             {"Deployment", r::kDeployments},
+             {"Service", r::kServices},
+             {"Ingress", r::kIngresses},
+             {"Environment", r::kEnvironments}})
+      if (k == kind) return res;
+    return {};
+  };
+  double total[2] = {0, 0};
+  for (const auto& item : items->GetArray()) {
+    const std::string obj = kube::Object::Copy(item).Serialize();
+    const kube::Object parsed = kube::Object::Copy(item);
+    const std::string kind(parsed.Kind());
+    const controllers::ObjectTransform t = controllers::CacheTransform(resource_of(kind));
+    std::vector<std::string> lines;
+    size_t json_bytes = 0;
+    for (int i = 0; i < n; ++i) {
+      std::string o = Vary(obj, i);
+      json_bytes += o.size();
+      lines.push_back(absl::StrCat(R"({"type":"ADDED","object":)", o, "}"));
+    }
+    double per[2];
+    size_t kept_json = 0;
+    for (int transform = 0; transform < 2; ++transform) {
+      informer::Store store;
+      store.AddIndex("namespace", informer::ByNamespace);
+      const size_t before = mallinfo2().uordblks;
+      for (const auto& line : lines) {
+        kube::Object o = kube::DecodeWatchLine(line, /*slim=*/true)->object;
+        if (transform && t) o = t(std::move(o));
+        if (transform && &line == &lines.front()) kept_json = o.Serialize().size();
+        store.Upsert(o);
+      }
+      per[transform] = static_cast<double>(mallinfo2().uordblks - before) / n;
+      total[transform] += per[transform];
+    }
+    std::printf(
+        "cache %-22s %-18s: JSON %5.0f B, kept %5zu B; heap slim %5.0f B, transformed %5.0f B\n",
+        kind.c_str(), std::string(parsed.Name()).c_str(), static_cast<double>(json_bytes) / n,
+        kept_json, per[0], per[1]);
+  }
+  std::printf(
+      "cache per Environment (%u objects, store and index included): slim %.0f B, "
+      "transformed %.0f B (%.0f%%)\n",
+      items->Size(), total[0], total[1], 100.0 * total[1] / total[0]);
+}
+
 // A handler that timestamps each add.
 class Timer : public informer::EventHandler {
  public:
@@ -77,6 +143,7 @@ int main() {
   }
   MemoryPerObject("Deployment", deployment, 10000);
   MemoryPerObject("Environment", environment, 10000);
+  CachePerEnvironment(ReadFile(SOURCE_ROOT "/bench/data/environment-objects.json"), 2000);
 
   // Event → handler: decode a line, upsert into a store of 10,000, call the handler.
   informer::Store store;

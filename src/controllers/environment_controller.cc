@@ -1,6 +1,9 @@
 #include "controllers/environment_controller.h"
 
+#include <string>
+
 #include "absl/strings/str_cat.h"
+#include "controllers/cache_transform.h"
 #include "controllers/naming.h"
 #include "controllers/planner.h"
 
@@ -57,7 +60,8 @@ EnvironmentController::~EnvironmentController() { Stop(absl::Seconds(10)); }
 informer::Informer* EnvironmentController::Add(const kube::Resource& res, std::string selector) {
   auto inf = std::make_unique<informer::Informer>(
       std::make_unique<informer::ClientListerWatcher>(client_, res, "", std::move(selector)),
-      informer::InformerOptions{.reflector = {.name = std::string(res.plural)}});
+      informer::InformerOptions{.reflector = {.name = std::string(res.plural)},
+                                .transform = CacheTransform(res)});
   informers_.emplace_back(res, std::move(inf));
   return informers_.back().second.get();
 }
@@ -65,9 +69,17 @@ informer::Informer* EnvironmentController::Add(const kube::Resource& res, std::s
 std::optional<kube::Object> EnvironmentController::Get(const kube::Resource& res,
                                                        absl::string_view ns,
                                                        absl::string_view name) const {
-  for (const auto& [r, inf] : informers_)
-    if (r.group == res.group && r.plural == res.plural)
-      return inf->store().Get(ns.empty() ? std::string(name) : absl::StrCat(ns, "/", name));
+  // Called ~15 times per Environment per resync (the reconciler's check of
+  // what its last pass read): the key is built in a per-thread buffer rather
+  // than a new string each time, and plurals (distinct here) are compared first.
+  thread_local std::string key;
+  for (const auto& [r, inf] : informers_) {
+    if (r.plural != res.plural || r.group != res.group) continue;
+    key.assign(ns.data(), ns.size());
+    if (!ns.empty()) key += '/';
+    key.append(name.data(), name.size());
+    return inf->store().Get(key);
+  }
   return std::nullopt;
 }
 

@@ -124,8 +124,22 @@ void EnvironmentReconciler::RecordEvent(const kube::Object& env, const std::stri
 
 informer::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& key) {
   auto env = environments_->Get(key);
-  if (!env) return {};  // gone: the finalizer already did its work
-  Plan plan = PlanEnvironment({*env, *state_, config_, clock_->Now()});
+  if (!env) {
+    memo_.Forget(key);
+    return {};  // gone: the finalizer already did its work
+  }
+  if (memo_.Unchanged(key, *env, *state_)) {
+    skipped_.fetch_add(1, std::memory_order_relaxed);
+    return {};
+  }
+  RecordingState recording(*state_);
+  Plan plan = PlanEnvironment({*env, recording, config_, clock_->Now()});
+  // Remembered only if this first plan settles: a pod diagnosis (below) reads
+  // pods, which no informer watches.
+  if (Settled(plan) && recording.complete()) {
+    memo_.Remember(key, *env, recording.TakeReads());
+    return {};
+  }
   if (!plan.diagnose_selector.empty() && !plan.target_namespace.empty()) {
     // Only a Deployment that is not ready costs an API read: its pods.
     auto pods = client_->List(r::kPods, plan.target_namespace,

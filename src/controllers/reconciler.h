@@ -3,11 +3,14 @@
 // the finalizer, the status subresource, Events. The only writer.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
 #include "controllers/cluster_state.h"
 #include "controllers/config.h"
+#include "controllers/pass_memo.h"
 #include "informer/store.h"
 #include "informer/worker_pool.h"
 #include "kube/client.h"
@@ -29,8 +32,13 @@ class EnvironmentReconciler {
                         const ClusterState* state, OperatorConfig config, const util::Clock* clock,
                         ReconcileObserver* observer = nullptr);
 
-  // key: "<namespace>/<name>" of an Environment.
+  // key: "<namespace>/<name>" of an Environment. An Environment whose last
+  // pass settled (pass_memo.h) and whose inputs are unchanged since is not
+  // planned again: the resync of an up-to-date Environment is a few lookups.
   informer::ReconcileResult Reconcile(const std::string& key);
+  // Passes skipped that way, and Environments remembered as settled.
+  int64_t skipped() const { return skipped_.load(std::memory_order_relaxed); }
+  size_t settled() const { return memo_.size(); }
 
  private:
   absl::Status Execute(const struct Action& action, const kube::Object& env);
@@ -43,6 +51,8 @@ class EnvironmentReconciler {
   const OperatorConfig config_;
   const util::Clock* const clock_;
   ReconcileObserver* const observer_;
+  PassMemo memo_;
+  std::atomic<int64_t> skipped_{0};
 };
 
 }  // namespace controllers

@@ -23,7 +23,8 @@
 
 namespace controllers {
 
-// True when every member of desired is in actual with an equal value:
+// True when every member of desired is in actual with an equal value, or is
+// a zero value ("", false, 0, [], {}) absent from actual (omitempty):
 // objects recursively (extra members in actual are ignored), arrays of the
 // same length element-wise, numbers numerically (1 == 1.0), other scalars
 // exactly. Quantities compare as strings: builders send canonical ones.

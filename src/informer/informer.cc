@@ -5,7 +5,6 @@ namespace informer {
 Informer::Informer(std::unique_ptr<ListerWatcher> lw, InformerOptions options)
     : lw_(std::move(lw)),
       options_(std::move(options)),
-      clock_(options_.reflector.clock ? options_.reflector.clock : &real_clock_),
       reflector_(lw_.get(), this, options_.reflector) {}
 
 Informer::~Informer() { Stop(); }
@@ -21,10 +20,12 @@ void Informer::Stop() {
 
 bool Informer::Stale() const {
   if (!reflector_.HasSynced()) return false;  // not synced is its own state
-  return !reflector_.Watching() && clock_->Now() - reflector_.LastProgress() > options_.stale_after;
+  return !reflector_.Connected(options_.stale_after);
 }
 
 void Informer::Replace(std::vector<kube::Object> objects) {
+  if (options_.transform)
+    for (kube::Object& o : objects) o = options_.transform(std::move(o));
   for (const auto& d : store_.Replace(objects)) {
     for (EventHandler* h : handlers_) {
       if (!d.old)
@@ -38,18 +39,19 @@ void Informer::Replace(std::vector<kube::Object> objects) {
 }
 
 void Informer::Apply(const kube::WatchEvent& ev) {
+  const kube::Object obj = options_.transform ? options_.transform(ev.object) : ev.object;
   if (ev.type == kube::WatchEvent::Type::kDeleted) {
-    store_.Remove(ev.object.Key());
+    store_.Remove(obj.Key());
     // The server's final state of the object, whether or not it was cached.
-    for (EventHandler* h : handlers_) h->OnDelete(ev.object);
+    for (EventHandler* h : handlers_) h->OnDelete(obj);
     return;
   }
-  auto old = store_.Upsert(ev.object);
+  auto old = store_.Upsert(obj);
   for (EventHandler* h : handlers_) {
     if (old)
-      h->OnUpdate(*old, ev.object);
+      h->OnUpdate(*old, obj);
     else
-      h->OnAdd(ev.object);
+      h->OnAdd(obj);
   }
 }
 

@@ -3,6 +3,7 @@
 // must be quick: the operator's only enqueue keys.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -24,8 +25,14 @@ class EventHandler {
 struct InformerOptions {
   ReflectorOptions reflector;
   // Synced but without an open watch or any word from the server for this
-  // long: stale (readiness goes false). Reconnects inside it are normal.
-  absl::Duration stale_after = absl::Seconds(60);
+  // long: stale (readiness goes false). Reconnects take well under a second
+  // (first backoff 0.8 s); 10 s without a watch means the API server is
+  // unreachable, which /readyz should say (issue #7 fault 1).
+  absl::Duration stale_after = absl::Seconds(10);
+  // Applied to every object on ingest — listed, watched, deleted — before
+  // the store or a handler sees it (client-go's SetTransform): what the cache
+  // keeps. Runs on the reflector's thread. Empty: objects kept as decoded.
+  std::function<kube::Object(kube::Object)> transform;
 };
 
 class Informer final : private ReflectorSink {
@@ -51,8 +58,6 @@ class Informer final : private ReflectorSink {
 
   std::unique_ptr<ListerWatcher> lw_;
   const InformerOptions options_;
-  util::RealClock real_clock_;
-  const util::Clock* const clock_;
   Store store_;
   std::vector<EventHandler*> handlers_;
   Reflector reflector_;

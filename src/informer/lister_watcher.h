@@ -6,6 +6,8 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "kube/api_error.h"
 #include "kube/client.h"
 
 namespace informer {
@@ -35,7 +37,9 @@ class ClientListerWatcher final : public ListerWatcher {
     o.label_selector = label_selector_;
     o.field_selector = field_selector_;
     o.slim = true;
-    return client_->List(resource_, ns_, o);
+    auto list = client_->List(resource_, ns_, o);
+    if (!list.ok()) return NameWhatIsMissing(list.status());
+    return list;
   }
   absl::Status Watch(const kube::WatchOptions& opts, kube::Cancellation& cancel,
                      absl::FunctionRef<bool(kube::WatchEvent)> on_event) override {
@@ -43,10 +47,27 @@ class ClientListerWatcher final : public ListerWatcher {
     o.label_selector = label_selector_;
     o.field_selector = field_selector_;
     o.slim = true;
-    return client_->Watch(resource_, ns_, o, cancel, on_event);
+    return NameWhatIsMissing(client_->Watch(resource_, ns_, o, cancel, on_event));
   }
 
  private:
+  // A collection that 404s is a resource the server does not serve (for a
+  // custom resource: its CRD is not installed). The server only says "could
+  // not find the requested resource"; issue #7 fault 8 wants the log to name it.
+  absl::Status NameWhatIsMissing(absl::Status s) const {
+    if (!kube::apierrors::IsNotFound(s)) return s;
+    auto e = kube::GetApiError(s);
+    if (!e) return s;
+    e->message =
+        resource_.group.empty()
+            ? absl::StrCat("the API server does not serve ", resource_.plural, " (", e->message,
+                           ")")
+            : absl::StrCat("the API server does not serve ", resource_.plural, ".", resource_.group,
+                           " (", resource_.group, "/", resource_.version,
+                           "): is its CustomResourceDefinition installed? (", e->message, ")");
+    return kube::MakeApiError(*e);
+  }
+
   kube::Client* const client_;
   const kube::Resource resource_;
   const std::string ns_, label_selector_, field_selector_;

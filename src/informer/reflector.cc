@@ -39,6 +39,13 @@ bool Reflector::Watching() const {
   return watch_cancel_ != nullptr;
 }
 
+bool Reflector::Connected(absl::Duration within) const {
+  std::lock_guard l(mu_);
+  const absl::Time now = clock_->Now();
+  if (watch_cancel_ && now - watch_opened_ >= absl::Seconds(1)) return true;
+  return now - last_contact_ <= within;
+}
+
 ReflectorStats Reflector::Stats() const {
   std::lock_guard l(mu_);
   return stats_;
@@ -47,7 +54,7 @@ ReflectorStats Reflector::Stats() const {
 void Reflector::Progress(const std::string& rv) {
   std::lock_guard l(mu_);
   if (!rv.empty()) rv_ = rv;
-  last_progress_ = clock_->Now();
+  last_progress_ = last_contact_ = clock_->Now();
 }
 
 absl::Status Reflector::ListAll(const std::string& resource_version) {
@@ -89,8 +96,10 @@ absl::Status Reflector::WatchOnce(kube::Cancellation& stop) {
     std::lock_guard l(mu_);
     watch_cancel_ = &cancel;
     ++stats_.watches;
+    // An open stream restarts the watchdog's clock; whether the server is
+    // there at all is Connected()'s business.
+    last_progress_ = watch_opened_ = clock_->Now();
   }
-  Progress("");  // an open stream counts as contact for the watchdog
   absl::Status s = lw_->Watch({.resource_version = LastResourceVersion(),
                                .allow_bookmarks = true,
                                .timeout_seconds = static_cast<int>(absl::ToInt64Seconds(timeout))},
@@ -116,6 +125,9 @@ absl::Status Reflector::WatchOnce(kube::Cancellation& stop) {
   stop.Remove(link);
   std::lock_guard l(mu_);
   watch_cancel_ = nullptr;
+  // A watch that was up until now, or that the server ended, was contact.
+  const absl::Time now = clock_->Now();
+  if (s.ok() || now - watch_opened_ >= absl::Seconds(1)) last_contact_ = now;
   return s;
 }
 
@@ -141,7 +153,12 @@ void Reflector::Run(kube::Cancellation& stop) {
   std::string relist_from;  // after a 410: the last version seen, then ""
   auto wait = [&](const absl::Status& why, absl::Duration d) {
     if (options_.on_backoff) options_.on_backoff(d);
-    util::Log(util::LogLevel::kWarn, kLogger, "retrying after backoff",
+    // Missing RBAC, a missing CRD or bad credentials do not heal by waiting
+    // alone: an error, not a warning, so that nobody mistakes it for a blip.
+    const bool config = kube::apierrors::IsForbidden(why) || kube::apierrors::IsNotFound(why) ||
+                        kube::apierrors::IsUnauthorized(why);
+    util::Log(config ? util::LogLevel::kError : util::LogLevel::kWarn, kLogger,
+              "retrying after backoff",
               {{"resource", options_.name},
                {"error", std::string(why.message())},
                {"backoff", absl::FormatDuration(d)}});

@@ -69,10 +69,16 @@ class Reflector {
   bool HasSynced() const;  // a first list has been delivered
   std::string LastResourceVersion() const;
   // When the reflector last heard from the server (a list, an event, a
-  // bookmark, a watch opening); the informer derives staleness from it.
+  // bookmark, a watch opening); the watchdog's clock.
   absl::Time LastProgress() const;
-  // Whether a watch stream is currently open.
+  // Whether a watch stream is currently open (or being opened).
   bool Watching() const;
+  // Whether the server is known to be there now: a watch has been open for
+  // a second (a failed connect takes milliseconds), or a list, an event or
+  // the end of a watch that was up came less than `within` ago. Unlike
+  // LastProgress, attempts that fail do not count: the informer's staleness
+  // (readiness) derives from it.
+  bool Connected(absl::Duration within) const;
   ReflectorStats Stats() const;
 
  private:
@@ -91,6 +97,8 @@ class Reflector {
   bool synced_ = false;
   std::string rv_;
   absl::Time last_progress_ = absl::InfinitePast();
+  absl::Time last_contact_ = absl::InfinitePast();  // Connected()
+  absl::Time watch_opened_ = absl::InfinitePast();
   kube::Cancellation* watch_cancel_ = nullptr;  // the open stream's
   ReflectorStats stats_;
 };

@@ -155,6 +155,10 @@ absl::Status TransportError(absl::string_view what) {
       ApiError{.code = 0, .reason = "TransportError", .message = std::string(what)});
 }
 
+absl::Status NotSentError(absl::string_view what) {
+  return MakeApiError(ApiError{.code = 0, .reason = "NotSent", .message = std::string(what)});
+}
+
 namespace {
 bool HasReason(const absl::Status& s, absl::string_view a, absl::string_view b = {}) {
   auto r = s.GetPayload(kReasonKey);
@@ -183,6 +187,7 @@ bool IsRetryable(const absl::Status& s) {
   const int code = Code(s);
   return code == 0 || code == 429 || (code >= 500 && code != 501);
 }
+bool WasNotSent(const absl::Status& s) { return Code(s) == 0 && HasReason(s, "NotSent"); }
 absl::Duration RetryAfter(const absl::Status& s) {
   auto e = GetApiError(s);
   return e ? e->retry_after : absl::ZeroDuration();

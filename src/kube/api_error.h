@@ -39,6 +39,10 @@ absl::Status ErrorFromResponse(int http_code, absl::string_view content_type,
 
 // A transport-level failure (connection refused, TLS, reset, timeout).
 absl::Status TransportError(absl::string_view what);
+// A transport failure before the whole request reached the server (no
+// connection, TLS handshake, writing the request): the server cannot have
+// acted on it, so any verb may be sent again (Go's net/http retries these).
+absl::Status NotSentError(absl::string_view what);
 
 // Predicates in client-go's apierrors spirit; call them qualified
 // (apierrors::IsNotFound) since absl has same-named ones found by ADL.
@@ -53,6 +57,7 @@ bool IsUnauthorized(const absl::Status& s);
 bool IsForbidden(const absl::Status& s);
 // 429, 5xx and transport failures: worth retrying an idempotent request.
 bool IsRetryable(const absl::Status& s);
+bool WasNotSent(const absl::Status& s);  // NotSentError
 absl::Duration RetryAfter(const absl::Status& s);
 }  // namespace apierrors
 

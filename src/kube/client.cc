@@ -112,9 +112,13 @@ absl::StatusOr<HttpResponse> Client::Do(absl::string_view verb, HttpRequest req,
       reauthenticated = true;
       continue;
     }
-    // A 429 was not processed, so even a create may be sent again.
-    const bool retry =
-        apierrors::IsRetryable(err) && (idempotent || apierrors::IsTooManyRequests(err));
+    // A 429, or a 5xx with Retry-After (the API server "is starting", or
+    // shed the request), was not processed, so even a create may be sent
+    // again: client-go's checkWait does the same for every verb.
+    const bool not_processed = apierrors::IsTooManyRequests(err) || apierrors::WasNotSent(err) ||
+                               (apierrors::RetryAfter(err) > absl::ZeroDuration() &&
+                                GetApiError(err) && GetApiError(err)->code >= 500);
+    const bool retry = apierrors::IsRetryable(err) && (idempotent || not_processed);
     if (!retry || attempt >= options_.max_attempts) return err;
     absl::Duration wait = backoff.Next();
     if (absl::Duration ra = apierrors::RetryAfter(err); ra > absl::ZeroDuration()) wait = ra;

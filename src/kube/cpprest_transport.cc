@@ -7,8 +7,11 @@
 #include <algorithm>
 #include <array>
 #include <boost/asio/ssl.hpp>
+#include <future>
+#include <memory>
 #include <mutex>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "kube/api_error.h"
 
@@ -23,20 +26,47 @@ class CpprestTransport final : public Transport {
   CpprestTransport(const RestConfig& config, const CpprestOptions& options)
       : token_(config.token),
         user_agent_(config.user_agent),
-        requests_(config.server, MakeConfig(config, options.request_timeout)),
-        streams_(config.server, MakeConfig(config, options.stream_timeout)) {}
+        requests_(config.server, MakeConfig(config, options.request_idle_timeout)),
+        streams_(config.server, MakeConfig(config, options.stream_idle_timeout)) {}
 
   absl::StatusOr<HttpResponse> Send(const HttpRequest& req) override {
     auto msg = Build(req);
     if (!msg.ok()) return msg.status();
+    // cpprest has no deadline per request, only its idle timer per connection
+    // (on a stalled pooled connection: a minute, after which it quietly resends
+    // the request). So the caller waits here no longer than req.timeout, then
+    // cancels: cpprest closes the socket and keeps the connection out of its
+    // pool, and the client's retry gets a fresh one.
+    using Result = absl::StatusOr<HttpResponse>;
+    auto done = std::make_shared<std::promise<Result>>();
+    std::future<Result> result = done->get_future();
+    pplx::cancellation_token_source cts;
     try {
-      http::http_response resp = requests_.request(*msg).get();
-      HttpResponse out = Head(resp);
-      out.body = resp.extract_utf8string(true).get();
-      return out;
+      requests_.request(*msg, cts.get_token())
+          .then([](const http::http_response& resp) {
+            return resp.extract_utf8string(true).then([head = Head(resp)](std::string body) {
+              HttpResponse out = head;
+              out.body = std::move(body);
+              return out;
+            });
+          })
+          .then([done, what = absl::StrCat(req.method, " ", PathOnly(req.path))](
+                    const pplx::task<HttpResponse>& t) {
+            try {
+              done->set_value(t.get());
+            } catch (const std::exception& e) {
+              done->set_value(SendError(absl::StrCat(what, ": ", e.what()), e.what()));
+            }
+          });
     } catch (const std::exception& e) {
       return TransportError(absl::StrCat(req.method, " ", PathOnly(req.path), ": ", e.what()));
     }
+    if (req.timeout > absl::ZeroDuration() && req.timeout != absl::InfiniteDuration() &&
+        result.wait_for(absl::ToChronoNanoseconds(req.timeout)) != std::future_status::ready) {
+      cts.cancel();
+      return RequestTimeoutError(req);
+    }
+    return result.get();
   }
 
   absl::StatusOr<HttpResponse> Stream(const HttpRequest& req, Cancellation& cancel,
@@ -85,6 +115,17 @@ class CpprestTransport final : public Transport {
 
  private:
   static std::string PathOnly(const std::string& path) { return path.substr(0, path.find('?')); }
+
+  // cpprest's messages (http_client_asio.cpp) for failures before the server
+  // has the whole request: e.g. a pooled connection the server closed (it
+  // restarted) fails "Failed to write request body". Anything later (reading
+  // the status line or the body) may follow a request the server acted on.
+  static absl::Status SendError(absl::string_view message, absl::string_view cpprest_what) {
+    for (absl::string_view not_sent : {"Failed to connect to any resolved endpoint",
+                                       "Failed to write request", "Error in SSL handshake"})
+      if (absl::StartsWith(cpprest_what, not_sent)) return NotSentError(message);
+    return TransportError(message);
+  }
 
   static client::http_client_config MakeConfig(const RestConfig& c, absl::Duration timeout) {
     client::http_client_config cfg;

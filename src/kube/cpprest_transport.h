@@ -11,11 +11,13 @@
 namespace kube {
 
 struct CpprestOptions {
-  // cpprest's timeout is an inactivity timer per connection. Requests get the
-  // short one; streams the long one, which must exceed any watch timeoutSeconds
-  // (the informer's watchdog is what notices a silent stream).
-  absl::Duration request_timeout = absl::Seconds(60);
-  absl::Duration stream_timeout = absl::Minutes(15);
+  // cpprest's own timeout: an inactivity timer per connection, restarted by
+  // every byte. A request's deadline is its HttpRequest::timeout, kept by the
+  // transport; this is only the backstop of a request without one. Streams
+  // get the long one, which must exceed any watch timeoutSeconds (the
+  // informer's watchdog is what notices a silent stream).
+  absl::Duration request_idle_timeout = absl::Seconds(60);
+  absl::Duration stream_idle_timeout = absl::Minutes(15);
   // cpprest's shared pool runs I/O completions; callers block on their own
   // threads, never on the pool's (a .get() inside the pool can deadlock).
   // Sized once per process: the first transport made decides.

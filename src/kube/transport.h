@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -50,7 +51,11 @@ struct HttpRequest {
   std::string body;
   std::string content_type;  // of body
   std::string accept = "application/json";
-  absl::Duration timeout = absl::Seconds(30);  // the whole exchange
+  // The whole exchange of a Send, from sending to the body's last byte; past
+  // it the connection is closed and Send returns RequestTimeoutError. Zero or
+  // infinite: none. Stream ignores it: a watch lives for minutes, and the
+  // reflector's watchdog is what notices a silent one.
+  absl::Duration timeout = absl::Seconds(30);
 };
 
 struct HttpResponse {
@@ -59,6 +64,11 @@ struct HttpResponse {
   std::string retry_after;  // the Retry-After header, verbatim
   std::string body;
 };
+
+// What Send returns for an exchange that outlived req.timeout:
+// DeadlineExceeded naming the timeout, and a transport failure (api_error.h:
+// code 0, reason TransportError), so the client retries it like one.
+absl::Status RequestTimeoutError(const HttpRequest& req);
 
 class Transport {
  public:

@@ -10,6 +10,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "e2e/environments.h"
 #include "e2e/harness.h"
 #include "e2e/operator_process.h"
 #include "gtest/gtest.h"
@@ -19,37 +20,6 @@ namespace e2e {
 namespace {
 
 using namespace kube::resources;
-
-std::string Spec(absl::string_view sha) {
-  return absl::StrCat(
-      R"({"type":"development","projectRef":{"name":"p"},"sources":[{"name":"web",)",
-      R"("repositoryUrl":"https://github.com/org/repo","branch":"main","commitSha":")", sha,
-      R"("}]})");
-}
-
-void CreateEnv(const std::string& ns, const std::string& name, absl::string_view sha) {
-  auto s = Admin().Create(
-      kEnvironments, ns,
-      absl::StrCat(R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment",)",
-                   R"("metadata":{"name":")", name, R"("},"spec":)", Spec(sha), "}"));
-  ASSERT_TRUE(s.ok()) << s.status();
-}
-
-void SetSha(const std::string& ns, const std::string& name, absl::string_view sha) {
-  auto s = Admin().Patch(kEnvironments, ns, name, kube::PatchType::kMerge,
-                         absl::StrCat(R"({"spec":)", Spec(sha), "}"));
-  ASSERT_TRUE(s.ok()) << s.status();
-}
-
-// Ready for its current spec (observedGeneration caught up), running sha.
-bool ReadyAt(const std::string& ns, const std::string& name, absl::string_view sha) {
-  auto e = Admin().Get(kEnvironments, ns, name);
-  if (!e.ok() || e->Str({"status", "phase"}) != "Ready" ||
-      e->Int({"status", "observedGeneration"}) != e->Generation())
-    return false;
-  auto web = Admin().Get(kDeployments, std::string(e->Str({"status", "namespace"})), "web");
-  return web.ok() && absl::StrContains(web->Serialize(), sha);
-}
 
 // Exactly the objects an Environment owns in its namespace, each once.
 void ExpectExactlyTheDesiredObjects(const std::string& target) {
@@ -84,31 +54,20 @@ TEST(OperatorFaultE2E, ChangesMadeWhileTheOperatorIsDownAreAllReconciled) {
   TestNamespace ns("opdown");
   OperatorProcess op("opdown", 28110);
   op.Start();
-  CreateEnv(ns.name(), "keep", "aaaaaaa");
-  CreateEnv(ns.name(), "gone", "aaaaaaa");
-  ASSERT_TRUE(WaitFor(absl::Seconds(90), [&] {
-    return ReadyAt(ns.name(), "keep", "aaaaaaa") && ReadyAt(ns.name(), "gone", "aaaaaaa");
-  }));
+  ASSERT_TRUE(StartScenario(ns.name(), absl::Seconds(90)));
   op.Signal(SIGKILL);
   ASSERT_NE(op.Wait(absl::Seconds(10)), -1);
   // While it is down: a create, an edit, a delete.
-  CreateEnv(ns.name(), "new", "bbbbbbb");
-  SetSha(ns.name(), "keep", "ccccccc");
-  ASSERT_TRUE(Admin().Delete(kEnvironments, ns.name(), "gone").ok());
+  ChangeScenario(ns.name());
   op.Start();
-  EXPECT_TRUE(WaitFor(absl::Seconds(90), [&] {
-    return ReadyAt(ns.name(), "new", "bbbbbbb") && ReadyAt(ns.name(), "keep", "ccccccc") &&
-           kube::apierrors::IsNotFound(Admin().Get(kEnvironments, ns.name(), "gone").status());
-  }));
+  EXPECT_TRUE(WaitFor(absl::Seconds(90), [&] { return ScenarioConverged(ns.name()); }));
   EXPECT_TRUE(WaitFor(absl::Seconds(60), [&] {
     return ManagedNamespacesOf(ns.name()) ==
            std::set<std::string>{ns.name() + "-keep", ns.name() + "-new"};
   }));
   ExpectExactlyTheDesiredObjects(ns.name() + "-keep");
   ExpectExactlyTheDesiredObjects(ns.name() + "-new");
-  op.Signal(SIGTERM);
-  op.Wait(absl::Seconds(30));
-  ExpectCleanLog(op.Log());
+  ExpectCleanShutdown(op);
 }
 
 TEST(OperatorFaultE2E, TwentySigkillsAtRandomPointsOfReconcilesLoseNothing) {
@@ -147,9 +106,7 @@ TEST(OperatorFaultE2E, TwentySigkillsAtRandomPointsOfReconcilesLoseNothing) {
     auto list = Admin().List(kEnvironments, ns.name(), {});
     return list.ok() && list->items.empty() && ManagedNamespacesOf(ns.name()).empty();
   }));
-  op.Signal(SIGTERM);
-  op.Wait(absl::Seconds(30));
-  ExpectCleanLog(op.Log());
+  ExpectCleanShutdown(op);
 }
 
 // Issue #7 fault 8: no RBAC at all. The operator must say loudly what it
@@ -167,10 +124,7 @@ TEST(OperatorFaultE2E, MissingRbacIsReportedByNameAndKeepsItUnready) {
   // Unready throughout, and still running (retrying with backoff).
   EXPECT_TRUE(absl::StartsWith(op.Get("/readyz"), "caches not synced"));
   EXPECT_EQ(op.Get("/healthz"), "ok\n 200");
-  op.Signal(SIGTERM);
-  const int status = op.Wait(absl::Seconds(30));
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
-  ExpectCleanLog(op.Log());
+  ExpectCleanShutdown(op);
 }
 
 }  // namespace

@@ -201,4 +201,11 @@ double OperatorProcess::SumMetric(const std::string& family,
   return sum;
 }
 
+void ExpectCleanShutdown(OperatorProcess& op) {
+  op.Signal(SIGTERM);
+  const int status = op.Wait(absl::Seconds(60));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "exit status " << status;
+  ExpectCleanLog(op.Log());
+}
+
 }  // namespace e2e

@@ -31,6 +31,10 @@ int RunCommand(const std::string& cmd, std::string* out);
 // and logger, and no line shows a token, a key or a certificate.
 void ExpectCleanLog(const std::string& log);
 
+class OperatorProcess;
+// SIGTERM, then the operator must exit 0 within a minute with a clean log.
+void ExpectCleanShutdown(OperatorProcess& op);
+
 class OperatorProcess {
  public:
   // port_base: metrics on port_base, probes on port_base + 1, both on 127.0.0.1.

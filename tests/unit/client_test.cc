@@ -130,6 +130,32 @@ TEST_F(ClientTest, CreateIsNotResentAfterA5xxButIsAfterA429) {
   EXPECT_TRUE(client_->Create(resources::kPods, "ns", "{}").ok());
 }
 
+// A restarting API server answers 503 "server is starting" with Retry-After:
+// not processed, so a create is sent again after the wait (client-go too).
+TEST_F(ClientTest, CreateIsResentAfterA5xxWithRetryAfter) {
+  EXPECT_CALL(*transport_, Send(Field(&HttpRequest::method, "POST")))
+      .WillOnce(
+          Return(Json(503, R"({"kind":"Status","reason":"ServiceUnavailable","code":503})", "1")))
+      .WillOnce(Return(Json(201, R"({"metadata":{"name":"p"}})")));
+  EXPECT_TRUE(client_->Create(resources::kPods, "ns", "{}").ok());
+  EXPECT_EQ(clock_.slept(), absl::Seconds(1));
+}
+
+// A pooled connection the restarted server had closed: the request never got
+// there, so a create is sent again; a failure after sending is not.
+TEST_F(ClientTest, CreateIsResentWhenItWasNotSentOnly) {
+  EXPECT_CALL(*transport_, Send(Field(&HttpRequest::method, "POST")))
+      .WillOnce(Return(absl::StatusOr<HttpResponse>(
+          NotSentError("POST /api/v1/namespaces/ns/pods: Failed to write request body"))))
+      .WillOnce(Return(Json(201, R"({"metadata":{"name":"p"}})")));
+  EXPECT_TRUE(client_->Create(resources::kPods, "ns", "{}").ok());
+  EXPECT_CALL(*transport_, Send(Field(&HttpRequest::method, "POST")))
+      .WillOnce(Return(absl::StatusOr<HttpResponse>(
+          TransportError("POST /api/v1/namespaces/ns/pods: Failed to read HTTP status line"))));
+  EXPECT_EQ(client_->Create(resources::kPods, "ns", "{}").status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
 TEST_F(ClientTest, UnauthorizedRereadsTheTokenOnce) {
   EXPECT_CALL(*transport_, Send(_))
       .WillOnce(Return(Json(401, "")))
@@ -351,6 +377,45 @@ TEST(ClientTimeoutTest, EveryExchangeCarriesTheConfiguredTimeout) {
   EXPECT_CALL(*transport, Send(Field(&HttpRequest::timeout, absl::Seconds(2))))
       .WillOnce(Return(Json(200, R"({"metadata":{"name":"x"}})")));
   EXPECT_TRUE(client.Get(resources::kConfigMaps, "ns", "x").ok());
+}
+
+TEST(ClientTimeoutTest, TheDefaultIsThirtySeconds) {
+  auto t = std::make_unique<testing_support::MockTransport>();
+  auto* transport = t.get();
+  Client client(std::move(t), {});
+  EXPECT_CALL(*transport, Send(Field(&HttpRequest::timeout, absl::Seconds(30))))
+      .WillOnce(Return(Json(200, R"({"metadata":{"name":"x"}})")));
+  EXPECT_TRUE(client.Get(resources::kConfigMaps, "ns", "x").ok());
+}
+
+TEST(ClientTimeoutTest, TheTimeoutErrorNamesTheRequestAndIsATransportFailure) {
+  const absl::Status s = RequestTimeoutError({.method = "GET",
+                                              .path = "/api/v1/namespaces/ns/configmaps?limit=500",
+                                              .timeout = absl::Seconds(2)});
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("GET /api/v1/namespaces/ns/configmaps: no response within the 2s request "
+                        "timeout"));
+  EXPECT_TRUE(apierrors::IsRetryable(s));
+  auto e = GetApiError(s);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->code, 0);
+  EXPECT_EQ(e->reason, "TransportError");
+}
+
+TEST_F(ClientTest, ATimedOutGetIsRetriedAndSucceeds) {
+  EXPECT_CALL(*transport_, Send(_))
+      .WillOnce(Invoke([](const HttpRequest& req) { return RequestTimeoutError(req); }))
+      .WillOnce(Return(Json(200, R"({"metadata":{"name":"x"}})")));
+  EXPECT_TRUE(client_->Get(resources::kPods, "ns", "x").ok());
+  EXPECT_THAT(observer_.seen, ::testing::ElementsAre("GET GET <error>", "GET GET 200"));
+}
+
+TEST_F(ClientTest, ATimedOutCreateIsNotResent) {
+  EXPECT_CALL(*transport_, Send(Field(&HttpRequest::method, "POST")))
+      .WillOnce(Invoke([](const HttpRequest& req) { return RequestTimeoutError(req); }));
+  const absl::Status s = client_->Create(resources::kPods, "ns", "{}").status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
 }
 
 }  // namespace

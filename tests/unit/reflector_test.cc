@@ -1,5 +1,6 @@
 #include "informer/reflector.h"
 
+#include <atomic>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -295,6 +296,49 @@ TEST(InformerTest, HandlersSeeEventsAndRelistTombstones) {
   // Stopped, not watching, silent for longer than stale_after: stale.
   clock.Advance(absl::Minutes(2));
   EXPECT_TRUE(inf.Stale());
+}
+
+}  // namespace
+}  // namespace informer
+
+namespace informer {
+namespace {
+
+// The API server is gone: watch attempts fail at once, again and again. Each
+// attempt must not count as contact, or /readyz would stay 200 for as long as
+// the retries come faster than stale_after (the e2e test saw 24 s, then
+// flapping, before this).
+TEST(InformerTest, FailingWatchAttemptsDoNotKeepItFresh) {
+  testing_support::FakeClock clock;
+  auto lw = std::make_unique<testing_support::MockListerWatcher>();
+  std::atomic<int> attempts = 0;
+  std::atomic<bool> server_back = false;
+  EXPECT_CALL(*lw, List(_)).WillOnce(Return(ListOf("10", {Obj("n", "a", "1")})));
+  EXPECT_CALL(*lw, Watch(_, _, _))
+      .WillRepeatedly(Invoke([&](const kube::WatchOptions& o, kube::Cancellation& cancel,
+                                 absl::FunctionRef<bool(kube::WatchEvent)> on_event) {
+        ++attempts;
+        if (server_back) return StreamThenBlock({})(o, cancel, on_event);
+        return kube::TransportError("connection refused");
+      }));
+  Informer inf(std::move(lw), {.reflector = {.name = "t",
+                                             .backoff_initial = absl::Milliseconds(1),
+                                             .backoff_cap = absl::Milliseconds(1),
+                                             .clock = &clock},
+                               .stale_after = absl::Seconds(10)});
+  inf.Start();
+  ASSERT_TRUE(WaitUntil([&] { return inf.HasSynced() && attempts > 3; }));
+  EXPECT_FALSE(inf.Stale()) << "listed just now";
+  clock.Advance(absl::Seconds(11));
+  const int before = attempts;
+  ASSERT_TRUE(WaitUntil([&] { return attempts > before + 3; }));
+  EXPECT_TRUE(inf.Stale()) << "11 s of failed attempts only";
+  // The server is back: a watch that stays open a second is contact again.
+  server_back = true;
+  ASSERT_TRUE(WaitUntil([&] { return inf.reflector().Watching(); }));
+  clock.Advance(absl::Seconds(2));
+  EXPECT_FALSE(inf.Stale());
+  inf.Stop();
 }
 
 }  // namespace

@@ -64,6 +64,19 @@ TEST(SubsetTest, NullInDesiredMeansAbsent) {
 
 // What kube-apiserver stores for a ResourceList quantity it is sent: every
 // case was checked against kube-apiserver v1.20.2 (a dry-run ResourceQuota).
+// The server does not store omitempty zero values: an env var's value "" is
+// absent from what it returns, and must not count as drift (found by the
+// bad-input e2e test: re-applied every pass, never Ready).
+TEST(SubsetTest, ZeroValuesInDesiredMatchAbsentMembers) {
+  EXPECT_TRUE(Sub(R"({"name": "A", "value": ""})", R"({"name": "A"})"));
+  EXPECT_TRUE(Sub(R"({"a": false, "b": 0, "c": [], "d": {}})", R"({})"));
+  // Present values still compare: "" is not "x", 0 is not 1.
+  EXPECT_FALSE(Sub(R"({"value": ""})", R"({"value": "x"})"));
+  EXPECT_FALSE(Sub(R"({"n": 0})", R"({"n": 1})"));
+  EXPECT_FALSE(Sub(R"({"value": "x"})", R"({})"));
+  EXPECT_FALSE(Sub(R"({"a": [1]})", R"({})"));
+}
+
 TEST(SubsetCanonicalQuantityTest, MatchesTheServer) {
   const std::pair<const char*, const char*> cases[] = {
       // Kept as sent: already canonical.

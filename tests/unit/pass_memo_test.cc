@@ -1,0 +1,271 @@
+// The reconciler's skip of settled, unchanged Environments (pass_memo.h): what
+// is skipped, and that drift, spec changes and deadlines still get a full pass.
+#include "controllers/pass_memo.h"
+
+#include <map>
+#include <memory>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "controllers/reconciler.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "informer/store.h"
+#include "support/fake_clock.h"
+#include "support/mock_transport.h"
+
+namespace controllers {
+namespace {
+
+namespace r = kube::resources;
+using ::testing::_;
+using ::testing::AllOf;
+using ::testing::Field;
+using ::testing::HasSubstr;
+using ::testing::Return;
+using testing_support::Json;
+
+// The informers' caches as a map.
+class FakeState final : public ClusterState {
+ public:
+  std::optional<kube::Object> Get(const kube::Resource& res, absl::string_view ns,
+                                  absl::string_view name) const override {
+    ++gets_;
+    auto it = objects_.find(Key(res, ns, name));
+    if (it == objects_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Put(const kube::Resource& res, const kube::Object& o) {
+    objects_.insert_or_assign(Key(res, o.Namespace(), o.Name()), o);
+  }
+  void Erase(const kube::Resource& res, absl::string_view ns, absl::string_view name) {
+    objects_.erase(Key(res, ns, name));
+  }
+  int gets() const { return gets_; }
+
+ private:
+  static std::string Key(const kube::Resource& res, absl::string_view ns, absl::string_view name) {
+    return absl::StrCat(res.group, "/", res.plural, "/", ns, "/", name);
+  }
+  std::map<std::string, kube::Object> objects_;
+  mutable int gets_ = 0;
+};
+
+constexpr char kKey[] = "team/pr-1";
+constexpr char kTargetNs[] = "team-pr-1";
+
+std::string EnvJson(int rv, absl::string_view status) {
+  return absl::StrCat(
+      R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment","metadata":{)",
+      R"("name":"pr-1","namespace":"team","uid":"u-1","generation":1,"resourceVersion":")", rv,
+      R"(","finalizers":["catalyst.dev/finalizer"]},"spec":{"type":"development",)",
+      R"("projectRef":{"name":"p"},"sources":[{"name":"web",)",
+      R"("repositoryUrl":"https://github.com/org/repo","branch":"main"}]})",
+      status.empty() ? "" : absl::StrCat(R"(,"status":)", status), "}");
+}
+
+// As the API server stores an applied manifest; Deployments ready or not.
+kube::Object Stored(const Action& a, int rv, bool ready) {
+  std::string json = a.body.Serialize();
+  const std::string meta = "\"metadata\":{";
+  json.insert(json.find(meta) + meta.size(),
+              absl::StrCat(R"("resourceVersion":")", rv, R"(","generation":1,)"));
+  if (a.resource.plural == "deployments")
+    json.insert(json.size() - 1, ready ? R"(,"status":{"observedGeneration":1,"readyReplicas":1,)"
+                                         R"("updatedReplicas":1})"
+                                       : R"(,"status":{"observedGeneration":1})");
+  return *kube::Object::Parse(json);
+}
+
+class PassMemoTest : public ::testing::Test {
+ protected:
+  PassMemoTest() {
+    auto t = std::make_unique<testing::StrictMock<testing_support::MockTransport>>();
+    transport_ = t.get();
+    client_ = std::make_unique<kube::Client>(
+        std::move(t), kube::ClientOptions{.max_attempts = 1, .clock = &clock_});
+    reconciler_ =
+        std::make_unique<EnvironmentReconciler>(client_.get(), &envs_, &state_, config_, &clock_);
+  }
+
+  // Runs the planner as the cluster would answer it until the Environment
+  // settles (deployments_ready) or waits for its Deployments (not ready).
+  void Converge(bool deployments_ready) {
+    for (int pass = 0; pass < 10; ++pass) {
+      SetEnv();
+      Plan plan = PlanEnvironment({*envs_.Get(kKey), state_, config_, clock_.Now()});
+      if (plan.actions.empty() && !plan.status_patch) return;
+      for (const auto& a : plan.actions)
+        if (a.type == Action::Type::kApply)
+          state_.Put(a.resource, Stored(a, ++rv_, deployments_ready));
+      if (plan.status_patch) {
+        const std::string& p = *plan.status_patch;
+        status_ = p.substr(strlen(R"({"status":)"), p.size() - strlen(R"({"status":)") - 1);
+      }
+    }
+    FAIL() << "did not converge";
+  }
+  // Status patches and Events answered; declared first, so that a test's own
+  // expectations (matched newest first) still decide about everything else.
+  void AllowStatusAndEvents() {
+    EXPECT_CALL(*transport_, Send(Field(&kube::HttpRequest::path, HasSubstr("/status"))))
+        .WillRepeatedly(Return(Json(200, R"({"metadata":{}})")));
+    EXPECT_CALL(*transport_, Send(Field(&kube::HttpRequest::path, HasSubstr("/events"))))
+        .WillRepeatedly(Return(Json(201, R"({"metadata":{}})")));
+  }
+  // The Environment (a new resourceVersion) with the status so far.
+  void SetEnv() { envs_.Upsert(*kube::Object::Parse(EnvJson(++rv_, status_))); }
+
+  testing_support::FakeClock clock_;
+  OperatorConfig config_;
+  informer::Store envs_;
+  FakeState state_;
+  testing::StrictMock<testing_support::MockTransport>* transport_ = nullptr;
+  std::unique_ptr<kube::Client> client_;
+  std::unique_ptr<EnvironmentReconciler> reconciler_;
+  std::string status_;
+  int rv_ = 10;
+};
+
+TEST_F(PassMemoTest, SettledReadyEnvironmentIsSkippedUntilSomethingChanges) {
+  Converge(/*deployments_ready=*/true);
+  // StrictMock: any request would fail the test.
+  EXPECT_TRUE(reconciler_->Reconcile(kKey).status.ok());
+  EXPECT_EQ(reconciler_->skipped(), 0);
+  EXPECT_EQ(reconciler_->settled(), 1u);
+  const int gets = state_.gets();
+  auto res = reconciler_->Reconcile(kKey);
+  EXPECT_TRUE(res.status.ok());
+  EXPECT_FALSE(res.requeue_after);
+  EXPECT_EQ(reconciler_->skipped(), 1);
+  EXPECT_GT(state_.gets(), gets) << "the skip looks every read object up again";
+
+  // The Environment changes (a new resourceVersion): planned again, settles again.
+  SetEnv();
+  EXPECT_TRUE(reconciler_->Reconcile(kKey).status.ok());
+  EXPECT_EQ(reconciler_->skipped(), 1);
+  EXPECT_TRUE(reconciler_->Reconcile(kKey).status.ok());
+  EXPECT_EQ(reconciler_->skipped(), 2);
+}
+
+TEST_F(PassMemoTest, DeletedOwnedObjectIsRecreated) {
+  Converge(true);
+  ASSERT_TRUE(reconciler_->Reconcile(kKey).status.ok());
+  state_.Erase(r::kNetworkPolicies, kTargetNs, "default-deny-all");
+  // The repair goes through Provisioning again (a status patch, an Event).
+  AllowStatusAndEvents();
+  EXPECT_CALL(*transport_,
+              Send(AllOf(Field(&kube::HttpRequest::method, "PATCH"),
+                         Field(&kube::HttpRequest::path,
+                               HasSubstr("/networkpolicies/default-deny-all?fieldManager=")))))
+      .WillOnce(Return(Json(200, R"({"metadata":{}})")));
+  EXPECT_TRUE(reconciler_->Reconcile(kKey).status.ok());
+  EXPECT_EQ(reconciler_->skipped(), 0);
+  EXPECT_EQ(reconciler_->settled(), 0u) << "a pass with actions is not remembered";
+}
+
+TEST_F(PassMemoTest, ChangedOwnedObjectIsRepaired) {
+  Converge(true);
+  ASSERT_TRUE(reconciler_->Reconcile(kKey).status.ok());
+  // Someone edits the quota: a new version whose spec is no longer ours.
+  kube::Object quota = *state_.Get(r::kResourceQuotas, kTargetNs, "environment-quota");
+  std::string json = quota.Serialize();
+  const size_t at = json.find(R"("pods":")");
+  ASSERT_NE(at, std::string::npos);
+  json.replace(at, strlen(R"("pods":"20")"), R"("pods":"99")");
+  json.replace(json.find(R"("resourceVersion":")"), strlen(R"("resourceVersion":")"),
+               R"("resourceVersion":"9)");
+  state_.Put(r::kResourceQuotas, *kube::Object::Parse(json));
+  AllowStatusAndEvents();
+  EXPECT_CALL(*transport_, Send(Field(&kube::HttpRequest::path,
+                                      HasSubstr("/resourcequotas/environment-quota?"))))
+      .WillOnce(Return(Json(200, R"({"metadata":{}})")));
+  EXPECT_TRUE(reconciler_->Reconcile(kKey).status.ok());
+  EXPECT_EQ(reconciler_->skipped(), 0);
+}
+
+TEST_F(PassMemoTest, SameVersionFromARelistStillSkips) {
+  Converge(true);
+  ASSERT_TRUE(reconciler_->Reconcile(kKey).status.ok());
+  // A relist hands out new documents of the same versions.
+  state_.Put(r::kDeployments,
+             *kube::Object::Parse(state_.Get(r::kDeployments, kTargetNs, "web")->Serialize()));
+  envs_.Upsert(*kube::Object::Parse(envs_.Get(kKey)->Serialize()));
+  EXPECT_TRUE(reconciler_->Reconcile(kKey).status.ok());
+  EXPECT_EQ(reconciler_->skipped(), 1);
+}
+
+TEST_F(PassMemoTest, PendingDeadlineIsNeverSkippedAndFires) {
+  // Postgres never becomes ready: Provisioning, the failure deadline running.
+  Converge(/*deployments_ready=*/false);
+  // Each pass lists the pods to name the cause: nothing is remembered.
+  EXPECT_CALL(*transport_, Send(Field(&kube::HttpRequest::path, HasSubstr("/pods?"))))
+      .Times(2)
+      .WillRepeatedly(Return(Json(200, R"({"kind":"PodList","apiVersion":"v1","items":[]})")));
+  auto res = reconciler_->Reconcile(kKey);
+  ASSERT_TRUE(res.status.ok());
+  ASSERT_TRUE(res.requeue_after);
+  EXPECT_EQ(reconciler_->settled(), 0u);
+  // Past the deadline: the next pass (a resync) fails it.
+  clock_.Advance(config_.failure_deadline + absl::Seconds(1));
+  EXPECT_CALL(*transport_,
+              Send(AllOf(Field(&kube::HttpRequest::path, HasSubstr("/status")),
+                         Field(&kube::HttpRequest::body, HasSubstr("ProgressDeadlineExceeded")))))
+      .WillOnce(Return(Json(200, R"({"metadata":{}})")));
+  EXPECT_CALL(*transport_, Send(Field(&kube::HttpRequest::path, HasSubstr("/events"))))
+      .WillOnce(Return(Json(201, R"({"metadata":{}})")));
+  EXPECT_TRUE(reconciler_->Reconcile(kKey).status.ok());
+  EXPECT_EQ(reconciler_->skipped(), 0);
+}
+
+TEST_F(PassMemoTest, GoneEnvironmentIsForgotten) {
+  Converge(true);
+  ASSERT_TRUE(reconciler_->Reconcile(kKey).status.ok());
+  ASSERT_EQ(reconciler_->settled(), 1u);
+  envs_.Remove(kKey);
+  EXPECT_TRUE(reconciler_->Reconcile(kKey).status.ok());
+  EXPECT_EQ(reconciler_->settled(), 0u);
+}
+
+TEST(SettledTest, OnlyFinalPhasesWithNothingPending) {
+  Plan p;
+  p.phase = "Ready";
+  EXPECT_TRUE(Settled(p));
+  p.phase = "Failed";
+  EXPECT_TRUE(Settled(p));
+  for (const char* phase : {"Pending", "Provisioning", "Deploying", "Terminating", ""}) {
+    p.phase = phase;
+    EXPECT_FALSE(Settled(p)) << phase;
+  }
+  p.phase = "Failed";
+  p.requeue_after = absl::Seconds(5);
+  EXPECT_FALSE(Settled(p));
+  p.requeue_after.reset();
+  p.diagnose_selector = "app.kubernetes.io/name=web";
+  EXPECT_FALSE(Settled(p));
+  p.diagnose_selector.clear();
+  p.status_patch = "{}";
+  EXPECT_FALSE(Settled(p));
+}
+
+TEST(RecordingStateTest, AbsentReadMakesThePassIncomplete) {
+  FakeState state;
+  state.Put(
+      r::kServices,
+      *kube::Object::Parse(R"({"metadata":{"namespace":"n","name":"web","resourceVersion":"1"}})"));
+  RecordingState rec(state);
+  EXPECT_TRUE(rec.Get(r::kServices, "n", "web"));
+  EXPECT_TRUE(rec.Get(r::kServices, "n", "web"));  // a repeat is kept once
+  EXPECT_TRUE(rec.complete());
+  EXPECT_TRUE(rec.Get(kube::Resource{"", "v1", "services"}, "n", "web"))
+      << "found, but not a constant: it could not be looked up again later";
+  EXPECT_FALSE(rec.complete());
+  RecordingState rec2(state);
+  EXPECT_TRUE(rec2.Get(r::kServices, "n", "web"));
+  EXPECT_FALSE(rec2.Get(r::kIngresses, "n", "web"));
+  EXPECT_FALSE(rec2.complete());
+  EXPECT_EQ(rec2.TakeReads().size(), 1u);
+}
+
+}  // namespace
+}  // namespace controllers
