@@ -1,5 +1,6 @@
 #include "e2e/operator_process.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -138,17 +139,32 @@ void OperatorProcess::Start() {
       absl::StrCat("--metrics-bind-address=127.0.0.1:", port_base_),
       absl::StrCat("--health-probe-bind-address=127.0.0.1:", port_base_ + 1)};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  // Everything is prepared here, not in the child: the log is truncated
+  // before Start returns (a test reading it at once must not see the last
+  // run's), and after fork only async-signal-safe calls are allowed.
+  // A fresh log per object; a restart appends to it.
+  const int log_fd = open(log_path_.c_str(),
+                          O_WRONLY | O_CREAT | O_CLOEXEC | (started_ ? O_APPEND : O_TRUNC), 0644);
+  if (log_fd < 0) {
+    ADD_FAILURE() << "cannot open " << log_path_;
+    return;
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::string pod_name = "POD_NAME=" + name_;
+  std::vector<char*> envp;
+  for (char** e = environ; *e; ++e)
+    if (!absl::StartsWith(*e, "POD_NAME=")) envp.push_back(*e);
+  envp.push_back(pod_name.data());
+  envp.push_back(nullptr);
   pid_ = fork();
   if (pid_ == 0) {
-    // A fresh log per object; a restart appends to it.
-    if (!std::freopen(log_path_.c_str(), started_ ? "a" : "w", stderr)) _exit(126);
-    setenv("POD_NAME", name_.c_str(), 1);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(KUBE_OPERATOR_BIN, argv.data());
+    dup2(log_fd, STDERR_FILENO);
+    execve(KUBE_OPERATOR_BIN, argv.data(), envp.data());
     _exit(127);
   }
+  close(log_fd);
   EXPECT_GT(pid_, 0);
   started_ = true;
 }
