@@ -10,6 +10,9 @@
 
 namespace controllers {
 
+// Objects handed out are the cache's own documents: the cache marks one
+// superseded (kube::Object::MarkSuperseded) when it replaces or drops it, as
+// informer::Store does; the reconciler's pass memo relies on that.
 class ClusterState {
  public:
   virtual ~ClusterState() = default;

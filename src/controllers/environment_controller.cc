@@ -58,10 +58,14 @@ EnvironmentController::EnvironmentController(kube::Client* client, ControllerOpt
 EnvironmentController::~EnvironmentController() { Stop(absl::Seconds(10)); }
 
 informer::Informer* EnvironmentController::Add(const kube::Resource& res, std::string selector) {
+  // Member by member: GCC 12 at -O3 takes the designated-initializer form for
+  // a read of an uninitialized std::function (-Wmaybe-uninitialized).
+  informer::InformerOptions options;
+  options.reflector.name = std::string(res.plural);
+  options.transform = CacheTransform(res);
   auto inf = std::make_unique<informer::Informer>(
       std::make_unique<informer::ClientListerWatcher>(client_, res, "", std::move(selector)),
-      informer::InformerOptions{.reflector = {.name = std::string(res.plural)},
-                                .transform = CacheTransform(res)});
+      std::move(options));
   informers_.emplace_back(res, std::move(inf));
   return informers_.back().second.get();
 }

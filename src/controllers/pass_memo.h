@@ -1,12 +1,15 @@
 // PassMemo: what the last pass over each Environment read, when that pass
 // found nothing to do, so that a resync of an Environment nothing has touched
-// since costs a few cache lookups instead of a plan (docs/benchmarks.md: at
-// 10,000 Environments re-planning all of them every 5 s is a third of a core).
+// since costs a look at a flag per object instead of a plan (docs/benchmarks.md:
+// at 10,000 Environments re-planning all of them every 5 s is a third of a
+// core; looking each object up again, 5 %).
 //
 // Sound because the planner is a pure function of the Environment, the cached
 // objects it reads, the configuration and the time. If the Environment and
-// every object the pass read are still the ones cached (the same document, or
-// the same resourceVersion), the planner would decide the same again. Time
+// every object the pass read are still the ones cached, the planner would
+// decide the same again; the cache marks every document it replaces or drops
+// (kube::Object::Superseded), so "still cached" is a flag, exact and race-free:
+// a document replaced while the pass ran is marked before anyone looks. Time
 // only matters while something is pending (the failure deadline, a namespace
 // still terminating): such a pass asks for a requeue or a pod diagnosis and is
 // not remembered, so only a settled Ready or Failed pass is (see Settled).
@@ -31,8 +34,8 @@
 
 namespace controllers {
 
-// The same cached object: the same document, or the same resourceVersion (a
-// relist hands out new documents for objects that did not change).
+// The same Environment: the same document, or the same resourceVersion (a
+// relist or a re-delivered event hands out a new document of it).
 inline bool SameVersion(const kube::Object& a, const kube::Object& b) {
   if (&a.json() == &b.json()) return true;
   const absl::string_view rv = a.ResourceVersion();
@@ -49,47 +52,28 @@ inline bool Settled(const Plan& plan) {
 // A ClusterState that notes every object read through it.
 class RecordingState final : public ClusterState {
  public:
-  struct Read {
-    const kube::Resource* resource;  // one of kube::resources' constants
-    kube::Object object;
-    // Into object's (immutable) document: looking them up again on every
-    // check was a third of a resync's cost (cold documents, linear members).
-    absl::string_view ns, name;
-  };
-
   explicit RecordingState(const ClusterState& inner) : inner_(inner) {}
 
   std::optional<kube::Object> Get(const kube::Resource& r, absl::string_view ns,
                                   absl::string_view name) const override {
     std::optional<kube::Object> o = inner_.Get(r, ns, name);
-    // An absence has no object to look it up again by; a resource that is not
-    // a static constant cannot be pointed at later.
-    if (!o || !IsConstant(r)) {
+    // An absence has no document to watch for a change.
+    if (!o) {
       complete_ = false;
-    } else if (std::none_of(reads_.begin(), reads_.end(), [&](const Read& x) {
-                 return x.resource == &r && &x.object.json() == &o->json();
-               })) {
-      reads_.push_back({&r, *o, o->Namespace(), o->Name()});  // a repeat is kept once
+    } else if (std::none_of(reads_.begin(), reads_.end(),
+                            [&](const kube::Object& x) { return &x.json() == &o->json(); })) {
+      reads_.push_back(*o);  // a repeat is kept once
     }
     return o;
   }
 
   // Every read found its object and was recorded.
   bool complete() const { return complete_; }
-  std::vector<Read> TakeReads() { return std::move(reads_); }
+  std::vector<kube::Object> TakeReads() { return std::move(reads_); }
 
  private:
-  static bool IsConstant(const kube::Resource& r) {
-    namespace k = kube::resources;
-    for (const kube::Resource* c :
-         {&k::kNamespaces, &k::kResourceQuotas, &k::kNetworkPolicies, &k::kPersistentVolumeClaims,
-          &k::kDeployments, &k::kServices, &k::kIngresses})
-      if (&r == c) return true;
-    return false;
-  }
-
   const ClusterState& inner_;
-  mutable std::vector<Read> reads_;
+  mutable std::vector<kube::Object> reads_;
   mutable bool complete_ = true;
 };
 
@@ -98,9 +82,9 @@ class RecordingState final : public ClusterState {
 class PassMemo {
  public:
   // True if the remembered pass of `key` saw this Environment and every object
-  // it read is still cached unchanged. A remembered pass that no longer holds
+  // it read is still the cached one. A remembered pass that no longer holds
   // is dropped.
-  bool Unchanged(const std::string& key, const kube::Object& env, const ClusterState& state) {
+  bool Unchanged(const std::string& key, const kube::Object& env) {
     std::shared_ptr<const Entry> e;
     {
       std::lock_guard l(mu_);
@@ -108,12 +92,9 @@ class PassMemo {
       if (it == entries_.end()) return false;
       e = it->second;
     }
-    bool same = SameVersion(e->env, env);
-    for (size_t i = 0; same && i < e->reads.size(); ++i) {
-      const RecordingState::Read& r = e->reads[i];
-      std::optional<kube::Object> now = state.Get(*r.resource, r.ns, r.name);
-      same = now && SameVersion(r.object, *now);
-    }
+    const bool same = SameVersion(e->env, env) &&
+                      std::none_of(e->reads.begin(), e->reads.end(),
+                                   [](const kube::Object& o) { return o.Superseded(); });
     if (!same) {
       std::lock_guard l(mu_);
       if (auto it = entries_.find(key); it != entries_.end() && it->second == e) entries_.erase(it);
@@ -121,7 +102,7 @@ class PassMemo {
     return same;
   }
 
-  void Remember(const std::string& key, kube::Object env, std::vector<RecordingState::Read> reads) {
+  void Remember(const std::string& key, kube::Object env, std::vector<kube::Object> reads) {
     auto e = std::make_shared<const Entry>(Entry{std::move(env), std::move(reads)});
     std::lock_guard l(mu_);
     entries_.insert_or_assign(key, std::move(e));
@@ -140,7 +121,7 @@ class PassMemo {
  private:
   struct Entry {
     kube::Object env;
-    std::vector<RecordingState::Read> reads;
+    std::vector<kube::Object> reads;
   };
   mutable std::mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<const Entry>> entries_;

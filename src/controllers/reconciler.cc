@@ -128,7 +128,7 @@ informer::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& ke
     memo_.Forget(key);
     return {};  // gone: the finalizer already did its work
   }
-  if (memo_.Unchanged(key, *env, *state_)) {
+  if (memo_.Unchanged(key, *env)) {
     skipped_.fetch_add(1, std::memory_order_relaxed);
     return {};
   }

@@ -47,6 +47,7 @@ std::optional<kube::Object> Store::Upsert(const kube::Object& obj) {
   if (!inserted) {
     old = std::move(it->second);
     it->second = obj;
+    if (&old->json() != &obj.json()) old->MarkSuperseded();
   }
   IndexLocked(key, old ? &*old : nullptr, &obj);
   return old;
@@ -58,6 +59,7 @@ std::optional<kube::Object> Store::Remove(const std::string& key) {
   if (it == items_.end()) return std::nullopt;
   kube::Object old = std::move(it->second);
   items_.erase(it);
+  old.MarkSuperseded();
   IndexLocked(key, &old, nullptr);
   return old;
 }
@@ -74,11 +76,23 @@ std::vector<Store::Delta> Store::Replace(const std::vector<kube::Object>& objs) 
       deltas.push_back({std::nullopt, obj});
     } else if (old->second.ResourceVersion() != obj.ResourceVersion()) {
       deltas.push_back({old->second, obj});
+    } else if (!obj.ResourceVersion().empty()) {
+      // Unchanged: keep the cached document, so handles to it stay current
+      // (Object::Superseded) and the relisted copy is freed.
+      next.insert_or_assign(std::move(key), old->second);
+      continue;
     }
     next.insert_or_assign(std::move(key), obj);
   }
-  for (const auto& [key, obj] : items_)
-    if (!next.contains(key)) deltas.push_back({obj, std::nullopt});
+  for (const auto& [key, obj] : items_) {
+    auto now = next.find(key);
+    if (now == next.end()) {
+      deltas.push_back({obj, std::nullopt});
+      obj.MarkSuperseded();
+    } else if (&now->second.json() != &obj.json()) {
+      obj.MarkSuperseded();
+    }
+  }
   items_.swap(next);
   // Rebuild the indexes: cheaper than diffing them after a relist.
   for (auto& [name, index] : indexes_) index.clear();

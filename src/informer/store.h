@@ -2,7 +2,9 @@
 // thread_safe_store + indexers, kube-rs's reflector::Store).
 //
 // Keyed by "namespace/name". Objects are immutable and shared: a reader gets a
-// reference-counted handle, never a copy. Indexes map a value (a namespace, an
+// reference-counted handle, never a copy. An object the store replaces or drops
+// is marked (kube::Object::Superseded), so a handle can be checked for being
+// current without a lookup. Indexes map a value (a namespace, an
 // owning Environment) to the keys of the objects that carry it.
 #pragma once
 
@@ -44,7 +46,8 @@ class Store {
   };
   // Replaces everything with objs. Returns what changed: adds, updates (the
   // resourceVersion differs) and deletes (keys not in objs) — the events a
-  // watch would have delivered during a gap.
+  // watch would have delivered during a gap. An object whose resourceVersion
+  // did not change keeps its cached document.
   std::vector<Delta> Replace(const std::vector<kube::Object>& objs);
 
   std::optional<kube::Object> Get(const std::string& key) const;

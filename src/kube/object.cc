@@ -21,18 +21,8 @@ absl::string_view StrOf(const rapidjson::Value* v) {
   return {v->GetString(), v->GetStringLength()};
 }
 
-namespace {
-// The document and the pool it allocates from, freed together.
-struct OwnedDocument {
-  explicit OwnedDocument(size_t chunk) : pool(chunk), doc(&pool) {}
-  rapidjson::MemoryPoolAllocator<> pool;
-  rapidjson::Document doc;
-};
-}  // namespace
-
-std::shared_ptr<rapidjson::Document> Object::NewDocument(size_t chunk_bytes) {
-  auto owned = std::make_shared<OwnedDocument>(std::max<size_t>(chunk_bytes, 256));
-  return std::shared_ptr<rapidjson::Document>(owned, &owned->doc);
+std::shared_ptr<OwnedDocument> Object::NewDocument(size_t chunk_bytes) {
+  return std::make_shared<OwnedDocument>(std::max<size_t>(chunk_bytes, 256));
 }
 
 Object Object::Copy(const Value& v, size_t size_hint) {
@@ -53,7 +43,7 @@ absl::StatusOr<Object> Object::Parse(absl::string_view json) {
   return Object(std::move(doc));
 }
 
-Object Object::Adopt(std::shared_ptr<const Document> doc) { return Object(std::move(doc)); }
+Object Object::Adopt(std::shared_ptr<const OwnedDocument> doc) { return Object(std::move(doc)); }
 
 std::string Object::Serialize() const {
   if (!doc_) return "null";

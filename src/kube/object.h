@@ -4,6 +4,7 @@
 // accessors cover the metadata every piece needs and a path lookup for the rest.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -14,6 +15,32 @@
 #include "rapidjson/document.h"
 
 namespace kube {
+
+class Object;
+
+namespace internal {
+// The pool a document allocates from, and the stateless allocator behind both
+// (RapidJSON would otherwise `new` one each for the pool and the parse stack:
+// 64 bytes per cached object).
+struct DocumentPool {
+  explicit DocumentPool(size_t chunk_bytes) : pool(chunk_bytes, &crt) {}
+  rapidjson::CrtAllocator crt;
+  rapidjson::MemoryPoolAllocator<> pool;
+};
+}  // namespace internal
+
+// A document with its pool, in one allocation, and the mark a cache sets when
+// it stops holding it.
+class OwnedDocument : private internal::DocumentPool, public rapidjson::Document {
+ public:
+  explicit OwnedDocument(size_t chunk_bytes)
+      : DocumentPool(chunk_bytes), rapidjson::Document(&pool, kDefaultStackCapacity, &crt) {}
+
+ private:
+  friend class kube::Object;  // (plain `Object` is RapidJSON's typedef here)
+  static constexpr size_t kDefaultStackCapacity = 1024;
+  mutable std::atomic<bool> superseded_{false};
+};
 
 class Object {
  public:
@@ -27,9 +54,9 @@ class Object {
   // length, if known) sizes the memory pool so small objects stay small.
   static Object Copy(const Value& v, size_t size_hint = 0);
   // Takes a document built elsewhere (must be an object).
-  static Object Adopt(std::shared_ptr<const Document> doc);
+  static Object Adopt(std::shared_ptr<const OwnedDocument> doc);
   // A fresh document whose pool allocates chunks of about chunk_bytes.
-  static std::shared_ptr<Document> NewDocument(size_t chunk_bytes);
+  static std::shared_ptr<OwnedDocument> NewDocument(size_t chunk_bytes);
 
   explicit operator bool() const { return doc_ != nullptr; }
   const Value& json() const { return *doc_; }
@@ -50,6 +77,14 @@ class Object {
   // "namespace/name", or "name" when cluster-scoped: the cache and queue key.
   std::string Key() const;
 
+  // Set by a cache (informer::Store) when it replaces or drops this document:
+  // whoever kept a handle can tell it is no longer the cached object without
+  // looking it up again (controllers/pass_memo.h). Never cleared.
+  void MarkSuperseded() const {
+    if (doc_) doc_->superseded_.store(true, std::memory_order_release);
+  }
+  bool Superseded() const { return doc_ && doc_->superseded_.load(std::memory_order_acquire); }
+
   // The value at path (object members only), or nullptr.
   const Value* Find(std::initializer_list<absl::string_view> path) const;
   // The string/integer at path, or empty/0 when absent or of another type.
@@ -57,8 +92,8 @@ class Object {
   int64_t Int(std::initializer_list<absl::string_view> path) const;
 
  private:
-  explicit Object(std::shared_ptr<const Document> doc) : doc_(std::move(doc)) {}
-  std::shared_ptr<const Document> doc_;
+  explicit Object(std::shared_ptr<const OwnedDocument> doc) : doc_(std::move(doc)) {}
+  std::shared_ptr<const OwnedDocument> doc_;
 };
 
 // Member lookup by string_view (RapidJSON wants a Value or a C string).

@@ -74,5 +74,33 @@ TEST(StoreTest, ReplaceReportsTheGapAsAddsUpdatesAndTombstones) {
             (std::vector<std::string>{"changed", "kept", "new"}));
 }
 
+TEST(StoreTest, MarksWhatItNoLongerHolds) {
+  Store s;
+  const kube::Object a1 = Obj("n", "a", "1");
+  s.Upsert(a1);
+  s.Upsert(a1);  // the same document again (a re-delivered event)
+  EXPECT_FALSE(a1.Superseded());
+  const kube::Object a2 = Obj("n", "a", "2");
+  s.Upsert(a2);
+  EXPECT_TRUE(a1.Superseded());
+  EXPECT_FALSE(a2.Superseded());
+  s.Remove("n/a");
+  EXPECT_TRUE(a2.Superseded());
+}
+
+TEST(StoreTest, ReplaceKeepsUnchangedDocumentsAndMarksTheRest) {
+  Store s;
+  const kube::Object kept = Obj("n", "kept", "1"), changed = Obj("n", "changed", "1"),
+                     deleted = Obj("n", "deleted", "1");
+  for (const auto& o : {kept, changed, deleted}) s.Upsert(o);
+  const kube::Object relisted_kept = Obj("n", "kept", "1");
+  s.Replace({relisted_kept, Obj("n", "changed", "2")});
+  EXPECT_EQ(&s.Get("n/kept")->json(), &kept.json()) << "the cached document stays";
+  EXPECT_FALSE(kept.Superseded());
+  EXPECT_TRUE(changed.Superseded());
+  EXPECT_TRUE(deleted.Superseded());
+  EXPECT_EQ(s.Get("n/changed")->ResourceVersion(), "2");
+}
+
 }  // namespace
 }  // namespace informer
