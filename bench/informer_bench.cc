@@ -82,7 +82,7 @@ void CachePerEnvironment(const std::string& list_json, int n) {
       if (k == kind) return res;
     return {};
   };
-  double total[2] = {0, 0};
+  double total[3] = {0, 0, 0};
   for (const auto& item : items->GetArray()) {
     const std::string obj = kube::Object::Copy(item).Serialize();
     const kube::Object parsed = kube::Object::Copy(item);
@@ -107,10 +107,13 @@ void CachePerEnvironment(const std::string& list_json, int n) {
                          : kube::DecodeWatchLine(line, true)->object);
       docs_only = static_cast<double>(mallinfo2().uordblks - before) / n;
     }
-    double per[2];
+    double per[3];
     size_t kept_json = 0;
-    for (int transform = 0; transform < 2; ++transform) {
-      informer::Store store;  // no index: the operator's informers have none
+    for (int transform = 0; transform < 3; ++transform) {
+      // No index: the operator's informers have none. The third run packs
+      // what the transform keeps (informer::Store's packed, the operator's
+      // configuration for owned kinds).
+      informer::Store store(/*packed=*/transform == 2);
       const size_t before = mallinfo2().uordblks;
       for (const auto& line : lines) {
         kube::Object o = kube::DecodeWatchLine(line, /*slim=*/true)->object;
@@ -119,18 +122,21 @@ void CachePerEnvironment(const std::string& list_json, int n) {
         store.Upsert(o);
       }
       per[transform] = static_cast<double>(mallinfo2().uordblks - before) / n;
-      total[transform] += per[transform];
+      if (transform < 2) total[transform] += per[transform];
     }
     std::printf(
         "cache %-22s %-18s: JSON %5.0f B, kept %5zu B; heap slim %5.0f B, transformed %5.0f B "
-        "(document %5.0f B)\n",
+        "(document %5.0f B), packed %5.0f B\n",
         kind.c_str(), std::string(parsed.Name()).c_str(), static_cast<double>(json_bytes) / n,
-        kept_json, per[0], per[1], docs_only);
+        kept_json, per[0], per[1], docs_only, per[2]);
+    if (kind != "Environment") total[2] += per[2] - per[1];
   }
+  total[2] += total[1];
   std::printf(
       "cache per Environment (%u objects, store included): slim %.0f B, "
-      "transformed %.0f B (%.0f%%)\n",
-      items->Size(), total[0], total[1], 100.0 * total[1] / total[0]);
+      "transformed %.0f B (%.0f%%), owned kinds packed %.0f B (%.0f%%)\n",
+      items->Size(), total[0], total[1], 100.0 * total[1] / total[0], total[2],
+      100.0 * total[2] / total[0]);
 }
 
 // A handler that timestamps each add.

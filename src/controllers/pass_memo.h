@@ -49,6 +49,9 @@ inline bool Settled(const Plan& plan) {
          plan.diagnose_selector.empty() && (plan.phase == "Ready" || plan.phase == "Failed");
 }
 
+// What a cache sets on an object it replaced or dropped (Object::Mark).
+using Mark = std::shared_ptr<const kube::CacheMark>;
+
 // A ClusterState that notes every object read through it.
 class RecordingState final : public ClusterState {
  public:
@@ -60,20 +63,22 @@ class RecordingState final : public ClusterState {
     // An absence has no document to watch for a change.
     if (!o) {
       complete_ = false;
-    } else if (std::none_of(reads_.begin(), reads_.end(),
-                            [&](const kube::Object& x) { return &x.json() == &o->json(); })) {
-      reads_.push_back(*o);  // a repeat is kept once
+    } else if (auto mark = o->Mark();
+               std::find(reads_.begin(), reads_.end(), mark) == reads_.end()) {
+      // The mark, not the object: a packed cache hands out parsed copies that
+      // need not outlive the pass.
+      reads_.push_back(std::move(mark));  // a repeat is kept once
     }
     return o;
   }
 
   // Every read found its object and was recorded.
   bool complete() const { return complete_; }
-  std::vector<kube::Object> TakeReads() { return std::move(reads_); }
+  std::vector<Mark> TakeReads() { return std::move(reads_); }
 
  private:
   const ClusterState& inner_;
-  mutable std::vector<kube::Object> reads_;
+  mutable std::vector<Mark> reads_;
   mutable bool complete_ = true;
 };
 
@@ -92,9 +97,9 @@ class PassMemo {
       if (it == entries_.end()) return false;
       e = it->second;
     }
-    const bool same = SameVersion(e->env, env) &&
-                      std::none_of(e->reads.begin(), e->reads.end(),
-                                   [](const kube::Object& o) { return o.Superseded(); });
+    const bool same =
+        SameVersion(e->env, env) &&
+        std::none_of(e->reads.begin(), e->reads.end(), [](const Mark& m) { return m->IsSet(); });
     if (!same) {
       std::lock_guard l(mu_);
       if (auto it = entries_.find(key); it != entries_.end() && it->second == e) entries_.erase(it);
@@ -102,7 +107,7 @@ class PassMemo {
     return same;
   }
 
-  void Remember(const std::string& key, kube::Object env, std::vector<kube::Object> reads) {
+  void Remember(const std::string& key, kube::Object env, std::vector<Mark> reads) {
     auto e = std::make_shared<const Entry>(Entry{std::move(env), std::move(reads)});
     std::lock_guard l(mu_);
     entries_.insert_or_assign(key, std::move(e));
@@ -121,7 +126,7 @@ class PassMemo {
  private:
   struct Entry {
     kube::Object env;
-    std::vector<kube::Object> reads;
+    std::vector<Mark> reads;
   };
   mutable std::mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<const Entry>> entries_;

@@ -5,6 +5,7 @@ namespace informer {
 Informer::Informer(std::unique_ptr<ListerWatcher> lw, InformerOptions options)
     : lw_(std::move(lw)),
       options_(std::move(options)),
+      store_(options_.packed),
       reflector_(lw_.get(), this, options_.reflector) {}
 
 Informer::~Informer() { Stop(); }

@@ -33,6 +33,9 @@ struct InformerOptions {
   // the store or a handler sees it (client-go's SetTransform): what the cache
   // keeps. Runs on the reflector's thread. Empty: objects kept as decoded.
   std::function<kube::Object(kube::Object)> transform;
+  // The store holds compact JSON and readers get parsed copies (Store's
+  // packed): for kinds read on a full plan only, not on every resync.
+  bool packed = false;
 };
 
 class Informer final : private ReflectorSink {

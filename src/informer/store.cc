@@ -1,5 +1,7 @@
 #include "informer/store.h"
 
+#include <utility>
+
 namespace informer {
 
 std::vector<std::string> ByNamespace(const kube::Object& o) {
@@ -16,12 +18,35 @@ IndexFunc ByLabel(std::string label) {
   };
 }
 
+Store::Entry Store::Hold(const kube::Object& o) const {
+  if (packed_) return {{}, kube::PackedObject::Pack(o)};
+  return {o, {}};
+}
+
+kube::Object Store::Read(const Entry& e) { return e.packed ? e.packed.Unpack() : e.object; }
+
+absl::string_view Store::Version(const Entry& e) {
+  return e.packed ? e.packed.ResourceVersion() : e.object.ResourceVersion();
+}
+
+void Store::Mark(const Entry& e) {
+  if (e.packed)
+    e.packed.MarkSuperseded();
+  else
+    e.object.MarkSuperseded();
+}
+
+bool Store::Same(const Entry& a, const Entry& b) {
+  if (a.packed || b.packed) return a.packed == b.packed;
+  return a.object && b.object && &a.object.json() == &b.object.json();
+}
+
 void Store::AddIndex(const std::string& name, IndexFunc fn) {
   std::unique_lock l(mu_);
   index_funcs_[name] = std::move(fn);
   auto& index = indexes_[name];
-  for (const auto& [key, obj] : items_)
-    for (auto& v : index_funcs_[name](obj)) index[v].insert(key);
+  for (const auto& [key, e] : items_)
+    for (auto& v : index_funcs_[name](Read(e))) index[v].insert(key);
 }
 
 void Store::IndexLocked(const std::string& key, const kube::Object* old, const kube::Object* now) {
@@ -41,13 +66,18 @@ void Store::IndexLocked(const std::string& key, const kube::Object* old, const k
 
 std::optional<kube::Object> Store::Upsert(const kube::Object& obj) {
   const std::string key = obj.Key();
+  Entry held = Hold(obj);  // packing (serializing) outside the lock
   std::unique_lock l(mu_);
-  auto [it, inserted] = items_.try_emplace(key, obj);
+  auto [it, inserted] = items_.try_emplace(key);
   std::optional<kube::Object> old;
-  if (!inserted) {
-    old = std::move(it->second);
-    it->second = obj;
-    if (&old->json() != &obj.json()) old->MarkSuperseded();
+  if (inserted) {
+    it->second = std::move(held);
+  } else if (!packed_ && &it->second.object.json() == &obj.json()) {
+    old = obj;  // a re-delivered document is still the cached one
+  } else {
+    Entry prev = std::exchange(it->second, std::move(held));
+    Mark(prev);
+    old = Read(prev);
   }
   IndexLocked(key, old ? &*old : nullptr, &obj);
   return old;
@@ -57,61 +87,72 @@ std::optional<kube::Object> Store::Remove(const std::string& key) {
   std::unique_lock l(mu_);
   auto it = items_.find(key);
   if (it == items_.end()) return std::nullopt;
-  kube::Object old = std::move(it->second);
+  Entry old = std::move(it->second);
   items_.erase(it);
-  old.MarkSuperseded();
-  IndexLocked(key, &old, nullptr);
-  return old;
+  Mark(old);
+  kube::Object obj = Read(old);
+  IndexLocked(key, &obj, nullptr);
+  return obj;
 }
 
 std::vector<Store::Delta> Store::Replace(const std::vector<kube::Object>& objs) {
   std::vector<Delta> deltas;
   std::unique_lock l(mu_);
-  absl::flat_hash_map<std::string, kube::Object> next;
+  absl::flat_hash_map<std::string, Entry> next;
   next.reserve(objs.size());
   for (const auto& obj : objs) {
     std::string key = obj.Key();
     auto old = items_.find(key);
     if (old == items_.end()) {
       deltas.push_back({std::nullopt, obj});
-    } else if (old->second.ResourceVersion() != obj.ResourceVersion()) {
-      deltas.push_back({old->second, obj});
+    } else if (Version(old->second) != obj.ResourceVersion()) {
+      deltas.push_back({Read(old->second), obj});
     } else if (!obj.ResourceVersion().empty()) {
       // Unchanged: keep the cached document, so handles to it stay current
       // (Object::Superseded) and the relisted copy is freed.
       next.insert_or_assign(std::move(key), old->second);
       continue;
     }
-    next.insert_or_assign(std::move(key), obj);
+    next.insert_or_assign(std::move(key), Hold(obj));
   }
-  for (const auto& [key, obj] : items_) {
+  for (const auto& [key, e] : items_) {
     auto now = next.find(key);
     if (now == next.end()) {
-      deltas.push_back({obj, std::nullopt});
-      obj.MarkSuperseded();
-    } else if (&now->second.json() != &obj.json()) {
-      obj.MarkSuperseded();
+      deltas.push_back({Read(e), std::nullopt});
+      Mark(e);
+    } else if (!Same(now->second, e)) {
+      Mark(e);
     }
   }
   items_.swap(next);
   // Rebuild the indexes: cheaper than diffing them after a relist.
   for (auto& [name, index] : indexes_) index.clear();
-  for (const auto& [key, obj] : items_) IndexLocked(key, nullptr, &obj);
+  if (!index_funcs_.empty())
+    for (const auto& [key, e] : items_) {
+      const kube::Object obj = Read(e);
+      IndexLocked(key, nullptr, &obj);
+    }
   return deltas;
 }
 
 std::optional<kube::Object> Store::Get(const std::string& key) const {
-  std::shared_lock l(mu_);
-  auto it = items_.find(key);
-  if (it == items_.end()) return std::nullopt;
-  return it->second;
+  Entry e;
+  {
+    std::shared_lock l(mu_);
+    auto it = items_.find(key);
+    if (it == items_.end()) return std::nullopt;
+    e = it->second;
+  }
+  kube::Object o = Read(e);  // parsing (packed) outside the lock
+  if (!o) return std::nullopt;
+  return o;
 }
 
 std::vector<kube::Object> Store::List() const {
   std::shared_lock l(mu_);
   std::vector<kube::Object> out;
   out.reserve(items_.size());
-  for (const auto& [key, obj] : items_) out.push_back(obj);
+  for (const auto& [key, e] : items_) out.push_back(Read(e));
   return out;
 }
 
@@ -119,7 +160,7 @@ std::vector<std::string> Store::Keys() const {
   std::shared_lock l(mu_);
   std::vector<std::string> out;
   out.reserve(items_.size());
-  for (const auto& [key, obj] : items_) out.push_back(key);
+  for (const auto& [key, e] : items_) out.push_back(key);
   return out;
 }
 
@@ -130,7 +171,7 @@ std::vector<kube::Object> Store::ByIndex(const std::string& index, const std::st
   if (idx == indexes_.end()) return out;
   auto keys = idx->second.find(value);
   if (keys == idx->second.end()) return out;
-  for (const auto& key : keys->second) out.push_back(items_.at(key));
+  for (const auto& key : keys->second) out.push_back(Read(items_.at(key)));
   return out;
 }
 

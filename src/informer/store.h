@@ -31,8 +31,17 @@ IndexFunc ByLabel(std::string label);
 
 class Store {
  public:
+  // packed: hold objects as compact JSON text (kube::PackedObject), about
+  // half the memory, and hand readers a parsed copy: for a cache that holds
+  // many objects and reads few of them (the operator's owned objects).
+  explicit Store(bool packed = false) : packed_(packed) {}
+
   // Indexers are added before the store is filled.
   void AddIndex(const std::string& name, IndexFunc fn);
+
+  // Readers get the cached document itself, or (packed) a parsed copy of it;
+  // either way the object's Superseded() turns true once the store replaces or
+  // drops what it was read from.
 
   // Inserts or replaces; returns the previous object under that key, if any.
   std::optional<kube::Object> Upsert(const kube::Object& obj);
@@ -47,7 +56,7 @@ class Store {
   // Replaces everything with objs. Returns what changed: adds, updates (the
   // resourceVersion differs) and deletes (keys not in objs) — the events a
   // watch would have delivered during a gap. An object whose resourceVersion
-  // did not change keeps its cached document.
+  // did not change keeps its cached document (and stays current).
   std::vector<Delta> Replace(const std::vector<kube::Object>& objs);
 
   std::optional<kube::Object> Get(const std::string& key) const;
@@ -57,10 +66,22 @@ class Store {
   size_t Size() const;
 
  private:
+  // One cached object: parsed, or packed if the store is.
+  struct Entry {
+    kube::Object object;
+    kube::PackedObject packed;
+  };
+  Entry Hold(const kube::Object& o) const;
+  static kube::Object Read(const Entry& e);
+  static absl::string_view Version(const Entry& e);
+  static void Mark(const Entry& e);
+  static bool Same(const Entry& a, const Entry& b);
+
   void IndexLocked(const std::string& key, const kube::Object* old, const kube::Object* now);
 
+  const bool packed_;
   mutable std::shared_mutex mu_;
-  absl::flat_hash_map<std::string, kube::Object> items_;
+  absl::flat_hash_map<std::string, Entry> items_;
   absl::flat_hash_map<std::string, IndexFunc> index_funcs_;
   // index name → value → keys
   absl::flat_hash_map<std::string,

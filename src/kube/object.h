@@ -17,6 +17,7 @@
 namespace kube {
 
 class Object;
+class PackedObject;
 
 namespace internal {
 // The pool a document allocates from, and the stateless allocator behind both
@@ -29,6 +30,16 @@ struct DocumentPool {
 };
 }  // namespace internal
 
+// The mark a cache sets on what it no longer holds (Object::Superseded).
+class CacheMark {
+ public:
+  void Set() const { set_.store(true, std::memory_order_release); }
+  bool IsSet() const { return set_.load(std::memory_order_acquire); }
+
+ private:
+  mutable std::atomic<bool> set_{false};
+};
+
 // A document with its pool, in one allocation, and the mark a cache sets when
 // it stops holding it.
 class OwnedDocument : private internal::DocumentPool, public rapidjson::Document {
@@ -38,8 +49,11 @@ class OwnedDocument : private internal::DocumentPool, public rapidjson::Document
 
  private:
   friend class kube::Object;  // (plain `Object` is RapidJSON's typedef here)
+  friend class kube::PackedObject;
   static constexpr size_t kDefaultStackCapacity = 1024;
-  mutable std::atomic<bool> superseded_{false};
+  CacheMark mark_;
+  // A copy unpacked from a cache's PackedObject: the cache marks that.
+  std::shared_ptr<const CacheMark> origin_;
 };
 
 class Object {
@@ -77,13 +91,16 @@ class Object {
   // "namespace/name", or "name" when cluster-scoped: the cache and queue key.
   std::string Key() const;
 
-  // Set by a cache (informer::Store) when it replaces or drops this document:
-  // whoever kept a handle can tell it is no longer the cached object without
-  // looking it up again (controllers/pass_memo.h). Never cleared.
+  // Set by a cache (informer::Store) when it replaces or drops this document
+  // (or the packed form this one was unpacked from): whoever kept a handle can
+  // tell it is no longer the cached object without looking it up again
+  // (controllers/pass_memo.h). Never cleared.
   void MarkSuperseded() const {
-    if (doc_) doc_->superseded_.store(true, std::memory_order_release);
+    if (doc_) doc_->mark_.Set();
   }
-  bool Superseded() const { return doc_ && doc_->superseded_.load(std::memory_order_acquire); }
+  bool Superseded() const { return doc_ && Mark()->IsSet(); }
+  // What Superseded() reads, to keep instead of the object (null if empty).
+  std::shared_ptr<const CacheMark> Mark() const;
 
   // The value at path (object members only), or nullptr.
   const Value* Find(std::initializer_list<absl::string_view> path) const;
@@ -92,8 +109,38 @@ class Object {
   int64_t Int(std::initializer_list<absl::string_view> path) const;
 
  private:
+  friend class PackedObject;
   explicit Object(std::shared_ptr<const OwnedDocument> doc) : doc_(std::move(doc)) {}
   std::shared_ptr<const OwnedDocument> doc_;
+};
+
+// PackedObject: an Object kept as its compact JSON text, for a cache that
+// holds many objects and reads few of them: about half the memory of a
+// parsed document for the small objects an operator owns (docs/benchmarks.md).
+// Unpack parses a fresh copy, whose Superseded() follows this one's mark.
+class PackedObject {
+ public:
+  PackedObject() = default;
+  static PackedObject Pack(const Object& o);
+
+  explicit operator bool() const { return block_ != nullptr; }
+  // A parsed copy; empty only if the text does not parse, which text written
+  // by Pack always does.
+  Object Unpack() const;
+  absl::string_view ResourceVersion() const {
+    return absl::string_view(block_->data).substr(0, block_->rv_size);
+  }
+  void MarkSuperseded() const { block_->Set(); }
+  bool Superseded() const { return block_->IsSet(); }
+  // The same packed text (not merely equal).
+  friend bool operator==(const PackedObject&, const PackedObject&) = default;
+
+ private:
+  struct Block : CacheMark {
+    uint32_t rv_size = 0;
+    std::string data;  // resourceVersion, then the JSON
+  };
+  std::shared_ptr<const Block> block_;
 };
 
 // Member lookup by string_view (RapidJSON wants a Value or a C string).

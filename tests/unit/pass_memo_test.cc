@@ -25,7 +25,8 @@ using ::testing::HasSubstr;
 using ::testing::Return;
 using testing_support::Json;
 
-// The informers' caches: a store per resource, as EnvironmentController has.
+// The informers' caches: a packed store per resource, as EnvironmentController
+// has for the owned kinds.
 class FakeState final : public ClusterState {
  public:
   std::optional<kube::Object> Get(const kube::Resource& res, absl::string_view ns,
@@ -34,7 +35,9 @@ class FakeState final : public ClusterState {
     if (it == stores_.end()) return std::nullopt;
     return it->second.Get(ns.empty() ? std::string(name) : absl::StrCat(ns, "/", name));
   }
-  informer::Store& store(const kube::Resource& res) { return stores_[Plural(res)]; }
+  informer::Store& store(const kube::Resource& res) {
+    return stores_.try_emplace(Plural(res), /*packed=*/true).first->second;
+  }
   void Put(const kube::Resource& res, const kube::Object& o) { store(res).Upsert(o); }
   void Erase(const kube::Resource& res, absl::string_view ns, absl::string_view name) {
     store(res).Remove(absl::StrCat(ns, "/", name));

@@ -102,5 +102,46 @@ TEST(StoreTest, ReplaceKeepsUnchangedDocumentsAndMarksTheRest) {
   EXPECT_EQ(s.Get("n/changed")->ResourceVersion(), "2");
 }
 
+TEST(PackedStoreTest, ReadersGetParsedCopiesThatKnowWhenTheyAreStale) {
+  Store s(/*packed=*/true);
+  const kube::Object a1 = Obj("n", "a", "1", R"({"app":"web"})");
+  EXPECT_FALSE(s.Upsert(a1));
+  auto got = s.Get("n/a");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->Serialize(), a1.Serialize());
+  EXPECT_NE(&got->json(), &a1.json()) << "a copy parsed from the packed text";
+  EXPECT_NE(&s.Get("n/a")->json(), &got->json()) << "each reader its own";
+  EXPECT_EQ(got->Mark(), s.Get("n/a")->Mark()) << "copies share the cache's mark";
+  EXPECT_FALSE(got->Superseded());
+
+  auto old = s.Upsert(Obj("n", "a", "2", R"({"app":"api"})"));
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->Label("app"), "web");
+  EXPECT_TRUE(got->Superseded());
+  auto now = s.Get("n/a");
+  EXPECT_FALSE(now->Superseded());
+  EXPECT_EQ(now->Label("app"), "api");
+
+  EXPECT_EQ(s.Remove("n/a")->ResourceVersion(), "2");
+  EXPECT_TRUE(now->Superseded());
+  EXPECT_FALSE(s.Get("n/a"));
+}
+
+TEST(PackedStoreTest, ReplaceComparesVersionsAndKeepsUnchangedEntries) {
+  Store s(/*packed=*/true);
+  s.AddIndex("namespace", ByNamespace);
+  for (const char* name : {"kept", "changed", "deleted"}) s.Upsert(Obj("n", name, "1"));
+  const auto kept = s.Get("n/kept"), changed = s.Get("n/changed"), deleted = s.Get("n/deleted");
+  auto deltas = s.Replace({Obj("n", "kept", "1"), Obj("n", "changed", "2"), Obj("n", "new", "1")});
+  ASSERT_EQ(deltas.size(), 3u);  // update changed, add new, delete deleted
+  EXPECT_FALSE(kept->Superseded());
+  EXPECT_TRUE(changed->Superseded());
+  EXPECT_TRUE(deleted->Superseded());
+  EXPECT_EQ(s.Get("n/kept")->Mark(), kept->Mark()) << "the cached entry stays";
+  EXPECT_EQ(Names(s.ByIndex("namespace", "n")),
+            (std::vector<std::string>{"changed", "kept", "new"}));
+  EXPECT_EQ(Names(s.List()), (std::vector<std::string>{"changed", "kept", "new"}));
+}
+
 }  // namespace
 }  // namespace informer
