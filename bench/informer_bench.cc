@@ -68,26 +68,14 @@ void CachePerEnvironment(const std::string& list_json, int n) {
     std::fprintf(stderr, "bad bench/data/environment-objects.json\n");
     return;
   }
-  auto resource_of = [](absl::string_view kind) -> kube::Resource {
-    namespace r = kube::resources;
-    for (const auto& [k, res] : std::initializer_list<std::pair<absl::string_view, kube::Resource>>{
-             {"Namespace", r::kNamespaces},
-             {"ResourceQuota", r::kResourceQuotas},
-             {"NetworkPolicy", r::kNetworkPolicies},
-             {"PersistentVolumeClaim", r::kPersistentVolumeClaims},
-             {"Deployment", r::kDeployments},
-             {"Service", r::kServices},
-             {"Ingress", r::kIngresses},
-             {"Environment", r::kEnvironments}})
-      if (k == kind) return res;
-    return {};
-  };
   double total[3] = {0, 0, 0};
   for (const auto& item : items->GetArray()) {
     const std::string obj = kube::Object::Copy(item).Serialize();
     const kube::Object parsed = kube::Object::Copy(item);
     const std::string kind(parsed.Kind());
-    const controllers::ObjectTransform t = controllers::CacheTransform(resource_of(kind));
+    const kube::Resource* res = kube::resources::ForKind(kind);
+    const controllers::ObjectTransform t =
+        res ? controllers::CacheTransform(*res) : controllers::ObjectTransform();
     std::vector<std::string> lines;
     size_t json_bytes = 0;
     for (int i = 0; i < n; ++i) {

@@ -48,6 +48,9 @@ def main():
         ("new Environment create → namespace p50 / p99 (while N resync)",
          lambda r: f"{ms(r['probe']['create_to_namespace_ms'])} "
                    f"({r['probe']['create_to_namespace_ms']['count']} probes)"),
+        ("floor: the driver's own namespace create → watch p50 / p99",
+         lambda r: ms(r["probe"]["floor_namespace_create_to_watch_ms"])
+         if "floor_namespace_create_to_watch_ms" in r["probe"] else "–"),
         ("time to delete all", lambda r: f"{r['delete']['all_gone_seconds']:.1f} s"),
     ]:
         print(row(name, runs, fn))

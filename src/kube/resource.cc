@@ -1,5 +1,7 @@
 #include "kube/resource.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 
 namespace kube {
@@ -14,6 +16,34 @@ std::string Resource::Path(absl::string_view ns, absl::string_view name,
   if (!subresource.empty()) absl::StrAppend(&p, "/", subresource);
   return p;
 }
+
+namespace resources {
+const Resource* ForKind(absl::string_view kind) {
+  static constexpr std::pair<absl::string_view, const Resource*> kKinds[] = {
+      {"Namespace", &kNamespaces},
+      {"Pod", &kPods},
+      {"Service", &kServices},
+      {"ConfigMap", &kConfigMaps},
+      {"Secret", &kSecrets},
+      {"ServiceAccount", &kServiceAccounts},
+      {"PersistentVolumeClaim", &kPersistentVolumeClaims},
+      {"ResourceQuota", &kResourceQuotas},
+      {"Event", &kEvents},
+      {"Node", &kNodes},
+      {"Deployment", &kDeployments},
+      {"ReplicaSet", &kReplicaSets},
+      {"NetworkPolicy", &kNetworkPolicies},
+      {"Ingress", &kIngresses},
+      {"Lease", &kLeases},
+      {"CustomResourceDefinition", &kCustomResourceDefinitions},
+      {"ClusterRole", &kClusterRoles},
+      {"ClusterRoleBinding", &kClusterRoleBindings},
+      {"Environment", &kEnvironments}};
+  for (const auto& [k, r] : kKinds)
+    if (k == kind) return r;
+  return nullptr;
+}
+}  // namespace resources
 
 std::string QueryEscape(absl::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";

@@ -41,6 +41,10 @@ inline constexpr Resource kClusterRoles{"rbac.authorization.k8s.io", "v1", "clus
 inline constexpr Resource kClusterRoleBindings{"rbac.authorization.k8s.io", "v1",
                                                "clusterrolebindings", false};
 inline constexpr Resource kEnvironments{"catalyst.catalyst.dev", "v1alpha1", "environments"};
+
+// The constant above serving kind (a RESTMapper for these kinds only), or
+// null: for objects known by their kind alone, such as captured fixtures.
+const Resource* ForKind(absl::string_view kind);
 }  // namespace resources
 
 // Percent-encodes a query parameter value (RFC 3986 unreserved kept).

@@ -132,16 +132,9 @@ kube::Object AsServerReturns(const kube::Object& desired) {
 }
 
 const kube::Resource& ResourceOf(absl::string_view kind) {
-  static const std::map<std::string, kube::Resource, std::less<>> kinds = {
-      {"Namespace", r::kNamespaces},
-      {"ResourceQuota", r::kResourceQuotas},
-      {"NetworkPolicy", r::kNetworkPolicies},
-      {"PersistentVolumeClaim", r::kPersistentVolumeClaims},
-      {"Deployment", r::kDeployments},
-      {"Service", r::kServices},
-      {"Ingress", r::kIngresses},
-      {"Environment", r::kEnvironments}};
-  return kinds.find(kind)->second;
+  const kube::Resource* res = r::ForKind(kind);
+  EXPECT_TRUE(res) << kind;
+  return res ? *res : r::kPods;
 }
 
 kube::Object Transformed(const kube::Object& o) {

@@ -72,6 +72,13 @@ TEST_F(ClientTest, PathsForCoreClusterScopedAndSubresources) {
             "/apis/catalyst.catalyst.dev/v1alpha1/namespaces/team/environments/pr-1/status");
 }
 
+TEST(ResourcesTest, ForKindFindsTheConstant) {
+  EXPECT_EQ(resources::ForKind("Deployment"), &resources::kDeployments);
+  EXPECT_EQ(resources::ForKind("Environment"), &resources::kEnvironments);
+  EXPECT_EQ(resources::ForKind("deployment"), nullptr) << "kinds are case-sensitive";
+  EXPECT_EQ(resources::ForKind("Widget"), nullptr);
+}
+
 TEST_F(ClientTest, ListSendsOptionsAndFillsKinds) {
   EXPECT_CALL(*transport_,
               Send(Field(&HttpRequest::path,
