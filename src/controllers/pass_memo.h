@@ -27,6 +27,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "controllers/cluster_state.h"
 #include "controllers/planner.h"
 #include "kube/object.h"
@@ -89,7 +90,7 @@ class PassMemo {
   // True if the remembered pass of `key` saw this Environment and every object
   // it read is still the cached one. A remembered pass that no longer holds
   // is dropped.
-  bool Unchanged(const std::string& key, const kube::Object& env) {
+  bool Unchanged(const std::string& key, const kube::Object& env, absl::Time now) {
     std::shared_ptr<const Entry> e;
     {
       std::lock_guard l(mu_);
@@ -98,7 +99,7 @@ class PassMemo {
       e = it->second;
     }
     const bool same =
-        SameVersion(e->env, env) &&
+        now < e->not_after && SameVersion(e->env, env) &&
         std::none_of(e->reads.begin(), e->reads.end(), [](const Mark& m) { return m->IsSet(); });
     if (!same) {
       std::lock_guard l(mu_);
@@ -107,8 +108,11 @@ class PassMemo {
     return same;
   }
 
-  void Remember(const std::string& key, kube::Object env, std::vector<Mark> reads) {
-    auto e = std::make_shared<const Entry>(Entry{std::move(env), std::move(reads)});
+  // not_after: plan again from then on even if nothing changed (a pass whose
+  // outcome holds for a while only, such as an orphan's, see reconciler.cc).
+  void Remember(const std::string& key, kube::Object env, std::vector<Mark> reads,
+                absl::Time not_after = absl::InfiniteFuture()) {
+    auto e = std::make_shared<const Entry>(Entry{std::move(env), std::move(reads), not_after});
     std::lock_guard l(mu_);
     entries_.insert_or_assign(key, std::move(e));
   }
@@ -127,6 +131,7 @@ class PassMemo {
   struct Entry {
     kube::Object env;
     std::vector<Mark> reads;
+    absl::Time not_after;
   };
   mutable std::mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<const Entry>> entries_;

@@ -69,10 +69,25 @@ absl::Status EnvironmentReconciler::Execute(const Action& a, const kube::Object&
                            ->Patch(a.resource, a.ns, a.name, kube::PatchType::kMerge,
                                    FinalizerPatch(env, a.type == Action::Type::kAddFinalizer))
                            .status();
-      return kube::apierrors::IsNotFound(s) ? absl::OkStatus() : s;
+      return kube::apierrors::IsNotFound(s) ? NotFoundOutcome(env, s) : s;
     }
   }
   return absl::OkStatus();
+}
+
+// A write to the Environment itself came back 404 (not_found). Usually it is
+// gone (a delete raced the pass): not_found. But an Environment can outlive its namespace
+// (a namespace finalized while the Environment still had our finalizer: seen
+// in e2e runs on kube-apiserver 1.20): it is still stored and listed, and the
+// API server refuses every write to it with a 404 for the namespace. Retrying
+// that every resync would be a request per pass forever, so it is named.
+absl::Status EnvironmentReconciler::NotFoundOutcome(const kube::Object& env,
+                                                    absl::Status not_found) {
+  if (!client_->Get(r::kEnvironments, env.Namespace(), env.Name()).ok()) return not_found;
+  return absl::FailedPreconditionError(absl::StrCat(
+      "namespace ", env.Namespace(),
+      " no longer exists but the Environment is still stored, and the API server refuses "
+      "changes to it; delete it from storage or recreate the namespace"));
 }
 
 void EnvironmentReconciler::RecordEvent(const kube::Object& env, const std::string& type,
@@ -122,13 +137,28 @@ void EnvironmentReconciler::RecordEvent(const kube::Object& env, const std::stri
               {{"environment", env.Key()}, {"error", std::string(s.status().message())}});
 }
 
+// An orphan (NotFoundOutcome) cannot change until someone acts: said once,
+// then left alone until the Environment or what the pass read changes, or
+// kOrphanRetry passes — not a request every resync.
+informer::ReconcileResult EnvironmentReconciler::Orphaned(const std::string& key,
+                                                          const kube::Object& env,
+                                                          std::vector<Mark> reads,
+                                                          const absl::Status& why) {
+  util::Log(util::LogLevel::kWarn, kLogger, "environment orphaned; not retried for a while",
+            {{"environment", key},
+             {"error", std::string(why.message())},
+             {"retryIn", absl::FormatDuration(kOrphanRetry)}});
+  memo_.Remember(key, env, std::move(reads), clock_->Now() + kOrphanRetry);
+  return {};
+}
+
 informer::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& key) {
   auto env = environments_->Get(key);
   if (!env) {
     memo_.Forget(key);
     return {};  // gone: the finalizer already did its work
   }
-  if (memo_.Unchanged(key, *env)) {
+  if (memo_.Unchanged(key, *env, clock_->Now())) {
     skipped_.fetch_add(1, std::memory_order_relaxed);
     return {};
   }
@@ -151,6 +181,12 @@ informer::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& ke
   }
   for (const Action& a : plan.actions) {
     absl::Status s = Execute(a, *env);
+    if (absl::IsFailedPrecondition(s)) return Orphaned(key, *env, recording.TakeReads(), s);
+    // The Environment is gone (deleted since it was cached): nothing more to
+    // make for it, or it would be made for nobody; its DELETED event follows.
+    const bool on_environment =
+        a.type == Action::Type::kAddFinalizer || a.type == Action::Type::kRemoveFinalizer;
+    if (on_environment && kube::apierrors::IsNotFound(s)) return {};
     if (!s.ok()) {
       // Conflicts are routine (someone else wrote first): retried, not shouted.
       const bool conflict = kube::apierrors::IsConflict(s);
@@ -168,7 +204,12 @@ informer::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& ke
   if (plan.status_patch) {
     auto s = client_->Patch(r::kEnvironments, env->Namespace(), env->Name(),
                             kube::PatchType::kMerge, *plan.status_patch, {}, "status");
-    if (!s.ok() && !kube::apierrors::IsNotFound(s.status())) return {.status = s.status()};
+    if (kube::apierrors::IsNotFound(s.status())) {
+      if (absl::Status o = NotFoundOutcome(*env, s.status()); absl::IsFailedPrecondition(o))
+        return Orphaned(key, *env, recording.TakeReads(), o);
+    } else if (!s.ok()) {
+      return {.status = s.status()};
+    }
   }
   if (plan.event) {
     util::Log(util::LogLevel::kInfo, kLogger, "phase changed",

@@ -42,6 +42,10 @@ class EnvironmentReconciler {
 
  private:
   absl::Status Execute(const struct Action& action, const kube::Object& env);
+  absl::Status NotFoundOutcome(const kube::Object& env, absl::Status not_found);
+  informer::ReconcileResult Orphaned(const std::string& key, const kube::Object& env,
+                                     std::vector<Mark> reads, const absl::Status& why);
+  static constexpr absl::Duration kOrphanRetry = absl::Minutes(5);
   void RecordEvent(const kube::Object& env, const std::string& type, const std::string& reason,
                    const std::string& message);
 

@@ -253,6 +253,57 @@ TEST_F(PassMemoTest, GoneEnvironmentIsForgotten) {
   EXPECT_EQ(reconciler_->settled(), 0u);
 }
 
+TEST_F(PassMemoTest, AnOrphanedEnvironmentIsNotPatchedEveryResync) {
+  // Stored and listed, but its namespace is gone: the API server answers every
+  // write with a 404 for the namespace (seen in e2e runs), a GET with 200.
+  std::string json = EnvJson(++rv_, "");
+  const std::string finalizers = R"(,"finalizers":["catalyst.dev/finalizer"])";
+  json.erase(json.find(finalizers), finalizers.size());
+  envs_.Upsert(*kube::Object::Parse(json));
+  EXPECT_CALL(*transport_, Send(AllOf(Field(&kube::HttpRequest::method, "PATCH"),
+                                      Field(&kube::HttpRequest::path, HasSubstr("/pr-1")))))
+      .Times(2)
+      .WillRepeatedly(Return(Json(404, R"({"kind":"Status","apiVersion":"v1","status":"Failure",)"
+                                       R"("message":"namespaces "team" not found",)"
+                                       R"("reason":"NotFound","code":404})")));
+  EXPECT_CALL(*transport_, Send(AllOf(Field(&kube::HttpRequest::method, "GET"),
+                                      Field(&kube::HttpRequest::path, HasSubstr("/pr-1")))))
+      .Times(2)
+      .WillRepeatedly(Return(Json(200, json)));
+  EXPECT_TRUE(reconciler_->Reconcile(kKey).status.ok());
+  // A minute of resyncs: nothing sent (StrictMock, Times(2) above).
+  for (int i = 0; i < 12; ++i) {
+    clock_.Advance(absl::Seconds(5));
+    EXPECT_TRUE(reconciler_->Reconcile(kKey).status.ok());
+  }
+  EXPECT_EQ(reconciler_->skipped(), 12);
+  // After the retry interval it is tried (and named) again.
+  clock_.Advance(absl::Minutes(5));
+  EXPECT_TRUE(reconciler_->Reconcile(kKey).status.ok());
+  EXPECT_EQ(reconciler_->skipped(), 12);
+}
+
+TEST_F(PassMemoTest, AnEnvironmentDeletedDuringThePassIsNotAnOrphan) {
+  std::string json = EnvJson(++rv_, "");
+  const std::string finalizers = R"(,"finalizers":["catalyst.dev/finalizer"])";
+  json.erase(json.find(finalizers), finalizers.size());
+  envs_.Upsert(*kube::Object::Parse(json));
+  const auto not_found = Json(404, R"({"kind":"Status","apiVersion":"v1","status":"Failure",)"
+                                   R"("reason":"NotFound","code":404})");
+  EXPECT_CALL(*transport_, Send(AllOf(Field(&kube::HttpRequest::method, "PATCH"),
+                                      Field(&kube::HttpRequest::path, HasSubstr("/pr-1")))))
+      .Times(2)
+      .WillRepeatedly(Return(not_found));
+  EXPECT_CALL(*transport_, Send(AllOf(Field(&kube::HttpRequest::method, "GET"),
+                                      Field(&kube::HttpRequest::path, HasSubstr("/pr-1")))))
+      .Times(2)
+      .WillRepeatedly(Return(not_found));
+  // Gone on the server: nothing to remember; the watch's DELETED will follow.
+  EXPECT_TRUE(reconciler_->Reconcile(kKey).status.ok());
+  EXPECT_EQ(reconciler_->settled(), 0u);
+  EXPECT_TRUE(reconciler_->Reconcile(kKey).status.ok());
+}
+
 TEST(SettledTest, OnlyFinalPhasesWithNothingPending) {
   Plan p;
   p.phase = "Ready";
@@ -303,22 +354,27 @@ TEST(PassMemoMarkTest, AnObjectReplacedWhileThePassRanIsNotCurrent) {
       r::kServices,
       *kube::Object::Parse(R"({"metadata":{"namespace":"n","name":"web","resourceVersion":"2"}})"));
   PassMemo memo;
+  const absl::Time now = absl::Now();
   memo.Remember(kKey, env, rec.TakeReads());
-  EXPECT_FALSE(memo.Unchanged(kKey, env));
+  EXPECT_FALSE(memo.Unchanged(kKey, env, now));
   EXPECT_EQ(memo.size(), 0u) << "a memo that no longer holds is dropped";
 
   RecordingState rec2(state);
   ASSERT_TRUE(rec2.Get(r::kServices, "n", "web"));
   memo.Remember(kKey, env, rec2.TakeReads());
-  EXPECT_TRUE(memo.Unchanged(kKey, env));
-  EXPECT_TRUE(memo.Unchanged(kKey, *kube::Object::Parse(EnvJson(1, ""))))
+  EXPECT_TRUE(memo.Unchanged(kKey, env, now));
+  EXPECT_TRUE(memo.Unchanged(kKey, *kube::Object::Parse(EnvJson(1, "")), now))
       << "the same Environment version in a new document";
-  EXPECT_FALSE(memo.Unchanged(kKey, *kube::Object::Parse(EnvJson(2, ""))));
+  EXPECT_FALSE(memo.Unchanged(kKey, *kube::Object::Parse(EnvJson(2, "")), now));
   RecordingState rec3(state);
   ASSERT_TRUE(rec3.Get(r::kServices, "n", "web"));
   memo.Remember(kKey, env, rec3.TakeReads());
   state.Erase(r::kServices, "n", "web");
-  EXPECT_FALSE(memo.Unchanged(kKey, env)) << "deleted";
+  EXPECT_FALSE(memo.Unchanged(kKey, env, now)) << "deleted";
+  RecordingState rec4(state);
+  memo.Remember(kKey, env, rec4.TakeReads(), now + absl::Minutes(5));
+  EXPECT_TRUE(memo.Unchanged(kKey, env, now + absl::Minutes(4)));
+  EXPECT_FALSE(memo.Unchanged(kKey, env, now + absl::Minutes(5))) << "past not_after";
 }
 
 }  // namespace
