@@ -226,7 +226,7 @@ class EnvHandler : public informer::EventHandler {
 // Maps a managed namespace back to its Environment through the operator's annotation.
 class NamespaceHandler : public informer::EventHandler {
  public:
-  NamespaceHandler(Tracker* t, std::string ns) : t_(t), prefix_(ns + "/") {}
+  NamespaceHandler(Tracker* t, const std::string& ns) : t_(t), prefix_(ns + "/") {}
   void OnAdd(const kube::Object& o) override {
     absl::string_view ref = o.Annotation("catalyst.dev/environment");
     if (absl::ConsumePrefix(&ref, prefix_)) t_->NamespaceSeen(std::string(ref));

@@ -18,7 +18,6 @@ namespace controllers {
 namespace {
 
 namespace r = kube::resources;
-using ::testing::_;
 using ::testing::AllOf;
 using ::testing::Field;
 using ::testing::HasSubstr;
