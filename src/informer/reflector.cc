@@ -125,9 +125,12 @@ absl::Status Reflector::WatchOnce(kube::Cancellation& stop) {
   stop.Remove(link);
   std::lock_guard l(mu_);
   watch_cancel_ = nullptr;
-  // A watch that was up until now, or that the server ended, was contact.
+  // A watch that was up until now, or that the server ended, was contact. An
+  // attempt that never reached the server (refused, a connect that timed out
+  // against an unreachable host) is not, however long it took.
   const absl::Time now = clock_->Now();
-  if (s.ok() || now - watch_opened_ >= absl::Seconds(1)) last_contact_ = now;
+  if (s.ok() || (now - watch_opened_ >= absl::Seconds(1) && !kube::apierrors::WasNotSent(s)))
+    last_contact_ = now;
   return s;
 }
 
