@@ -35,15 +35,22 @@ std::string Vary(const std::string& object, int i) {
                {"\"resourceVersion\":\"", absl::StrCat("\"resourceVersion\":\"", i)}});
 }
 
+// n watch lines ADDED of variants of object; adds their JSON size to *bytes.
+std::vector<std::string> AddedLines(const std::string& object, int n, size_t* bytes) {
+  std::vector<std::string> lines;
+  lines.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    std::string obj = Vary(object, i);
+    *bytes += obj.size();
+    lines.push_back(absl::StrCat(R"({"type":"ADDED","object":)", obj, "}"));
+  }
+  return lines;
+}
+
 void MemoryPerObject(const char* kind, const std::string& object, int n) {
   for (bool slim : {false, true}) {
-    std::vector<std::string> lines;
     size_t json_bytes = 0;
-    for (int i = 0; i < n; ++i) {
-      std::string obj = Vary(object, i);
-      json_bytes += obj.size();
-      lines.push_back(absl::StrCat(R"({"type":"ADDED","object":)", obj, "}"));
-    }
+    const std::vector<std::string> lines = AddedLines(object, n, &json_bytes);
     informer::Store store;
     store.AddIndex("namespace", informer::ByNamespace);
     // RapidJSON's pools come from malloc, not operator new: ask malloc.
@@ -76,13 +83,8 @@ void CachePerEnvironment(const std::string& list_json, int n) {
     const kube::Resource* res = kube::resources::ForKind(kind);
     const controllers::ObjectTransform t =
         res ? controllers::CacheTransform(*res) : controllers::ObjectTransform();
-    std::vector<std::string> lines;
     size_t json_bytes = 0;
-    for (int i = 0; i < n; ++i) {
-      std::string o = Vary(obj, i);
-      json_bytes += o.size();
-      lines.push_back(absl::StrCat(R"({"type":"ADDED","object":)", o, "}"));
-    }
+    const std::vector<std::string> lines = AddedLines(obj, n, &json_bytes);
     // The transformed documents alone, without a store: the rest of the
     // store's share is its key and slot.
     double docs_only = 0;

@@ -2,6 +2,7 @@
 // is skipped, and that drift, spec changes and deadlines still get a full pass.
 #include "controllers/pass_memo.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -113,6 +114,26 @@ class PassMemoTest : public ::testing::Test {
   }
   // The Environment (a new resourceVersion) with the status so far.
   void SetEnv() { envs_.Upsert(*kube::Object::Parse(EnvJson(++rv_, status_))); }
+  // A new Environment, not yet carrying the operator's finalizer.
+  std::string SetEnvWithoutFinalizer() {
+    std::string json = EnvJson(++rv_, "");
+    const std::string finalizers = R"(,"finalizers":["catalyst.dev/finalizer"])";
+    json.erase(json.find(finalizers), finalizers.size());
+    envs_.Upsert(*kube::Object::Parse(json));
+    return json;
+  }
+  // Relists the Deployments (new documents), edit applied to each JSON first;
+  // returns the relist's changes.
+  size_t RelistDeployments(const std::function<void(std::string&)>& edit) {
+    informer::Store& deployments = state_.store(r::kDeployments);
+    std::vector<kube::Object> relisted;
+    for (const kube::Object& o : deployments.List()) {
+      std::string json = o.Serialize();
+      edit(json);
+      relisted.push_back(*kube::Object::Parse(json));
+    }
+    return deployments.Replace(relisted).size();
+  }
 
   testing_support::FakeClock clock_;
   OperatorConfig config_;
@@ -185,11 +206,7 @@ TEST_F(PassMemoTest, SameVersionFromARelistStillSkips) {
   ASSERT_TRUE(reconciler_->Reconcile(kKey).status.ok());
   // A relist hands out new documents of the same versions; the store keeps
   // the cached ones.
-  informer::Store& deployments = state_.store(r::kDeployments);
-  std::vector<kube::Object> relisted;
-  for (const kube::Object& o : deployments.List())
-    relisted.push_back(*kube::Object::Parse(o.Serialize()));
-  EXPECT_TRUE(deployments.Replace(relisted).empty());
+  EXPECT_EQ(RelistDeployments([](std::string&) {}), 0u);
   envs_.Upsert(*kube::Object::Parse(envs_.Get(kKey)->Serialize()));
   EXPECT_TRUE(reconciler_->Reconcile(kKey).status.ok());
   EXPECT_EQ(reconciler_->skipped(), 1);
@@ -199,20 +216,18 @@ TEST_F(PassMemoTest, ObjectChangedByARelistIsRepaired) {
   Converge(true);
   ASSERT_TRUE(reconciler_->Reconcile(kKey).status.ok());
   // While the watch was down someone scaled the web Deployment to 0.
-  informer::Store& deployments = state_.store(r::kDeployments);
-  std::vector<kube::Object> relisted;
-  for (const kube::Object& o : deployments.List()) {
-    std::string json = o.Serialize();
-    if (o.Name() == "web") {
-      const size_t at = json.find(R"("replicas":1)");
-      ASSERT_NE(at, std::string::npos) << json;
-      json.replace(at, strlen(R"("replicas":1)"), R"("replicas":0)");
-      json.replace(json.find(R"("resourceVersion":")"), strlen(R"("resourceVersion":")"),
-                   R"("resourceVersion":"9)");
-    }
-    relisted.push_back(*kube::Object::Parse(json));
-  }
-  EXPECT_EQ(deployments.Replace(relisted).size(), 1u);
+  bool scaled = false;
+  EXPECT_EQ(RelistDeployments([&](std::string& json) {
+              if (json.find(R"("name":"web")") == std::string::npos) return;
+              const size_t at = json.find(R"("replicas":1)");
+              if (at == std::string::npos) return;
+              json.replace(at, strlen(R"("replicas":1)"), R"("replicas":0)");
+              json.replace(json.find(R"("resourceVersion":")"), strlen(R"("resourceVersion":")"),
+                           R"("resourceVersion":"9)");
+              scaled = true;
+            }),
+            1u);
+  ASSERT_TRUE(scaled);
   AllowStatusAndEvents();
   EXPECT_CALL(*transport_, Send(Field(&kube::HttpRequest::path, HasSubstr("/deployments/web?"))))
       .WillOnce(Return(Json(200, R"({"metadata":{}})")));
@@ -255,10 +270,7 @@ TEST_F(PassMemoTest, GoneEnvironmentIsForgotten) {
 TEST_F(PassMemoTest, AnOrphanedEnvironmentIsNotPatchedEveryResync) {
   // Stored and listed, but its namespace is gone: the API server answers every
   // write with a 404 for the namespace (seen in e2e runs), a GET with 200.
-  std::string json = EnvJson(++rv_, "");
-  const std::string finalizers = R"(,"finalizers":["catalyst.dev/finalizer"])";
-  json.erase(json.find(finalizers), finalizers.size());
-  envs_.Upsert(*kube::Object::Parse(json));
+  const std::string json = SetEnvWithoutFinalizer();
   EXPECT_CALL(*transport_, Send(AllOf(Field(&kube::HttpRequest::method, "PATCH"),
                                       Field(&kube::HttpRequest::path, HasSubstr("/pr-1")))))
       .Times(2)
@@ -283,10 +295,7 @@ TEST_F(PassMemoTest, AnOrphanedEnvironmentIsNotPatchedEveryResync) {
 }
 
 TEST_F(PassMemoTest, AnEnvironmentDeletedDuringThePassIsNotAnOrphan) {
-  std::string json = EnvJson(++rv_, "");
-  const std::string finalizers = R"(,"finalizers":["catalyst.dev/finalizer"])";
-  json.erase(json.find(finalizers), finalizers.size());
-  envs_.Upsert(*kube::Object::Parse(json));
+  SetEnvWithoutFinalizer();
   const auto not_found = Json(404, R"({"kind":"Status","apiVersion":"v1","status":"Failure",)"
                                    R"("reason":"NotFound","code":404})");
   EXPECT_CALL(*transport_, Send(AllOf(Field(&kube::HttpRequest::method, "PATCH"),
