@@ -241,6 +241,15 @@ class GeneratedState final : public controllers::ClusterState {
     if (it == objects_.end()) return std::nullopt;
     return it->second.object;
   }
+  std::vector<kube::Object> Owned(const kube::Resource& res,
+                                  absl::string_view uid) const override {
+    std::vector<kube::Object> out;
+    const std::string prefix = absl::StrCat(res.Path(), "/");
+    for (const auto& [key, slot] : objects_)
+      if (absl::StartsWith(key, prefix) && slot.object.Label("catalyst.dev/environment-uid") == uid)
+        out.push_back(slot.object);
+    return out;
+  }
   void Put(const kube::Resource& res, std::string json) {
     kube::Object o = *kube::Object::Parse(json);
     auto& slot = objects_[Key(res.Path(), o.Namespace(), o.Name())];

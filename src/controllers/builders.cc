@@ -1,9 +1,7 @@
 #include "controllers/builders.h"
 
-#include <cstdint>
 #include <string>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -12,151 +10,37 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "controllers/naming.h"
-#include "controllers/subset.h"
+#include "kube/json_builder.h"
+#include "kube/quantity.h"
 
 namespace controllers {
 namespace {
 
-// A JSON value written as nested initializer lists, so a manifest in the code
-// reads like the YAML it stands for; ToObject turns it into a kube::Object.
-class J {
- public:
-  struct Member;
-  using Array = std::vector<J>;
-  using Members = std::vector<Member>;
+namespace r = kube::resources;
+using kube::J;
+using kube::QuantityValue;
+using v1alpha1::Container;
 
-  J(const char* s) : v_(std::string(s)) {}        // NOLINT: implicit on purpose
-  J(std::string s) : v_(std::move(s)) {}          // NOLINT
-  J(absl::string_view s) : v_(std::string(s)) {}  // NOLINT
-  J(int v) : v_(static_cast<int64_t>(v)) {}       // NOLINT
-  J(bool v) : v_(v) {}                            // NOLINT
-  static J Obj(std::initializer_list<Member> members);
-  static J Arr(std::initializer_list<J> items) { return J(Array(items)); }
-  static J Arr(Array items) { return J(std::move(items)); }
-
-  // Adds a member to an object (for the optional ones).
-  J& Set(std::string key, J value);
-  // Appends to an array.
-  J& Push(J value) {
-    std::get<Array>(v_).push_back(std::move(value));
-    return *this;
-  }
-
-  rapidjson::Value ToValue(rapidjson::Document::AllocatorType& a) const;
-
- private:
-  explicit J(Array a) : v_(std::move(a)) {}
-  explicit J(Members m) : v_(std::move(m)) {}
-  std::variant<bool, int64_t, std::string, Array, Members> v_;
-};
-
-struct J::Member {
-  std::string key;
-  J value;
-};
-
-J J::Obj(std::initializer_list<Member> members) { return J(Members(members)); }
-
-J& J::Set(std::string key, J value) {
-  std::get<Members>(v_).push_back(Member{std::move(key), std::move(value)});
-  return *this;
+std::string EnvironmentRef(const Desired& d) {
+  return absl::StrCat(d.env.namespace_, "/", d.env.name);
 }
 
-rapidjson::Value J::ToValue(rapidjson::Document::AllocatorType& a) const {
-  rapidjson::Value out;
-  if (const auto* b = std::get_if<bool>(&v_)) {
-    out.SetBool(*b);
-  } else if (const auto* i = std::get_if<int64_t>(&v_)) {
-    out.SetInt64(*i);
-  } else if (const auto* s = std::get_if<std::string>(&v_)) {
-    out.SetString(s->data(), static_cast<rapidjson::SizeType>(s->size()), a);
-  } else if (const auto* arr = std::get_if<Array>(&v_)) {
-    out.SetArray();
-    for (const J& item : *arr) out.PushBack(item.ToValue(a), a);
-  } else {
-    out.SetObject();
-    for (const Member& m : std::get<Members>(v_)) {
-      rapidjson::Value key(m.key.data(), static_cast<rapidjson::SizeType>(m.key.size()), a);
-      out.AddMember(key, m.value.ToValue(a), a);
-    }
-  }
-  return out;
-}
-
-kube::Object ToObject(const J& j) {
-  auto doc = kube::Object::NewDocument(2048);
-  rapidjson::Value v = j.ToValue(doc->GetAllocator());
-  static_cast<rapidjson::Value&>(*doc).Swap(v);
-  return kube::Object::Adopt(std::move(doc));
-}
-
-// Config values are validated at startup (ValidateConfig); a value that does
-// not parse is sent as is and the server's error names it.
-std::string Q(absl::string_view q) {
-  absl::StatusOr<std::string> c = CanonicalQuantity(q);
-  return c.ok() ? *c : std::string(q);
-}
-
-constexpr char kDbName[] = "app";
-constexpr char kDbUser[] = "app";
-constexpr int kPostgresPort = 5432;
-constexpr int kWebPort = 3000;
-constexpr int kWebServicePort = 80;
-constexpr char kWorkspaceMount[] = "/workspace";
-constexpr char kAppDir[] = "/workspace/app";  // the clone, on the workspace PVC
-// A sub-directory: a fresh volume's root may hold lost+found, which initdb refuses.
-constexpr char kPgData[] = "/var/lib/postgresql/data/pgdata";
-
-// PRODUCT.md "Reconciliation" 6 (git-clone): clone repositoryUrl at commitSha
-// if set, else at branch (else the default branch), into /workspace/app. The
-// URL, branch and sha arrive as positional parameters, never spliced into the
-// script. It clones beside the old copy and swaps, so a rerun (a restarted or
-// rolled pod on the same PVC) starts clean. A full 40-digit sha is fetched on
-// its own (GitHub and GitLab allow it); a short one needs the branches and tags.
-constexpr char kGitCloneScript[] = R"(set -eu
-url=$1 branch=$2 sha=$3 dest=/workspace/app
-rm -rf "$dest.next"
-if [ -n "$sha" ]; then
-  git init -q "$dest.next"
-  git -C "$dest.next" remote add origin "$url"
-  if [ ${#sha} -eq 40 ] && git -C "$dest.next" fetch -q --depth 1 origin "$sha"; then :; else
-    git -C "$dest.next" fetch -q --tags origin '+refs/heads/*:refs/remotes/origin/*'
-  fi
-  git -C "$dest.next" rev-parse -q --verify "$sha^{commit}" >/dev/null ||
-    { echo "commit $sha not found in $url" >&2; exit 1; }
-  git -C "$dest.next" checkout -q --detach "$sha"
-elif [ -n "$branch" ]; then
-  git clone -q --depth 1 --single-branch --branch "$branch" -- "$url" "$dest.next"
-else
-  git clone -q --depth 1 -- "$url" "$dest.next"
-fi
-rm -rf "$dest"
-mv "$dest.next" "$dest"
-)";
-
-std::string EnvironmentRef(const EnvironmentSpec& env) {
-  return absl::StrCat(env.namespace_, "/", env.name);
-}
-
-J Labels(const EnvironmentSpec& env, absl::string_view app) {
+J Labels(const Desired& d, absl::string_view app) {
   J labels = J::Obj({{kManagedByLabel, kManagedByValue},
                      {kPartOfLabel, kPartOfValue},
-                     {kEnvironmentUidLabel, env.uid}});
+                     {kEnvironmentUidLabel, d.env.uid}});
   if (!app.empty()) labels.Set(kAppNameLabel, app);
   return labels;
 }
 
-J Annotations(const EnvironmentSpec& env) {
-  return J::Obj({{kEnvironmentAnnotation, EnvironmentRef(env)}});
-}
+J Annotations(const Desired& d) { return J::Obj({{kEnvironmentAnnotation, EnvironmentRef(d)}}); }
 
 // metadata of a namespaced managed object.
-J Metadata(const EnvironmentSpec& env, absl::string_view name, absl::string_view ns,
-           absl::string_view app = "") {
+J Metadata(const Desired& d, absl::string_view name, absl::string_view app = "") {
   return J::Obj({{"name", name},
-                 {"namespace", ns},
-                 {"labels", Labels(env, app)},
-                 {"annotations", Annotations(env)}});
+                 {"namespace", d.ns},
+                 {"labels", Labels(d, app)},
+                 {"annotations", Annotations(d)}});
 }
 
 J Manifest(absl::string_view api_version, absl::string_view kind, J metadata, J spec) {
@@ -166,82 +50,53 @@ J Manifest(absl::string_view api_version, absl::string_view kind, J metadata, J 
                  {"spec", std::move(spec)}});
 }
 
-J Pvc(const EnvironmentSpec& env, absl::string_view name, absl::string_view ns,
-      absl::string_view app, absl::string_view size, const OperatorConfig& cfg) {
-  J spec = J::Obj({{"accessModes", J::Arr({"ReadWriteOnce"})},
-                   {"resources", J::Obj({{"requests", J::Obj({{"storage", Q(size)}})}})}});
-  // Left out, the DefaultStorageClass admission plugin fills it in.
-  if (!cfg.storage_class.empty()) spec.Set("storageClassName", cfg.storage_class);
-  return Manifest("v1", "PersistentVolumeClaim", Metadata(env, name, ns, app), std::move(spec));
+J ResourceList(const v1alpha1::ResourceList& l) {
+  J out = J::Obj({});
+  for (const auto& [name, q] : l) out.Set(name, q);
+  return out;
 }
 
-// The quota counts requests.cpu, requests.memory and limits.memory, so every
-// container (init ones too) states all three or the pod is refused. Memory
-// requests equal limits: the pod is never evicted for using what it was given.
-J Resources(absl::string_view cpu, absl::string_view memory) {
-  return J::Obj({{"requests", J::Obj({{"cpu", Q(cpu)}, {"memory", Q(memory)}})},
-                 {"limits", J::Obj({{"memory", Q(memory)}})}});
-}
-
-J EnvEntry(absl::string_view name, absl::string_view value) {
-  return J::Obj({{"name", name}, {"value", value}});
-}
-
-bool UserSets(const EnvironmentSpec& env, absl::string_view name) {
-  for (const EnvVar& e : env.env_vars)
-    if (e.name == name) return true;
-  return false;
-}
-
-// The operator's variables first (user values may refer to them as $(NAME)),
-// then spec.config.envVars in order; a user variable of the same name wins.
-J WebEnv(const EnvironmentSpec& env,
-         std::initializer_list<std::pair<absl::string_view, std::string>> ours) {
+J EnvList(const std::vector<v1alpha1::EnvVar>& env) {
   J list = J::Arr({});
-  for (const auto& [name, value] : ours)
-    if (!UserSets(env, name)) list.Push(EnvEntry(name, value));
-  for (const EnvVar& e : env.env_vars) list.Push(EnvEntry(e.name, e.value));
+  for (const v1alpha1::EnvVar& e : env)
+    list.Push(e.value_from ? J::Obj({{"name", e.name}, {"valueFrom", e.value_from}})
+                           : J::Obj({{"name", e.name}, {"value", e.value}}));
   return list;
 }
 
-J PodTemplate(const EnvironmentSpec& env, absl::string_view app, J annotations, J pod_spec) {
-  return J::Obj({{"metadata",
-                  J::Obj({{"labels", Labels(env, app)}, {"annotations", std::move(annotations)}})},
-                 {"spec", std::move(pod_spec)}});
-}
-
-// One replica; Recreate because the pod mounts a ReadWriteOnce volume, which
-// a second pod on another node could not attach during a rolling update.
-// The web Deployment uses Recreate for both types: switching an existing
-// Deployment from RollingUpdate to Recreate by apply is refused (the
-// defaulted rollingUpdate block stays behind).
-J DeploymentSpec(absl::string_view app, J pod_template) {
-  return J::Obj({{"replicas", 1},
-                 {"revisionHistoryLimit", 3},
-                 {"selector", J::Obj({{"matchLabels", J::Obj({{kAppNameLabel, app}})}})},
-                 {"strategy", J::Obj({{"type", "Recreate"}})},
-                 {"template", std::move(pod_template)}});
-}
-
-J ServiceSpec(absl::string_view app, absl::string_view port_name, int port, int target) {
-  // protocol is stated: server-side apply keys ports by (port, protocol).
-  return J::Obj({{"type", "ClusterIP"},
-                 {"selector", J::Obj({{kAppNameLabel, app}})},
-                 {"ports", J::Arr({J::Obj({{"name", port_name},
-                                           {"port", port},
-                                           {"targetPort", target},
-                                           {"protocol", "TCP"}})})}});
-}
-
-J ContainerPort(absl::string_view name, int port) {
-  return J::Obj({{"name", name}, {"containerPort", port}, {"protocol", "TCP"}});
-}
-
-// A container whose failure reason carries its log tail (the last lines of
-// git, npm or the server): the Failed condition can quote the cause.
-J Container(absl::string_view name, absl::string_view image) {
-  return J::Obj(
-      {{"name", name}, {"image", image}, {"terminationMessagePolicy", "FallbackToLogsOnError"}});
+// A container in the order of its fields in the Kubernetes API. Its failure
+// reason carries its log tail (FallbackToLogsOnError: the last lines of git,
+// npm or the server), so the Failed condition can quote the cause.
+J RenderContainer(const Container& c) {
+  J out = J::Obj({{"name", c.name}, {"image", c.image}});
+  if (!c.command.empty()) out.Set("command", J::Strings(c.command));
+  if (!c.args.empty()) out.Set("args", J::Strings(c.args));
+  if (!c.working_dir.empty()) out.Set("workingDir", c.working_dir);
+  if (!c.ports.empty()) {
+    J ports = J::Arr({});
+    for (const auto& p : c.ports) {
+      J port = J::Obj({});
+      if (!p.name.empty()) port.Set("name", p.name);
+      // protocol is stated: server-side apply keys ports by (containerPort, protocol).
+      port.Set("containerPort", p.container_port).Set("protocol", p.protocol.empty() ? "TCP" : p.protocol);
+      ports.Push(std::move(port));
+    }
+    out.Set("ports", std::move(ports));
+  }
+  if (!c.env.empty()) out.Set("env", EnvList(c.env));
+  if (c.resources)
+    out.Set("resources", J::Obj({{"requests", ResourceList(c.resources->requests)},
+                                 {"limits", ResourceList(c.resources->limits)}}));
+  if (c.liveness_probe) out.Set("livenessProbe", c.liveness_probe);
+  if (c.readiness_probe) out.Set("readinessProbe", c.readiness_probe);
+  if (c.startup_probe) out.Set("startupProbe", c.startup_probe);
+  if (!c.volume_mounts.empty()) {
+    J mounts = J::Arr({});
+    for (const kube::Object& m : c.volume_mounts) mounts.Push(m);
+    out.Set("volumeMounts", std::move(mounts));
+  }
+  out.Set("terminationMessagePolicy", "FallbackToLogsOnError");
+  return out;
 }
 
 J NamespaceSelector(absl::string_view ns) {
@@ -252,14 +107,8 @@ J NamespaceSelector(absl::string_view ns) {
                   J::Obj({{"matchLabels", J::Obj({{"kubernetes.io/metadata.name", ns}})}})}});
 }
 
-J Policy(const EnvironmentSpec& env, absl::string_view name, absl::string_view ns, J spec) {
-  return Manifest("networking.k8s.io/v1", "NetworkPolicy", Metadata(env, name, ns),
-                  std::move(spec));
-}
-
-// Length-prefixed fields: ("ab","c") and ("a","bc") hash differently.
-void AddField(std::string& out, absl::string_view field) {
-  absl::StrAppend(&out, field.size(), ":", field, ";");
+J Policy(const Desired& d, absl::string_view name, J spec) {
+  return Manifest("networking.k8s.io/v1", "NetworkPolicy", Metadata(d, name), std::move(spec));
 }
 
 }  // namespace
@@ -283,6 +132,7 @@ absl::Status ValidateConfig(const OperatorConfig& cfg) {
   double pg_memory = quantity("postgres_memory_limit", cfg.postgres_memory_limit);
   double web_cpu = quantity("web_cpu_request", cfg.web_cpu_request);
   double pg_cpu = quantity("postgres_cpu_request", cfg.postgres_cpu_request);
+  quantity("default_cpu_limit", cfg.default_cpu_limit);
   double pg_storage = quantity("postgres_storage", cfg.postgres_storage);
   double ws_storage = quantity("workspace_storage", cfg.workspace_storage);
   if (problems.empty()) {
@@ -336,223 +186,172 @@ absl::Status ValidateConfig(const OperatorConfig& cfg) {
 }
 
 // PRODUCT.md "API" / "Reconciliation" 1: the namespace carries the hierarchy
-// labels, managed-by and a label naming its Environment (the uid: a name can
-// be 253 characters, too long for a label value; the annotation has it).
-kube::Object BuildNamespace(const EnvironmentSpec& env, absl::string_view ns,
-                            const OperatorConfig&) {
-  J labels = Labels(env, "");
-  if (!env.team.empty()) labels.Set(kTeamLabel, env.team);
-  if (!env.project.empty()) labels.Set(kProjectLabel, env.project);
-  if (!env.environment.empty()) labels.Set(kEnvironmentLabel, env.environment);
-  return ToObject(J::Obj({{"apiVersion", "v1"},
-                          {"kind", "Namespace"},
-                          {"metadata", J::Obj({{"name", ns},
-                                               {"labels", std::move(labels)},
-                                               {"annotations", Annotations(env)}})}}));
+// labels, the branch, its type, managed-by and a label naming its Environment
+// (the uid: a name can be 253 characters, too long for a label value; the
+// annotation has it).
+kube::Object BuildNamespace(const Desired& d) {
+  J labels = Labels(d, "");
+  if (!d.env.team.empty()) labels.Set(kTeamLabel, d.env.team);
+  if (!d.env.project.empty()) labels.Set(kProjectLabel, d.env.project);
+  if (!d.env.environment.empty()) labels.Set(kEnvironmentLabel, d.env.environment);
+  if (!d.branch_label.empty()) labels.Set(kBranchLabel, d.branch_label);
+  labels.Set(kNamespaceTypeLabel, "environment");
+  return J::Obj({{"apiVersion", "v1"},
+                 {"kind", "Namespace"},
+                 {"metadata", J::Obj({{"name", d.ns},
+                                      {"labels", std::move(labels)},
+                                      {"annotations", Annotations(d)}})}})
+      .ToObject();
 }
 
-// PRODUCT.md "Reconciliation" 2: CPU, memory, storage, pod count; configurable.
-kube::Object BuildResourceQuota(const EnvironmentSpec& env, absl::string_view ns,
-                                const OperatorConfig& cfg) {
-  return ToObject(Manifest("v1", "ResourceQuota", Metadata(env, kQuotaName, ns),
-                           J::Obj({{"hard", J::Obj({{"requests.cpu", Q(cfg.quota_cpu)},
-                                                    {"requests.memory", Q(cfg.quota_memory)},
-                                                    {"limits.memory", Q(cfg.quota_memory)},
-                                                    {"requests.storage", Q(cfg.quota_storage)},
-                                                    {"pods", Q(cfg.quota_pods)}})}})));
+// PRODUCT.md "Reconciliation" 2: CPU, memory, storage, pod count; the
+// Project's defaultQuota sets the CPU and memory (and then limits.cpu).
+kube::Object BuildResourceQuota(const Desired& d) {
+  const Quota& q = d.quota;
+  J hard = J::Obj({{"requests.cpu", q.requests_cpu},
+                   {"requests.memory", q.requests_memory},
+                   {"limits.memory", q.limits_memory}});
+  if (!q.limits_cpu.empty()) hard.Set("limits.cpu", q.limits_cpu);
+  hard.Set("requests.storage", q.requests_storage).Set("pods", q.pods);
+  return Manifest("v1", "ResourceQuota", Metadata(d, kQuotaName), J::Obj({{"hard", std::move(hard)}}))
+      .ToObject();
 }
 
 // PRODUCT.md "Reconciliation" 3 / operator-AGENTS.md "NetworkPolicy
 // Configuration" 1-5: one object per rule, named for it, so `kubectl get
 // networkpolicy` reads like the list. Policies add up: a connection passes
 // when the source's egress and the destination's ingress both allow it.
-std::vector<kube::Object> BuildNetworkPolicies(const EnvironmentSpec& env, absl::string_view ns,
-                                               const OperatorConfig& cfg) {
+std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorConfig& cfg) {
   J all_pods = J::Obj({});
   std::vector<kube::Object> out;
   // 1: default deny-all, ingress and egress, every pod.
-  out.push_back(ToObject(
-      Policy(env, kDenyAllPolicyName, ns,
-             J::Obj({{"podSelector", all_pods}, {"policyTypes", J::Arr({"Ingress", "Egress"})}}))));
+  out.push_back(
+      Policy(d, kDenyAllPolicyName,
+             J::Obj({{"podSelector", all_pods}, {"policyTypes", J::Arr({"Ingress", "Egress"})}}))
+          .ToObject());
   // 2: ingress from the ingress controller's namespace.
-  out.push_back(ToObject(Policy(
-      env, kIngressControllerPolicyName, ns,
-      J::Obj(
-          {{"podSelector", all_pods},
-           {"policyTypes", J::Arr({"Ingress"})},
-           {"ingress",
-            J::Arr({J::Obj({{"from", J::Arr({NamespaceSelector(cfg.ingress_namespace)})}})})}}))));
+  out.push_back(
+      Policy(d, kIngressControllerPolicyName,
+             J::Obj({{"podSelector", all_pods},
+                     {"policyTypes", J::Arr({"Ingress"})},
+                     {"ingress", J::Arr({J::Obj({{"from", J::Arr({NamespaceSelector(
+                                                               cfg.ingress_namespace)})}})})}}))
+          .ToObject());
   // 3: pod to pod inside the namespace (db-migrate -> postgres). Its egress
   // half is needed too: with egress denied by 1, the connection would stop at
   // the source.
-  out.push_back(ToObject(Policy(
-      env, kSameNamespacePolicyName, ns,
-      J::Obj(
-          {{"podSelector", all_pods},
-           {"policyTypes", J::Arr({"Ingress", "Egress"})},
-           {"ingress", J::Arr({J::Obj({{"from", J::Arr({J::Obj({{"podSelector", all_pods}})})}})})},
-           {"egress",
-            J::Arr({J::Obj({{"to", J::Arr({J::Obj({{"podSelector", all_pods}})})}})})}}))));
+  out.push_back(
+      Policy(d, kSameNamespacePolicyName,
+             J::Obj({{"podSelector", all_pods},
+                     {"policyTypes", J::Arr({"Ingress", "Egress"})},
+                     {"ingress",
+                      J::Arr({J::Obj({{"from", J::Arr({J::Obj({{"podSelector", all_pods}})})}})})},
+                     {"egress",
+                      J::Arr({J::Obj({{"to", J::Arr({J::Obj({{"podSelector", all_pods}})})}})})}}))
+          .ToObject());
   // 4: DNS, UDP and TCP 53, to the DNS namespace.
-  out.push_back(ToObject(Policy(
-      env, kDnsPolicyName, ns,
-      J::Obj({{"podSelector", all_pods},
-              {"policyTypes", J::Arr({"Egress"})},
-              {"egress",
-               J::Arr({J::Obj(
-                   {{"to", J::Arr({NamespaceSelector(cfg.dns_namespace)})},
-                    {"ports", J::Arr({J::Obj({{"protocol", "UDP"}, {"port", 53}}),
-                                      J::Obj({{"protocol", "TCP"}, {"port", 53}})})}})})}}))));
+  out.push_back(
+      Policy(d, kDnsPolicyName,
+             J::Obj({{"podSelector", all_pods},
+                     {"policyTypes", J::Arr({"Egress"})},
+                     {"egress",
+                      J::Arr({J::Obj({{"to", J::Arr({NamespaceSelector(cfg.dns_namespace)})},
+                                      {"ports", J::Arr({J::Obj({{"protocol", "UDP"}, {"port", 53}}),
+                                                        J::Obj({{"protocol", "TCP"},
+                                                                {"port", 53}})})}})})}}))
+          .ToObject());
   // 5: HTTPS anywhere (image registry, git, npm).
-  out.push_back(ToObject(Policy(
-      env, kHttpsPolicyName, ns,
-      J::Obj({{"podSelector", all_pods},
-              {"policyTypes", J::Arr({"Egress"})},
-              {"egress", J::Arr({J::Obj({{"ports", J::Arr({J::Obj({{"protocol", "TCP"},
-                                                                   {"port", 443}})})}})})}}))));
+  out.push_back(
+      Policy(d, kHttpsPolicyName,
+             J::Obj({{"podSelector", all_pods},
+                     {"policyTypes", J::Arr({"Egress"})},
+                     {"egress", J::Arr({J::Obj({{"ports", J::Arr({J::Obj(
+                                                              {{"protocol", "TCP"},
+                                                               {"port", 443}})})}})})}}))
+          .ToObject());
   return out;
 }
 
-// PRODUCT.md "Reconciliation" 4: the postgres data volume.
-kube::Object BuildPostgresPvc(const EnvironmentSpec& env, absl::string_view ns,
-                              const OperatorConfig& cfg) {
-  return ToObject(Pvc(env, kPostgresPvcName, ns, kPostgresName, cfg.postgres_storage, cfg));
+// PRODUCT.md "The real client": the Project namespace's pull credentials,
+// usable by the environment's pods (a Secret is only usable in its namespace).
+kube::Object BuildRegistrySecret(const Desired& d, const kube::Object& source) {
+  J secret = J::Obj({{"apiVersion", "v1"},
+                     {"kind", "Secret"},
+                     {"metadata", Metadata(d, kRegistrySecretName)}});
+  if (absl::string_view type = source.Str({"type"}); !type.empty()) secret.Set("type", type);
+  if (const auto* data = source.Find({"data"}); data && data->IsObject())
+    secret.Set("data", kube::Object::Copy(*data));
+  return secret.ToObject();
 }
 
-// PRODUCT.md "Reconciliation" 4: postgres Deployment, memory limit 512Mi.
-kube::Object BuildPostgresDeployment(const EnvironmentSpec& env, absl::string_view ns,
-                                     const OperatorConfig& cfg) {
-  J container = Container(kPostgresName, cfg.postgres_image);
-  container
-      .Set("env", J::Arr({EnvEntry("POSTGRES_DB", kDbName), EnvEntry("POSTGRES_USER", kDbUser),
-                          EnvEntry("POSTGRES_PASSWORD", PostgresPassword(env)),
-                          EnvEntry("PGDATA", kPgData)}))
-      .Set("ports", J::Arr({ContainerPort("postgres", kPostgresPort)}))
-      .Set("resources", Resources(cfg.postgres_cpu_request, cfg.postgres_memory_limit))
-      // Ready means accepting connections: the planner starts web only then
-      // (PRODUCT.md "Reconciliation" 5).
-      .Set("readinessProbe",
-           J::Obj({{"exec",
-                    J::Obj({{"command", J::Arr({"pg_isready", "-U", kDbUser, "-d", kDbName})}})},
-                   {"periodSeconds", 5}}))
-      .Set("volumeMounts",
-           J::Arr({J::Obj({{"name", "data"}, {"mountPath", "/var/lib/postgresql/data"}})}));
-  J pod_spec = J::Obj(
-      {{"automountServiceAccountToken", false},
-       {"enableServiceLinks", false},
-       {"containers", J::Arr({std::move(container)})},
-       {"volumes",
-        J::Arr({J::Obj({{"name", "data"},
-                        {"persistentVolumeClaim", J::Obj({{"claimName", kPostgresPvcName}})}})})}});
-  return ToObject(Manifest(
-      "apps/v1", "Deployment", Metadata(env, kPostgresName, ns, kPostgresName),
-      DeploymentSpec(kPostgresName,
-                     PodTemplate(env, kPostgresName, Annotations(env), std::move(pod_spec)))));
+kube::Object BuildClaim(const Desired& d, const ClaimObject& c, const OperatorConfig& cfg) {
+  J modes = c.claim.access_modes.empty() ? J::Arr({"ReadWriteOnce"})
+                                         : J::Strings(c.claim.access_modes);
+  J spec = J::Obj({{"accessModes", std::move(modes)},
+                   {"resources", J::Obj({{"requests", J::Obj({{"storage", c.claim.storage}})}})}});
+  // Left out, the DefaultStorageClass admission plugin fills it in.
+  const std::string& sc = c.claim.storage_class.empty() ? cfg.storage_class : c.claim.storage_class;
+  if (!sc.empty()) spec.Set("storageClassName", sc);
+  return Manifest("v1", "PersistentVolumeClaim", Metadata(d, c.name, c.app), std::move(spec))
+      .ToObject();
 }
 
-// PRODUCT.md "Reconciliation" 4: postgres Service, 5432.
-kube::Object BuildPostgresService(const EnvironmentSpec& env, absl::string_view ns,
-                                  const OperatorConfig&) {
-  return ToObject(Manifest("v1", "Service", Metadata(env, kPostgresName, ns, kPostgresName),
-                           ServiceSpec(kPostgresName, "postgres", kPostgresPort, kPostgresPort)));
-}
-
-bool NeedsWorkspace(const EnvironmentSpec& env) {
-  return env.type == EnvironmentType::kDevelopment;
-}
-
-// PRODUCT.md "Reconciliation" 6: the shared workspace PVC (the clone and node_modules).
-kube::Object BuildWorkspacePvc(const EnvironmentSpec& env, absl::string_view ns,
-                               const OperatorConfig& cfg) {
-  return ToObject(Pvc(env, kWorkspacePvcName, ns, kWebName, cfg.workspace_storage, cfg));
-}
-
-// PRODUCT.md "Reconciliation" 6: the web Deployment.
-kube::Object BuildWebDeployment(const EnvironmentSpec& env, absl::string_view ns,
-                                const OperatorConfig& cfg) {
-  const bool dev = env.type == EnvironmentType::kDevelopment;
-  const std::string db_url = DatabaseUrl(env, ns);
-  J resources = Resources(cfg.web_cpu_request, cfg.web_memory_limit);
-  J app_env = WebEnv(env, {{"DATABASE_URL", db_url}, {"PORT", absl::StrCat(kWebPort)}});
-  J mounts = J::Arr({J::Obj({{"name", kWorkspacePvcName}, {"mountPath", kWorkspaceMount}})});
-  J probe = J::Obj({{"tcpSocket", J::Obj({{"port", kWebPort}})}, {"periodSeconds", 5}});
-  J ports = J::Arr({ContainerPort("http", kWebPort)});
-
+// One replica; Recreate because the pod mounts ReadWriteOnce volumes, which
+// a second pod on another node could not attach during a rolling update.
+// (Switching an existing Deployment from RollingUpdate to Recreate by apply
+// is refused: the defaulted rollingUpdate block stays behind; so every
+// workload uses Recreate from the start.)
+kube::Object BuildDeployment(const Desired& d, const Workload& w) {
   J init = J::Arr({});
-  J web = Container(kWebName, dev ? absl::string_view(cfg.node_image) : env.image);
-  J pod_spec = J::Obj({{"automountServiceAccountToken", false}, {"enableServiceLinks", false}});
-  if (dev) {
-    // Init containers run in this order, each to completion (operator-AGENTS.md).
-    const Source* src = env.WebSource();
-    Source none;
-    if (!src) src = &none;  // ParseEnvironment refuses this; stay total anyway
-    init.Push(Container("git-clone", cfg.git_image)
-                  .Set("command", J::Arr({"sh", "-c", kGitCloneScript, "git-clone",
-                                          src->repository_url, src->branch, src->commit_sha}))
-                  .Set("resources", resources)
-                  .Set("volumeMounts", mounts));
-    // npm's cache on the PVC makes the next rollout's npm ci cheaper.
-    J npm_env = WebEnv(env, {{"npm_config_cache", "/workspace/.npm"}});
-    init.Push(Container("npm-install", cfg.node_image)
-                  .Set("command", J::Arr({"npm", "ci"}))
-                  .Set("workingDir", kAppDir)
-                  .Set("env", std::move(npm_env))
-                  .Set("resources", resources)
-                  .Set("volumeMounts", mounts));
-    init.Push(Container("db-migrate", cfg.node_image)
-                  .Set("command", J::Arr({"npm", "run", "db:migrate"}))
-                  .Set("workingDir", kAppDir)
-                  .Set("env", app_env)
-                  .Set("resources", resources)
-                  .Set("volumeMounts", mounts));
-    web.Set("command", J::Arr({"npx", "next", "dev", "--turbopack", "--hostname", "0.0.0.0",
-                               "--port", absl::StrCat(kWebPort)}))
-        .Set("workingDir", kAppDir)
-        .Set("env", app_env)
-        .Set("ports", ports)
-        .Set("resources", resources)
-        .Set("readinessProbe", probe)
-        .Set("volumeMounts", mounts);
-  } else {
-    // type deployment: the image's own entrypoint; migrations from the same
-    // image, in its working directory.
-    init.Push(Container("db-migrate", env.image)
-                  .Set("command", J::Arr({"npm", "run", "db:migrate"}))
-                  .Set("env", app_env)
-                  .Set("resources", resources));
-    web.Set("env", app_env)
-        .Set("ports", ports)
-        .Set("resources", resources)
-        .Set("readinessProbe", probe);
+  for (const Container& c : w.init_containers) init.Push(RenderContainer(c));
+  J pod = J::Obj({{"automountServiceAccountToken", false}, {"enableServiceLinks", false}});
+  if (!w.init_containers.empty()) pod.Set("initContainers", std::move(init));
+  pod.Set("containers", J::Arr({RenderContainer(w.container)}));
+  if (!w.volumes.empty()) {
+    J volumes = J::Arr({});
+    for (const PodVolume& v : w.volumes)
+      volumes.Push(v.claim.empty()
+                       ? J::Obj({{"name", v.name}, {"emptyDir", J::Obj({})}})
+                       : J::Obj({{"name", v.name},
+                                 {"persistentVolumeClaim", J::Obj({{"claimName", v.claim}})}}));
+    pod.Set("volumes", std::move(volumes));
   }
-  pod_spec.Set("initContainers", std::move(init)).Set("containers", J::Arr({std::move(web)}));
-  if (dev)
-    pod_spec.Set(
-        "volumes",
-        J::Arr({J::Obj({{"name", kWorkspacePvcName},
-                        {"persistentVolumeClaim", J::Obj({{"claimName", kWorkspacePvcName}})}})}));
-  J annotations = Annotations(env);
-  annotations.Set(kRevisionAnnotation, WebRevision(env));
-  return ToObject(Manifest(
-      "apps/v1", "Deployment", Metadata(env, kWebName, ns, kWebName),
-      DeploymentSpec(kWebName,
-                     PodTemplate(env, kWebName, std::move(annotations), std::move(pod_spec)))));
+  if (d.pull_secret)
+    pod.Set("imagePullSecrets", J::Arr({J::Obj({{"name", kRegistrySecretName}})}));
+  J tmpl = J::Obj({{"metadata", J::Obj({{"labels", Labels(d, w.name)},
+                                        {"annotations", Annotations(d)}})},
+                   {"spec", std::move(pod)}});
+  return Manifest("apps/v1", "Deployment", Metadata(d, w.name, w.name),
+                  J::Obj({{"replicas", 1},
+                          {"revisionHistoryLimit", 3},
+                          {"selector", J::Obj({{"matchLabels", J::Obj({{kAppNameLabel, w.name}})}})},
+                          {"strategy", J::Obj({{"type", "Recreate"}})},
+                          {"template", std::move(tmpl)}}))
+      .ToObject();
 }
 
-// PRODUCT.md "Reconciliation" 6: the web Service, 80 -> 3000.
-kube::Object BuildWebService(const EnvironmentSpec& env, absl::string_view ns,
-                             const OperatorConfig&) {
-  return ToObject(Manifest("v1", "Service", Metadata(env, kWebName, ns, kWebName),
-                           ServiceSpec(kWebName, "http", kWebServicePort, kWebPort)));
+kube::Object BuildService(const Desired& d, const Workload& w) {
+  J ports = J::Arr({});
+  // protocol is stated: server-side apply keys ports by (port, protocol).
+  for (const ServicePort& p : w.service_ports) {
+    J port = J::Obj({});
+    if (!p.name.empty()) port.Set("name", p.name);
+    port.Set("port", p.port).Set("targetPort", p.target).Set("protocol", p.protocol);
+    ports.Push(std::move(port));
+  }
+  return Manifest("v1", "Service", Metadata(d, w.name, w.name),
+                  J::Obj({{"type", "ClusterIP"},
+                          {"selector", J::Obj({{kAppNameLabel, w.name}})},
+                          {"ports", std::move(ports)}}))
+      .ToObject();
 }
 
 // PRODUCT.md "Reconciliation" 6: the Ingress (networking.k8s.io/v1, GA since 1.19).
-kube::Object BuildIngress(const EnvironmentSpec& env, absl::string_view ns,
-                          const OperatorConfig& cfg) {
-  J backend = J::Obj(
-      {{"service", J::Obj({{"name", kWebName}, {"port", J::Obj({{"number", kWebServicePort}})}})}});
+kube::Object BuildIngress(const Desired& d, const OperatorConfig& cfg) {
+  J backend = J::Obj({{"service", J::Obj({{"name", d.main.name},
+                                          {"port", J::Obj({{"number", d.main.service_ports.front().port}})}})}});
   J rule =
-      J::Obj({{"host", IngressHost(env, ns, cfg)},
+      J::Obj({{"host", IngressHost(d, cfg)},
               {"http", J::Obj({{"paths", J::Arr({J::Obj({{"path", "/"},
                                                          {"pathType", "Prefix"},
                                                          {"backend", std::move(backend)}})})}})}});
@@ -560,50 +359,38 @@ kube::Object BuildIngress(const EnvironmentSpec& env, absl::string_view ns,
   // Left out, the cluster's default IngressClass applies.
   if (!cfg.ingress_class.empty()) spec.Set("ingressClassName", cfg.ingress_class);
   spec.Set("rules", J::Arr({std::move(rule)}));
-  return ToObject(Manifest("networking.k8s.io/v1", "Ingress", Metadata(env, kWebName, ns, kWebName),
-                           std::move(spec)));
+  return Manifest("networking.k8s.io/v1", "Ingress", Metadata(d, d.main.name, d.main.name),
+                  std::move(spec))
+      .ToObject();
 }
 
-std::string IngressHost(const EnvironmentSpec& env, absl::string_view ns,
-                        const OperatorConfig& cfg) {
-  return absl::StrReplaceAll(cfg.url_host_template, {{"{name}", env.name}, {"{namespace}", ns}});
-}
-
-std::string EnvironmentUrl(const EnvironmentSpec& env, absl::string_view ns,
-                           const OperatorConfig& cfg) {
-  return absl::StrCat(cfg.url_scheme, "://", IngressHost(env, ns, cfg));
-}
-
-std::string PostgresPassword(const EnvironmentSpec& env) {
-  return HexSha256(absl::StrCat("catalyst.dev/postgres-password:", env.uid), 32);
-}
-
-std::string DatabaseUrl(const EnvironmentSpec& env, absl::string_view ns) {
-  // Hex password: nothing to escape. "<svc>.<ns>.svc" resolves through the
-  // pod's search path whatever the cluster domain is.
-  return absl::StrCat("postgres://", kDbUser, ":", PostgresPassword(env), "@", kPostgresName, ".",
-                      ns, ".svc:", kPostgresPort, "/", kDbName);
-}
-
-// Inputs of the web pod: a change rolls it (PRODUCT.md "Rules": spec changes roll out).
-std::string WebRevision(const EnvironmentSpec& env) {
-  std::string in;
-  AddField(in, env.type == EnvironmentType::kDevelopment ? "development" : "deployment");
-  if (const Source* src = env.WebSource()) {
-    AddField(in, src->repository_url);
-    AddField(in, src->branch);
-    AddField(in, src->commit_sha);
-  } else {
-    AddField(in, "");
-    AddField(in, "");
-    AddField(in, "");
+std::vector<Built> BuildAll(const Desired& d, const OperatorConfig& cfg,
+                            const kube::Object& registry_source) {
+  std::vector<Built> out;
+  out.push_back({&r::kNamespaces, BuildNamespace(d)});
+  out.push_back({&r::kResourceQuotas, BuildResourceQuota(d)});
+  for (kube::Object& np : BuildNetworkPolicies(d, cfg)) out.push_back({&r::kNetworkPolicies, np});
+  if (registry_source) out.push_back({&r::kSecrets, BuildRegistrySecret(d, registry_source)});
+  for (const ClaimObject& c : d.claims) out.push_back({&r::kPersistentVolumeClaims, BuildClaim(d, c, cfg)});
+  for (const Workload& w : d.services) {
+    out.push_back({&r::kDeployments, BuildDeployment(d, w)});
+    if (!w.service_ports.empty()) out.push_back({&r::kServices, BuildService(d, w)});
   }
-  AddField(in, env.image);
-  for (const EnvVar& e : env.env_vars) {
-    AddField(in, e.name);
-    AddField(in, e.value);
+  out.push_back({&r::kDeployments, BuildDeployment(d, d.main)});
+  if (d.http) {
+    out.push_back({&r::kServices, BuildService(d, d.main)});
+    out.push_back({&r::kIngresses, BuildIngress(d, cfg)});
   }
-  return HexSha256(in, 12);
+  return out;
+}
+
+std::string IngressHost(const Desired& d, const OperatorConfig& cfg) {
+  return absl::StrReplaceAll(cfg.url_host_template, {{"{name}", d.env.name}, {"{namespace}", d.ns}});
+}
+
+std::string EnvironmentUrl(const Desired& d, const OperatorConfig& cfg) {
+  if (!d.http) return "";
+  return absl::StrCat(cfg.url_scheme, "://", IngressHost(d, cfg));
 }
 
 }  // namespace controllers

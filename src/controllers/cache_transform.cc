@@ -72,8 +72,9 @@ constexpr std::initializer_list<absl::string_view> kMetadata = {
 // server defaults beside them (imagePullPolicy, terminationMessagePath, the
 // probes' thresholds) are dropped.
 constexpr absl::string_view kContainerFields[] = {
-    "name",  "image",     "terminationMessagePolicy", "command",     "workingDir", "env",
-    "ports", "resources", "readinessProbe",           "volumeMounts"};
+    "name",      "image",          "terminationMessagePolicy", "command",      "args",
+    "workingDir", "env",           "ports",                    "resources",    "readinessProbe",
+    "livenessProbe", "startupProbe", "volumeMounts"};
 
 FieldMask DeploymentMask() {
   FieldMask m =
@@ -82,6 +83,7 @@ FieldMask DeploymentMask() {
              "spec.template.metadata.labels", "spec.template.metadata.annotations",
              "spec.template.spec.automountServiceAccountToken",
              "spec.template.spec.enableServiceLinks", "spec.template.spec.volumes",
+             "spec.template.spec.imagePullSecrets",
              // What DeploymentReady reads.
              "status.observedGeneration", "status.readyReplicas", "status.updatedReplicas"}});
   for (absl::string_view list : {"containers", "initContainers"})
@@ -119,6 +121,17 @@ const FieldMask* MaskFor(const kube::Resource& res) {
   if (is(r::kNamespaces)) {
     // Ownership and the hierarchy are labels; not spec.finalizers or status.
     static const auto* m = new FieldMask(Mask({kMetadata}));
+    return m;
+  }
+  if (is(r::kProjects)) {
+    // The spec is what Environments read; its status is not the operator's.
+    static const auto* m = new FieldMask(Mask({kMetadata, {"spec"}}));
+    return m;
+  }
+  if (is(r::kSecrets)) {
+    // registry-credentials only (the informer's field selector): the copy
+    // compares type and data.
+    static const auto* m = new FieldMask(Mask({kMetadata, {"type", "data"}}));
     return m;
   }
   if (is(r::kEnvironments)) {

@@ -2,7 +2,9 @@
 // caches, never the API server. Tests hand it a map.
 #pragma once
 
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "kube/object.h"
@@ -18,6 +20,16 @@ class ClusterState {
   virtual ~ClusterState() = default;
   virtual std::optional<kube::Object> Get(const kube::Resource& r, absl::string_view ns,
                                           absl::string_view name) const = 0;
+  // The cached objects of r labelled catalyst.dev/environment-uid=uid, in any
+  // namespace: what an Environment owns, whatever its names are now.
+  virtual std::vector<kube::Object> Owned(const kube::Resource& r,
+                                          absl::string_view uid) const = 0;
+  // A mark the cache of r sets (and replaces) whenever it adds an object, or
+  // null if it keeps none: taken before a Get that finds nothing, it tells a
+  // later reader whether that absence may have ended (pass_memo.h).
+  virtual std::shared_ptr<const kube::CacheMark> AddMark(const kube::Resource&) const {
+    return nullptr;
+  }
 };
 
 }  // namespace controllers

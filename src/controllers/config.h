@@ -45,6 +45,9 @@ struct OperatorConfig {
   // no CPU limits: throttling a dev server only makes it slow.
   std::string web_cpu_request = "250m";
   std::string postgres_cpu_request = "100m";
+  // Only when a Project's defaultQuota sets limits.cpu (then the quota refuses
+  // containers without one): the CPU limit of a container whose config gives none.
+  std::string default_cpu_limit = "1";
 
   std::string postgres_storage = "1Gi";   // PVC postgres-data
   std::string workspace_storage = "5Gi";  // PVC workspace (development: clone + node_modules)

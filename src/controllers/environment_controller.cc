@@ -1,5 +1,7 @@
 #include "controllers/environment_controller.h"
 
+#include <algorithm>
+#include <functional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -12,10 +14,13 @@ namespace {
 
 namespace r = kube::resources;
 
-// Handlers only enqueue keys: the Environment's own, or its owner's.
+// The keys of the Environments an event concerns.
+using KeysOf = std::function<void(const kube::Object&, std::vector<std::string>&)>;
+
+// Handlers only enqueue keys, at high priority (live events go before resyncs).
 class Enqueue final : public informer::EventHandler {
  public:
-  Enqueue(informer::WorkQueue* q, bool owner) : q_(q), owner_(owner) {}
+  Enqueue(informer::WorkQueue* q, KeysOf keys) : q_(q), keys_(std::move(keys)) {}
   void OnAdd(const kube::Object& o) override { Push(o); }
   void OnUpdate(const kube::Object& old, const kube::Object& now) override {
     // A resync of the same version is the resync loop's business.
@@ -25,12 +30,34 @@ class Enqueue final : public informer::EventHandler {
 
  private:
   void Push(const kube::Object& o) {
-    std::string key = owner_ ? OwnerKey(o) : o.Key();
-    if (!key.empty()) q_->Add(key, informer::Priority::kHigh);
+    std::vector<std::string> keys;
+    keys_(o, keys);
+    for (const std::string& key : keys)
+      if (!key.empty()) q_->Add(key, informer::Priority::kHigh);
   }
   informer::WorkQueue* const q_;
-  const bool owner_;
+  const KeysOf keys_;
 };
+
+// A managed object belongs to the Environment its annotation names.
+void OwnerOf(const kube::Object& o, std::vector<std::string>& out) { out.push_back(OwnerKey(o)); }
+
+// The Environments that read o without owning it: those whose Project it is
+// (by_name), or whose Project's namespace holds it (registry credentials).
+// A scan of the cache: Projects and credentials change rarely.
+KeysOf DependentsOf(const informer::Store* environments, bool by_name) {
+  return [environments, by_name](const kube::Object& o, std::vector<std::string>& out) {
+    if (o.Label(kManagedByLabel) == kManagedByValue) return OwnerOf(o, out);  // a copy of ours
+    for (const kube::Object& env : environments->List()) {
+      if (by_name && env.Str({"spec", "projectRef", "name"}) != o.Name()) continue;
+      const std::vector<std::string> namespaces = ProjectNamespaces(env);
+      if (std::find(namespaces.begin(), namespaces.end(), o.Namespace()) != namespaces.end())
+        out.push_back(env.Key());
+    }
+  };
+}
+
+constexpr char kUidIndex[] = "environment-uid";
 
 }  // namespace
 
@@ -40,16 +67,32 @@ EnvironmentController::EnvironmentController(kube::Client* client, ControllerOpt
       queue_({.name = "environment", .metrics = options_.queue_metrics}) {
   const std::string managed = absl::StrCat(kManagedByLabel, "=", kManagedByValue);
   environments_ = Add(r::kEnvironments, "");
+  auto* projects = Add(r::kProjects, "");
   // All namespaces, not only ours: a clash with someone else's must be seen.
   Add(r::kNamespaces, "");
   for (const auto& res : {r::kDeployments, r::kServices, r::kPersistentVolumeClaims,
                           r::kNetworkPolicies, r::kResourceQuotas, r::kIngresses})
     Add(res, managed);
-  handlers_.push_back(std::make_unique<Enqueue>(&queue_, /*owner=*/false));
-  environments_->AddHandler(handlers_.back().get());
-  handlers_.push_back(std::make_unique<Enqueue>(&queue_, /*owner=*/true));
+  // The teams' pull credentials and the operator's copies of them: one name,
+  // every namespace (RBAC cannot narrow a watch by name; the field selector
+  // keeps every other Secret out of the cache).
+  auto* secrets =
+      Add(r::kSecrets, "", absl::StrCat("metadata.name=", kRegistrySecretName));
   for (auto& [res, inf] : informers_)
-    if (inf.get() != environments_) inf->AddHandler(handlers_.back().get());
+    if (inf.get() != environments_ && inf.get() != projects)
+      inf->store().AddIndex(kUidIndex, informer::ByLabel(kEnvironmentUidLabel));
+  auto handler = [&](KeysOf keys) {
+    handlers_.push_back(std::make_unique<Enqueue>(&queue_, std::move(keys)));
+    return handlers_.back().get();
+  };
+  environments_->AddHandler(
+      handler([](const kube::Object& o, std::vector<std::string>& out) { out.push_back(o.Key()); }));
+  projects->AddHandler(handler(DependentsOf(&environments_->store(), /*by_name=*/true)));
+  secrets->AddHandler(handler(DependentsOf(&environments_->store(), /*by_name=*/false)));
+  informer::EventHandler* owner = handler(OwnerOf);
+  for (auto& [res, inf] : informers_)
+    if (inf.get() != environments_ && inf.get() != projects && inf.get() != secrets)
+      inf->AddHandler(owner);
   reconciler_ = std::make_unique<EnvironmentReconciler>(client_, &environments_->store(), this,
                                                         options_.config, &clock_,
                                                         options_.reconcile_observer);
@@ -57,7 +100,8 @@ EnvironmentController::EnvironmentController(kube::Client* client, ControllerOpt
 
 EnvironmentController::~EnvironmentController() { Stop(absl::Seconds(10)); }
 
-informer::Informer* EnvironmentController::Add(const kube::Resource& res, std::string selector) {
+informer::Informer* EnvironmentController::Add(const kube::Resource& res, std::string selector,
+                                               std::string field_selector) {
   // Member by member: GCC 12 at -O3 takes the designated-initializer form for
   // a read of an uninitialized std::function (-Wmaybe-uninitialized).
   informer::InformerOptions options;
@@ -66,12 +110,20 @@ informer::Informer* EnvironmentController::Add(const kube::Resource& res, std::s
   // The owned objects are read only when an Environment is planned in full,
   // which a settled resync pass skips (pass_memo.h): kept packed, they cost
   // half the memory (docs/benchmarks.md). Environments are read every pass.
-  options.packed = &res != &kube::resources::kEnvironments;
+  options.packed = &res != &r::kEnvironments && &res != &r::kProjects;
   auto inf = std::make_unique<informer::Informer>(
-      std::make_unique<informer::ClientListerWatcher>(client_, res, "", std::move(selector)),
+      std::make_unique<informer::ClientListerWatcher>(client_, res, "", std::move(selector),
+                                                      std::move(field_selector)),
       std::move(options));
   informers_.emplace_back(res, std::move(inf));
   return informers_.back().second.get();
+}
+
+const informer::Informer* EnvironmentController::Find(const kube::Resource& res) const {
+  // Plurals (distinct here) are compared first.
+  for (const auto& [r, inf] : informers_)
+    if (r.plural == res.plural && r.group == res.group) return inf.get();
+  return nullptr;
 }
 
 std::optional<kube::Object> EnvironmentController::Get(const kube::Resource& res,
@@ -79,16 +131,27 @@ std::optional<kube::Object> EnvironmentController::Get(const kube::Resource& res
                                                        absl::string_view name) const {
   // Called ~15 times per Environment per resync (the reconciler's check of
   // what its last pass read): the key is built in a per-thread buffer rather
-  // than a new string each time, and plurals (distinct here) are compared first.
+  // than a new string each time.
   thread_local std::string key;
-  for (const auto& [r, inf] : informers_) {
-    if (r.plural != res.plural || r.group != res.group) continue;
-    key.assign(ns.data(), ns.size());
-    if (!ns.empty()) key += '/';
-    key.append(name.data(), name.size());
-    return inf->store().Get(key);
-  }
-  return std::nullopt;
+  const informer::Informer* inf = Find(res);
+  if (!inf) return std::nullopt;
+  key.assign(ns.data(), ns.size());
+  if (!ns.empty()) key += '/';
+  key.append(name.data(), name.size());
+  return inf->store().Get(key);
+}
+
+std::vector<kube::Object> EnvironmentController::Owned(const kube::Resource& res,
+                                                       absl::string_view uid) const {
+  const informer::Informer* inf = Find(res);
+  if (!inf) return {};
+  return inf->store().ByIndex(kUidIndex, std::string(uid));
+}
+
+std::shared_ptr<const kube::CacheMark> EnvironmentController::AddMark(
+    const kube::Resource& res) const {
+  const informer::Informer* inf = Find(res);
+  return inf ? inf->store().AddMark() : nullptr;
 }
 
 void EnvironmentController::StartInformers() {

@@ -1,6 +1,6 @@
 // EnvironmentController: the design card's runtime shape. Informers stream
-// Environments, Namespaces and every kind the operator owns (filtered by its
-// managed-by label) into caches; their events feed a rate-limited,
+// Environments, Projects, Namespaces, registry credentials and every kind the
+// operator owns (filtered by its managed-by label) into caches; their events feed a rate-limited,
 // de-duplicating work queue consumed by worker threads; a resync re-queues
 // every Environment at low priority every few seconds (the original polling
 // semantics) without calling the API server.
@@ -51,9 +51,13 @@ class EnvironmentController final : public ClusterState {
   // ClusterState: reads the informers' caches.
   std::optional<kube::Object> Get(const kube::Resource& r, absl::string_view ns,
                                   absl::string_view name) const override;
+  std::vector<kube::Object> Owned(const kube::Resource& r, absl::string_view uid) const override;
+  std::shared_ptr<const kube::CacheMark> AddMark(const kube::Resource& r) const override;
 
  private:
-  informer::Informer* Add(const kube::Resource& r, std::string label_selector);
+  informer::Informer* Add(const kube::Resource& r, std::string label_selector,
+                          std::string field_selector = "");
+  const informer::Informer* Find(const kube::Resource& r) const;
   void ResyncLoop();
 
   kube::Client* const client_;

@@ -5,47 +5,14 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace controllers {
 namespace {
 
 constexpr size_t kMaxLabel = 63;
-// 40 bits: among 100,000 names cut to one stem, any clash at all has odds of ~0.5%.
-constexpr size_t kSuffixDigits = 10;
-
-bool IsLowerHex(char c) { return absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f'); }
-
-// Lowercase; anything but [a-z0-9] becomes '-'; runs of '-' collapse; no '-' at the ends.
-std::string Sanitize(absl::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (char c : in) {
-    char l = absl::ascii_tolower(static_cast<unsigned char>(c));
-    bool ok = absl::ascii_isdigit(l) || (l >= 'a' && l <= 'z');
-    if (ok)
-      out.push_back(l);
-    else if (!out.empty() && out.back() != '-')
-      out.push_back('-');
-  }
-  while (!out.empty() && out.back() == '-') out.pop_back();
-  return out;
-}
-
-// "-" + 10 lowercase hex digits at the end: what a suffixed name looks like.
-bool LooksSuffixed(absl::string_view s) {
-  if (s.size() < kSuffixDigits + 1) return false;
-  absl::string_view tail = s.substr(s.size() - kSuffixDigits);
-  return s[s.size() - kSuffixDigits - 1] == '-' &&
-         std::all_of(tail.begin(), tail.end(), IsLowerHex);
-}
-
-// Namespaces of the cluster itself: an Environment must never take one over
-// (deleting the Environment deletes its namespace).
-bool IsSystemNamespace(absl::string_view s) {
-  return s == "default" || absl::StartsWith(s, "kube-");
-}
+constexpr size_t kHashDigits = 5;  // namespace-utils.ts: hash.slice(0, 5)
 
 }  // namespace
 
@@ -62,28 +29,74 @@ std::string HexSha256(absl::string_view data, size_t digits) {
   return out;
 }
 
-absl::StatusOr<std::string> NamespaceNameFor(absl::string_view joined) {
-  std::string clean = Sanitize(joined);
-  if (clean.empty())
-    return absl::InvalidArgumentError(absl::StrCat("cannot derive a target namespace from \"",
-                                                   joined, "\": it has no letter or digit"));
-  if (clean == joined && clean.size() <= kMaxLabel && !LooksSuffixed(clean) &&
-      !IsSystemNamespace(clean))
-    return clean;
-  // The hash is of the input as given, so inputs that sanitise alike differ.
-  std::string stem = clean.substr(0, kMaxLabel - kSuffixDigits - 1);
-  while (!stem.empty() && stem.back() == '-') stem.pop_back();
-  return absl::StrCat(stem, "-", HexSha256(joined, kSuffixDigits));
+// name.toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/-+/g, "-").replace(/^-+|-+$/g, "")
+// Bytewise: a multi-byte character becomes several '-', which collapse as
+// JavaScript's UTF-16 units would.
+std::string SanitizeNamespaceComponent(absl::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (char c : in) {
+    const char l = absl::ascii_tolower(static_cast<unsigned char>(c));
+    const bool ok = absl::ascii_isdigit(l) || (l >= 'a' && l <= 'z');
+    if (ok)
+      out.push_back(l);
+    else if (!out.empty() && out.back() != '-')
+      out.push_back('-');
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out;
+}
+
+std::string GenerateNamespace(const std::vector<absl::string_view>& parts) {
+  std::vector<std::string> clean;
+  for (absl::string_view part : parts)
+    if (std::string s = SanitizeNamespaceComponent(part); !s.empty()) clean.push_back(std::move(s));
+  std::string full = absl::StrJoin(clean, "-");
+  if (full.size() <= kMaxLabel) return full;
+  // The hash is of the joined, sanitized name (generateNamespaceWithHash).
+  std::string cut = full.substr(0, kMaxLabel - kHashDigits - 1);
+  if (!cut.empty() && cut.back() == '-') cut.pop_back();
+  return absl::StrCat(cut, "-", HexSha256(full, kHashDigits));
 }
 
 absl::StatusOr<std::string> TargetNamespace(const EnvironmentSpec& env) {
   // PRODUCT.md "API": the hierarchy wins when complete.
-  if (!env.team.empty() && !env.project.empty() && !env.environment.empty())
-    return NamespaceNameFor(absl::StrCat(env.team, "-", env.project, "-", env.environment));
-  if (env.namespace_.empty() || env.name.empty())
+  const bool hierarchy = !env.team.empty() && !env.project.empty() && !env.environment.empty();
+  std::string ns = hierarchy ? GenerateNamespace({env.team, env.project, env.environment})
+                             : GenerateNamespace({env.namespace_, env.name});
+  if (ns.empty())
     return absl::InvalidArgumentError(
-        "cannot derive a target namespace: metadata.namespace and metadata.name are required");
-  return NamespaceNameFor(absl::StrCat(env.namespace_, "-", env.name));
+        hierarchy ? absl::StrCat("cannot derive a target namespace from the labels ", kTeamLabel,
+                                 "=", env.team, ", ", kProjectLabel, "=", env.project, ", ",
+                                 kEnvironmentLabel, "=", env.environment,
+                                 ": they have no letter or digit")
+                  : std::string("cannot derive a target namespace: metadata.namespace and "
+                                "metadata.name have no letter or digit"));
+  return ns;
+}
+
+absl::StatusOr<std::string> TargetNamespaceOf(const kube::Object& env) {
+  EnvironmentSpec e;
+  e.name = std::string(env.Name());
+  e.namespace_ = std::string(env.Namespace());
+  e.team = std::string(env.Label(kTeamLabel));
+  e.project = std::string(env.Label(kProjectLabel));
+  e.environment = std::string(env.Label(kEnvironmentLabel));
+  return TargetNamespace(e);
+}
+
+std::string SanitizeLabelValue(absl::string_view s) {
+  std::string out;
+  for (char c : s) {
+    const bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                    c == '.';
+    out.push_back(ok ? c : '-');
+  }
+  auto edge = [](char c) { return !absl::ascii_isalnum(static_cast<unsigned char>(c)); };
+  while (!out.empty() && edge(out.front())) out.erase(out.begin());
+  if (out.size() > kMaxLabel) out.resize(kMaxLabel);
+  while (!out.empty() && edge(out.back())) out.pop_back();
+  return out;
 }
 
 }  // namespace controllers

@@ -4,12 +4,19 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "controllers/environment.h"
+#include "api/v1alpha1/environment.h"
+#include "kube/object.h"
 
 namespace controllers {
+
+using v1alpha1::EnvironmentSpec;
+using v1alpha1::kEnvironmentLabel;
+using v1alpha1::kProjectLabel;
+using v1alpha1::kTeamLabel;
 
 // Labels on every managed object (informers filter on managed-by).
 inline constexpr char kManagedByLabel[] = "app.kubernetes.io/managed-by";
@@ -18,6 +25,10 @@ inline constexpr char kPartOfLabel[] = "app.kubernetes.io/part-of";
 inline constexpr char kPartOfValue[] = "catalyst-environment";
 inline constexpr char kEnvironmentUidLabel[] = "catalyst.dev/environment-uid";
 inline constexpr char kAppNameLabel[] = "app.kubernetes.io/name";  // postgres | web
+// On the target namespace (PRODUCT.md "API"): the branch it runs, and what kind of
+// namespace it is (the web app labels its team and project namespaces alike).
+inline constexpr char kBranchLabel[] = "catalyst.dev/branch";
+inline constexpr char kNamespaceTypeLabel[] = "catalyst.dev/namespace-type";
 // "<environment namespace>/<environment name>": maps an event on a managed
 // object back to its Environment (names may be 253 chars: too long for a label).
 inline constexpr char kEnvironmentAnnotation[] = "catalyst.dev/environment";
@@ -36,28 +47,36 @@ inline constexpr char kIngressControllerPolicyName[] = "allow-ingress-controller
 inline constexpr char kSameNamespacePolicyName[] = "allow-same-namespace";
 inline constexpr char kDnsPolicyName[] = "allow-dns-egress";
 inline constexpr char kHttpsPolicyName[] = "allow-https-egress";
+// Image pull credentials: copied from the Project's namespace (PRODUCT.md "The real client").
+inline constexpr char kRegistrySecretName[] = "registry-credentials";
 
-// PRODUCT.md "API" (target namespace): "<team>-<project>-<environment>" when
-// all three hierarchy labels are set, else "<metadata.namespace>-<metadata.name>".
+// The Catalyst web app's namespace-utils.ts, byte for byte: the web app
+// computes an Environment's namespace itself to list its pods (PRODUCT.md
+// "The real client").
 //
-// The result is always a DNS-1123 label of at most 63 characters. The joined
-// name is kept as is when it already is one; otherwise it is lowercased,
-// every other character becomes '-', runs of '-' collapse, ends are trimmed,
-// and a suffix "-" + 10 hex digits of SHA-256(joined name) is appended (the
-// stem cut to fit). The suffix is also added when the name, though valid,
-// already ends like a suffix ("-" + 10 hex digits) or is a system namespace
-// (default, kube-*): so a suffixed result never equals a kept one, and
-// distinct joined names map to distinct namespaces (up to a 40-bit hash
-// collision). Two Environments whose joined names are equal — the label form
-// of one spelling the fallback form of another — do share a namespace by
-// PRODUCT.md's format; the planner must check the namespace's
-// catalyst.dev/environment-uid label before adopting it.
-//
-// InvalidArgument when nothing usable remains (no letter or digit at all).
+// sanitize(s): lowercase; every character outside [a-z0-9-] becomes '-';
+// runs of '-' collapse; leading and trailing '-' are trimmed.
+std::string SanitizeNamespaceComponent(absl::string_view s);
+// gen(parts...): sanitize each part, drop the empty ones, join with '-'; a
+// result longer than 63 is cut to 57, a trailing '-' stripped, and "-" + the
+// first 5 hex digits of SHA-256 of the whole joined name appended. Empty when
+// every part sanitizes to nothing. Two names can share a 5-hex suffix: the
+// planner never adopts a namespace another Environment owns (NamespaceConflict).
+std::string GenerateNamespace(const std::vector<absl::string_view>& parts);
+
+// PRODUCT.md "API" (target namespace): gen(team, project, environment) of the
+// hierarchy labels when all three are set, else gen(metadata.namespace,
+// metadata.name). InvalidArgument when nothing usable remains.
 absl::StatusOr<std::string> TargetNamespace(const EnvironmentSpec& env);
 
-// The name-level rule on its own, for a joined name.
-absl::StatusOr<std::string> NamespaceNameFor(absl::string_view joined);
+// The same from the Environment's metadata alone (no spec needed: deletion
+// must work for an Environment whose spec no longer parses).
+absl::StatusOr<std::string> TargetNamespaceOf(const kube::Object& env);
+
+// A label value (at most 63 of [A-Za-z0-9._-], alphanumeric at both ends)
+// standing for s, e.g. a branch "feature/login" -> "feature-login"; empty
+// when nothing usable remains.
+std::string SanitizeLabelValue(absl::string_view s);
 
 // Lowercase hex of SHA-256(data), cut to `digits` (at most 64).
 std::string HexSha256(absl::string_view data, size_t digits = 64);

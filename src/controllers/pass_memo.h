@@ -60,24 +60,38 @@ class RecordingState final : public ClusterState {
 
   std::optional<kube::Object> Get(const kube::Resource& r, absl::string_view ns,
                                   absl::string_view name) const override {
+    // Taken before the lookup: an object added after it sets this mark.
+    Mark added = inner_.AddMark(r);
     std::optional<kube::Object> o = inner_.Get(r, ns, name);
-    // An absence has no document to watch for a change.
-    if (!o) {
-      complete_ = false;
-    } else if (auto mark = o->Mark();
-               std::find(reads_.begin(), reads_.end(), mark) == reads_.end()) {
-      // The mark, not the object: a packed cache hands out parsed copies that
-      // need not outlive the pass.
-      reads_.push_back(std::move(mark));  // a repeat is kept once
-    }
+    if (o)
+      Record(o->Mark());
+    else if (added)
+      Record(std::move(added));  // the absence holds until the cache adds something
+    else
+      complete_ = false;  // an absence it cannot watch
     return o;
   }
+  // Objects added later under this uid are the operator's own writes, which
+  // a settled pass never has pending: the marks of those listed suffice.
+  std::vector<kube::Object> Owned(const kube::Resource& r, absl::string_view uid) const override {
+    std::vector<kube::Object> out = inner_.Owned(r, uid);
+    for (const kube::Object& o : out) Record(o.Mark());
+    return out;
+  }
+  Mark AddMark(const kube::Resource& r) const override { return inner_.AddMark(r); }
 
   // Every read found its object and was recorded.
   bool complete() const { return complete_; }
   std::vector<Mark> TakeReads() { return std::move(reads_); }
 
  private:
+  // The mark, not the object: a packed cache hands out parsed copies that
+  // need not outlive the pass. A repeat is kept once.
+  void Record(Mark mark) const {
+    if (std::find(reads_.begin(), reads_.end(), mark) == reads_.end())
+      reads_.push_back(std::move(mark));
+  }
+
   const ClusterState& inner_;
   mutable std::vector<Mark> reads_;
   mutable bool complete_ = true;

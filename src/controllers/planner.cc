@@ -2,10 +2,14 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "api/v1alpha1/environment.h"
+#include "api/v1alpha1/project.h"
 #include "controllers/builders.h"
-#include "controllers/environment.h"
 #include "controllers/naming.h"
+#include "controllers/resolve.h"
 #include "controllers/subset.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
@@ -115,6 +119,11 @@ bool DeploymentReady(const std::optional<kube::Object>& d, const kube::Object& d
   return IsSubset(desired.json(), d->json());
 }
 
+// The kinds an Environment owns inside its namespace, pruned when no longer desired.
+constexpr const kube::Resource* kOwnedKinds[] = {
+    &r::kDeployments,     &r::kServices,  &r::kPersistentVolumeClaims, &r::kNetworkPolicies,
+    &r::kResourceQuotas, &r::kIngresses, &r::kSecrets};
+
 // Builds the status from the per-step outcome, keeping transition times of
 // conditions that did not change.
 class StatusBuilder {
@@ -127,6 +136,11 @@ class StatusBuilder {
       c.last_transition = old->last_transition;
     out_.conditions.push_back(std::move(c));
   }
+  // Ready=False with the reason and message of the condition set last.
+  void NotReadyAsLast() {
+    const Condition last = out_.conditions.back();
+    Set("Ready", false, last.reason, last.message);
+  }
   Status& out() { return out_; }
 
  private:
@@ -135,12 +149,282 @@ class StatusBuilder {
   Status out_;
 };
 
-void Apply(Plan& plan, const ClusterState& state, const kube::Resource& res,
-           const kube::Object& desired) {
-  auto cached = state.Get(res, desired.Namespace(), desired.Name());
+// The Project an Environment refers to, as found in the cache.
+struct ProjectLookup {
+  std::optional<kube::Object> object;
+  std::vector<std::string> looked_in;
+};
+
+class Planner {
+ public:
+  explicit Planner(const PlanInput& in)
+      : in_(in), env_(in.env), current_(CurrentStatus(in.env)), sb_(current_, in.now) {}
+  Plan Run();
+
+ private:
+  Plan Finish(std::string phase, std::string ns, std::string url);
+  Plan Deletion();
+  Plan Failed(absl::string_view reason, absl::string_view why, std::string ns = "");
+  ProjectLookup LookUpProject(const v1alpha1::EnvironmentSpec& spec) const;
+  void Apply(const kube::Resource& res, const kube::Object& desired);
+  void Prune(const Desired& d, const std::vector<Built>& desired);
+  bool Applying() const;
+  Plan NotReady(absl::string_view cond, absl::string_view app, absl::string_view phase,
+                absl::string_view waiting_msg, const std::string& ns, const std::string& url);
+  Plan Provision(const Desired& d, const kube::Object& registry);
+
+  const PlanInput& in_;
+  const kube::Object& env_;
+  const Status current_;
+  StatusBuilder sb_;
+  Plan plan_;
+};
+
+Plan Planner::Finish(std::string phase, std::string ns, std::string url) {
+  Status& s = sb_.out();
+  s.phase = std::move(phase);
+  s.ns = std::move(ns);
+  s.url = std::move(url);
+  s.observed_generation = env_.Generation();
+  plan_.phase = s.phase;
+  plan_.target_namespace = s.ns;
+  if (!SameIgnoringTimes(s, current_)) plan_.status_patch = StatusPatch(s, env_.Generation());
+  if (s.phase != current_.phase) {
+    const Condition* ready = Find(s, "Ready");
+    plan_.event = Plan::Event{s.phase == "Failed" ? "Warning" : "Normal", s.phase,
+                              ready ? ready->message : s.phase};
+  }
+  return std::move(plan_);
+}
+
+// PRODUCT.md rules: an invalid Environment gets Failed with a clear message,
+// no hot retry loop (a spec change brings it back).
+Plan Planner::Failed(absl::string_view reason, absl::string_view why, std::string ns) {
+  sb_.Set("Ready", false, reason, why);
+  return Finish("Failed", std::move(ns), "");
+}
+
+// PRODUCT.md "Deletion": a finalizer deletes the target namespace, waits for
+// it to be gone, then releases the Environment. What is deleted is what the
+// Environment owns (its uid label), whatever its spec says now; a namespace
+// not in the cache yet (created just before the delete) is asked for.
+Plan Planner::Deletion() {
+  if (!HasFinalizer(env_)) return std::move(plan_);
+  std::vector<std::string> going;
+  for (const kube::Object& ns : in_.state.Owned(r::kNamespaces, env_.Uid())) {
+    going.emplace_back(ns.Name());
+    if (!ns.Deleting()) plan_.actions.push_back({Action::Type::kDelete, r::kNamespaces, "", std::string(ns.Name())});
+  }
+  if (!going.empty()) {
+    sb_.Set("Ready", false, "Terminating", absl::StrCat("deleting namespace ", absl::StrJoin(going, ", ")));
+    return Finish("Terminating", going.front(), current_.url);
+  }
+  if (auto target = TargetNamespaceOf(env_); target.ok())
+    plan_.actions.push_back({Action::Type::kDeleteIfOwned, r::kNamespaces, "", *target, {},
+                             std::string(env_.Uid())});
+  plan_.actions.push_back({Action::Type::kRemoveFinalizer, r::kEnvironments,
+                           std::string(env_.Namespace()), std::string(env_.Name())});
+  return std::move(plan_);  // the object is going away: no status to write
+}
+
+ProjectLookup Planner::LookUpProject(const v1alpha1::EnvironmentSpec& spec) const {
+  ProjectLookup out;
+  for (const std::string& ns : ProjectNamespaces(env_)) {
+    out.looked_in.push_back(ns);
+    if ((out.object = in_.state.Get(r::kProjects, ns, spec.project_ref))) break;
+  }
+  return out;
+}
+
+void Planner::Apply(const kube::Resource& res, const kube::Object& desired) {
+  auto cached = in_.state.Get(res, desired.Namespace(), desired.Name());
   if (cached && IsSubset(desired.json(), cached->json())) return;
-  plan.actions.push_back({Action::Type::kApply, res, std::string(desired.Namespace()),
-                          std::string(desired.Name()), desired});
+  plan_.actions.push_back({Action::Type::kApply, res, std::string(desired.Namespace()),
+                           std::string(desired.Name()), desired});
+}
+
+bool Planner::Applying() const {
+  return std::any_of(plan_.actions.begin(), plan_.actions.end(),
+                     [](const Action& a) { return a.type == Action::Type::kApply; });
+}
+
+// Declarative both ways: an object of the Environment's that its desired
+// state no longer has (a service removed, a mode switched, a namespace left
+// behind by a renamed hierarchy) is deleted.
+void Planner::Prune(const Desired& d, const std::vector<Built>& desired) {
+  absl::flat_hash_set<std::string> keep;
+  for (const Built& b : desired)
+    keep.insert(absl::StrCat(b.resource->plural, "/", b.object.Namespace(), "/", b.object.Name()));
+  for (const kube::Object& ns : in_.state.Owned(r::kNamespaces, d.env.uid))
+    if (ns.Name() != d.ns && !ns.Deleting())
+      plan_.actions.push_back({Action::Type::kDelete, r::kNamespaces, "", std::string(ns.Name())});
+  for (const kube::Resource* res : kOwnedKinds)
+    for (const kube::Object& o : in_.state.Owned(*res, d.env.uid))
+      if (o.Namespace() == d.ns && !o.Deleting() &&
+          !keep.contains(absl::StrCat(res->plural, "/", o.Namespace(), "/", o.Name())))
+        plan_.actions.push_back({Action::Type::kDelete, *res, d.ns, std::string(o.Name())});
+}
+
+// A failing pod, or no progress past the deadline: Failed (PRODUCT.md rules).
+Plan Planner::NotReady(absl::string_view cond, absl::string_view app, absl::string_view phase,
+                       absl::string_view waiting_msg, const std::string& ns,
+                       const std::string& url) {
+  std::string reason = "Progressing";
+  std::string message(waiting_msg);
+  std::string out_phase(phase);
+  if (!in_.diagnosis) {
+    // Pods are worth a look only once everything is in place.
+    if (!Applying()) plan_.diagnose_selector = absl::StrCat(kAppNameLabel, "=", app);
+  } else if (in_.diagnosis->severity != Diagnosis::Severity::kNone) {
+    reason = in_.diagnosis->reason;
+    message = in_.diagnosis->message;
+    if (in_.diagnosis->severity == Diagnosis::Severity::kFailing) out_phase = "Failed";
+  }
+  // The deadline runs from when Ready last became False.
+  const OperatorConfig& cfg = in_.config;
+  const Condition* ready = Find(current_, "Ready");
+  absl::Time since = in_.now;
+  if (ready && ready->status == "False" &&
+      absl::ParseTime(absl::RFC3339_full, ready->last_transition, &since, nullptr)) {
+    const absl::Duration waited = in_.now - since;
+    if (waited >= cfg.failure_deadline && out_phase != "Failed") {
+      out_phase = "Failed";
+      reason = "ProgressDeadlineExceeded";
+      message = absl::StrCat(message, " (no progress for ",
+                             absl::FormatDuration(cfg.failure_deadline), ")");
+    } else if (waited < cfg.failure_deadline) {
+      plan_.requeue_after = cfg.failure_deadline - waited;
+    }
+  } else {
+    plan_.requeue_after = cfg.failure_deadline;
+  }
+  sb_.Set(cond, false, reason, message);
+  if (cond == "PostgresReady")
+    sb_.Set("WebReady", false, "WaitingForPostgres", "web starts once postgres is ready");
+  sb_.Set("Ready", false, reason, message);
+  return Finish(out_phase, ns, url);
+}
+
+// PRODUCT.md "Reconciliation" 1-8, from the namespace on.
+Plan Planner::Provision(const Desired& d, const kube::Object& registry) {
+  const OperatorConfig& cfg = in_.config;
+  const std::vector<Built> desired = BuildAll(d, cfg, registry);
+  // 1. Namespace, 2. ResourceQuota, 3. NetworkPolicy (the five rules), and
+  // the pull credentials the pods will name.
+  for (const Built& b : desired)
+    if (b.resource == &r::kNamespaces || b.resource == &r::kResourceQuotas ||
+        b.resource == &r::kNetworkPolicies || b.resource == &r::kSecrets)
+      Apply(*b.resource, b.object);
+  Prune(d, desired);
+  sb_.Set("NamespaceReady", true, "Created", absl::StrCat("namespace ", d.ns, " is set up"));
+
+  // 4. The services (postgres by default): claims, Deployments, Services.
+  auto owned_by = [](const Built& b, absl::string_view app) {
+    return b.object.Label(kAppNameLabel) == app;
+  };
+  std::vector<std::pair<std::string, kube::Object>> service_deployments;
+  for (const Workload& w : d.services)
+    for (const Built& b : desired)
+      if (owned_by(b, w.name)) {
+        Apply(*b.resource, b.object);
+        if (b.resource == &r::kDeployments) service_deployments.emplace_back(w.name, b.object);
+      }
+  const std::string url = EnvironmentUrl(d, cfg);
+
+  // 5. Wait until every service has readyReplicas > 0 (from the cache).
+  for (const auto& [name, deployment] : service_deployments)
+    if (Applying() || !DeploymentReady(in_.state.Get(r::kDeployments, d.ns, name), deployment))
+      return NotReady("PostgresReady", name, "Provisioning",
+                      absl::StrCat("waiting for ", name, " to be ready"), d.ns, url);
+  if (d.services.empty())
+    sb_.Set("PostgresReady", true, "NotConfigured", "the config names no services");
+  else
+    sb_.Set("PostgresReady", true, "Available",
+            absl::StrCat(d.services.size() == 1 ? d.services.front().name : "every service",
+                         " has a ready replica"));
+
+  // 6. The web (or workspace) Deployment, its volumes, Service and Ingress.
+  kube::Object main;
+  for (const Built& b : desired)
+    if (owned_by(b, d.main.name)) {
+      Apply(*b.resource, b.object);
+      if (b.resource == &r::kDeployments) main = b.object;
+    }
+
+  // 7. Wait until it has readyReplicas > 0 (from the cache).
+  if (Applying() || !DeploymentReady(in_.state.Get(r::kDeployments, d.ns, d.main.name), main))
+    return NotReady("WebReady", d.main.name, "Deploying",
+                    absl::StrCat("waiting for ", d.main.name, " to be ready"), d.ns, url);
+  sb_.Set("WebReady", true, "Available", absl::StrCat(d.main.name, " has a ready replica"));
+
+  // 8. phase = Ready, url set, conditions true.
+  sb_.Set("Ready", true, "Ready",
+          url.empty() ? absl::StrCat("environment is ready in namespace ", d.ns)
+                      : absl::StrCat("environment is ready at ", url));
+  return Finish("Ready", d.ns, url);
+}
+
+Plan Planner::Run() {
+  if (env_.Deleting()) return Deletion();
+  if (!HasFinalizer(env_))
+    plan_.actions.push_back({Action::Type::kAddFinalizer, r::kEnvironments,
+                             std::string(env_.Namespace()), std::string(env_.Name())});
+  auto spec = v1alpha1::ParseEnvironment(env_);
+  if (!spec.ok()) return Failed("InvalidSpec", spec.status().message());
+  auto target = TargetNamespace(*spec);
+  if (!target.ok()) return Failed("InvalidSpec", target.status().message());
+  const std::string& ns = *target;
+
+  // PRODUCT.md "The real client": the Project supplies the repository, the
+  // template config and the quota.
+  std::optional<v1alpha1::ProjectSpec> project;
+  kube::Object registry;
+  if (!spec->project_ref.empty()) {
+    ProjectLookup found = LookUpProject(*spec);
+    if (found.object) {
+      auto parsed = v1alpha1::ParseProject(*found.object);
+      if (!parsed.ok())
+        return Failed("InvalidProject",
+                      absl::StrCat("Project ", found.object->Namespace(), "/",
+                                   found.object->Name(), " is invalid: ", parsed.status().message()));
+      project = std::move(*parsed);
+      sb_.Set("ProjectResolved", true, "Found",
+              absl::StrCat("Project ", project->namespace_, "/", project->name));
+      // The team's pull credentials, unless it is one of the operator's own copies.
+      if (auto s = in_.state.Get(r::kSecrets, project->namespace_, kRegistrySecretName);
+          s && s->Label(kManagedByLabel) != kManagedByValue)
+        registry = *s;
+    } else {
+      sb_.Set("ProjectResolved", false, "ProjectNotFound",
+              absl::StrCat("Project ", spec->project_ref, " not found in namespace ",
+                           absl::StrJoin(found.looked_in, " or ")));
+    }
+  }
+  auto desired = Resolve({*spec, ns, project ? &*project : nullptr, in_.config, bool(registry)});
+  if (!desired.ok() && !project && !spec->project_ref.empty()) {
+    // Nothing is created until the Project exists (its informer brings the
+    // Environment back); an Environment complete on its own goes ahead.
+    sb_.NotReadyAsLast();
+    return Finish("Pending", ns, "");
+  }
+  if (!desired.ok()) return Failed("InvalidSpec", desired.status().message());
+
+  // 1. Namespace — unless one of that name is going away or belongs to someone else.
+  if (auto existing = in_.state.Get(r::kNamespaces, "", ns); existing && existing->Deleting()) {
+    sb_.Set("NamespaceReady", false, "NamespaceTerminating",
+            absl::StrCat("namespace ", ns, " is still being deleted"));
+    sb_.NotReadyAsLast();
+    plan_.requeue_after = absl::Seconds(5);
+    return Finish("Pending", ns, "");
+  } else if (existing && existing->Label(kEnvironmentUidLabel) != spec->uid) {
+    sb_.Set("NamespaceReady", false, "NamespaceConflict",
+            absl::StrCat("namespace ", ns,
+                         " exists and is not managed by this Environment; rename the Environment or "
+                         "remove the namespace"));
+    sb_.NotReadyAsLast();
+    return Finish("Failed", ns, "");
+  }
+  return Provision(*desired, registry);
 }
 
 }  // namespace
@@ -149,170 +433,15 @@ std::string OwnerKey(const kube::Object& managed) {
   return std::string(managed.Annotation(kEnvironmentAnnotation));
 }
 
-Plan PlanEnvironment(const PlanInput& in) {
-  const kube::Object& env = in.env;
-  const Status current = CurrentStatus(env);
-  StatusBuilder sb(current, in.now);
-  Plan plan;
-  auto finish = [&](std::string phase, std::string ns, std::string url) -> Plan {
-    Status& s = sb.out();
-    s.phase = std::move(phase);
-    s.ns = std::move(ns);
-    s.url = std::move(url);
-    s.observed_generation = env.Generation();
-    plan.phase = s.phase;
-    plan.target_namespace = s.ns;
-    if (!SameIgnoringTimes(s, current)) plan.status_patch = StatusPatch(s, env.Generation());
-    if (s.phase != current.phase) {
-      const Condition* ready = nullptr;
-      for (const auto& c : s.conditions)
-        if (c.type == "Ready") ready = &c;
-      plan.event = Plan::Event{s.phase == "Failed" ? "Warning" : "Normal", s.phase,
-                               ready ? ready->message : s.phase};
-    }
-    return plan;
-  };
-
-  // PRODUCT.md "Deletion": a finalizer deletes the target namespace, waits
-  // for it to be gone, then releases the Environment.
-  auto spec = ParseEnvironment(env);
-  std::optional<std::string> target;
-  if (spec.ok())
-    if (auto t = TargetNamespace(*spec); t.ok()) target = *t;
-  if (env.Deleting()) {
-    if (!HasFinalizer(env)) return plan;
-    std::optional<kube::Object> ns =
-        target ? in.state.Get(r::kNamespaces, "", *target) : std::nullopt;
-    // Never delete a namespace this Environment does not own.
-    if (ns && ns->Label(kEnvironmentUidLabel) == env.Uid()) {
-      if (!ns->Deleting())
-        plan.actions.push_back({Action::Type::kDelete, r::kNamespaces, "", *target, {}});
-      sb.Set("Ready", false, "Terminating", absl::StrCat("deleting namespace ", *target));
-      return finish("Terminating", *target, current.url);
-    }
-    plan.actions.push_back({Action::Type::kRemoveFinalizer,
-                            r::kEnvironments,
-                            std::string(env.Namespace()),
-                            std::string(env.Name()),
-                            {}});
-    return plan;  // the object is going away: no status to write
-  }
-  if (!HasFinalizer(env))
-    plan.actions.push_back({Action::Type::kAddFinalizer,
-                            r::kEnvironments,
-                            std::string(env.Namespace()),
-                            std::string(env.Name()),
-                            {}});
-
-  // PRODUCT.md rules: an invalid Environment gets Failed with a clear message,
-  // no hot retry loop (a spec change brings it back).
-  if (!spec.ok() || !target) {
-    const std::string why = !spec.ok() ? std::string(spec.status().message())
-                                       : std::string(TargetNamespace(*spec).status().message());
-    sb.Set("Ready", false, "InvalidSpec", why);
-    return finish("Failed", "", "");
-  }
-  const EnvironmentSpec& e = *spec;
-  const std::string& ns = *target;
-  const OperatorConfig& cfg = in.config;
-
-  // 1. Namespace — unless one of that name belongs to someone else.
-  if (auto existing = in.state.Get(r::kNamespaces, "", ns);
-      existing && existing->Label(kEnvironmentUidLabel) != e.uid) {
-    sb.Set("NamespaceReady", false, "NamespaceConflict",
-           absl::StrCat("namespace ", ns,
-                        " exists and is not managed by this Environment; rename the Environment or "
-                        "remove the namespace"));
-    sb.Set("Ready", false, "NamespaceConflict", sb.out().conditions.back().message);
-    return finish("Failed", ns, "");
-  } else if (existing && existing->Deleting()) {
-    sb.Set("NamespaceReady", false, "NamespaceTerminating",
-           absl::StrCat("namespace ", ns, " is still being deleted"));
-    sb.Set("Ready", false, "NamespaceTerminating", sb.out().conditions.back().message);
-    plan.requeue_after = absl::Seconds(5);
-    return finish("Pending", ns, "");
-  }
-  Apply(plan, in.state, r::kNamespaces, BuildNamespace(e, ns, cfg));
-  // 2. ResourceQuota. 3. NetworkPolicy (the five rules).
-  Apply(plan, in.state, r::kResourceQuotas, BuildResourceQuota(e, ns, cfg));
-  for (const auto& np : BuildNetworkPolicies(e, ns, cfg))
-    Apply(plan, in.state, r::kNetworkPolicies, np);
-  sb.Set("NamespaceReady", true, "Created", absl::StrCat("namespace ", ns, " is set up"));
-
-  // 4. Postgres Deployment + Service (+ PVC).
-  Apply(plan, in.state, r::kPersistentVolumeClaims, BuildPostgresPvc(e, ns, cfg));
-  const kube::Object postgres = BuildPostgresDeployment(e, ns, cfg);
-  Apply(plan, in.state, r::kDeployments, postgres);
-  Apply(plan, in.state, r::kServices, BuildPostgresService(e, ns, cfg));
-  const std::string url = EnvironmentUrl(e, ns, cfg);
-
-  // A failing pod, or no progress past the deadline: Failed (PRODUCT.md rules).
-  auto not_ready = [&](absl::string_view cond, absl::string_view app, absl::string_view phase,
-                       absl::string_view waiting_msg) -> Plan {
-    std::string reason = "Progressing";
-    std::string message(waiting_msg);
-    std::string out_phase(phase);
-    const bool applying =
-        std::any_of(plan.actions.begin(), plan.actions.end(),
-                    [](const Action& a) { return a.type == Action::Type::kApply; });
-    if (!in.diagnosis) {
-      // Pods are worth a look only once everything is in place.
-      if (!applying) plan.diagnose_selector = absl::StrCat(kAppNameLabel, "=", app);
-    } else if (in.diagnosis->severity != Diagnosis::Severity::kNone) {
-      reason = in.diagnosis->reason;
-      message = in.diagnosis->message;
-      if (in.diagnosis->severity == Diagnosis::Severity::kFailing) out_phase = "Failed";
-    }
-    // The deadline runs from when Ready last became False.
-    const Condition* ready = Find(current, "Ready");
-    absl::Time since = in.now;
-    if (ready && ready->status == "False" &&
-        absl::ParseTime(absl::RFC3339_full, ready->last_transition, &since, nullptr)) {
-      const absl::Duration waited = in.now - since;
-      if (waited >= cfg.failure_deadline && out_phase != "Failed") {
-        out_phase = "Failed";
-        reason = "ProgressDeadlineExceeded";
-        message = absl::StrCat(message, " (no progress for ",
-                               absl::FormatDuration(cfg.failure_deadline), ")");
-      } else if (waited < cfg.failure_deadline) {
-        plan.requeue_after = cfg.failure_deadline - waited;
-      }
-    } else {
-      plan.requeue_after = cfg.failure_deadline;
-    }
-    sb.Set(cond, false, reason, message);
-    if (cond == "PostgresReady")
-      sb.Set("WebReady", false, "WaitingForPostgres", "web starts once postgres is ready");
-    sb.Set("Ready", false, reason, message);
-    return finish(out_phase, ns, url);
-  };
-
-  // 5. Wait until postgres has readyReplicas > 0 (from the cache).
-  auto applying = [&] {
-    return std::any_of(plan.actions.begin(), plan.actions.end(),
-                       [](const Action& a) { return a.type == Action::Type::kApply; });
-  };
-  if (applying() || !DeploymentReady(in.state.Get(r::kDeployments, ns, kPostgresName), postgres))
-    return not_ready("PostgresReady", "postgres", "Provisioning",
-                     "waiting for postgres to be ready");
-  sb.Set("PostgresReady", true, "Available", "postgres has a ready replica");
-
-  // 6. Web Deployment, workspace PVC, Service, Ingress.
-  if (NeedsWorkspace(e))
-    Apply(plan, in.state, r::kPersistentVolumeClaims, BuildWorkspacePvc(e, ns, cfg));
-  const kube::Object web = BuildWebDeployment(e, ns, cfg);
-  Apply(plan, in.state, r::kDeployments, web);
-  Apply(plan, in.state, r::kServices, BuildWebService(e, ns, cfg));
-  Apply(plan, in.state, r::kIngresses, BuildIngress(e, ns, cfg));
-
-  // 7. Wait until web has readyReplicas > 0 (from the cache).
-  if (applying() || !DeploymentReady(in.state.Get(r::kDeployments, ns, kWebName), web))
-    return not_ready("WebReady", "web", "Deploying", "waiting for web to be ready");
-  sb.Set("WebReady", true, "Available", "web has a ready replica");
-
-  // 8. phase = Ready, url set, conditions true.
-  sb.Set("Ready", true, "Ready", absl::StrCat("environment is ready at ", url));
-  return finish("Ready", ns, url);
+std::vector<std::string> ProjectNamespaces(const kube::Object& env) {
+  std::vector<std::string> out;
+  if (env.Str({"spec", "projectRef", "name"}).empty()) return out;
+  if (std::string team = SanitizeNamespaceComponent(env.Label(kTeamLabel)); !team.empty())
+    out.push_back(std::move(team));
+  if (std::string own(env.Namespace()); out.empty() || out.front() != own) out.push_back(own);
+  return out;
 }
+
+Plan PlanEnvironment(const PlanInput& in) { return Planner(in).Run(); }
 
 }  // namespace controllers

@@ -21,12 +21,21 @@ namespace controllers {
 inline constexpr char kFinalizer[] = "catalyst.dev/finalizer";
 
 struct Action {
-  enum class Type { kApply, kDelete, kAddFinalizer, kRemoveFinalizer };
+  enum class Type {
+    kApply,   // server-side apply of body
+    kDelete,  // delete (gone already is fine)
+    // Delete a namespace the cache does not show if it exists and carries
+    // owner_uid; the pass stops there while one was found (it is going away).
+    kDeleteIfOwned,
+    kAddFinalizer,
+    kRemoveFinalizer,
+  };
   Type type = Type::kApply;
   kube::Resource resource;
   std::string ns;
   std::string name;
-  kube::Object body;  // kApply: the desired manifest
+  kube::Object body;      // kApply: the desired manifest
+  std::string owner_uid;  // kDeleteIfOwned
 };
 
 struct Plan {
@@ -62,5 +71,11 @@ Plan PlanEnvironment(const PlanInput& in);
 // The "<namespace>/<name>" an event on a managed object belongs to, from its
 // catalyst.dev/environment annotation; empty when it has none.
 std::string OwnerKey(const kube::Object& managed);
+
+// The namespaces an Environment's Project is looked up in, in order: the team
+// namespace (sanitize of the catalyst.dev/team label) where the web app
+// creates Projects, then the Environment's own namespace. Empty without a
+// spec.projectRef.
+std::vector<std::string> ProjectNamespaces(const kube::Object& env);
 
 }  // namespace controllers

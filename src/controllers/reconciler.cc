@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "controllers/diagnosis.h"
+#include "controllers/naming.h"
 #include "controllers/planner.h"
 #include "kube/api_error.h"
 #include "rapidjson/stringbuffer.h"
@@ -51,43 +52,70 @@ EnvironmentReconciler::EnvironmentReconciler(kube::Client* client,
       clock_(clock),
       observer_(observer) {}
 
-absl::Status EnvironmentReconciler::Execute(const Action& a, const kube::Object& env) {
+EnvironmentReconciler::Outcome EnvironmentReconciler::Execute(const Action& a,
+                                                              const kube::Object& env) {
+  using K = Outcome::Kind;
+  auto done_or_error = [](absl::Status s) {
+    return s.ok() ? Outcome{} : Outcome{K::kError, std::move(s)};
+  };
   switch (a.type) {
     case Action::Type::kApply:
-      return client_
-          ->Patch(a.resource, a.ns, a.name, kube::PatchType::kApply, a.body.Serialize(),
-                  {.field_manager = config_.field_manager, .force = true})
-          .status();
+      return done_or_error(
+          client_
+              ->Patch(a.resource, a.ns, a.name, kube::PatchType::kApply, a.body.Serialize(),
+                      {.field_manager = config_.field_manager, .force = true})
+              .status());
     case Action::Type::kDelete: {
       absl::Status s =
           client_->Delete(a.resource, a.ns, a.name, {.propagation_policy = "Background"});
-      return kube::apierrors::IsNotFound(s) ? absl::OkStatus() : s;
+      return done_or_error(kube::apierrors::IsNotFound(s) ? absl::OkStatus() : s);
     }
+    case Action::Type::kDeleteIfOwned:
+      return DeleteIfOwned(a);
     case Action::Type::kAddFinalizer:
     case Action::Type::kRemoveFinalizer: {
       absl::Status s = client_
                            ->Patch(a.resource, a.ns, a.name, kube::PatchType::kMerge,
                                    FinalizerPatch(env, a.type == Action::Type::kAddFinalizer))
                            .status();
-      return kube::apierrors::IsNotFound(s) ? NotFoundOutcome(env, s) : s;
+      return kube::apierrors::IsNotFound(s) ? NotFoundOutcome(env, s) : done_or_error(s);
     }
   }
-  return absl::OkStatus();
+  return {};
+}
+
+// A namespace the cache does not show (an Environment deleted right after it
+// was created: its namespace may not have reached the cache yet). Never one
+// this Environment does not own; while it exists, the pass waits for it.
+EnvironmentReconciler::Outcome EnvironmentReconciler::DeleteIfOwned(const Action& a) {
+  using K = Outcome::Kind;
+  auto ns = client_->Get(a.resource, a.ns, a.name);
+  if (kube::apierrors::IsNotFound(ns.status())) return {};
+  if (!ns.ok()) return {K::kError, ns.status()};
+  if (ns->Label(kEnvironmentUidLabel) != a.owner_uid) return {};
+  if (!ns->Deleting())
+    if (absl::Status s = client_->Delete(a.resource, a.ns, a.name,
+                                         {.propagation_policy = "Background"});
+        !s.ok() && !kube::apierrors::IsNotFound(s))
+      return {K::kError, s};
+  return {K::kWait, {}};
 }
 
 // A write to the Environment itself came back 404 (not_found). Usually it is
-// gone (a delete raced the pass): not_found. But an Environment can outlive its namespace
+// gone (a delete raced the pass). But an Environment can outlive its namespace
 // (a namespace finalized while the Environment still had our finalizer: seen
 // in e2e runs on kube-apiserver 1.20): it is still stored and listed, and the
 // API server refuses every write to it with a 404 for the namespace. Retrying
 // that every resync would be a request per pass forever, so it is named.
-absl::Status EnvironmentReconciler::NotFoundOutcome(const kube::Object& env,
-                                                    absl::Status not_found) {
-  if (!client_->Get(r::kEnvironments, env.Namespace(), env.Name()).ok()) return not_found;
-  return absl::FailedPreconditionError(absl::StrCat(
-      "namespace ", env.Namespace(),
-      " no longer exists but the Environment is still stored, and the API server refuses "
-      "changes to it; delete it from storage or recreate the namespace"));
+EnvironmentReconciler::Outcome EnvironmentReconciler::NotFoundOutcome(const kube::Object& env,
+                                                                      absl::Status not_found) {
+  if (!client_->Get(r::kEnvironments, env.Namespace(), env.Name()).ok())
+    return {Outcome::Kind::kEnvironmentGone, std::move(not_found)};
+  return {Outcome::Kind::kOrphaned,
+          absl::NotFoundError(absl::StrCat(
+              "namespace ", env.Namespace(),
+              " no longer exists but the Environment is still stored, and the API server refuses "
+              "changes to it; delete it from storage or recreate the namespace"))};
 }
 
 void EnvironmentReconciler::RecordEvent(const kube::Object& env, const std::string& type,
@@ -105,7 +133,9 @@ void EnvironmentReconciler::RecordEvent(const kube::Object& env, const std::stri
   kv("kind", "Event");
   w.Key("metadata");
   w.StartObject();
-  kv("name", absl::StrCat(env.Name(), ".", absl::ToUnixNanos(now)));
+  // The server appends 5 random characters (cutting the prefix to fit), so a
+  // 253-character Environment name still makes a valid Event name.
+  kv("generateName", absl::StrCat(env.Name().substr(0, 200), "."));
   kv("namespace", env.Namespace());
   w.EndObject();
   w.Key("involvedObject");
@@ -180,14 +210,25 @@ informer::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& ke
     }
   }
   for (const Action& a : plan.actions) {
-    absl::Status s = Execute(a, *env);
-    if (absl::IsFailedPrecondition(s)) return Orphaned(key, *env, recording.TakeReads(), s);
-    // The Environment is gone (deleted since it was cached): nothing more to
-    // make for it, or it would be made for nobody; its DELETED event follows.
-    const bool on_environment =
-        a.type == Action::Type::kAddFinalizer || a.type == Action::Type::kRemoveFinalizer;
-    if (on_environment && kube::apierrors::IsNotFound(s)) return {};
-    if (!s.ok()) {
+    const Outcome o = Execute(a, *env);
+    switch (o.kind) {
+      case Outcome::Kind::kDone:
+        continue;
+      case Outcome::Kind::kOrphaned:
+        return Orphaned(key, *env, recording.TakeReads(), o.status);
+      case Outcome::Kind::kEnvironmentGone:
+        // Deleted since it was cached: nothing more to make for it, or it
+        // would be made for nobody; its DELETED event follows.
+        return {};
+      case Outcome::Kind::kWait:
+        // Its namespace is going away; the namespace informer's events and
+        // this requeue bring the Environment back.
+        return {.requeue_after = absl::Seconds(1)};
+      case Outcome::Kind::kError:
+        break;
+    }
+    const absl::Status& s = o.status;
+    {
       // Conflicts are routine (someone else wrote first): retried, not shouted.
       const bool conflict = kube::apierrors::IsConflict(s);
       util::Log(
@@ -205,8 +246,8 @@ informer::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& ke
     auto s = client_->Patch(r::kEnvironments, env->Namespace(), env->Name(),
                             kube::PatchType::kMerge, *plan.status_patch, {}, "status");
     if (kube::apierrors::IsNotFound(s.status())) {
-      if (absl::Status o = NotFoundOutcome(*env, s.status()); absl::IsFailedPrecondition(o))
-        return Orphaned(key, *env, recording.TakeReads(), o);
+      if (Outcome o = NotFoundOutcome(*env, s.status()); o.kind == Outcome::Kind::kOrphaned)
+        return Orphaned(key, *env, recording.TakeReads(), o.status);
     } else if (!s.ok()) {
       return {.status = s.status()};
     }

@@ -41,8 +41,19 @@ class EnvironmentReconciler {
   size_t settled() const { return memo_.size(); }
 
  private:
-  absl::Status Execute(const struct Action& action, const kube::Object& env);
-  absl::Status NotFoundOutcome(const kube::Object& env, absl::Status not_found);
+  // What carrying out one action came to: done (go on), an error (retry
+  // with backoff), wait (stop here: something is going away), or the
+  // Environment itself is gone or orphaned. Typed, so that no status code of
+  // the API client (a fenced write is FailedPrecondition too) is mistaken
+  // for one of these.
+  struct Outcome {
+    enum class Kind { kDone, kError, kWait, kEnvironmentGone, kOrphaned };
+    Kind kind = Kind::kDone;
+    absl::Status status;
+  };
+  Outcome Execute(const struct Action& action, const kube::Object& env);
+  Outcome DeleteIfOwned(const struct Action& action);
+  Outcome NotFoundOutcome(const kube::Object& env, absl::Status not_found);
   informer::ReconcileResult Orphaned(const std::string& key, const kube::Object& env,
                                      std::vector<Mark> reads, const absl::Status& why);
   static constexpr absl::Duration kOrphanRetry = absl::Minutes(5);

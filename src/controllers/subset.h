@@ -30,15 +30,4 @@ namespace controllers {
 // exactly. Quantities compare as strings: builders send canonical ones.
 bool IsSubset(const rapidjson::Value& desired, const rapidjson::Value& actual);
 
-// The form kube-apiserver stores a quantity of a ResourceList in (container
-// resources, ResourceQuota hard, PVC requests — every quantity the builders
-// send): "8192Mi" -> "8Gi", "0.5" -> "500m", "1000" -> "1k", "1.5Gi" ->
-// "1536Mi", "1n" -> "1m". It follows apimachinery's ParseQuantity (which keeps
-// a string it deems canonical) and CanonicalizeBytes, plus the ResourceList
-// defaulting that rounds up to 1m. InvalidArgument for what does not parse.
-absl::StatusOr<std::string> CanonicalQuantity(absl::string_view q);
-
-// The value of a quantity in its units (bytes, cores), for checks on configuration.
-absl::StatusOr<double> QuantityValue(absl::string_view q);
-
 }  // namespace controllers

@@ -1,5 +1,6 @@
 #include "informer/store.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace informer {
@@ -72,6 +73,7 @@ std::optional<kube::Object> Store::Upsert(const kube::Object& obj) {
   std::optional<kube::Object> old;
   if (inserted) {
     it->second = std::move(held);
+    MarkAddedLocked();
   } else if (!packed_ && &it->second.object.json() == &obj.json()) {
     old = obj;  // a re-delivered document is still the cached one
   } else {
@@ -125,6 +127,8 @@ std::vector<Store::Delta> Store::Replace(const std::vector<kube::Object>& objs) 
     }
   }
   items_.swap(next);
+  if (std::any_of(deltas.begin(), deltas.end(), [](const Delta& d) { return !d.old; }))
+    MarkAddedLocked();
   // Rebuild the indexes: cheaper than diffing them after a relist.
   for (auto& [name, index] : indexes_) index.clear();
   if (!index_funcs_.empty())
@@ -173,6 +177,16 @@ std::vector<kube::Object> Store::ByIndex(const std::string& index, const std::st
   if (keys == idx->second.end()) return out;
   for (const auto& key : keys->second) out.push_back(Read(items_.at(key)));
   return out;
+}
+
+void Store::MarkAddedLocked() {
+  add_mark_->Set();
+  add_mark_ = std::make_shared<const kube::CacheMark>();
+}
+
+std::shared_ptr<const kube::CacheMark> Store::AddMark() const {
+  std::shared_lock l(mu_);
+  return add_mark_;
 }
 
 size_t Store::Size() const {

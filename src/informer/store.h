@@ -9,6 +9,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -65,6 +66,12 @@ class Store {
   std::vector<kube::Object> ByIndex(const std::string& index, const std::string& value) const;
   size_t Size() const;
 
+  // Set, and replaced by a fresh one, whenever the store adds an object under
+  // a key it did not hold: whoever found a key absent and kept the mark it
+  // read before looking can tell later whether anything was added since
+  // (controllers/pass_memo.h), without looking again.
+  std::shared_ptr<const kube::CacheMark> AddMark() const;
+
  private:
   // One cached object: parsed, or packed if the store is.
   struct Entry {
@@ -79,8 +86,11 @@ class Store {
 
   void IndexLocked(const std::string& key, const kube::Object* old, const kube::Object* now);
 
+  void MarkAddedLocked();
+
   const bool packed_;
   mutable std::shared_mutex mu_;
+  std::shared_ptr<const kube::CacheMark> add_mark_ = std::make_shared<const kube::CacheMark>();
   absl::flat_hash_map<std::string, Entry> items_;
   absl::flat_hash_map<std::string, IndexFunc> index_funcs_;
   // index name → value → keys

@@ -38,7 +38,8 @@ const Resource* ForKind(absl::string_view kind) {
       {"CustomResourceDefinition", &kCustomResourceDefinitions},
       {"ClusterRole", &kClusterRoles},
       {"ClusterRoleBinding", &kClusterRoleBindings},
-      {"Environment", &kEnvironments}};
+      {"Environment", &kEnvironments},
+      {"Project", &kProjects}};
   for (const auto& [k, r] : kKinds)
     if (k == kind) return r;
   return nullptr;

@@ -7,7 +7,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "controllers/environment.h"
+#include "api/v1alpha1/environment.h"
+#include "controllers/resolve.h"
 #include "controllers/naming.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -18,6 +19,7 @@ namespace controllers {
 namespace {
 
 using rapidjson::Value;
+using v1alpha1::EnvironmentSpec;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -41,27 +43,39 @@ std::string DevJson(absl::string_view extra_spec = "") {
       "config": {"envVars": [{"name": "DEBUG", "value": "true"}]}}})");
 }
 
-EnvironmentSpec MustParse(absl::string_view json) {
+Desired MustResolve(absl::string_view json, const OperatorConfig& cfg = {}) {
   absl::StatusOr<kube::Object> obj = kube::Object::Parse(json);
   EXPECT_TRUE(obj.ok()) << obj.status();
-  absl::StatusOr<EnvironmentSpec> env = ParseEnvironment(*obj);
+  absl::StatusOr<EnvironmentSpec> env = v1alpha1::ParseEnvironment(*obj);
   EXPECT_TRUE(env.ok()) << env.status();
-  return env.ok() ? *env : EnvironmentSpec{};
+  if (!env.ok()) return Desired{};
+  absl::StatusOr<std::string> ns = TargetNamespace(*env);
+  EXPECT_TRUE(ns.ok());
+  absl::StatusOr<Desired> d = Resolve({*env, ns.value_or(""), nullptr, cfg});
+  EXPECT_TRUE(d.ok()) << d.status();
+  return d.ok() ? *d : Desired{};
 }
 
-EnvironmentSpec Dev() { return MustParse(DevJson()); }
+Desired Dev(const OperatorConfig& cfg = {}) { return MustResolve(DevJson(), cfg); }
 
-EnvironmentSpec Deploy() {
-  EnvironmentSpec e = Dev();
-  e.type = EnvironmentType::kDeployment;
-  e.image = "ghcr.io/org/app:sha";
-  return e;
+Desired Deploy(const OperatorConfig& cfg = {}) {
+  std::string json = DevJson();
+  json.replace(json.find("\"development\""), 13, "\"deployment\"");
+  json.replace(json.find("\"config\": {"), 11, "\"config\": {\"image\": \"ghcr.io/org/app:sha\", ");
+  return MustResolve(json, cfg);
 }
 
-absl::Status ParseError(absl::string_view json) {
-  absl::StatusOr<kube::Object> obj = kube::Object::Parse(json);
-  EXPECT_TRUE(obj.ok()) << obj.status();
-  return ParseEnvironment(*obj).status();
+const Workload* Service(const Desired& d, absl::string_view name) {
+  for (const Workload& w : d.services)
+    if (w.name == name) return &w;
+  return nullptr;
+}
+
+kube::Object Claim(const Desired& d, absl::string_view name, const OperatorConfig& cfg = {}) {
+  for (const ClaimObject& c : d.claims)
+    if (c.name == name) return BuildClaim(d, c, cfg);
+  ADD_FAILURE() << "no claim " << name;
+  return kube::Object();
 }
 
 std::string Serialize(const Value& v) {
@@ -104,110 +118,19 @@ std::string EnvOf(const Value& container, absl::string_view name) {
   return "<unset>";
 }
 
-std::vector<kube::Object> AllObjects(const EnvironmentSpec& env, const OperatorConfig& cfg) {
-  std::vector<kube::Object> out = {BuildNamespace(env, kNs, cfg),
-                                   BuildResourceQuota(env, kNs, cfg)};
-  for (auto& p : BuildNetworkPolicies(env, kNs, cfg)) out.push_back(p);
-  out.push_back(BuildPostgresPvc(env, kNs, cfg));
-  out.push_back(BuildPostgresDeployment(env, kNs, cfg));
-  out.push_back(BuildPostgresService(env, kNs, cfg));
-  if (NeedsWorkspace(env)) out.push_back(BuildWorkspacePvc(env, kNs, cfg));
-  out.push_back(BuildWebDeployment(env, kNs, cfg));
-  out.push_back(BuildWebService(env, kNs, cfg));
-  out.push_back(BuildIngress(env, kNs, cfg));
+std::vector<kube::Object> AllObjects(const Desired& d, const OperatorConfig& cfg) {
+  std::vector<kube::Object> out;
+  for (Built& b : BuildAll(d, cfg)) out.push_back(std::move(b.object));
   return out;
-}
-
-// --- ParseEnvironment --------------------------------------------------------------------------
-
-TEST(BuilderParseEnvironmentTest, ReadsTheProductExample) {
-  EnvironmentSpec e = Dev();
-  EXPECT_EQ(e.name, "pr-123");
-  EXPECT_EQ(e.namespace_, "my-team-my-project");
-  EXPECT_EQ(e.uid, kUid);
-  EXPECT_EQ(e.generation, 3);
-  EXPECT_EQ(e.team, "my-team");
-  EXPECT_EQ(e.project, "my-project");
-  EXPECT_EQ(e.environment, "pr-123");
-  EXPECT_EQ(e.project_ref, "my-project");
-  EXPECT_EQ(e.type, EnvironmentType::kDevelopment);
-  ASSERT_EQ(e.sources.size(), 1u);
-  EXPECT_EQ(e.sources[0].repository_url, "https://github.com/org/repo");
-  EXPECT_EQ(e.sources[0].branch, "feature/login");
-  EXPECT_EQ(e.sources[0].commit_sha, "a1b2c3d");
-  EXPECT_EQ(e.sources[0].pr_number, 123);
-  ASSERT_EQ(e.env_vars.size(), 1u);
-  EXPECT_EQ(e.env_vars[0].name, "DEBUG");
-  EXPECT_EQ(e.env_vars[0].value, "true");
-  EXPECT_EQ(e.WebSource(), &e.sources[0]);
-  EXPECT_EQ(*TargetNamespace(e), kNs);
-}
-
-TEST(BuilderParseEnvironmentTest, DeploymentNeedsAnImage) {
-  absl::Status s = ParseError(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"},
-                                  "spec": {"type": "deployment"}})");
-  EXPECT_TRUE(absl::IsInvalidArgument(s));
-  EXPECT_EQ(s.message(), "spec.config.image is required for type deployment");
-  EXPECT_TRUE(ParseError(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"},
-                             "spec": {"type": "deployment", "config": {"image": "x:1"}}})")
-                  .ok());
-}
-
-TEST(BuilderParseEnvironmentTest, DevelopmentNeedsARepository) {
-  absl::Status s = ParseError(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"},
-                                  "spec": {"type": "development"}})");
-  EXPECT_THAT(s.message(), HasSubstr("spec.sources needs a source named \"web\""));
-  s = ParseError(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"},
-                     "spec": {"type": "development", "sources": [{"name": "web"}]}})");
-  EXPECT_THAT(s.message(), HasSubstr("spec.sources[0].repositoryUrl is required"));
-}
-
-// The source named "web" wins; otherwise the first one is cloned.
-TEST(BuilderParseEnvironmentTest, WebSourceIsTheOneNamedWebElseTheFirst) {
-  EnvironmentSpec e = MustParse(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"},
-      "spec": {"type": "development", "sources": [
-        {"name": "api", "repositoryUrl": "https://x/api"},
-        {"name": "web", "repositoryUrl": "https://x/web"}]}})");
-  EXPECT_EQ(e.WebSource()->repository_url, "https://x/web");
-  e = MustParse(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"},
-      "spec": {"type": "development", "sources": [
-        {"name": "app", "repositoryUrl": "https://x/app"},
-        {"name": "docs", "repositoryUrl": "https://x/docs"}]}})");
-  EXPECT_EQ(e.WebSource()->repository_url, "https://x/app");
-}
-
-TEST(BuilderParseEnvironmentTest, ReportsEveryProblemNamingTheField) {
-  absl::Status s = ParseError(R"({"metadata": {"name": "a", "namespace": "b"},
-      "spec": {"type": "staging",
-               "sources": [{"name": "web", "repositoryUrl": "ftp://x", "branch": "a..b",
-                            "commitSha": "XYZ", "prNumber": 0}],
-               "config": {"image": 5, "envVars": [{"name": "A", "value": "1"},
-                                                  {"name": "A", "value": "2"},
-                                                  {"name": "1BAD"}]}}})");
-  EXPECT_TRUE(absl::IsInvalidArgument(s));
-  for (const char* part :
-       {"metadata.uid is missing", "spec.type \"staging\" is not one of development, deployment",
-        "spec.sources[0].repositoryUrl \"ftp://x\" must start with https://",
-        "spec.sources[0].branch \"a..b\" is not a valid git branch name",
-        "spec.sources[0].commitSha \"XYZ\" must be 7 to 40 lowercase hex digits",
-        "spec.sources[0].prNumber must be a positive integer", "spec.config.image must be a string",
-        "spec.config.envVars[1].name \"A\" is listed more than once",
-        "spec.config.envVars[2].name \"1BAD\" must start with a letter"})
-    EXPECT_THAT(s.message(), HasSubstr(part));
-  EXPECT_THAT(ParseError(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"}})").message(),
-              HasSubstr("spec is required"));
-  EXPECT_THAT(ParseError(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"}, "spec": {}})")
-                  .message(),
-              HasSubstr("spec.type is required"));
 }
 
 // --- every object ------------------------------------------------------------------------------
 
 TEST(BuildersTest, EveryObjectCarriesTheManagedLabelsAndTheEnvironmentAnnotation) {
   OperatorConfig cfg;
-  for (const EnvironmentSpec& env : {Dev(), Deploy()}) {
-    std::vector<kube::Object> objs = AllObjects(env, cfg);
-    EXPECT_EQ(objs.size(), NeedsWorkspace(env) ? 14u : 13u);
+  for (const Desired& d : {Dev(), Deploy()}) {
+    std::vector<kube::Object> objs = AllObjects(d, cfg);
+    EXPECT_EQ(objs.size(), d.mode == v1alpha1::DeploymentMode::kDevelopment ? 14u : 13u);
     for (const kube::Object& o : objs) {
       SCOPED_TRACE(absl::StrCat(o.Kind(), " ", o.Name()));
       EXPECT_FALSE(o.ApiVersion().empty());
@@ -234,25 +157,27 @@ TEST(BuildersTest, EveryObjectCarriesTheManagedLabelsAndTheEnvironmentAnnotation
   }
 }
 
-TEST(BuildersTest, NamespaceCarriesTheHierarchyLabels) {
-  kube::Object ns = BuildNamespace(Dev(), kNs, OperatorConfig{});
+TEST(BuildersTest, NamespaceCarriesTheHierarchyBranchAndTypeLabels) {
+  kube::Object ns = BuildNamespace(Dev());
   EXPECT_EQ(ns.ApiVersion(), "v1");
   EXPECT_EQ(ns.Name(), kNs);
   EXPECT_EQ(ns.Label("catalyst.dev/team"), "my-team");
   EXPECT_EQ(ns.Label("catalyst.dev/project"), "my-project");
   EXPECT_EQ(ns.Label("catalyst.dev/environment"), "pr-123");
-  EnvironmentSpec bare = Dev();
-  bare.team.clear();
-  EXPECT_EQ(
-      BuildNamespace(bare, kNs, OperatorConfig{}).Find({"metadata", "labels", "catalyst.dev/team"}),
-      nullptr);
+  EXPECT_EQ(ns.Label("catalyst.dev/branch"), "feature-login");
+  EXPECT_EQ(ns.Label("catalyst.dev/namespace-type"), "environment");
+  Desired bare = Dev();
+  bare.env.team.clear();
+  bare.branch_label.clear();
+  EXPECT_EQ(BuildNamespace(bare).Find({"metadata", "labels", "catalyst.dev/team"}), nullptr);
+  EXPECT_EQ(BuildNamespace(bare).Find({"metadata", "labels", "catalyst.dev/branch"}), nullptr);
 }
 
 TEST(BuildersTest, ResourceQuotaSendsCanonicalQuantities) {
   OperatorConfig cfg;
   cfg.quota_memory = "8192Mi";
   cfg.quota_cpu = "4000m";
-  kube::Object q = BuildResourceQuota(Dev(), kNs, cfg);
+  kube::Object q = BuildResourceQuota(Dev(cfg));
   EXPECT_EQ(q.Name(), "environment-quota");
   ExpectJsonEq(*q.Find({"spec"}), R"({"hard": {"requests.cpu": "4", "requests.memory": "8Gi",
       "limits.memory": "8Gi", "requests.storage": "20Gi", "pods": "20"}})");
@@ -261,7 +186,7 @@ TEST(BuildersTest, ResourceQuotaSendsCanonicalQuantities) {
 // --- NetworkPolicy: operator-AGENTS.md "NetworkPolicy Configuration" ----------------------------
 
 TEST(BuildersTest, NetworkPoliciesAreTheFiveRulesInOrder) {
-  std::vector<kube::Object> p = BuildNetworkPolicies(Dev(), kNs, OperatorConfig{});
+  std::vector<kube::Object> p = BuildNetworkPolicies(Dev(), OperatorConfig{});
   ASSERT_EQ(p.size(), 5u);
   for (const auto& o : p) EXPECT_EQ(o.ApiVersion(), "networking.k8s.io/v1");
   // 1. default deny-all, ingress and egress.
@@ -294,7 +219,7 @@ TEST(BuildersTest, NetworkPolicyNamespacesAreConfigurable) {
   OperatorConfig cfg;
   cfg.ingress_namespace = "traefik";
   cfg.dns_namespace = "dns";
-  std::vector<kube::Object> p = BuildNetworkPolicies(Dev(), kNs, cfg);
+  std::vector<kube::Object> p = BuildNetworkPolicies(Dev(), cfg);
   EXPECT_EQ(Serialize(p[1].json()).find("traefik") != std::string::npos, true);
   EXPECT_EQ(Serialize(p[3].json()).find("\"dns\"") != std::string::npos, true);
 }
@@ -302,7 +227,9 @@ TEST(BuildersTest, NetworkPolicyNamespacesAreConfigurable) {
 // --- postgres -----------------------------------------------------------------------------------
 
 TEST(BuildersTest, PostgresDeploymentHas512MiAndItsCredentialsAndVolume) {
-  kube::Object d = BuildPostgresDeployment(Dev(), kNs, OperatorConfig{});
+  const Desired dev = Dev();
+  ASSERT_NE(Service(dev, "postgres"), nullptr);
+  kube::Object d = BuildDeployment(dev, *Service(dev, "postgres"));
   EXPECT_EQ(d.ApiVersion(), "apps/v1");
   EXPECT_EQ(d.Name(), "postgres");
   EXPECT_EQ(d.Int({"spec", "replicas"}), 1);
@@ -316,25 +243,27 @@ TEST(BuildersTest, PostgresDeploymentHas512MiAndItsCredentialsAndVolume) {
       R"({"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"memory": "512Mi"}})");
   EXPECT_EQ(EnvOf(c, "POSTGRES_DB"), "app");
   EXPECT_EQ(EnvOf(c, "POSTGRES_USER"), "app");
-  EXPECT_EQ(EnvOf(c, "POSTGRES_PASSWORD"), PostgresPassword(Dev()));
-  EXPECT_EQ(PostgresPassword(Dev()).size(), 32u);
+  EXPECT_EQ(EnvOf(c, "POSTGRES_PASSWORD").size(), 32u);
   EXPECT_EQ(EnvOf(c, "PGDATA"), "/var/lib/postgresql/data/pgdata");
   ExpectJsonEq(*kube::Member(c, "ports"),
                R"([{"name": "postgres", "containerPort": 5432, "protocol": "TCP"}])");
+  ExpectJsonEq(*kube::Member(c, "readinessProbe"),
+               R"({"exec": {"command": ["pg_isready", "-U", "app", "-d", "app"]},
+                   "periodSeconds": 5})");
   ExpectJsonEq(*d.Find({"spec", "template", "spec", "volumes"}),
                R"([{"name": "data", "persistentVolumeClaim": {"claimName": "postgres-data"}}])");
   ExpectJsonEq(*kube::Member(c, "volumeMounts"),
                R"([{"name": "data", "mountPath": "/var/lib/postgresql/data"}])");
 
-  kube::Object pvc = BuildPostgresPvc(Dev(), kNs, OperatorConfig{});
-  EXPECT_EQ(pvc.Name(), "postgres-data");
+  kube::Object pvc = Claim(dev, "postgres-data");
+  EXPECT_EQ(pvc.Label(kAppNameLabel), "postgres");
   ExpectJsonEq(*pvc.Find({"spec"}), R"({"accessModes": ["ReadWriteOnce"],
                                         "resources": {"requests": {"storage": "1Gi"}}})");
   OperatorConfig fast;
   fast.storage_class = "fast";
-  EXPECT_EQ(BuildPostgresPvc(Dev(), kNs, fast).Str({"spec", "storageClassName"}), "fast");
+  EXPECT_EQ(Claim(dev, "postgres-data", fast).Str({"spec", "storageClassName"}), "fast");
 
-  kube::Object svc = BuildPostgresService(Dev(), kNs, OperatorConfig{});
+  kube::Object svc = BuildService(dev, *Service(dev, "postgres"));
   ExpectJsonEq(*svc.Find({"spec"}), R"({"type": "ClusterIP",
       "selector": {"app.kubernetes.io/name": "postgres"},
       "ports": [{"name": "postgres", "port": 5432, "targetPort": 5432, "protocol": "TCP"}]})");
@@ -342,43 +271,50 @@ TEST(BuildersTest, PostgresDeploymentHas512MiAndItsCredentialsAndVolume) {
 
 // The password is stable for an Environment and differs between Environments.
 TEST(BuildersTest, PostgresPasswordIsDerivedFromTheUid) {
-  EnvironmentSpec a = Dev(), b = Dev();
-  b.uid = "another-uid";
-  EXPECT_EQ(PostgresPassword(a), PostgresPassword(Dev()));
-  EXPECT_NE(PostgresPassword(a), PostgresPassword(b));
-  EXPECT_EQ(DatabaseUrl(a, kNs), absl::StrCat("postgres://app:", PostgresPassword(a),
-                                              "@postgres.my-team-my-project-pr-123.svc:5432/app"));
+  auto password = [](const Desired& d) {
+    return EnvOf(Containers(BuildDeployment(d, *Service(d, "postgres")))[0], "POSTGRES_PASSWORD");
+  };
+  std::string other = DevJson();
+  other.replace(other.find(kUid), strlen(kUid), "another-uid");
+  EXPECT_EQ(password(Dev()), password(Dev()));
+  EXPECT_NE(password(Dev()), password(MustResolve(other)));
+  EXPECT_EQ(EnvOf(Containers(BuildDeployment(Dev(), Dev().main))[0], "DATABASE_URL"),
+            absl::StrCat("postgres://app:", password(Dev()),
+                         "@postgres.my-team-my-project-pr-123.svc:5432/app"));
 }
 
 // --- web ----------------------------------------------------------------------------------------
 
 TEST(BuildersTest, DevelopmentWebRunsCloneInstallMigrateThenNextDevWith2Gi) {
-  EnvironmentSpec env = Dev();
-  kube::Object d = BuildWebDeployment(env, kNs, OperatorConfig{});
+  const Desired dev = Dev();
+  kube::Object d = BuildDeployment(dev, dev.main);
   EXPECT_EQ(d.Name(), "web");
   EXPECT_EQ(d.Str({"spec", "strategy", "type"}), "Recreate");
   const Value& init = Containers(d, "initContainers");
   ASSERT_THAT(Names(init), ElementsAre("git-clone", "npm-install", "db-migrate"));
-  const std::string db_url = DatabaseUrl(env, kNs);
+  const std::string db_url = EnvOf(Containers(d)[0], "DATABASE_URL");
+  EXPECT_THAT(db_url, HasSubstr("@postgres.my-team-my-project-pr-123.svc:5432/app"));
 
   const Value& clone = init[0];
   EXPECT_EQ(Str(kube::Member(clone, "image")), "alpine/git:2.45.2");
   const Value& cmd = *kube::Member(clone, "command");
-  ASSERT_EQ(cmd.Size(), 7u);
+  ASSERT_EQ(cmd.Size(), 8u);
   EXPECT_EQ(Str(&cmd[3]), "git-clone");  // $0
   EXPECT_EQ(Str(&cmd[0]), "sh");
   EXPECT_EQ(Str(&cmd[1]), "-c");
-  EXPECT_THAT(Str(&cmd[2]), HasSubstr("git -C \"$dest.next\" checkout -q --detach \"$sha\""));
-  // URL, branch and sha are positional parameters, not part of the script.
+  EXPECT_THAT(Str(&cmd[2]), HasSubstr("git checkout -q -f --detach \"$ref\""));
+  // URL, branch, sha and destination are positional parameters, not part of the script.
   EXPECT_EQ(Str(&cmd[4]), "https://github.com/org/repo");
   EXPECT_EQ(Str(&cmd[5]), "feature/login");
   EXPECT_EQ(Str(&cmd[6]), "a1b2c3d");
+  EXPECT_EQ(Str(&cmd[7]), "/workspace/app");
   EXPECT_THAT(Str(&cmd[2]), ::testing::Not(HasSubstr("github.com")));
 
   const Value& install = init[1];
   EXPECT_EQ(Str(kube::Member(install, "image")), "node:20-bookworm-slim");
   ExpectJsonEq(*kube::Member(install, "command"), R"(["npm", "ci"])");
   EXPECT_EQ(Str(kube::Member(install, "workingDir")), "/workspace/app");
+  EXPECT_EQ(EnvOf(install, "npm_config_cache"), "/workspace/.npm");
 
   const Value& migrate = init[2];
   EXPECT_EQ(Str(kube::Member(migrate, "image")), "node:20-bookworm-slim");
@@ -401,6 +337,8 @@ TEST(BuildersTest, DevelopmentWebRunsCloneInstallMigrateThenNextDevWith2Gi) {
       {"name": "PORT", "value": "3000"}, {"name": "DEBUG", "value": "true"}])"));
   ExpectJsonEq(*kube::Member(web, "ports"),
                R"([{"name": "http", "containerPort": 3000, "protocol": "TCP"}])");
+  ExpectJsonEq(*kube::Member(web, "readinessProbe"),
+               R"({"tcpSocket": {"port": 3000}, "periodSeconds": 5})");
   // Every container, init ones too, states its resources (the quota demands it).
   for (const Value* list : {&init, &cs})
     for (const auto& c : list->GetArray()) {
@@ -412,22 +350,22 @@ TEST(BuildersTest, DevelopmentWebRunsCloneInstallMigrateThenNextDevWith2Gi) {
     }
   ExpectJsonEq(*d.Find({"spec", "template", "spec", "volumes"}),
                R"([{"name": "workspace", "persistentVolumeClaim": {"claimName": "workspace"}}])");
-  EXPECT_EQ(d.Str({"spec", "template", "metadata", "annotations", kRevisionAnnotation}),
-            WebRevision(env));
+  EXPECT_EQ(d.Find({"spec", "template", "spec", "imagePullSecrets"}), nullptr);
 
-  kube::Object ws = BuildWorkspacePvc(env, kNs, OperatorConfig{});
-  EXPECT_EQ(ws.Name(), "workspace");
+  kube::Object ws = Claim(dev, "workspace");
+  EXPECT_EQ(ws.Label(kAppNameLabel), "web");
   EXPECT_EQ(ws.Str({"spec", "resources", "requests", "storage"}), "5Gi");
 }
 
 TEST(BuildersTest, DeploymentTypeRunsTheImageWithOnlyDbMigrate) {
-  EnvironmentSpec env = Deploy();
-  kube::Object d = BuildWebDeployment(env, kNs, OperatorConfig{});
+  const Desired dep = Deploy();
+  EXPECT_EQ(dep.mode, v1alpha1::DeploymentMode::kProduction);
+  kube::Object d = BuildDeployment(dep, dep.main);
   const Value& init = Containers(d, "initContainers");
   ASSERT_THAT(Names(init), ElementsAre("db-migrate"));
   EXPECT_EQ(Str(kube::Member(init[0], "image")), "ghcr.io/org/app:sha");
-  EXPECT_EQ(EnvOf(init[0], "DATABASE_URL"), DatabaseUrl(env, kNs));
   const Value& cs = Containers(d);
+  EXPECT_EQ(EnvOf(init[0], "DATABASE_URL"), EnvOf(cs[0], "DATABASE_URL"));
   ASSERT_THAT(Names(cs), ElementsAre("web"));
   EXPECT_EQ(Str(kube::Member(cs[0], "image")), "ghcr.io/org/app:sha");
   EXPECT_EQ(kube::Member(cs[0], "command"), nullptr);  // the image's entrypoint
@@ -436,67 +374,85 @@ TEST(BuildersTest, DeploymentTypeRunsTheImageWithOnlyDbMigrate) {
   EXPECT_EQ(kube::StrOf(
                 kube::Member(*kube::Member(*kube::Member(cs[0], "resources"), "limits"), "memory")),
             "2Gi");
-  EXPECT_FALSE(NeedsWorkspace(env));
+  for (const ClaimObject& c : dep.claims) EXPECT_NE(c.name, "workspace");
 }
 
 TEST(BuildersTest, UserEnvVarsComeAfterOursAndWinOnAName) {
-  EnvironmentSpec env = Dev();
-  env.env_vars = {{"DATABASE_URL", "postgres://elsewhere/db"}, {"X", "$(PORT)"}};
-  kube::Object d = BuildWebDeployment(env, kNs, OperatorConfig{});
-  ExpectJsonEq(*kube::Member(Containers(d)[0], "env"), R"json([{"name": "PORT", "value": "3000"},
-      {"name": "DATABASE_URL", "value": "postgres://elsewhere/db"},
-      {"name": "X", "value": "$(PORT)"}])json");
+  std::string json = DevJson();
+  const std::string debug = R"({"name": "DEBUG", "value": "true"})";
+  json.replace(json.find(debug), debug.size(),
+               R"json({"name": "DATABASE_URL", "value": "postgres://elsewhere/db"},
+                  {"name": "X", "value": "$(PORT)"})json");
+  const Desired d = MustResolve(json);
+  ExpectJsonEq(*kube::Member(Containers(BuildDeployment(d, d.main))[0], "env"),
+               R"json([{"name": "DATABASE_URL", "value": "postgres://elsewhere/db"},
+                       {"name": "PORT", "value": "3000"},
+                       {"name": "X", "value": "$(PORT)"}])json");
 }
 
-TEST(BuildersTest, RevisionChangesWithWhatThePodRunsOnly) {
-  const std::string base = WebRevision(Dev());
-  EXPECT_EQ(base.size(), 12u);
-  EXPECT_EQ(WebRevision(Dev()), base);
-  EnvironmentSpec e = Dev();
-  e.sources[0].commit_sha = "b2c3d4e";
-  EXPECT_NE(WebRevision(e), base);
-  // Not: metadata, labels, prNumber, projectRef.
-  e = Dev();
-  e.generation = 9;
-  e.team = "other";
-  e.sources[0].pr_number = 7;
-  e.project_ref = "other";
-  EXPECT_EQ(WebRevision(e), base);
-  EXPECT_EQ(BuildWebDeployment(e, kNs, OperatorConfig{})
-                .Str({"spec", "template", "metadata", "annotations", kRevisionAnnotation}),
-            base);
-  // But the branch, the image and the variables do.
-  e = Dev();
-  e.sources[0].branch = "main";
-  EXPECT_NE(WebRevision(e), base);
-  e = Dev();
-  e.env_vars[0].value = "false";
-  EXPECT_NE(WebRevision(e), base);
-  EXPECT_NE(WebRevision(Deploy()), base);
-  EnvironmentSpec d2 = Deploy();
-  d2.image = "ghcr.io/org/app:sha2";
-  EXPECT_NE(WebRevision(d2), WebRevision(Deploy()));
+// PRODUCT.md "Rules": spec changes roll out — the pod template changes with
+// what the pod runs, and only then.
+TEST(BuildersTest, PodTemplateChangesWithWhatThePodRunsOnly) {
+  auto tmpl = [](const std::string& json) {
+    const Desired d = MustResolve(json);
+    return Serialize(*BuildDeployment(d, d.main).Find({"spec", "template"}));
+  };
+  const std::string base = tmpl(DevJson());
+  EXPECT_EQ(tmpl(DevJson()), base);
+  auto with = [](absl::string_view from, absl::string_view to) {
+    std::string json = DevJson();
+    json.replace(json.find(std::string(from)), from.size(), std::string(to));
+    return json;
+  };
+  EXPECT_NE(tmpl(with("a1b2c3d", "b2c3d4e")), base);
+  EXPECT_NE(tmpl(with("feature/login", "main")), base);
+  EXPECT_NE(tmpl(with(R"("value": "true")", R"("value": "false")")), base);
+  // Not: generation, prNumber, projectRef.
+  EXPECT_EQ(tmpl(with(R"("generation": 3)", R"("generation": 9)")), base);
+  EXPECT_EQ(tmpl(with(R"("prNumber": 123)", R"("prNumber": 7)")), base);
+  EXPECT_EQ(tmpl(with(R"({"name": "my-project"})", R"({"name": "other"})")), base);
 }
 
 TEST(BuildersTest, WebServiceAndIngressRouteTheHostToPort3000) {
   OperatorConfig cfg;
-  kube::Object svc = BuildWebService(Dev(), kNs, cfg);
+  const Desired dev = Dev();
+  kube::Object svc = BuildService(dev, dev.main);
   ExpectJsonEq(*svc.Find({"spec"}), R"({"type": "ClusterIP",
       "selector": {"app.kubernetes.io/name": "web"},
       "ports": [{"name": "http", "port": 80, "targetPort": 3000, "protocol": "TCP"}]})");
-  kube::Object ing = BuildIngress(Dev(), kNs, cfg);
+  kube::Object ing = BuildIngress(dev, cfg);
   EXPECT_EQ(ing.ApiVersion(), "networking.k8s.io/v1");
   ExpectJsonEq(*ing.Find({"spec"}), R"({"ingressClassName": "nginx", "rules": [{
       "host": "my-team-my-project-pr-123.preview.local",
       "http": {"paths": [{"path": "/", "pathType": "Prefix",
                           "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]})");
-  EXPECT_EQ(EnvironmentUrl(Dev(), kNs, cfg), "http://my-team-my-project-pr-123.preview.local");
+  EXPECT_EQ(EnvironmentUrl(dev, cfg), "http://my-team-my-project-pr-123.preview.local");
   cfg.url_host_template = "{name}.{namespace}.example.test";
   cfg.url_scheme = "https";
   cfg.ingress_class = "";
-  EXPECT_EQ(EnvironmentUrl(Dev(), kNs, cfg),
-            "https://pr-123.my-team-my-project-pr-123.example.test");
-  EXPECT_EQ(BuildIngress(Dev(), kNs, cfg).Find({"spec", "ingressClassName"}), nullptr);
+  EXPECT_EQ(EnvironmentUrl(dev, cfg), "https://pr-123.my-team-my-project-pr-123.example.test");
+  EXPECT_EQ(BuildIngress(dev, cfg).Find({"spec", "ingressClassName"}), nullptr);
+}
+
+TEST(BuildersTest, RegistrySecretCopiesTypeAndData) {
+  Desired d = Dev();
+  d.pull_secret = true;
+  auto source = kube::Object::Parse(R"({"apiVersion":"v1","kind":"Secret","metadata":{
+      "name":"registry-credentials","namespace":"my-team","resourceVersion":"5",
+      "labels":{"team":"x"}},"type":"kubernetes.io/dockerconfigjson",
+      "data":{".dockerconfigjson":"e30="}})");
+  ASSERT_TRUE(source.ok());
+  kube::Object copy = BuildRegistrySecret(d, *source);
+  EXPECT_EQ(copy.Namespace(), kNs);
+  EXPECT_EQ(copy.Name(), "registry-credentials");
+  EXPECT_EQ(copy.Label(kManagedByLabel), "kube-operator");
+  EXPECT_EQ(copy.Label("team"), "");
+  EXPECT_EQ(copy.ResourceVersion(), "");
+  EXPECT_EQ(copy.Str({"type"}), "kubernetes.io/dockerconfigjson");
+  EXPECT_EQ(copy.Str({"data", ".dockerconfigjson"}), "e30=");
+  for (const Workload* w : {&d.main, &d.services.front()})
+    ExpectJsonEq(*BuildDeployment(d, *w).Find({"spec", "template", "spec", "imagePullSecrets"}),
+                 R"([{"name": "registry-credentials"}])");
 }
 
 TEST(BuildersTest, ValidateConfig) {

@@ -9,9 +9,13 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "controllers/builders.h"
-#include "controllers/environment.h"
+#include "api/v1alpha1/environment.h"
+#include "api/v1alpha1/project.h"
+#include "controllers/resolve.h"
+#include "support/catalyst.h"
 #include "controllers/naming.h"
 #include "controllers/planner.h"
 #include "controllers/subset.h"
@@ -143,49 +147,72 @@ kube::Object Transformed(const kube::Object& o) {
   return t ? t(o) : o;
 }
 
-EnvironmentSpec Spec(EnvironmentType type, bool labels) {
-  EnvironmentSpec e;
-  e.name = "pr-123";
-  e.namespace_ = "my-team-my-project";
-  e.uid = "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11";
-  e.generation = 3;
-  if (labels) {
-    e.team = "my-team";
-    e.project = "my-project";
-    e.environment = "pr-123";
-  }
-  e.type = type;
-  e.sources = {{.name = "web",
-                .repository_url = "https://github.com/org/repo",
-                .branch = "feature/login",
-                .commit_sha = "a1b2c3d"}};
-  e.image = "ghcr.io/org/app:sha";
-  e.env_vars = {{"DEBUG", "true"}, {"PORT", "4000"}};
-  return e;
+std::string SpecJson(absl::string_view type, bool labels) {
+  return absl::StrCat(
+      R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment","metadata":{
+          "name":"pr-123","namespace":"my-team-my-project",
+          "uid":"6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11","generation":3)",
+      labels ? R"(,"labels":{"catalyst.dev/team":"my-team","catalyst.dev/project":"my-project",
+                   "catalyst.dev/environment":"pr-123"})"
+             : "",
+      R"(},"spec":{"type":")", type, R"(","sources":[{"name":"web",
+          "repositoryUrl":"https://github.com/org/repo","branch":"feature/login",
+          "commitSha":"a1b2c3d"}],"config":{"image":"ghcr.io/org/app:sha",
+          "envVars":[{"name":"DEBUG","value":"true"},{"name":"PORT","value":"4000"}]}}})");
 }
 
+Desired ResolveJson(const std::string& env_json, const std::string& project_json = "",
+                    bool registry = false, const OperatorConfig& cfg = {}) {
+  auto env = v1alpha1::ParseEnvironment(Must(env_json));
+  EXPECT_TRUE(env.ok()) << env.status();
+  std::optional<v1alpha1::ProjectSpec> project;
+  if (!project_json.empty()) {
+    auto p = v1alpha1::ParseProject(Must(project_json));
+    EXPECT_TRUE(p.ok()) << p.status();
+    project = *p;
+  }
+  auto d = Resolve({*env, *TargetNamespace(*env), project ? &*project : nullptr, cfg, registry});
+  EXPECT_TRUE(d.ok()) << d.status();
+  return *d;
+}
+
+Desired Spec(absl::string_view type, bool labels) { return ResolveJson(SpecJson(type, labels)); }
+
+// The real client's Environment (the nextjs preset with probes, init
+// containers, a postgres service and a volume) under its Project, with pull
+// credentials; and a workspace.
+std::vector<Desired> RealClient() {
+  testing_support::EnvironmentFields workspace;
+  workspace.extra_spec = R"("deploymentMode":"workspace",)";
+  workspace.uid = "u-2";
+  testing_support::EnvironmentFields dev;
+  dev.uid = "u-1";
+  const std::string project = testing_support::ProjectJson({});
+  return {ResolveJson(testing_support::EnvironmentJson(dev), project, true),
+          ResolveJson(testing_support::EnvironmentJson(workspace), project, false)};
+}
+
+const kube::Object kRegistrySource = Must(
+    R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"registry-credentials",
+        "namespace":"my-team"},"type":"kubernetes.io/dockerconfigjson",
+        "data":{".dockerconfigjson":"e30="}})");
+
 // Every builder's output, for both Environment types and the optional
-// configuration (storage and ingress class set or left to the cluster).
+// configuration (storage and ingress class set or left to the cluster), and
+// for what the real client sends.
 std::vector<kube::Object> EveryBuilderOutput() {
   std::vector<kube::Object> out;
-  for (EnvironmentType type : {EnvironmentType::kDevelopment, EnvironmentType::kDeployment})
+  for (absl::string_view type : {"development", "deployment"})
     for (bool optional : {false, true}) {
-      const EnvironmentSpec e = Spec(type, optional);
+      const Desired d = Spec(type, optional);
       OperatorConfig cfg;
       cfg.storage_class = optional ? "fast" : "";
       cfg.ingress_class = optional ? "nginx" : "";
-      const std::string ns = "my-team-my-project-pr-123";
-      out.push_back(BuildNamespace(e, ns, cfg));
-      out.push_back(BuildResourceQuota(e, ns, cfg));
-      for (const kube::Object& np : BuildNetworkPolicies(e, ns, cfg)) out.push_back(np);
-      out.push_back(BuildPostgresPvc(e, ns, cfg));
-      out.push_back(BuildPostgresDeployment(e, ns, cfg));
-      out.push_back(BuildPostgresService(e, ns, cfg));
-      out.push_back(BuildWorkspacePvc(e, ns, cfg));
-      out.push_back(BuildWebDeployment(e, ns, cfg));
-      out.push_back(BuildWebService(e, ns, cfg));
-      out.push_back(BuildIngress(e, ns, cfg));
+      for (Built& b : BuildAll(d, cfg)) out.push_back(std::move(b.object));
     }
+  for (const Desired& d : RealClient())
+    for (Built& b : BuildAll(d, OperatorConfig{}, kRegistrySource))
+      out.push_back(std::move(b.object));
   return out;
 }
 
@@ -210,14 +237,15 @@ TEST(CacheTransformTest, AppliedObjectsStillCompareEqualAndShrink) {
     EXPECT_EQ(cached.Key(), server.Key());
     EXPECT_EQ(cached.ResourceVersion(), "123456");
     EXPECT_EQ(cached.Uid(), server.Uid());
-    EXPECT_EQ(OwnerKey(cached), "my-team-my-project/pr-123");
+    EXPECT_EQ(OwnerKey(cached), OwnerKey(desired));
+    EXPECT_FALSE(OwnerKey(cached).empty());
     EXPECT_EQ(cached.Label(kEnvironmentUidLabel), desired.Label(kEnvironmentUidLabel));
   }
 }
 
 TEST(CacheTransformTest, DeploymentKeepsWhatReadinessReadsAndDropsTheRest) {
-  const EnvironmentSpec e = Spec(EnvironmentType::kDevelopment, true);
-  const kube::Object server = AsServerReturns(BuildWebDeployment(e, "ns", OperatorConfig{}));
+  const Desired d = Spec("development", true);
+  const kube::Object server = AsServerReturns(BuildDeployment(d, d.main));
   const kube::Object cached = Transformed(server);
   EXPECT_EQ(cached.Generation(), 1);
   EXPECT_EQ(cached.Int({"status", "observedGeneration"}), 1);
@@ -267,7 +295,7 @@ TEST(CacheTransformTest, EnvironmentKeepsSpecStatusFinalizersAndCreation) {
   expected.CopyFrom(env.json(), expected.GetAllocator());
   expected["metadata"].RemoveMember("selfLink");
   EXPECT_EQ(cached.Serialize(), kube::Object::Copy(expected).Serialize());
-  absl::StatusOr<EnvironmentSpec> spec = ParseEnvironment(cached);
+  absl::StatusOr<v1alpha1::EnvironmentSpec> spec = v1alpha1::ParseEnvironment(cached);
   EXPECT_TRUE(spec.ok()) << spec.status();
 }
 
@@ -290,12 +318,12 @@ TEST(CacheTransformTest, TheCachedCopyIsSmaller) {
   // The builders' web Deployment as served, cached as decoded versus
   // transformed. Sizes as JSON: the same under every allocator (the heap
   // figures are bench/informer_bench's).
-  const EnvironmentSpec e = Spec(EnvironmentType::kDevelopment, true);
-  const std::string served =
-      AsServerReturns(BuildWebDeployment(e, "ns", OperatorConfig{})).Serialize();
+  const Desired d = Spec("development", true);
+  const std::string served = AsServerReturns(BuildDeployment(d, d.main)).Serialize();
   const size_t full = Must(served).Serialize().size();
   const size_t slim = CacheTransform(r::kDeployments)(Must(served)).Serialize().size();
-  EXPECT_LT(slim * 10, full * 8) << "full " << full << " B, transformed " << slim << " B";
+  // Most of what is kept is the git-clone script (about 1.2 KB).
+  EXPECT_LT(slim * 100, full * 85) << "full " << full << " B, transformed " << slim << " B";
 }
 
 // The informer applies its transform to listed, watched and deleted objects
@@ -370,6 +398,15 @@ class TransformedState : public ClusterState {
     auto it = objects_.find(absl::StrCat(res.plural, "/", ns, "/", name));
     if (it == objects_.end()) return std::nullopt;
     return it->second;
+  }
+  std::vector<kube::Object> Owned(const kube::Resource& res,
+                                  absl::string_view uid) const override {
+    std::vector<kube::Object> out;
+    for (const auto& [key, o] : objects_)
+      if (absl::StartsWith(key, absl::StrCat(res.plural, "/")) &&
+          o.Label("catalyst.dev/environment-uid") == uid)
+        out.push_back(o);
+    return out;
   }
   // Plays the API server: stores what was applied as a server returns it,
   // through the informer's transform.

@@ -15,13 +15,13 @@ using testing_support::Protocol;
 
 constexpr char kNs[] = "team-app-pr-1";
 
-EnvironmentSpec Env() {
-  EnvironmentSpec e;
-  e.name = "pr-1";
-  e.namespace_ = "team-app";
-  e.uid = "uid-1";
-  e.sources = {{.name = "web", .repository_url = "https://example.test/repo"}};
-  return e;
+Desired Env() {
+  Desired d;
+  d.env.name = "pr-1";
+  d.env.namespace_ = "team-app";
+  d.env.uid = "uid-1";
+  d.ns = kNs;
+  return d;
 }
 
 // Namespaces as a 1.21+ API server labels them.
@@ -32,7 +32,7 @@ class NetworkPolicyTest : public ::testing::Test {
   void SetUp() override {
     for (const char* ns : {kNs, "ingress-nginx", "kube-system", "other"})
       cluster_.AddNamespace(ns, NameLabel(ns));
-    for (const kube::Object& p : BuildNetworkPolicies(Env(), kNs, OperatorConfig{}))
+    for (const kube::Object& p : BuildNetworkPolicies(Env(), OperatorConfig{}))
       cluster_.AddPolicy(p);
   }
 
@@ -93,7 +93,7 @@ TEST_F(NetworkPolicyTest, EverythingElseIsDenied) {
 TEST_F(NetworkPolicyTest, IntraNamespaceNeedsBothHalves) {
   NetpolCluster ingress_only;
   ingress_only.AddNamespace(kNs, NameLabel(kNs));
-  std::vector<kube::Object> policies = BuildNetworkPolicies(Env(), kNs, OperatorConfig{});
+  std::vector<kube::Object> policies = BuildNetworkPolicies(Env(), OperatorConfig{});
   ingress_only.AddPolicy(policies[0]);  // deny-all
   auto same_ns = kube::Object::Parse(R"({"metadata": {"name": "x", "namespace": "team-app-pr-1"},
       "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
@@ -110,7 +110,7 @@ TEST_F(NetworkPolicyTest, On120TheNamespacesNeedTheNameLabel) {
   old.AddNamespace(kNs, {});
   old.AddNamespace("ingress-nginx", {});
   old.AddNamespace("kube-system", {});
-  for (const kube::Object& p : BuildNetworkPolicies(Env(), kNs, OperatorConfig{})) old.AddPolicy(p);
+  for (const kube::Object& p : BuildNetworkPolicies(Env(), OperatorConfig{})) old.AddPolicy(p);
   EXPECT_FALSE(old.Allowed(ingress_controller_, web_, Protocol::kTCP, 3000));
   EXPECT_FALSE(old.Allowed(web_, coredns_, Protocol::kUDP, 53));
   EXPECT_TRUE(old.Allowed(web_, postgres_, Protocol::kTCP, 5432));  // needs no label

@@ -35,6 +35,19 @@ class FakeState final : public ClusterState {
     if (it == stores_.end()) return std::nullopt;
     return it->second.Get(ns.empty() ? std::string(name) : absl::StrCat(ns, "/", name));
   }
+  std::vector<kube::Object> Owned(const kube::Resource& res,
+                                  absl::string_view uid) const override {
+    std::vector<kube::Object> out;
+    auto it = stores_.find(Plural(res));
+    if (it != stores_.end())
+      for (kube::Object& o : it->second.List())
+        if (o.Label("catalyst.dev/environment-uid") == uid) out.push_back(std::move(o));
+    return out;
+  }
+  // Every kind has a store, as every informer of EnvironmentController has.
+  std::shared_ptr<const kube::CacheMark> AddMark(const kube::Resource& res) const override {
+    return stores_.try_emplace(Plural(res), /*packed=*/true).first->second.AddMark();
+  }
   informer::Store& store(const kube::Resource& res) {
     return stores_.try_emplace(Plural(res), /*packed=*/true).first->second;
   }
@@ -47,7 +60,7 @@ class FakeState final : public ClusterState {
   static std::string Plural(const kube::Resource& res) {
     return absl::StrCat(res.group, "/", res.plural);
   }
-  std::map<std::string, informer::Store> stores_;
+  mutable std::map<std::string, informer::Store> stores_;
 };
 
 constexpr char kKey[] = "team/pr-1";
@@ -333,7 +346,9 @@ TEST(SettledTest, OnlyFinalPhasesWithNothingPending) {
   EXPECT_FALSE(Settled(p));
 }
 
-TEST(RecordingStateTest, AbsentReadMakesThePassIncomplete) {
+// An absence is watched through the cache's add mark: a pass that found no
+// Project (or no pull credentials) holds until the cache adds something.
+TEST(RecordingStateTest, AbsentReadIsWatchedThroughTheAddMark) {
   FakeState state;
   state.Put(
       r::kServices,
@@ -341,10 +356,36 @@ TEST(RecordingStateTest, AbsentReadMakesThePassIncomplete) {
   RecordingState rec(state);
   EXPECT_TRUE(rec.Get(r::kServices, "n", "web"));
   EXPECT_TRUE(rec.Get(r::kServices, "n", "web"));  // a repeat is kept once
+  EXPECT_FALSE(rec.Get(r::kProjects, "team", "p"));
   EXPECT_TRUE(rec.complete());
+  std::vector<Mark> reads = rec.TakeReads();
+  EXPECT_EQ(reads.size(), 2u);
+  PassMemo memo;
+  const auto env = *kube::Object::Parse(EnvJson(1, ""));
+  memo.Remember(kKey, env, reads);
+  EXPECT_TRUE(memo.Unchanged(kKey, env, absl::Now()));
+  // Another Project anywhere: the absence may have ended; plan again.
+  state.Put(r::kProjects, *kube::Object::Parse(
+                              R"({"metadata":{"namespace":"x","name":"q","resourceVersion":"3"}})"));
+  EXPECT_FALSE(memo.Unchanged(kKey, env, absl::Now()));
+}
+
+// A cache without an add mark cannot tell when an absence ends.
+TEST(RecordingStateTest, AbsentReadWithoutAnAddMarkMakesThePassIncomplete) {
+  class NoMarks final : public ClusterState {
+   public:
+    std::optional<kube::Object> Get(const kube::Resource&, absl::string_view,
+                                    absl::string_view) const override {
+      return std::nullopt;
+    }
+    std::vector<kube::Object> Owned(const kube::Resource&, absl::string_view) const override {
+      return {};
+    }
+  } state;
+  RecordingState rec(state);
   EXPECT_FALSE(rec.Get(r::kIngresses, "n", "web"));
   EXPECT_FALSE(rec.complete());
-  EXPECT_EQ(rec.TakeReads().size(), 1u);
+  EXPECT_TRUE(rec.TakeReads().empty());
 }
 
 TEST(PassMemoMarkTest, AnObjectReplacedWhileThePassRanIsNotCurrent) {

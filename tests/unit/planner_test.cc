@@ -21,6 +21,16 @@ class FakeState : public ClusterState {
     if (it == objects_.end()) return std::nullopt;
     return it->second;
   }
+  std::vector<kube::Object> Owned(const kube::Resource& res,
+                                  absl::string_view uid) const override {
+    std::vector<kube::Object> out;
+    const std::string prefix = absl::StrCat(res.group, "/", res.plural, "/");
+    for (const auto& [key, o] : objects_)
+      if (key.compare(0, prefix.size(), prefix) == 0 &&
+          o.Label("catalyst.dev/environment-uid") == uid)
+        out.push_back(o);
+    return out;
+  }
   void Put(const kube::Resource& res, const kube::Object& o) {
     objects_[Key(res, o.Namespace(), o.Name())] = o;
   }
@@ -161,8 +171,28 @@ TEST_F(PlannerTest, DeletionDeletesTheOwnedNamespaceThenReleases) {
   EXPECT_EQ(p.phase, "Terminating");
   state_.Commit(p, true);  // the namespace is gone
   p = Run(deleting);
-  ASSERT_EQ(p.actions.size(), 1u);
-  EXPECT_EQ(p.actions[0].type, Action::Type::kRemoveFinalizer);
+  // Not in the cache: it is asked for (it may be too new to be cached), then released.
+  ASSERT_EQ(p.actions.size(), 2u);
+  EXPECT_EQ(p.actions[0].type, Action::Type::kDeleteIfOwned);
+  EXPECT_EQ(p.actions[0].name, "team-pr-1");
+  EXPECT_EQ(p.actions[0].owner_uid, "u-1");
+  EXPECT_EQ(p.actions[1].type, Action::Type::kRemoveFinalizer);
+}
+
+// Ownership, not the name the spec gives now, decides what is deleted.
+TEST_F(PlannerTest, DeletionDeletesEveryOwnedNamespaceWhateverTheSpecSays) {
+  for (const char* name : {"team-pr-1", "old-name"})
+    state_.Put(r::kNamespaces,
+               *kube::Object::Parse(absl::StrCat(R"({"metadata":{"name":")", name,
+                                                 R"(","labels":{"catalyst.dev/environment-uid":"u-1"}}})")));
+  // A spec that no longer parses.
+  auto env = *kube::Object::Parse(R"({"metadata":{"name":"pr-1","namespace":"team","uid":"u-1",
+      "finalizers":["catalyst.dev/finalizer"],"deletionTimestamp":"2026-01-01T00:00:00Z"},
+      "spec":{"type":"nonsense"}})");
+  Plan p = Run(env);
+  EXPECT_THAT(Names(p), ::testing::UnorderedElementsAre("namespaces/team-pr-1",
+                                                        "namespaces/old-name"));
+  EXPECT_EQ(p.phase, "Terminating");
 }
 
 TEST_F(PlannerTest, ANamespaceOfSomeoneElseIsNeitherTouchedNorDeleted) {
@@ -173,8 +203,49 @@ TEST_F(PlannerTest, ANamespaceOfSomeoneElseIsNeitherTouchedNorDeleted) {
   EXPECT_NE(p.status_patch->find("NamespaceConflict"), std::string::npos);
   p = Run(Env(
       R"(,"finalizers":["catalyst.dev/finalizer"],"deletionTimestamp":"2026-01-01T00:00:00Z")"));
-  ASSERT_EQ(p.actions.size(), 1u);
-  EXPECT_EQ(p.actions[0].type, Action::Type::kRemoveFinalizer);
+  // Not owned, so not in Owned(): only a delete conditional on the owner
+  // (the reconciler reads the labels first), then the release.
+  ASSERT_EQ(p.actions.size(), 2u);
+  EXPECT_EQ(p.actions[0].type, Action::Type::kDeleteIfOwned);
+  EXPECT_EQ(p.actions[1].type, Action::Type::kRemoveFinalizer);
+}
+
+// A same-name Environment recreated while the old one's namespace is still
+// terminating waits instead of failing.
+TEST_F(PlannerTest, ATerminatingNamespaceIsWaitedFor) {
+  state_.Put(r::kNamespaces, *kube::Object::Parse(R"({"metadata":{"name":"team-pr-1",
+      "deletionTimestamp":"2026-01-01T00:00:00Z",
+      "labels":{"catalyst.dev/environment-uid":"the-old-uid"}}})"));
+  Plan p = Run(Env(R"(,"finalizers":["catalyst.dev/finalizer"])"));
+  EXPECT_TRUE(p.actions.empty()) << ::testing::PrintToString(Names(p));
+  EXPECT_EQ(p.phase, "Pending");
+  EXPECT_NE(p.status_patch->find("NamespaceTerminating"), std::string::npos);
+  EXPECT_TRUE(p.requeue_after);
+}
+
+// Declarative both ways: what the Environment owns but no longer wants goes.
+TEST_F(PlannerTest, ObjectsNoLongerDesiredArePruned) {
+  kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
+  for (int i = 0; i < 4; ++i) {
+    Plan p = Run(env);
+    state_.Commit(p, true);
+    env = WithStatus(env, p);
+  }
+  ASSERT_EQ(Run(env).phase, "Ready");
+  const std::string owned = R"("labels":{"catalyst.dev/environment-uid":"u-1"})";
+  state_.Put(r::kDeployments, *kube::Object::Parse(absl::StrCat(
+                                  R"({"metadata":{"name":"workspace","namespace":"team-pr-1",)",
+                                  owned, "}}")));
+  state_.Put(r::kNamespaces, *kube::Object::Parse(absl::StrCat(
+                                 R"({"metadata":{"name":"team-old-name",)", owned, "}}")));
+  // Someone else's in the same namespace, and ours elsewhere: left alone.
+  state_.Put(r::kServices, *kube::Object::Parse(
+                               R"({"metadata":{"name":"theirs","namespace":"team-pr-1"}})"));
+  Plan p = Run(env);
+  EXPECT_THAT(Names(p), ::testing::UnorderedElementsAre("namespaces/team-old-name",
+                                                        "deployments/workspace"));
+  for (const Action& a : p.actions) EXPECT_EQ(a.type, Action::Type::kDelete);
+  EXPECT_EQ(p.phase, "Ready");
 }
 
 TEST_F(PlannerTest, InvalidSpecFailsWithoutCreatingAnything) {

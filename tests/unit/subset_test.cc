@@ -8,7 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "controllers/builders.h"
-#include "controllers/environment.h"
+#include "api/v1alpha1/environment.h"
+#include "controllers/resolve.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "rapidjson/pointer.h"
@@ -77,69 +78,6 @@ TEST(SubsetTest, ZeroValuesInDesiredMatchAbsentMembers) {
   EXPECT_FALSE(Sub(R"({"a": [1]})", R"({})"));
 }
 
-TEST(SubsetCanonicalQuantityTest, MatchesTheServer) {
-  const std::pair<const char*, const char*> cases[] = {
-      // Kept as sent: already canonical.
-      {"0", "0"},
-      {"4", "4"},
-      {"20", "20"},
-      {"100m", "100m"},
-      {"250m", "250m"},
-      {"1500m", "1500m"},
-      {"2Gi", "2Gi"},
-      {"1Gi", "1Gi"},
-      {"5Gi", "5Gi"},
-      {"20Gi", "20Gi"},
-      {"1Ki", "1Ki"},
-      {"12Mi", "12Mi"},
-      {"1023Ki", "1023Ki"},
-      {"1n", "1m"},
-      {"1e3", "1e3"},
-      // Rewritten.
-      {"8192Mi", "8Gi"},
-      {"1024Mi", "1Gi"},
-      {"512Mi", "512Mi"},
-      {"8Gi", "8Gi"},
-      {"16Mi", "16Mi"},
-      {"0.5Gi", "512Mi"},
-      {"1.5Gi", "1536Mi"},
-      {"0.5", "500m"},
-      {"1.5", "1500m"},
-      {"0.1", "100m"},
-      {"1000", "1k"},
-      {"4000m", "4"},
-      {"1000Mi", "1000Mi"},
-      {"1.5Ki", "1536"},
-      {"0.5Ki", "512"},
-      {"0.1n", "1m"},
-      {"0Mi", "0"},
-      {"000", "0"},
-      {"10", "10"},
-      {"100", "100"},
-      {"1000k", "1M"},
-      {"1024", "1024"},
-      {"2048Ki", "2Mi"},
-      {"1000e0", "1e3"},
-      {"-1000", "-1k"},
-      {"0.000000001", "1m"},
-      {"1.0", "1"},
-  };
-  for (const auto& [in, want] : cases) {
-    absl::StatusOr<std::string> got = CanonicalQuantity(in);
-    ASSERT_TRUE(got.ok()) << in << ": " << got.status();
-    EXPECT_EQ(*got, want) << in;
-  }
-  for (const char* bad : {"", "abc", "1Qi", "1.2.3", "2 Gi", "Mi", ".", "1e", "1e1.5"})
-    EXPECT_TRUE(absl::IsInvalidArgument(CanonicalQuantity(bad).status())) << bad;
-}
-
-TEST(SubsetCanonicalQuantityTest, ValueInUnits) {
-  EXPECT_EQ(*QuantityValue("2Gi"), 2147483648.0);
-  EXPECT_EQ(*QuantityValue("512Mi"), 536870912.0);
-  EXPECT_EQ(*QuantityValue("250m"), 0.25);
-  EXPECT_EQ(*QuantityValue("4"), 4.0);
-  EXPECT_FALSE(QuantityValue("x").ok());
-}
 
 // --- against kube-apiserver 1.20 ----------------------------------------------------------------
 //
@@ -163,8 +101,10 @@ constexpr char kServerNamespace[] = R"json({
     "labels": {
       "app.kubernetes.io/managed-by": "kube-operator",
       "app.kubernetes.io/part-of": "catalyst-environment",
+      "catalyst.dev/branch": "feature-login",
       "catalyst.dev/environment": "pr-123",
       "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11",
+      "catalyst.dev/namespace-type": "environment",
       "catalyst.dev/project": "my-project",
       "catalyst.dev/team": "my-team"
     },
@@ -571,11 +511,12 @@ constexpr char kServerDeploymentWeb[] = R"json({
             "command": [
               "sh",
               "-c",
-              "set -eu\nurl=$1 branch=$2 sha=$3 dest=/workspace/app\nrm -rf \"$dest.next\"\nif [ -n \"$sha\" ]; then\n  git init -q \"$dest.next\"\n  git -C \"$dest.next\" remote add origin \"$url\"\n  if [ ${#sha} -eq 40 ] && git -C \"$dest.next\" fetch -q --depth 1 origin \"$sha\"; then :; else\n    git -C \"$dest.next\" fetch -q --tags origin '+refs/heads/*:refs/remotes/origin/*'\n  fi\n  git -C \"$dest.next\" rev-parse -q --verify \"$sha^{commit}\" >/dev/null ||\n    { echo \"commit $sha not found in $url\" >&2; exit 1; }\n  git -C \"$dest.next\" checkout -q --detach \"$sha\"\nelif [ -n \"$branch\" ]; then\n  git clone -q --depth 1 --single-branch --branch \"$branch\" -- \"$url\" \"$dest.next\"\nelse\n  git clone -q --depth 1 -- \"$url\" \"$dest.next\"\nfi\nrm -rf \"$dest\"\nmv \"$dest.next\" \"$dest\"\n",
+              "set -eu\nurl=$1 branch=$2 sha=$3 dest=$4\nmkdir -p \"$dest\"\ncd \"$dest\"\nexport GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0=\"$dest\"\n[ -d .git ] || git init -q .\ngit remote remove origin 2>/dev/null || true\ngit remote add origin \"$url\"\nif [ -n \"$sha\" ]; then\n  if [ ${#sha} -eq 40 ] && git fetch -q --depth 1 origin \"$sha\"; then :; else\n    git fetch -q --tags origin '+refs/heads/*:refs/remotes/origin/*'\n  fi\n  git rev-parse -q --verify \"$sha^{commit}\" >/dev/null ||\n    { echo \"commit $sha not found in $url\" >&2; exit 1; }\n  ref=$sha\nelif [ -n \"$branch\" ]; then\n  git fetch -q --depth 1 origin \"+refs/heads/$branch:refs/remotes/origin/$branch\" ||\n    { echo \"branch $branch not found in $url\" >&2; exit 1; }\n  ref=refs/remotes/origin/$branch\nelse\n  git fetch -q --depth 1 origin HEAD\n  ref=FETCH_HEAD\nfi\ngit checkout -q -f --detach \"$ref\"\ngit clean -q -ffdx -e lost+found -e .npm\n",
               "git-clone",
               "https://github.com/org/repo",
               "feature/login",
-              "a1b2c3d"
+              "a1b2c3d",
+              "/workspace/app"
             ],
             "resources": {"limits": {"memory": "2Gi"}, "requests": {"cpu": "250m", "memory": "2Gi"}},
             "volumeMounts": [{"name": "workspace", "mountPath": "/workspace"}],
@@ -875,22 +816,30 @@ constexpr char kServerDeploymentTypeDeploymentWeb[] = R"json({
   }
 })json";
 
-// The Environment the objects above were built from.
-EnvironmentSpec ServerFixture(EnvironmentType type) {
-  auto obj = kube::Object::Parse(R"({
+// The Environment the objects above were built from (before the real
+// client's config: a development Environment's config.image now runs the web
+// container, so the development fixture leaves it out).
+v1alpha1::EnvironmentSpec ServerSpec(bool development) {
+  auto obj = kube::Object::Parse(absl::StrCat(R"({
     "apiVersion": "catalyst.catalyst.dev/v1alpha1", "kind": "Environment",
     "metadata": {"name": "pr-123", "namespace": "my-team-my-project",
       "uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11", "generation": 3,
       "labels": {"catalyst.dev/team": "my-team", "catalyst.dev/project": "my-project",
                  "catalyst.dev/environment": "pr-123"}},
-    "spec": {"type": "development",
+    "spec": {"type": ")", development ? "development" : "deployment", R"(",
       "sources": [{"name": "web", "repositoryUrl": "https://github.com/org/repo",
                    "branch": "feature/login", "commitSha": "a1b2c3d", "prNumber": 123}],
-      "config": {"image": "ghcr.io/org/app:sha", "envVars": [{"name": "DEBUG", "value": "true"}]}}})");
-  absl::StatusOr<EnvironmentSpec> env = ParseEnvironment(*obj);
+      "config": {)", development ? "" : R"("image": "ghcr.io/org/app:sha", )",
+      R"("envVars": [{"name": "DEBUG", "value": "true"}]}}})"));
+  absl::StatusOr<v1alpha1::EnvironmentSpec> env = v1alpha1::ParseEnvironment(*obj);
   EXPECT_TRUE(env.ok()) << env.status();
-  env->type = type;
   return *env;
+}
+
+Desired ServerFixture(const v1alpha1::EnvironmentSpec& env, absl::string_view ns) {
+  absl::StatusOr<Desired> d = Resolve({env, std::string(ns), nullptr, OperatorConfig{}});
+  EXPECT_TRUE(d.ok()) << d.status();
+  return *d;
 }
 
 constexpr char kServerNs[] = "my-team-my-project-pr-123";
@@ -902,26 +851,31 @@ struct ServerCase {
 
 std::vector<ServerCase> ServerCases() {
   OperatorConfig cfg;
-  EnvironmentSpec dev = ServerFixture(EnvironmentType::kDevelopment);
-  std::vector<kube::Object> policies = BuildNetworkPolicies(dev, kServerNs, cfg);
+  const Desired dev = ServerFixture(ServerSpec(true), kServerNs);
+  std::vector<kube::Object> policies = BuildNetworkPolicies(dev, cfg);
+  auto claim = [&](absl::string_view name) {
+    for (const ClaimObject& c : dev.claims)
+      if (c.name == name) return BuildClaim(dev, c, cfg);
+    return kube::Object();
+  };
+  const Desired deployment = ServerFixture(ServerSpec(false), "deploy-ns");
   return {
-      {BuildNamespace(dev, kServerNs, cfg), kServerNamespace},
-      {BuildResourceQuota(dev, kServerNs, cfg), kServerResourceQuotaEnvironmentQuota},
+      {BuildNamespace(dev), kServerNamespace},
+      {BuildResourceQuota(dev), kServerResourceQuotaEnvironmentQuota},
       {policies[0], kServerNetworkPolicyDefaultDenyAll},
       {policies[1], kServerNetworkPolicyAllowIngressController},
       {policies[2], kServerNetworkPolicyAllowSameNamespace},
       {policies[3], kServerNetworkPolicyAllowDnsEgress},
       {policies[4], kServerNetworkPolicyAllowHttpsEgress},
-      {BuildPostgresPvc(dev, kServerNs, cfg), kServerPersistentVolumeClaimPostgresData},
-      {BuildPostgresDeployment(dev, kServerNs, cfg), kServerDeploymentPostgres},
-      {BuildPostgresService(dev, kServerNs, cfg), kServerServicePostgres},
-      {BuildWorkspacePvc(dev, kServerNs, cfg), kServerPersistentVolumeClaimWorkspace},
-      {BuildWebDeployment(dev, kServerNs, cfg), kServerDeploymentWeb},
-      {BuildWebService(dev, kServerNs, cfg), kServerServiceWeb},
-      {BuildIngress(dev, kServerNs, cfg), kServerIngressWeb},
+      {claim("postgres-data"), kServerPersistentVolumeClaimPostgresData},
+      {BuildDeployment(dev, dev.services.front()), kServerDeploymentPostgres},
+      {BuildService(dev, dev.services.front()), kServerServicePostgres},
+      {claim("workspace"), kServerPersistentVolumeClaimWorkspace},
+      {BuildDeployment(dev, dev.main), kServerDeploymentWeb},
+      {BuildService(dev, dev.main), kServerServiceWeb},
+      {BuildIngress(dev, cfg), kServerIngressWeb},
       // The deployment-type web Deployment, applied in namespace deploy-ns.
-      {BuildWebDeployment(ServerFixture(EnvironmentType::kDeployment), "deploy-ns", cfg),
-       kServerDeploymentTypeDeploymentWeb},
+      {BuildDeployment(deployment, deployment.main), kServerDeploymentTypeDeploymentWeb},
   };
 }
 
@@ -1034,19 +988,20 @@ TEST(SubsetServerTest, DriftIsSeen) {
 // PRODUCT.md "Rules": a spec change rolls out — the new manifest is not a
 // subset of the old object; a change that does not touch the web pod is.
 TEST(SubsetServerTest, SpecChangesAreSeen) {
-  OperatorConfig cfg;
-  EnvironmentSpec env = ServerFixture(EnvironmentType::kDevelopment);
+  v1alpha1::EnvironmentSpec env = ServerSpec(true);
   env.sources[0].commit_sha = "b2c3d4e";
-  EXPECT_FALSE(IsSubset(BuildWebDeployment(env, kServerNs, cfg).json(), Doc(kServerDeploymentWeb)));
-  env = ServerFixture(EnvironmentType::kDevelopment);
+  Desired d = ServerFixture(env, kServerNs);
+  EXPECT_FALSE(IsSubset(BuildDeployment(d, d.main).json(), Doc(kServerDeploymentWeb)));
+  env = ServerSpec(true);
   env.sources[0].pr_number = 124;
   env.generation = 4;
-  EXPECT_TRUE(IsSubset(BuildWebDeployment(env, kServerNs, cfg).json(), Doc(kServerDeploymentWeb)));
+  d = ServerFixture(env, kServerNs);
+  EXPECT_TRUE(IsSubset(BuildDeployment(d, d.main).json(), Doc(kServerDeploymentWeb)));
   // The image is the deployment type's whole rollout.
-  env = ServerFixture(EnvironmentType::kDeployment);
-  env.image = "ghcr.io/org/app:sha2";
-  EXPECT_FALSE(IsSubset(BuildWebDeployment(env, "deploy-ns", cfg).json(),
-                        Doc(kServerDeploymentTypeDeploymentWeb)));
+  env = ServerSpec(false);
+  env.config.container.image = "ghcr.io/org/app:sha2";
+  d = ServerFixture(env, "deploy-ns");
+  EXPECT_FALSE(IsSubset(BuildDeployment(d, d.main).json(), Doc(kServerDeploymentTypeDeploymentWeb)));
 }
 
 }  // namespace

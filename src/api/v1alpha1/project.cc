@@ -1,0 +1,95 @@
+#include "api/v1alpha1/project.h"
+
+#include "absl/strings/str_cat.h"
+#include "api/v1alpha1/environment.h"
+#include "api/v1alpha1/problems.h"
+#include "kube/quantity.h"
+
+namespace v1alpha1 {
+namespace {
+
+using rapidjson::Value;
+
+const Value* M(const Value* obj, absl::string_view key) {
+  return obj ? kube::Member(*obj, key) : nullptr;
+}
+
+std::string QuotaValue(const Value* v, absl::string_view path, Problems& p) {
+  const std::string q = p.Str(v, path);
+  if (q.empty()) return q;
+  absl::StatusOr<std::string> c = kube::CanonicalQuantity(q);
+  if (!c.ok()) {
+    p.Add(absl::StrCat(path, " \"", q, "\" is not a quantity"));
+    return "";
+  }
+  return *c;
+}
+
+}  // namespace
+
+const ProjectSource* ProjectSpec::FindSource(absl::string_view name) const {
+  for (const ProjectSource& s : sources)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+const Template* ProjectSpec::FindTemplate(absl::string_view type) const {
+  auto it = templates.find(std::string(type));
+  return it == templates.end() ? nullptr : &it->second;
+}
+
+absl::StatusOr<ProjectSpec> ParseProject(const kube::Object& project) {
+  Problems p;
+  ProjectSpec out;
+  out.name = std::string(project.Name());
+  out.namespace_ = std::string(project.Namespace());
+  const Value* spec = p.Obj(project.Find({"spec"}), "spec");
+  if (!spec) {
+    p.Add("spec is required");
+    return p.ToStatus();
+  }
+  if (const Value* a = p.Arr(M(spec, "sources"), "spec.sources")) {
+    for (rapidjson::SizeType i = 0; i < a->Size(); ++i) {
+      const std::string at = absl::StrCat("spec.sources[", i, "]");
+      const Value* item = p.Obj(&(*a)[i], at);
+      if (!item) continue;
+      ProjectSource s{p.Str(M(item, "name"), at + ".name"),
+                      p.Str(M(item, "repositoryUrl"), at + ".repositoryUrl"),
+                      p.Str(M(item, "branch"), at + ".branch")};
+      if (s.name.empty()) p.Add(at + ".name is required");
+      if (!ValidRepositoryUrl(s.repository_url))
+        p.Add(absl::StrCat(at, ".repositoryUrl \"", s.repository_url,
+                           "\" must start with https://, http://, ssh://, git:// or git@ and "
+                           "contain no spaces"));
+      if (!s.branch.empty() && !ValidBranch(s.branch))
+        p.Add(absl::StrCat(at, ".branch \"", s.branch, "\" is not a valid git branch name"));
+      out.sources.push_back(std::move(s));
+    }
+  }
+  if (const Value* t = p.Obj(M(spec, "templates"), "spec.templates")) {
+    for (const auto& m : t->GetObject()) {
+      const std::string key(m.name.GetString(), m.name.GetStringLength());
+      const std::string at = absl::StrCat("spec.templates.", key);
+      const Value* item = p.Obj(&m.value, at);
+      if (!item) continue;
+      Template tmpl;
+      tmpl.source_ref = p.Str(M(item, "sourceRef"), at + ".sourceRef");
+      tmpl.type = p.Str(M(item, "type"), at + ".type");
+      tmpl.path = p.Str(M(item, "path"), at + ".path");
+      if (const Value* c = M(item, "config"); c && !c->IsNull())
+        tmpl.config = ParseConfig(c, at + ".config", p);
+      out.templates.emplace(key, std::move(tmpl));
+    }
+  }
+  const Value* quota = M(p.Obj(M(spec, "resources"), "spec.resources"), "defaultQuota");
+  if (const Value* q = p.Obj(quota, "spec.resources.defaultQuota")) {
+    out.quota_cpu = QuotaValue(M(q, "cpu"), "spec.resources.defaultQuota.cpu", p);
+    out.quota_memory = QuotaValue(M(q, "memory"), "spec.resources.defaultQuota.memory", p);
+  }
+  out.github_installation_id =
+      p.Str(M(spec, "githubInstallationId"), "spec.githubInstallationId");
+  if (!p.empty()) return p.ToStatus();
+  return out;
+}
+
+}  // namespace v1alpha1

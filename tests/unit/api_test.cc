@@ -1,0 +1,264 @@
+// The custom resources' types (src/api/v1alpha1): Environment and Project
+// parsing, the container config and its merge — the Catalyst web app's
+// shapes (docs/contract.md) and the checks the schema cannot make.
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "api/v1alpha1/config.h"
+#include "api/v1alpha1/environment.h"
+#include "api/v1alpha1/project.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "support/catalyst.h"
+
+namespace v1alpha1 {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+kube::Object Must(absl::string_view json) {
+  absl::StatusOr<kube::Object> o = kube::Object::Parse(json);
+  EXPECT_TRUE(o.ok()) << o.status() << "\n" << json;
+  return o.ok() ? *o : kube::Object();
+}
+
+EnvironmentSpec MustParse(absl::string_view json) {
+  absl::StatusOr<EnvironmentSpec> env = ParseEnvironment(Must(json));
+  EXPECT_TRUE(env.ok()) << env.status();
+  return env.ok() ? *env : EnvironmentSpec{};
+}
+
+absl::Status ParseError(absl::string_view json) { return ParseEnvironment(Must(json)).status(); }
+
+std::vector<std::string> EnvNames(const std::vector<EnvVar>& env) {
+  std::vector<std::string> out;
+  for (const EnvVar& e : env) out.push_back(absl::StrCat(e.name, "=", e.value));
+  return out;
+}
+
+TEST(ApiEnvironmentTest, ReadsTheProductExample) {
+  EnvironmentSpec e = MustParse(R"({
+    "metadata": {"name": "pr-123", "namespace": "my-team-my-project", "uid": "u", "generation": 3,
+      "labels": {"catalyst.dev/team": "my-team", "catalyst.dev/project": "my-project",
+                 "catalyst.dev/environment": "pr-123"}},
+    "spec": {"projectRef": {"name": "my-project"}, "type": "development",
+      "sources": [{"name": "web", "repositoryUrl": "https://github.com/org/repo",
+                   "branch": "feature/login", "commitSha": "a1b2c3d", "prNumber": 123}],
+      "config": {"envVars": [{"name": "DEBUG", "value": "true"}]}}})");
+  EXPECT_EQ(e.name, "pr-123");
+  EXPECT_EQ(e.namespace_, "my-team-my-project");
+  EXPECT_EQ(e.generation, 3);
+  EXPECT_EQ(e.team, "my-team");
+  EXPECT_EQ(e.project, "my-project");
+  EXPECT_EQ(e.environment, "pr-123");
+  EXPECT_EQ(e.project_ref, "my-project");
+  EXPECT_EQ(e.type, EnvironmentType::kDevelopment);
+  EXPECT_EQ(e.Mode(), DeploymentMode::kDevelopment);
+  ASSERT_EQ(e.sources.size(), 1u);
+  EXPECT_EQ(e.sources[0].repository_url, "https://github.com/org/repo");
+  EXPECT_EQ(e.sources[0].branch, "feature/login");
+  EXPECT_EQ(e.sources[0].commit_sha, "a1b2c3d");
+  EXPECT_EQ(e.sources[0].pr_number, 123);
+  EXPECT_THAT(EnvNames(e.config.container.env), ElementsAre("DEBUG=true"));
+  EXPECT_EQ(e.WebSource(), &e.sources[0]);
+}
+
+// What actions/environments.ts sends: no repositoryUrl, commitSha "", the
+// preset config.
+TEST(ApiEnvironmentTest, ReadsTheWebAppsEnvironment) {
+  testing_support::EnvironmentFields f;
+  f.uid = "u-1";
+  EnvironmentSpec e = MustParse(testing_support::EnvironmentJson(f));
+  EXPECT_EQ(e.project_ref, "catalyst");
+  ASSERT_EQ(e.sources.size(), 1u);
+  EXPECT_EQ(e.sources[0].name, "primary");
+  EXPECT_EQ(e.sources[0].repository_url, "");
+  EXPECT_EQ(e.sources[0].commit_sha, "");
+  EXPECT_EQ(e.sources[0].branch, "main");
+  const Config& c = e.config;
+  EXPECT_EQ(c.container.image, "node:22-slim");
+  EXPECT_THAT(c.container.command, ElementsAre("./node_modules/.bin/next", "dev", "--turbopack"));
+  EXPECT_EQ(c.container.working_dir, "/code/web");
+  ASSERT_EQ(c.container.ports.size(), 1u);
+  EXPECT_EQ(c.container.ports[0].container_port, 3000);
+  EXPECT_THAT(EnvNames(c.container.env),
+              ElementsAre("WATCHPACK_POLLING=true", "PORT=3000",
+                          "DATABASE_URL=postgresql://postgres:postgres@postgres:5432/catalyst"));
+  ASSERT_TRUE(c.container.resources);
+  EXPECT_EQ(c.container.resources->limits,
+            (ResourceList{{"cpu", "1"}, {"memory", "2Gi"}}));
+  EXPECT_EQ(c.container.liveness_probe.Str({"httpGet", "path"}), "/api/health/liveness");
+  EXPECT_EQ(c.container.readiness_probe.Int({"httpGet", "port"}), 3000);
+  EXPECT_EQ(c.container.startup_probe.Int({"failureThreshold"}), 30);
+  ASSERT_EQ(c.container.volume_mounts.size(), 1u);
+  EXPECT_EQ(c.container.volume_mounts[0].Str({"mountPath"}), "/code");
+  ASSERT_TRUE(c.init_containers);
+  ASSERT_EQ(c.init_containers->size(), 2u);
+  EXPECT_EQ((*c.init_containers)[1].name, "db-migrate");
+  ASSERT_TRUE(c.services);
+  ASSERT_EQ(c.services->size(), 1u);
+  EXPECT_EQ((*c.services)[0].name, "postgres");
+  EXPECT_EQ((*c.services)[0].database, "catalyst");
+  ASSERT_TRUE((*c.services)[0].storage);
+  EXPECT_EQ((*c.services)[0].storage->storage, "1Gi");
+  ASSERT_TRUE(c.volumes);
+  EXPECT_EQ((*c.volumes)[0].name, "code");
+  EXPECT_EQ((*c.volumes)[0].claim->storage, "5Gi");
+}
+
+TEST(ApiEnvironmentTest, HeadMeansTheBranchAndModeIsInferredOrGiven) {
+  EnvironmentSpec e = MustParse(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"},
+      "spec": {"type": "deployment", "sources": [{"name": "main", "commitSha": "HEAD",
+               "branch": "main", "prNumber": 7}]}})");
+  EXPECT_EQ(e.sources[0].commit_sha, "");
+  EXPECT_EQ(e.Mode(), DeploymentMode::kProduction);
+  e = MustParse(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"},
+      "spec": {"type": "development", "deploymentMode": "workspace"}})");
+  EXPECT_EQ(e.Mode(), DeploymentMode::kWorkspace);
+}
+
+// The source named "web" wins; otherwise the first one is cloned.
+TEST(ApiEnvironmentTest, WebSourceIsTheOneNamedWebElseTheFirst) {
+  EnvironmentSpec e = MustParse(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"},
+      "spec": {"type": "development", "sources": [
+        {"name": "api", "repositoryUrl": "https://x/api"},
+        {"name": "web", "repositoryUrl": "https://x/web"}]}})");
+  EXPECT_EQ(e.WebSource()->repository_url, "https://x/web");
+  e = MustParse(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"},
+      "spec": {"type": "development", "sources": [
+        {"name": "app", "repositoryUrl": "https://x/app"},
+        {"name": "docs", "repositoryUrl": "https://x/docs"}]}})");
+  EXPECT_EQ(e.WebSource()->repository_url, "https://x/app");
+}
+
+TEST(ApiEnvironmentTest, ReportsEveryProblemNamingTheField) {
+  absl::Status s = ParseError(R"({"metadata": {"name": "a", "namespace": "b"},
+      "spec": {"type": "staging", "deploymentMode": "canary",
+               "sources": [{"name": "web", "repositoryUrl": "ftp://x", "branch": "a..b",
+                            "commitSha": "XYZ", "prNumber": 0}],
+               "config": {"image": 5, "envVars": [{"name": "A", "value": "1"},
+                                                  {"name": "A", "value": "2"},
+                                                  {"name": "1BAD"}],
+                          "ports": [{"containerPort": 70000}, {"containerPort": 80},
+                                    {"containerPort": 80}],
+                          "resources": {"limits": {"memory": "2GB"}},
+                          "workingDir": "relative",
+                          "volumeMounts": [{"name": "v", "mountPath": "x"}],
+                          "initContainers": [{"name": "Bad_Name"}],
+                          "services": [{"name": "db"}],
+                          "volumes": [{"name": "v", "persistentVolumeClaim": {}}]}}})");
+  EXPECT_TRUE(absl::IsInvalidArgument(s));
+  for (const char* part :
+       {"metadata.uid is missing", "spec.type \"staging\" is not one of development, deployment",
+        "spec.deploymentMode \"canary\" is not one of production, development, workspace",
+        "spec.sources[0].repositoryUrl \"ftp://x\" must start with https://",
+        "spec.sources[0].branch \"a..b\" is not a valid git branch name",
+        "spec.sources[0].commitSha \"XYZ\" must be 7 to 40 lowercase hex digits",
+        "spec.sources[0].prNumber must be a positive integer", "spec.config.image must be a string",
+        "spec.config.envVars[1].name \"A\" is listed more than once",
+        "spec.config.envVars[2].name \"1BAD\" must start with a letter",
+        "spec.config.ports[0].containerPort must be 1 to 65535",
+        "spec.config.ports[2].containerPort 80 is listed more than once",
+        "spec.config.resources.limits.memory \"2GB\" is not a quantity",
+        "spec.config.workingDir \"relative\" must be an absolute path",
+        "spec.config.volumeMounts[0].mountPath \"x\" must be an absolute path",
+        "spec.config.initContainers[0].name \"Bad_Name\" must be a lowercase DNS label",
+        "spec.config.services[0].container is required",
+        "spec.config.volumes[0].persistentVolumeClaim.resources.requests.storage is required"})
+    EXPECT_THAT(s.message(), HasSubstr(part));
+  EXPECT_THAT(ParseError(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"}})").message(),
+              HasSubstr("spec is required"));
+  EXPECT_THAT(ParseError(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"}, "spec": {}})")
+                  .message(),
+              HasSubstr("spec.type is required"));
+}
+
+// Quantities as the server would store them; numbers accepted (int-or-string).
+TEST(ApiConfigTest, QuantitiesAreCanonical) {
+  Problems p;
+  auto v = Must(R"({"resources": {"requests": {"cpu": "0.5", "memory": "1024Mi"},
+                                  "limits": {"cpu": 2}}})");
+  Config c = ParseConfig(&v.json(), "spec.config", p);
+  ASSERT_TRUE(p.empty()) << p.ToStatus();
+  EXPECT_EQ(c.container.resources->requests, (ResourceList{{"cpu", "500m"}, {"memory", "1Gi"}}));
+  EXPECT_EQ(c.container.resources->limits, (ResourceList{{"cpu", "2"}}));
+}
+
+TEST(ApiConfigTest, EnvVarsAreEnvAndEnvWinsAndValueFromIsKept) {
+  Problems p;
+  auto v = Must(R"({"envVars": [{"name": "A", "value": "old"}, {"name": "B", "value": "b"}],
+      "env": [{"name": "A", "value": "new"},
+              {"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]})");
+  Config c = ParseConfig(&v.json(), "spec.config", p);
+  ASSERT_TRUE(p.empty()) << p.ToStatus();
+  EXPECT_THAT(EnvNames(c.container.env), ElementsAre("A=new", "B=b", "S="));
+  EXPECT_EQ(c.container.env[2].value_from.Str({"secretKeyRef", "key"}), "k");
+}
+
+// PRODUCT.md "The real client": the Environment wins, env lists merge by name,
+// "" and [] do not override, present-but-empty lists mean "none".
+TEST(ApiConfigTest, MergeEnvironmentOverTemplate) {
+  Problems p;
+  auto t = Must(R"({"image": "node:22", "command": ["a"], "workingDir": "/code",
+      "env": [{"name": "X", "value": "t"}, {"name": "Y", "value": "t"}],
+      "resources": {"limits": {"memory": "1Gi"}},
+      "initContainers": [{"name": "npm-install"}],
+      "services": [{"name": "postgres", "container": {"image": "postgres:16"}}],
+      "volumes": [{"name": "code"}]})");
+  auto e = Must(R"({"image": "", "command": [], "args": ["--x"],
+      "env": [{"name": "Y", "value": "e"}, {"name": "Z", "value": "e"}],
+      "resources": {"limits": {"memory": "3Gi"}},
+      "initContainers": [], "volumes": [{"name": "other"}]})");
+  Config m = MergeConfig(ParseConfig(&t.json(), "t", p), ParseConfig(&e.json(), "e", p));
+  ASSERT_TRUE(p.empty()) << p.ToStatus();
+  EXPECT_EQ(m.container.image, "node:22");
+  EXPECT_THAT(m.container.command, ElementsAre("a"));
+  EXPECT_THAT(m.container.args, ElementsAre("--x"));
+  EXPECT_EQ(m.container.working_dir, "/code");
+  EXPECT_THAT(EnvNames(m.container.env), ElementsAre("X=t", "Y=e", "Z=e"));
+  EXPECT_EQ(m.container.resources->limits, (ResourceList{{"memory", "3Gi"}}));
+  ASSERT_TRUE(m.init_containers);
+  EXPECT_EQ(m.init_containers->size(), 1u) << "[] does not override";
+  ASSERT_TRUE(m.services);
+  EXPECT_EQ(m.services->size(), 1u);
+  ASSERT_TRUE(m.volumes);
+  EXPECT_EQ((*m.volumes)[0].name, "other");
+  // Said nowhere: absent; said empty with nothing to override: none.
+  Config none = MergeConfig(Config{}, ParseConfig(&Must(R"({"services": []})").json(), "e", p));
+  EXPECT_FALSE(none.init_containers);
+  ASSERT_TRUE(none.services);
+  EXPECT_TRUE(none.services->empty());
+}
+
+// sync-project-cr.ts's Project, and what a Project may get wrong.
+TEST(ApiProjectTest, ReadsTheWebAppsProject) {
+  absl::StatusOr<ProjectSpec> p = ParseProject(Must(testing_support::ProjectJson({})));
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->name, "catalyst");
+  EXPECT_EQ(p->namespace_, "my-team");
+  ASSERT_EQ(p->sources.size(), 1u);
+  EXPECT_EQ(p->FindSource("primary")->repository_url, "https://github.com/acme/catalyst");
+  EXPECT_EQ(p->FindSource("main"), nullptr);
+  ASSERT_NE(p->FindTemplate("development"), nullptr);
+  EXPECT_EQ(p->FindTemplate("development")->source_ref, "primary");
+  ASSERT_TRUE(p->FindTemplate("deployment")->config);
+  EXPECT_EQ(p->FindTemplate("deployment")->config->container.image, "node:22-slim");
+  EXPECT_EQ(p->quota_cpu, "2");
+  EXPECT_EQ(p->quota_memory, "4Gi");
+  EXPECT_EQ(p->github_installation_id, "12345678");
+
+  absl::Status bad = ParseProject(Must(R"({"metadata": {"name": "p", "namespace": "t"},
+      "spec": {"sources": [{"name": "primary", "repositoryUrl": "nope", "branch": "a..b"}],
+               "templates": {"development": {"config": {"ports": [{"containerPort": 0}]}}},
+               "resources": {"defaultQuota": {"cpu": "lots"}}}})"))
+                         .status();
+  for (const char* part : {"spec.sources[0].repositoryUrl \"nope\"",
+                           "spec.sources[0].branch \"a..b\"",
+                           "spec.templates.development.config.ports[0].containerPort",
+                           "spec.resources.defaultQuota.cpu \"lots\" is not a quantity"})
+    EXPECT_THAT(bad.message(), HasSubstr(part));
+}
+
+}  // namespace
+}  // namespace v1alpha1
