@@ -44,6 +44,7 @@ lacks() { local f=$1 p; shift; for p; do ! grep -Eq -- "$p" "$f" || { echo "unex
 
 # The chart's CRD copy must not drift from crds/ (what the tests and the demo apply).
 check "crds/ == deploy/kube-operator/crds/" diff -r "$REPO/crds" "$CHART/crds"
+check "CRDs as scripts/gen-crds.py writes them" python3 "$REPO/scripts/gen-crds.py" --check
 
 check "helm lint --strict" "$HELM" lint --strict "$CHART"
 check "helm lint --strict (replicas=1, serviceMonitor)" \

@@ -115,6 +115,9 @@ int Run(int argc, char** argv) {
   flags.String("workspace-storage", &o.config.workspace_storage, "workspace volume size");
   flags.String("storage-class", &o.config.storage_class,
                "storageClassName of volumes (empty: default)");
+  flags.Bool("registry-credentials", &o.config.registry_credentials,
+             "copy each Project namespace's registry-credentials Secret to its environments "
+             "(needs RBAC on Secrets)");
   flags.Bool("leader-elect", &o.leader_elect,
              "elect a leader on a Lease; only the leader reconciles (run 2+ replicas)");
   flags.String("leader-election-namespace", &o.leader_election_namespace,

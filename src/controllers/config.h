@@ -55,6 +55,10 @@ struct OperatorConfig {
 
   // PRODUCT.md "Rules": an environment not Ready within this is Failed.
   absl::Duration failure_deadline = absl::Minutes(10);
+  // Copy each Project namespace's registry-credentials Secret into its
+  // environments' namespaces and name it in imagePullSecrets (needs RBAC on
+  // Secrets, chart value rbac.secrets).
+  bool registry_credentials = true;
   // Server-side apply field manager.
   std::string field_manager = "kube-operator";
 };

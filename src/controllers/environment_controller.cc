@@ -77,7 +77,9 @@ EnvironmentController::EnvironmentController(kube::Client* client, ControllerOpt
   // every namespace (RBAC cannot narrow a watch by name; the field selector
   // keeps every other Secret out of the cache).
   auto* secrets =
-      Add(r::kSecrets, "", absl::StrCat("metadata.name=", kRegistrySecretName));
+      options_.config.registry_credentials
+          ? Add(r::kSecrets, "", absl::StrCat("metadata.name=", kRegistrySecretName))
+          : nullptr;
   for (auto& [res, inf] : informers_)
     if (inf.get() != environments_ && inf.get() != projects)
       inf->store().AddIndex(kUidIndex, informer::ByLabel(kEnvironmentUidLabel));
@@ -88,7 +90,7 @@ EnvironmentController::EnvironmentController(kube::Client* client, ControllerOpt
   environments_->AddHandler(
       handler([](const kube::Object& o, std::vector<std::string>& out) { out.push_back(o.Key()); }));
   projects->AddHandler(handler(DependentsOf(&environments_->store(), /*by_name=*/true)));
-  secrets->AddHandler(handler(DependentsOf(&environments_->store(), /*by_name=*/false)));
+  if (secrets) secrets->AddHandler(handler(DependentsOf(&environments_->store(), /*by_name=*/false)));
   informer::EventHandler* owner = handler(OwnerOf);
   for (auto& [res, inf] : informers_)
     if (inf.get() != environments_ && inf.get() != projects && inf.get() != secrets)

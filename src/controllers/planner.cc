@@ -391,7 +391,9 @@ Plan Planner::Run() {
       sb_.Set("ProjectResolved", true, "Found",
               absl::StrCat("Project ", project->namespace_, "/", project->name));
       // The team's pull credentials, unless it is one of the operator's own copies.
-      if (auto s = in_.state.Get(r::kSecrets, project->namespace_, kRegistrySecretName);
+      if (auto s = in_.config.registry_credentials
+                       ? in_.state.Get(r::kSecrets, project->namespace_, kRegistrySecretName)
+                       : std::nullopt;
           s && s->Label(kManagedByLabel) != kManagedByValue)
         registry = *s;
     } else {

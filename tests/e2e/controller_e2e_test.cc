@@ -162,8 +162,9 @@ TEST_F(ControllerE2E, RunsUnderTheChartsClusterRoleAndNothingMore) {
   auto as_operator = NewClient(*config);
   // Inside the ClusterRole: read Environments everywhere.
   EXPECT_TRUE(as_operator->List(kEnvironments, "", {}).ok());
-  // Outside it: Secrets, RBAC, and Environments' spec are not the operator's.
-  EXPECT_TRUE(kube::apierrors::IsForbidden(as_operator->List(kSecrets, "", {}).status()));
+  // Outside it: ConfigMaps, RBAC, and Environments' spec are not the operator's.
+  // (Secrets are, for the registry-credentials copies: rbac.secrets.)
+  EXPECT_TRUE(kube::apierrors::IsForbidden(as_operator->List(kConfigMaps, "", {}).status()));
   EXPECT_TRUE(kube::apierrors::IsForbidden(
       as_operator
           ->Create(kClusterRoles, "",

@@ -129,9 +129,11 @@ bool WaitForControllers(absl::Duration timeout) {
   });
 }
 
-TestNamespace::TestNamespace(absl::string_view prefix) {
-  absl::BitGen gen;
-  name_ = absl::StrCat("e2e-", prefix, "-", absl::Uniform<uint32_t>(gen, 0, 1u << 30));
+TestNamespace::TestNamespace(absl::string_view prefix)
+    : TestNamespace(Exact{}, absl::StrCat("e2e-", prefix, "-",
+                                          absl::Uniform<uint32_t>(absl::BitGen(), 0, 1u << 30))) {}
+
+TestNamespace::TestNamespace(Exact, std::string name) : name_(std::move(name)) {
   auto created =
       Admin().Create(kube::resources::kNamespaces, "",
                      absl::StrCat(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")",

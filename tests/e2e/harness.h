@@ -49,6 +49,9 @@ absl::Status SetSimulatorFault(const std::string& ns, const std::string& fault);
 class TestNamespace {
  public:
   explicit TestNamespace(absl::string_view prefix);
+  // A namespace of exactly this name (the caller makes it unique).
+  struct Exact {};
+  TestNamespace(Exact, std::string name);
   ~TestNamespace();
   TestNamespace(const TestNamespace&) = delete;
   TestNamespace& operator=(const TestNamespace&) = delete;

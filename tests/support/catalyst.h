@@ -3,10 +3,16 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
 namespace testing_support {
+
+// sanitizeNamespaceComponent and generateNamespaceWithHash of the web app's
+// namespace-utils.ts.
+std::string WebAppSanitize(absl::string_view name);
+std::string WebAppNamespace(const std::vector<std::string>& components);
 
 // tests/data/catalyst/nextjs-preset-config.json: the `spec.config` of every
 // Environment the web app creates, and of both Project templates.
@@ -33,6 +39,7 @@ struct EnvironmentFields {
   std::string branch = "main";
   std::string commit_sha;             // "" as the web app sends it
   std::string source_name = "primary";
+  int pr_number = 0;  // 0: not sent
   std::string config = NextjsPresetConfig();  // "" for none
   std::string extra_spec;  // e.g. R"("deploymentMode":"workspace",)"
   std::string uid;         // set for unit tests (the server sets it)

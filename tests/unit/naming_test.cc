@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "support/catalyst.h"
 
 namespace controllers {
 namespace {
@@ -72,11 +73,15 @@ TEST(NamingTest, GenerateAsTheWebApp) {
       {{"my-super-long-team-name", "my-super-long-project-name", "feature-branch-name-2"},
        "my-super-long-team-name-my-super-long-project-name-featur-707ce"},
       {{"My Team", "My Cool App!", "dev-happy-otter"}, "my-team-my-cool-app-dev-happy-otter"},
+      // The example.
+      {{"Acme Corporation International", "Customer Portal Frontend", "dev-brave-otter-42"},
+       "acme-corporation-international-customer-portal-frontend-d-30fb3"},
       {{"", "--"}, ""},
   };
   for (const auto& [parts, want] : cases) {
     const std::string got = GenerateNamespace({parts.begin(), parts.end()});
     EXPECT_EQ(got, want);
+    EXPECT_EQ(got, testing_support::WebAppNamespace(parts)) << "the tests' own copy";
     if (!got.empty()) {
       EXPECT_TRUE(IsDns1123Label(got)) << got;
     }

@@ -6,6 +6,7 @@
 #include "controllers/naming.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "support/catalyst.h"
 
 namespace controllers {
 namespace {
@@ -280,6 +281,57 @@ TEST_F(PlannerTest, FailingPodsMakeItFailedAndTheDeadlineToo) {
   p = Run(env, &none);
   EXPECT_EQ(p.phase, "Failed");
   EXPECT_NE(p.status_patch->find("ProgressDeadlineExceeded"), std::string::npos);
+}
+
+// PRODUCT.md "The real client": without its Project the web app's
+// Environment has no repository; it waits, saying what it looked for, and
+// creates nothing.
+TEST_F(PlannerTest, AMissingProjectIsAStatusNotASilentRetry) {
+  testing_support::EnvironmentFields f;
+  f.uid = "u-9";
+  kube::Object env = *kube::Object::Parse(testing_support::EnvironmentJson(f));
+  Plan p = Run(env);
+  EXPECT_THAT(Names(p), ::testing::ElementsAre("finalizer"));
+  EXPECT_EQ(p.phase, "Pending");
+  ASSERT_TRUE(p.status_patch);
+  EXPECT_NE(p.status_patch->find(R"("type":"ProjectResolved","status":"False","reason":"ProjectNotFound","message":"Project catalyst not found in namespace my-team or my-team-catalyst")"),
+            std::string::npos)
+      << *p.status_patch;
+  // Once it exists, everything proceeds from its source.
+  state_.Put(r::kProjects, *kube::Object::Parse(testing_support::ProjectJson({})));
+  p = Run(env);
+  EXPECT_EQ(p.phase, "Provisioning");
+  EXPECT_NE(p.status_patch->find(R"("type":"ProjectResolved","status":"True")"), std::string::npos);
+  EXPECT_THAT(Names(p), ::testing::Contains("deployments/postgres"));
+}
+
+// An Environment complete on its own (the seed's, with a repositoryUrl) does
+// not wait for a Project it names but that does not exist.
+TEST_F(PlannerTest, ASelfSufficientEnvironmentGoesAheadWithoutItsProject) {
+  Plan p = Run(Env());
+  EXPECT_EQ(p.phase, "Provisioning");
+  EXPECT_NE(p.status_patch->find(R"("type":"ProjectResolved","status":"False")"),
+            std::string::npos);
+}
+
+// The team's pull credentials are copied next to the pods that use them,
+// never one of the operator's own copies.
+TEST_F(PlannerTest, RegistryCredentialsAreCopiedFromTheProjectsNamespace) {
+  testing_support::EnvironmentFields f;
+  f.uid = "u-9";
+  kube::Object env = *kube::Object::Parse(testing_support::EnvironmentJson(f));
+  state_.Put(r::kProjects, *kube::Object::Parse(testing_support::ProjectJson({})));
+  state_.Put(r::kSecrets, *kube::Object::Parse(R"({"apiVersion":"v1","kind":"Secret",
+      "metadata":{"name":"registry-credentials","namespace":"my-team","resourceVersion":"3"},
+      "type":"kubernetes.io/dockerconfigjson","data":{".dockerconfigjson":"e30="}})"));
+  Plan p = Run(env);
+  EXPECT_THAT(Names(p),
+              ::testing::Contains("secrets/registry-credentials"));
+  for (const Action& a : p.actions) {
+    if (a.resource.plural == "secrets") {
+      EXPECT_EQ(a.ns, "my-team-catalyst-dev-happy-otter-42");
+    }
+  }
 }
 
 TEST(DiagnosisTest, NamesContainerAndCause) {
