@@ -32,8 +32,6 @@ inline constexpr char kNamespaceTypeLabel[] = "catalyst.dev/namespace-type";
 // "<environment namespace>/<environment name>": maps an event on a managed
 // object back to its Environment (names may be 253 chars: too long for a label).
 inline constexpr char kEnvironmentAnnotation[] = "catalyst.dev/environment";
-// On the web pod template: changes with what the pod runs, so a spec change rolls it.
-inline constexpr char kRevisionAnnotation[] = "catalyst.dev/revision";
 
 // Object names inside the target namespace.
 inline constexpr char kQuotaName[] = "environment-quota";

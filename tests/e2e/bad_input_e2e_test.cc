@@ -110,16 +110,16 @@ Case Generate(int i, const std::string& clash, const std::string& pair) {
   switch (i % 10) {
     case 0:
       return {name, "{}", R"({"type":"deployment"})", invalid,
-              "spec.config.image is required for type deployment"};
+              "spec.config.image is required for deploymentMode production"};
     case 1:
       return {name, "{}", R"({"type":"deployment","config":{"envVars":[{"name":"A"}]}})", invalid,
-              "spec.config.image is required for type deployment"};
+              "spec.config.image is required for deploymentMode production"};
     case 2:
       return {name, "{}", R"({"type":"development"})", invalid,
-              "spec.sources needs a source named \"web\""};
+              "no repository to clone: spec.sources needs a repositoryUrl"};
     case 3:
       return {name, "{}", Dev(R"([{"name":"web","branch":"main"}])"), invalid,
-              "spec.sources[0].repositoryUrl is required for type development"};
+              "no repository to clone: spec.sources needs a repositoryUrl"};
     case 4:  // the schema's pattern allows a leading '-', git does not
       return {name, "{}", Dev(Web("-rf" + id)), invalid, "is not a valid git branch name"};
     case 5:
@@ -134,7 +134,7 @@ Case Generate(int i, const std::string& clash, const std::string& pair) {
               "must not contain spaces"};
     case 8:  // no source named web: the first is used, and it has no repository
       return {name, "{}", Dev(R"([{"name":"api"},{"name":"docs","repositoryUrl":"https://x"}])"),
-              invalid, "spec.sources[0].repositoryUrl is required"};
+              invalid, "no repository to clone"};
     default:  // its target namespace exists and belongs to nobody
       return {name, Hierarchy(clash, "p", "e"),
               R"({"type":"deployment","config":{"image":"ghcr.io/org/app:v1"}})",

@@ -216,10 +216,12 @@ TEST_F(ControllerE2E, NewCommitRollsOutThroughDeploying) {
   CreateEnv(ns.name(), "pr-3", DevSpec("a1b2c3d"));
   ExpectPhase(ns.name(), "pr-3", "Ready");
   const std::string target = ns.name() + "-pr-3";
+  // The Deployment controller's rollout counter: a new pod template is a new revision.
   const std::string old_rev(
       Admin()
           .Get(kDeployments, target, "web")
-          ->Str({"spec", "template", "metadata", "annotations", "catalyst.dev/revision"}));
+          ->Str({"metadata", "annotations", "deployment.kubernetes.io/revision"}));
+  ASSERT_FALSE(old_rev.empty());
   ASSERT_TRUE(
       Admin()
           .Patch(
@@ -233,8 +235,8 @@ TEST_F(ControllerE2E, NewCommitRollsOutThroughDeploying) {
   })) << Env(ns.name(), "pr-3").Serialize();
   auto web = Admin().Get(kDeployments, target, "web");
   ASSERT_TRUE(web.ok());
-  EXPECT_NE(web->Str({"spec", "template", "metadata", "annotations", "catalyst.dev/revision"}),
-            old_rev);
+  EXPECT_NE(web->Str({"metadata", "annotations", "deployment.kubernetes.io/revision"}), old_rev);
+  EXPECT_TRUE(absl::StrContains(web->Serialize(), "\"d4e5f6a\"")) << "git-clone checks it out";
   auto events = Admin().List(kEvents, ns.name(),
                              {.field_selector = "involvedObject.name=pr-3,reason=Deploying"});
   ASSERT_TRUE(events.ok());

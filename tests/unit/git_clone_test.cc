@@ -1,0 +1,138 @@
+// The git-clone init container's script (controllers/git_clone.h), run with
+// sh and git against a local repository as the init container would run it.
+#include "controllers/git_clone.h"
+
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "gtest/gtest.h"
+
+namespace controllers {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Runs a shell command; its exit code and output (stdout and stderr).
+int Shell(const std::string& cmd, std::string* out = nullptr) {
+  FILE* p = popen(absl::StrCat("(", cmd, ") 2>&1").c_str(), "r");
+  if (!p) return -1;
+  std::string text;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), p)) text.append(buf, n);
+  const int status = pclose(p);
+  if (out) *out = text;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+class GitCloneTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/git-clone-test.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    // An upstream with main (two commits) and a feature branch.
+    const std::string git = "git -c user.email=t@t -c user.name=t -c init.defaultBranch=main";
+    std::string out;
+    ASSERT_EQ(Shell(absl::StrCat("set -e; cd ", dir_, "; mkdir up; cd up; ", git, " init -q; ",
+                               "echo one > a.txt; ", git, " add a.txt; ", git,
+                               " commit -qm one; echo two > a.txt; ", git, " commit -qam two; ",
+                               git, " checkout -qb feature; echo f > f.txt; ", git,
+                               " add f.txt; ", git, " commit -qm feature; ", git,
+                               " checkout -q main"),
+                  &out),
+              0)
+        << out;
+    url_ = absl::StrCat("file://", dir_, "/up");
+    first_ = Rev("main~1");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string Rev(const std::string& ref) {
+    std::string out;
+    EXPECT_EQ(Shell(absl::StrCat("git -C ", dir_, "/up rev-parse ", ref), &out), 0) << out;
+    return std::string(absl::StripTrailingAsciiWhitespace(out));
+  }
+  // The init container: sh -c <script> git-clone <url> <branch> <sha> <dest>.
+  int Clone(const std::string& branch, const std::string& sha, const std::string& dest,
+            std::string* out) {
+    return Shell(absl::StrCat("HOME=", dir_, " sh -c ", Quote(kGitCloneScript), " git-clone ",
+                            Quote(url_), " ", Quote(branch), " ", Quote(sha), " ", Quote(dest)),
+               out);
+  }
+  std::string Head(const std::string& dest) {
+    std::string out;
+    Shell(absl::StrCat("git -C ", dest, " rev-parse HEAD"), &out);
+    return std::string(absl::StripTrailingAsciiWhitespace(out));
+  }
+
+  std::string dir_, url_, first_;
+};
+
+TEST_F(GitCloneTest, BranchShaAndDefault) {
+  std::string out;
+  const std::string dest = dir_ + "/ws/app";
+  ASSERT_EQ(Clone("feature", "", dest, &out), 0) << out;
+  EXPECT_EQ(Head(dest), Rev("feature"));
+  EXPECT_TRUE(fs::exists(dest + "/f.txt"));
+  ASSERT_EQ(Clone("", first_, dest, &out), 0) << out;  // a full sha, fetched on its own
+  EXPECT_EQ(Head(dest), first_);
+  ASSERT_EQ(Clone("main", first_.substr(0, 7), dest, &out), 0) << out;  // a short one
+  EXPECT_EQ(Head(dest), first_);
+  ASSERT_EQ(Clone("", "", dest, &out), 0) << out;  // the remote's default branch
+  EXPECT_EQ(Head(dest), Rev("main"));
+  EXPECT_FALSE(fs::exists(dest + "/f.txt")) << "a rerun ends on a clean tree";
+}
+
+// The web app's preset mounts the volume at /code and works in /code/web: the
+// clone goes into the volume's root, next to lost+found, and a rerun keeps
+// only what git tracks (and npm's cache).
+TEST_F(GitCloneTest, IntoAVolumeRootAndAgain) {
+  const std::string root = dir_ + "/code";
+  fs::create_directories(root + "/lost+found");
+  std::string out;
+  ASSERT_EQ(Clone("main", "", root, &out), 0) << out;
+  EXPECT_EQ(Head(root), Rev("main"));
+  std::ofstream(root + "/a.txt") << "edited";
+  fs::create_directories(root + "/node_modules/x");
+  fs::create_directories(root + "/.npm/cache");
+  ASSERT_EQ(Clone("feature", "", root, &out), 0) << out;
+  EXPECT_EQ(Head(root), Rev("feature"));
+  std::ifstream a(root + "/a.txt");
+  std::string content((std::istreambuf_iterator<char>(a)), {});
+  EXPECT_EQ(content, "two\n");
+  EXPECT_FALSE(fs::exists(root + "/node_modules"));
+  EXPECT_TRUE(fs::exists(root + "/.npm/cache"));
+  EXPECT_TRUE(fs::exists(root + "/lost+found"));
+}
+
+TEST_F(GitCloneTest, WhatIsNotFoundIsNamed) {
+  std::string out;
+  EXPECT_NE(Clone("", "deadbeefdeadbeef", dir_ + "/x", &out), 0);
+  EXPECT_NE(out.find("commit deadbeefdeadbeef not found in " + url_), std::string::npos) << out;
+  EXPECT_NE(Clone("no-such-branch", "", dir_ + "/y", &out), 0);
+  EXPECT_NE(out.find("branch no-such-branch not found in " + url_), std::string::npos) << out;
+}
+
+// The URL and ref are data, never shell: a hostile branch name runs nothing.
+TEST_F(GitCloneTest, ArgumentsAreNotShell) {
+  std::string out;
+  const std::string marker = dir_ + "/pwned";
+  EXPECT_NE(Clone(absl::StrCat("x;touch ", marker), "", dir_ + "/z", &out), 0);
+  EXPECT_FALSE(fs::exists(marker));
+}
+
+}  // namespace
+}  // namespace controllers
