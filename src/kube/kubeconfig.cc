@@ -127,20 +127,26 @@ class Decoder {
   // The value under key in a mapping, or a null node. Merge keys
   // (`<<: *base`, YAML 1.1, which kubectl's go-yaml honours) are looked into
   // after the mapping's own keys; depth bounds an alias that merges itself.
+  //
+  // Never assign one YAML::Node to another here: yaml-cpp's operator= does
+  // not rebind the handle, it makes the node assigned to share the other's
+  // data, rewriting the tree (with an alias, the very mapping being walked:
+  // a use-after-free the fuzzer found). Nodes are only ever constructed.
   absl::StatusOr<YAML::Node> Get(const YAML::Node& map, absl::string_view key, int depth = 0) {
     if (!map.IsMap() || depth > 8) return YAML::Node();
-    YAML::Node merge;
+    std::optional<YAML::Node> merge;
     for (auto it = map.begin(); it != map.end(); ++it) {
       if (--work_ < 0)
         return ErrorAt(map, "", "aliases repeat too much (over 200,000 key comparisons)");
       if (!it->first.IsScalar()) continue;
       const std::string& k = it->first.Scalar();
       if (k == key) return it->second;
-      if (k == "<<" && it->first.Tag() == "?") merge = it->second;
+      if (k == "<<" && it->first.Tag() == "?") merge.emplace(it->second);
     }
-    if (merge.IsMap()) return Get(merge, key, depth + 1);
-    if (merge.IsSequence()) {
-      for (auto it = merge.begin(); it != merge.end(); ++it) {
+    if (!merge) return YAML::Node();
+    if (merge->IsMap()) return Get(*merge, key, depth + 1);
+    if (merge->IsSequence()) {
+      for (auto it = merge->begin(); it != merge->end(); ++it) {
         auto v = Get(*it, key, depth + 1);
         if (!v.ok() || !Absent(*v)) return v;
       }

@@ -406,6 +406,10 @@ TEST_F(KubeconfigTest, HostileInputIsRefusedQuickly) {
   // A mapping that merges itself.
   EXPECT_THAT(message("current-context: x\nclusters: [{name: c, cluster: &x {<<: *x}}]\n"),
               HasSubstr("no context named 'x'"));
+  // Two merge keys, the first naming the mapping itself (found by fuzzing: a
+  // heap-use-after-free while yaml-cpp's Node::operator= rebound the tree).
+  EXPECT_THAT(message("current-context: x\nclusters: [{name: c, cluster: &b {<<: *b, <<: {}}}]\n"),
+              HasSubstr("no context named 'x'"));
   // One large mapping named many times: 2,000 users of 10,000 keys each.
   std::string big = "big: &b {";
   for (int i = 0; i < 10000; ++i) absl::StrAppend(&big, "k", i, ": v, ");
