@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -127,17 +128,26 @@ OperatorProcess::~OperatorProcess() {
   }
 }
 
+void OperatorProcess::SetEnv(std::string name, std::string value) {
+  env_.emplace_back(std::move(name), std::move(value));
+}
+
 void OperatorProcess::Start() {
-  auto kubeconfig =
-      kubeconfig_.empty() ? ChartIdentityKubeconfig() : absl::StatusOr<std::string>(kubeconfig_);
-  if (!kubeconfig.ok()) {
-    ADD_FAILURE() << kubeconfig.status();
-    return;
-  }
+  const bool kubeconfig_env =
+      std::any_of(env_.begin(), env_.end(), [](const auto& e) { return e.first == "KUBECONFIG"; });
   std::vector<std::string> args = {
-      "kube-operator", "--kubeconfig=" + *kubeconfig, "--failure-deadline=2m",
+      "kube-operator", "--failure-deadline=2m",
       absl::StrCat("--metrics-bind-address=127.0.0.1:", port_base_),
       absl::StrCat("--health-probe-bind-address=127.0.0.1:", port_base_ + 1)};
+  if (!kubeconfig_env) {
+    auto kubeconfig =
+        kubeconfig_.empty() ? ChartIdentityKubeconfig() : absl::StatusOr<std::string>(kubeconfig_);
+    if (!kubeconfig.ok()) {
+      ADD_FAILURE() << kubeconfig.status();
+      return;
+    }
+    args.push_back("--kubeconfig=" + *kubeconfig);
+  }
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   // Everything is prepared here, not in the child: the log is truncated
   // before Start returns (a test reading it at once must not see the last
@@ -152,11 +162,17 @@ void OperatorProcess::Start() {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::string pod_name = "POD_NAME=" + name_;
+  std::vector<std::string> own = {"POD_NAME=" + name_};
+  for (const auto& [name, value] : env_) own.push_back(absl::StrCat(name, "=", value));
   std::vector<char*> envp;
-  for (char** e = environ; *e; ++e)
-    if (!absl::StartsWith(*e, "POD_NAME=")) envp.push_back(*e);
-  envp.push_back(pod_name.data());
+  for (char** e = environ; *e; ++e) {
+    const absl::string_view entry(*e);
+    const absl::string_view name = entry.substr(0, entry.find('=') + 1);
+    if (std::none_of(own.begin(), own.end(),
+                     [&](const std::string& o) { return absl::StartsWith(o, name); }))
+      envp.push_back(*e);
+  }
+  for (auto& o : own) envp.push_back(o.data());
   envp.push_back(nullptr);
   pid_ = fork();
   if (pid_ == 0) {

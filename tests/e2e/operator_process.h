@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -45,6 +46,9 @@ class OperatorProcess {
   OperatorProcess(const OperatorProcess&) = delete;
   OperatorProcess& operator=(const OperatorProcess&) = delete;
 
+  // An environment variable for the operator, from the next Start on.
+  // Setting KUBECONFIG leaves --kubeconfig out: the operator reads $KUBECONFIG.
+  void SetEnv(std::string name, std::string value);
   void Start();
   void Signal(int sig) const;
   // Waits for the exit; the wait status (again on later calls), or -1 on timeout.
@@ -67,6 +71,7 @@ class OperatorProcess {
   const int port_base_;
   const std::vector<std::string> extra_args_;
   const std::string kubeconfig_;
+  std::vector<std::pair<std::string, std::string>> env_;
   std::string log_path_;
   pid_t pid_ = -1;
   int exit_status_ = -1;
