@@ -1,5 +1,6 @@
-// Diagnosis: why a Deployment's pods are not ready, read from pod statuses
-// as the kubelet reports them (PRODUCT.md "Failure is visible").
+// Diagnosis: why a Deployment's pods are not ready, read from pod and
+// ReplicaSet statuses as the kubelet, the scheduler and the ReplicaSet
+// controller report them (PRODUCT.md "Failure is visible").
 #pragma once
 
 #include <string>
@@ -13,11 +14,15 @@ struct Diagnosis {
   enum class Severity { kNone, kWaiting, kFailing };
   Severity severity = Severity::kNone;
   std::string reason;   // OOMKilled, CrashLoopBackOff, ImagePullBackOff, InitContainerFailing,
-                        // InitContainerRunning, ...
-  std::string message;  // names the container and the cause
+                        // InitContainerRunning, Unschedulable, FailedCreate
+  std::string message;  // names the container (or pod) and the cause
 };
 
-// The most telling problem among the pods (failing beats waiting).
-Diagnosis Diagnose(const std::vector<kube::Object>& pods);
+// The most telling problem among the pods, else among the ReplicaSets
+// (failing beats waiting). A container is judged by its restarts and its last
+// termination, not only while it waits in CrashLoopBackOff: between two
+// back-offs it runs, unready, and that is no recovery.
+Diagnosis Diagnose(const std::vector<kube::Object>& pods,
+                   const std::vector<kube::Object>& replica_sets = {});
 
 }  // namespace controllers

@@ -126,13 +126,19 @@ constexpr const kube::Resource* kOwnedKinds[] = {
 
 // Builds the status from the per-step outcome, keeping transition times of
 // conditions that did not change.
+//
+// Ready=False also restarts its time when the spec changed (a new generation):
+// the failure deadline runs from it, and a corrected spec or a new commit is a
+// new attempt, not one already past its deadline.
 class StatusBuilder {
  public:
-  StatusBuilder(const Status& current, absl::Time now) : current_(current), now_(Rfc3339(now)) {}
+  StatusBuilder(const Status& current, absl::Time now, bool new_generation)
+      : current_(current), now_(Rfc3339(now)), new_generation_(new_generation) {}
   void Set(absl::string_view type, bool ok, absl::string_view reason, absl::string_view message) {
     Condition c{std::string(type), ok ? "True" : "False", std::string(reason), std::string(message),
                 now_};
-    if (const Condition* old = Find(current_, type); old && old->status == c.status)
+    const bool restart = new_generation_ && !ok && type == "Ready";
+    if (const Condition* old = Find(current_, type); old && old->status == c.status && !restart)
       c.last_transition = old->last_transition;
     out_.conditions.push_back(std::move(c));
   }
@@ -146,6 +152,7 @@ class StatusBuilder {
  private:
   const Status& current_;
   const std::string now_;
+  const bool new_generation_;
   Status out_;
 };
 
@@ -158,7 +165,11 @@ struct ProjectLookup {
 class Planner {
  public:
   explicit Planner(const PlanInput& in)
-      : in_(in), env_(in.env), current_(CurrentStatus(in.env)), sb_(current_, in.now) {}
+      : in_(in),
+        env_(in.env),
+        current_(CurrentStatus(in.env)),
+        new_generation_(current_.observed_generation != in.env.Generation()),
+        sb_(current_, in.now, new_generation_) {}
   Plan Run();
 
  private:
@@ -176,6 +187,7 @@ class Planner {
   const PlanInput& in_;
   const kube::Object& env_;
   const Status current_;
+  const bool new_generation_;  // the spec changed since the status was written
   StatusBuilder sb_;
   Plan plan_;
 };
@@ -280,11 +292,11 @@ Plan Planner::NotReady(absl::string_view cond, absl::string_view app, absl::stri
     message = in_.diagnosis->message;
     if (in_.diagnosis->severity == Diagnosis::Severity::kFailing) out_phase = "Failed";
   }
-  // The deadline runs from when Ready last became False.
+  // The deadline runs from when Ready last became False, or the spec last changed.
   const OperatorConfig& cfg = in_.config;
   const Condition* ready = Find(current_, "Ready");
   absl::Time since = in_.now;
-  if (ready && ready->status == "False" &&
+  if (!new_generation_ && ready && ready->status == "False" &&
       absl::ParseTime(absl::RFC3339_full, ready->last_transition, &since, nullptr)) {
     const absl::Duration waited = in_.now - since;
     if (waited >= cfg.failure_deadline && out_phase != "Failed") {

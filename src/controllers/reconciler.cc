@@ -206,6 +206,13 @@ informer::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& ke
                               {.label_selector = plan.diagnose_selector, .slim = true});
     if (pods.ok()) {
       Diagnosis d = Diagnose(pods->items);
+      // Nothing wrong with the pods there are: maybe the ones that are not
+      // (refused by the quota) — their ReplicaSet says so.
+      if (d.severity == Diagnosis::Severity::kNone)
+        if (auto rs = client_->List(r::kReplicaSets, plan.target_namespace,
+                                    {.label_selector = plan.diagnose_selector, .slim = true});
+            rs.ok())
+          d = Diagnose(pods->items, rs->items);
       plan = PlanEnvironment({*env, *state_, config_, clock_->Now(), &d});
     }
   }

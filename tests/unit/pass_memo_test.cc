@@ -251,10 +251,15 @@ TEST_F(PassMemoTest, ObjectChangedByARelistIsRepaired) {
 TEST_F(PassMemoTest, PendingDeadlineIsNeverSkippedAndFires) {
   // Postgres never becomes ready: Provisioning, the failure deadline running.
   Converge(/*deployments_ready=*/false);
-  // Each pass lists the pods to name the cause: nothing is remembered.
+  // Each pass lists the pods (and, with no cause among them, the ReplicaSets)
+  // to name the cause: nothing is remembered.
   EXPECT_CALL(*transport_, Send(Field(&kube::HttpRequest::path, HasSubstr("/pods?"))))
       .Times(2)
       .WillRepeatedly(Return(Json(200, R"({"kind":"PodList","apiVersion":"v1","items":[]})")));
+  EXPECT_CALL(*transport_, Send(Field(&kube::HttpRequest::path, HasSubstr("/replicasets?"))))
+      .Times(2)
+      .WillRepeatedly(
+          Return(Json(200, R"({"kind":"ReplicaSetList","apiVersion":"apps/v1","items":[]})")));
   auto res = reconciler_->Reconcile(kKey);
   ASSERT_TRUE(res.status.ok());
   ASSERT_TRUE(res.requeue_after);

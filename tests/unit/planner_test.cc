@@ -334,6 +334,86 @@ TEST_F(PlannerTest, RegistryCredentialsAreCopiedFromTheProjectsNamespace) {
   }
 }
 
+// Between two back-offs a crashing container runs, unready: still failing
+// (judged by its restarts and last termination), so the phase does not flap.
+TEST(DiagnosisTest, ACrashLoopStaysFailingWhileTheContainerRunsBetweenBackOffs) {
+  auto pod = [](absl::string_view cs) {
+    return *kube::Object::Parse(absl::StrCat(
+        R"({"metadata":{"name":"web-1"},"status":{"containerStatuses":[)", cs, "]}}"));
+  };
+  const std::string crashed =
+      R"("lastState":{"terminated":{"reason":"Error","exitCode":1,
+         "message":"npm ERR! missing script: start\n"}})";
+  auto waiting = Diagnose({pod(absl::StrCat(R"({"name":"web","restartCount":2,"ready":false,
+      "state":{"waiting":{"reason":"CrashLoopBackOff"}},)", crashed, "}"))});
+  auto running = Diagnose({pod(absl::StrCat(R"({"name":"web","restartCount":3,"ready":false,
+      "state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}},)", crashed, "}"))});
+  for (const Diagnosis& d : {waiting, running}) {
+    EXPECT_EQ(d.severity, Diagnosis::Severity::kFailing);
+    EXPECT_EQ(d.reason, "CrashLoopBackOff");
+    EXPECT_NE(d.message.find("exit 1"), std::string::npos) << d.message;
+    // The termination message (the log tail) names the cause.
+    EXPECT_NE(d.message.find("npm ERR! missing script: start"), std::string::npos) << d.message;
+  }
+  // Ready again: recovered.
+  auto ready = Diagnose({pod(absl::StrCat(R"({"name":"web","restartCount":3,"ready":true,
+      "state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}},)", crashed, "}"))});
+  EXPECT_EQ(ready.severity, Diagnosis::Severity::kNone);
+}
+
+// Exit 137 is a SIGKILL; only the kubelet's reason makes it an OOM kill.
+TEST(DiagnosisTest, Exit137IsOomKilledOnlyWhenTheReasonSaysSo) {
+  auto with = [](absl::string_view reason) {
+    return Diagnose({*kube::Object::Parse(absl::StrCat(
+        R"({"metadata":{"name":"p"},"status":{"containerStatuses":[{"name":"web","restartCount":1,
+            "ready":false,"lastState":{"terminated":{"exitCode":137,"reason":")",
+        reason, R"("}}}]}})"))});
+  };
+  EXPECT_EQ(with("OOMKilled").reason, "OOMKilled");
+  EXPECT_EQ(with("Error").reason, "CrashLoopBackOff");
+  EXPECT_EQ(with("Error").message.find("OOM"), std::string::npos);
+}
+
+TEST(DiagnosisTest, UnschedulablePodsAndQuotaRefusalsAreFailingAtOnce) {
+  auto unschedulable = Diagnose({*kube::Object::Parse(
+      R"({"metadata":{"name":"web-1"},"status":{"phase":"Pending","conditions":[
+          {"type":"PodScheduled","status":"False","reason":"Unschedulable",
+           "message":"0/1 nodes are available: 1 Insufficient cpu."}]}})")});
+  EXPECT_EQ(unschedulable.severity, Diagnosis::Severity::kFailing);
+  EXPECT_EQ(unschedulable.reason, "Unschedulable");
+  EXPECT_NE(unschedulable.message.find("Insufficient cpu"), std::string::npos);
+  auto refused = Diagnose({}, {*kube::Object::Parse(
+      R"({"metadata":{"name":"web-5d9"},"status":{"conditions":[{"type":"ReplicaFailure",
+          "status":"True","reason":"FailedCreate","message":"pods \"web-5d9-x\" is forbidden: exceeded quota: q"}]}})")});
+  EXPECT_EQ(refused.severity, Diagnosis::Severity::kFailing);
+  EXPECT_EQ(refused.reason, "FailedCreate");
+  EXPECT_NE(refused.message.find("exceeded quota"), std::string::npos);
+}
+
+// A Failed Environment whose spec changes starts a new attempt: the deadline
+// runs again from the change, not from the old failure.
+TEST_F(PlannerTest, ASpecChangeRestartsTheFailureDeadline) {
+  kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
+  Plan p = Run(env);
+  state_.Commit(p, false);
+  env = WithStatus(env, p);
+  now_ += config_.failure_deadline + absl::Seconds(1);
+  Diagnosis none;
+  p = Run(env, &none);
+  ASSERT_EQ(p.phase, "Failed");
+  env = WithStatus(env, p);
+  // A new commit: generation 2.
+  std::string json = env.Serialize();
+  json.replace(json.find(R"("generation":1)"), 14, R"("generation":2)");
+  p = Run(*kube::Object::Parse(json), &none);
+  EXPECT_EQ(p.phase, "Provisioning") << *p.status_patch;
+  ASSERT_TRUE(p.requeue_after);
+  EXPECT_EQ(*p.requeue_after, config_.failure_deadline);
+  EXPECT_NE(p.status_patch->find(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", now_, absl::UTCTimeZone())),
+            std::string::npos)
+      << "Ready's transition time restarts with the new generation: " << *p.status_patch;
+}
+
 TEST(DiagnosisTest, NamesContainerAndCause) {
   auto pod = [](absl::string_view status) {
     return *kube::Object::Parse(
