@@ -33,6 +33,11 @@ inline constexpr char kNamespaceTypeLabel[] = "catalyst.dev/namespace-type";
 // object back to its Environment (names may be 253 chars: too long for a label).
 inline constexpr char kEnvironmentAnnotation[] = "catalyst.dev/environment";
 
+// On every applied object: a digest of its desired manifest. A different
+// digest means the operator wants something else than it last applied
+// (e.g. an env var removed), which the subset check alone cannot see.
+inline constexpr char kDesiredHashAnnotation[] = "catalyst.dev/desired-hash";
+
 // Object names inside the target namespace.
 inline constexpr char kQuotaName[] = "environment-quota";
 inline constexpr char kPostgresName[] = "postgres";  // Deployment and Service

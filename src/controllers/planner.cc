@@ -180,6 +180,8 @@ class Planner {
   void Apply(const kube::Resource& res, const kube::Object& desired);
   void Prune(const Desired& d, const std::vector<Built>& desired);
   bool Applying() const;
+  // This object is being applied: what the cache shows of it is not current.
+  bool Applying(const kube::Resource& res, absl::string_view name) const;
   Plan NotReady(absl::string_view cond, absl::string_view app, absl::string_view phase,
                 absl::string_view waiting_msg, const std::string& ns, const std::string& url);
   Plan Provision(const Desired& d, const kube::Object& registry);
@@ -248,16 +250,36 @@ ProjectLookup Planner::LookUpProject(const v1alpha1::EnvironmentSpec& spec) cons
   return out;
 }
 
+// Applied when the cached object lacks something of the desired manifest
+// (drift, a deletion) or was applied from another desired manifest (its
+// digest differs: what the operator no longer wants goes too).
 void Planner::Apply(const kube::Resource& res, const kube::Object& desired) {
+  const std::string digest = HexSha256(desired.Serialize(), 16);
   auto cached = in_.state.Get(res, desired.Namespace(), desired.Name());
-  if (cached && IsSubset(desired.json(), cached->json())) return;
+  if (cached && cached->Annotation(kDesiredHashAnnotation) == digest &&
+      IsSubset(desired.json(), cached->json()))
+    return;
+  rapidjson::Document body;
+  body.CopyFrom(desired.json(), body.GetAllocator());
+  rapidjson::Value& meta = body["metadata"];
+  if (!meta.HasMember("annotations"))
+    meta.AddMember("annotations", rapidjson::Value(rapidjson::kObjectType), body.GetAllocator());
+  meta["annotations"].AddMember(rapidjson::StringRef(kDesiredHashAnnotation),
+                                rapidjson::Value(digest.c_str(), body.GetAllocator()),
+                                body.GetAllocator());
   plan_.actions.push_back({Action::Type::kApply, res, std::string(desired.Namespace()),
-                           std::string(desired.Name()), desired});
+                           std::string(desired.Name()), kube::Object::Copy(body)});
 }
 
 bool Planner::Applying() const {
   return std::any_of(plan_.actions.begin(), plan_.actions.end(),
                      [](const Action& a) { return a.type == Action::Type::kApply; });
+}
+
+bool Planner::Applying(const kube::Resource& res, absl::string_view name) const {
+  return std::any_of(plan_.actions.begin(), plan_.actions.end(), [&](const Action& a) {
+    return a.type == Action::Type::kApply && a.resource.plural == res.plural && a.name == name;
+  });
 }
 
 // Declarative both ways: an object of the Environment's that its desired
@@ -343,9 +365,12 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry) {
       }
   const std::string url = EnvironmentUrl(d, cfg);
 
-  // 5. Wait until every service has readyReplicas > 0 (from the cache).
+  // 5. Wait until every service has readyReplicas > 0 (from the cache). Only
+  // its own Deployment's apply holds a step back: a repaired NetworkPolicy or
+  // Service does not make a Ready Environment Provisioning again.
   for (const auto& [name, deployment] : service_deployments)
-    if (Applying() || !DeploymentReady(in_.state.Get(r::kDeployments, d.ns, name), deployment))
+    if (Applying(r::kDeployments, name) ||
+        !DeploymentReady(in_.state.Get(r::kDeployments, d.ns, name), deployment))
       return NotReady("PostgresReady", name, "Provisioning",
                       absl::StrCat("waiting for ", name, " to be ready"), d.ns, url);
   if (d.services.empty())
@@ -364,7 +389,8 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry) {
     }
 
   // 7. Wait until it has readyReplicas > 0 (from the cache).
-  if (Applying() || !DeploymentReady(in_.state.Get(r::kDeployments, d.ns, d.main.name), main))
+  if (Applying(r::kDeployments, d.main.name) ||
+      !DeploymentReady(in_.state.Get(r::kDeployments, d.ns, d.main.name), main))
     return NotReady("WebReady", d.main.name, "Deploying",
                     absl::StrCat("waiting for ", d.main.name, " to be ready"), d.ns, url);
   sb_.Set("WebReady", true, "Available", absl::StrCat(d.main.name, " has a ready replica"));

@@ -1,5 +1,8 @@
 #include "controllers/subset.h"
 
+#include <optional>
+#include <string>
+
 #include "kube/object.h"
 
 namespace controllers {
@@ -11,6 +14,43 @@ bool IsZero(const rapidjson::Value& v) {
   return (v.IsString() && v.GetStringLength() == 0) || v.IsFalse() ||
          (v.IsNumber() && v.GetDouble() == 0) || (v.IsArray() && v.Empty()) ||
          (v.IsObject() && v.ObjectEmpty());
+}
+
+// The key server-side apply merges a list element by, for the lists whose
+// elements carry one: a volume mount by mountPath, a container port by
+// (containerPort, protocol), anything named by name (containers, env,
+// volumes, imagePullSecrets, Service ports). Empty: the list is atomic
+// (commands, access modes, NetworkPolicy rules and peers, Ingress rules).
+std::string MergeKey(const rapidjson::Value& e) {
+  if (!e.IsObject()) return "";
+  if (absl::string_view mount = kube::StrOf(kube::Member(e, "mountPath")); !mount.empty())
+    return std::string(mount);
+  if (const rapidjson::Value* port = kube::Member(e, "containerPort"); port && port->IsInt64()) {
+    absl::string_view protocol = kube::StrOf(kube::Member(e, "protocol"));
+    return std::to_string(port->GetInt64()) + "/" + std::string(protocol.empty() ? "TCP" : protocol);
+  }
+  return std::string(kube::StrOf(kube::Member(e, "name")));
+}
+
+// desired's elements each found by key in actual; actual's other elements
+// are someone else's (kubectl set env, a mutating webhook), which an apply
+// of ours would not remove anyway. Nullopt: the list is not keyed.
+std::optional<bool> KeyedSubset(const rapidjson::Value& desired, const rapidjson::Value& actual) {
+  if (desired.Empty()) return std::nullopt;
+  for (const auto& d : desired.GetArray())
+    if (MergeKey(d).empty()) return std::nullopt;
+  for (const auto& d : desired.GetArray()) {
+    const std::string key = MergeKey(d);
+    bool found = false;
+    for (const auto& a : actual.GetArray())
+      if (MergeKey(a) == key) {
+        if (!IsSubset(d, a)) return false;
+        found = true;
+        break;
+      }
+    if (!found) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -38,7 +78,9 @@ bool IsSubset(const rapidjson::Value& desired, const rapidjson::Value& actual) {
     return true;
   }
   if (desired.IsArray()) {
-    if (!actual.IsArray() || actual.Size() != desired.Size()) return false;
+    if (!actual.IsArray()) return false;
+    if (std::optional<bool> keyed = KeyedSubset(desired, actual)) return *keyed;
+    if (actual.Size() != desired.Size()) return false;
     for (rapidjson::SizeType i = 0; i < desired.Size(); ++i)
       if (!IsSubset(desired[i], actual[i])) return false;
     return true;

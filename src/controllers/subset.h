@@ -6,13 +6,14 @@
 // so a pass over an environment that is already right sends no write
 // (PRODUCT.md "Rules": level-triggered and idempotent).
 //
-// Changed and removed fields are seen, and so is an element added to a list
-// (lengths differ). A member added to an object is not (a matchLabels under
-// an empty podSelector): server-side apply would not remove a field another
-// manager owns anyway. Neither would it remove another manager's entry in a
-// keyed list (an env var added by `kubectl set env`), so such an object stays
-// "not a subset" after the apply: the planner should notice an apply that
-// changed nothing rather than repeat it every pass.
+// Changed and removed fields are seen, and so is an element missing from a
+// list. Lists server-side apply merges by key (containers, env, ports,
+// volumes, volume mounts) are compared by key: an element another manager
+// added (`kubectl set env`, a mutating webhook) is not a difference — an
+// apply would not remove it, so seeing it would mean applying every pass.
+// Atomic lists (commands, NetworkPolicy rules) must match in length. What
+// the operator itself stopped wanting (an env var removed from the config)
+// is not seen here either: the desired-state hash is (planner.cc).
 #pragma once
 
 #include <string>
@@ -25,9 +26,10 @@ namespace controllers {
 
 // True when every member of desired is in actual with an equal value, or is
 // a zero value ("", false, 0, [], {}) absent from actual (omitempty):
-// objects recursively (extra members in actual are ignored), arrays of the
-// same length element-wise, numbers numerically (1 == 1.0), other scalars
-// exactly. Quantities compare as strings: builders send canonical ones.
+// objects recursively (extra members in actual are ignored), keyed lists by
+// key, other arrays of the same length element-wise, numbers numerically
+// (1 == 1.0), other scalars exactly. Quantities compare as strings: builders
+// send canonical ones.
 bool IsSubset(const rapidjson::Value& desired, const rapidjson::Value& actual);
 
 }  // namespace controllers

@@ -37,13 +37,32 @@ TEST(SubsetTest, ObjectsIgnoreExtraMembersInActual) {
   EXPECT_FALSE(Sub(R"({"a": {}})", R"({"a": []})"));
 }
 
-TEST(SubsetTest, ArraysMatchLengthAndElements) {
+// Lists server-side apply merges by key: another manager's elements and the
+// order do not matter; ours must be there, equal.
+TEST(SubsetTest, KeyedListsCompareByKey) {
   EXPECT_TRUE(Sub(R"([{"name": "a"}, {"name": "b"}])",
                   R"([{"name": "a", "x": 1}, {"name": "b", "y": 2}])"));
-  EXPECT_FALSE(Sub(R"([{"name": "a"}])", R"([{"name": "a"}, {"name": "b"}])"));
+  EXPECT_TRUE(Sub(R"([{"name": "a"}])", R"([{"name": "a"}, {"name": "b"}])"));
+  EXPECT_TRUE(Sub(R"([{"name": "a"}, {"name": "b"}])", R"([{"name": "b"}, {"name": "a"}])"));
   EXPECT_FALSE(Sub(R"([{"name": "a"}, {"name": "b"}])", R"([{"name": "a"}])"));
-  EXPECT_FALSE(Sub(R"([{"name": "a"}, {"name": "b"}])", R"([{"name": "b"}, {"name": "a"}])"));
+  EXPECT_FALSE(Sub(R"([{"name": "a", "v": 1}])", R"([{"name": "a", "v": 2}, {"name": "b"}])"));
+  // Ports by (containerPort, protocol); mounts by mountPath.
+  EXPECT_TRUE(Sub(R"([{"containerPort": 80}])",
+                  R"([{"containerPort": 9090, "protocol": "TCP"}, {"containerPort": 80}])"));
+  EXPECT_FALSE(Sub(R"([{"containerPort": 80, "protocol": "UDP"}])", R"([{"containerPort": 80}])"));
+  EXPECT_TRUE(Sub(R"([{"name": "v", "mountPath": "/a"}])",
+                  R"([{"name": "v", "mountPath": "/b"}, {"name": "v", "mountPath": "/a"}])"));
   EXPECT_TRUE(Sub(R"([])", R"([])"));
+}
+
+// Atomic lists (no key: commands, NetworkPolicy rules and ports) match in
+// length and order: an element added to a NetworkPolicy rule is drift.
+TEST(SubsetTest, AtomicListsMatchLengthAndOrder) {
+  EXPECT_TRUE(Sub(R"(["a", "b"])", R"(["a", "b"])"));
+  EXPECT_FALSE(Sub(R"(["a"])", R"(["a", "b"])"));
+  EXPECT_FALSE(Sub(R"(["a", "b"])", R"(["b", "a"])"));
+  EXPECT_FALSE(Sub(R"([{"port": 443, "protocol": "TCP"}])",
+                   R"([{"port": 443, "protocol": "TCP"}, {"port": 22, "protocol": "TCP"}])"));
 }
 
 TEST(SubsetTest, ScalarsCompareByValue) {
@@ -936,12 +955,17 @@ TEST(SubsetServerTest, DriftIsSeen) {
   EXPECT_FALSE(StillSubsetAfter(web, kServerDeploymentWeb, [](auto& d) {
     Set(d, "/spec/template/spec/containers/0/command/3", "--turbo");
   }));
-  // An env var added by hand: the list is longer.
-  EXPECT_FALSE(StillSubsetAfter(web, kServerDeploymentWeb, [](auto& d) {
+  // An env var added by another manager (kubectl set env) is not drift: an
+  // apply would not remove it, and seeing it would re-apply every pass.
+  EXPECT_TRUE(StillSubsetAfter(web, kServerDeploymentWeb, [](auto& d) {
     rapidjson::Value* env = rapidjson::Pointer("/spec/template/spec/containers/0/env").Get(d);
     rapidjson::Value extra(rapidjson::kObjectType);
     extra.AddMember("name", "X", d.GetAllocator());
     env->PushBack(extra, d.GetAllocator());
+  }));
+  // One of ours removed is.
+  EXPECT_FALSE(StillSubsetAfter(web, kServerDeploymentWeb, [](auto& d) {
+    EraseAt(d, "/spec/template/spec/containers/0/env", 0);
   }));
   // Scaled down.
   EXPECT_FALSE(StillSubsetAfter(postgres, kServerDeploymentPostgres, [](auto& d) {
