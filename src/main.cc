@@ -237,7 +237,7 @@ int Run(int argc, char** argv) {
              {"server", config->server},
              {"workers", o.workers},
              {"identity", identity},
-             {"leader_elect", o.leader_elect ? "true" : "false"}});
+             {"leader_elect", o.leader_elect}});
 
   ReadyObserver ready_observer(&metrics);
   controllers::EnvironmentController controller(&client, {.workers = o.workers,
@@ -320,7 +320,7 @@ int Run(int argc, char** argv) {
   const bool clean = controller.Stop(o.shutdown_grace);
   stop_election.Cancel();
   runner.join();
-  util::Log(util::LogLevel::kInfo, kLogger, "stopped", {{"clean", clean ? "true" : "false"}});
+  util::Log(util::LogLevel::kInfo, kLogger, "stopped", {{"clean", clean}});
   return lost_lease ? 1 : 0;
 }
 
