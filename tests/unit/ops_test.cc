@@ -1,73 +1,11 @@
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <atomic>
-
-#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ops/http_server.h"
 #include "ops/metrics.h"
 
 namespace ops {
 namespace {
 
 using ::testing::HasSubstr;
-
-// A raw HTTP/1.1 exchange with the server on loopback.
-std::string Get(int port, const std::string& request) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    close(fd);
-    return "connect failed";
-  }
-  send(fd, request.data(), request.size(), 0);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return out;
-}
-
-TEST(HttpServerTest, RoutesPathsAndAnswersErrors) {
-  HttpServer server("127.0.0.1:0");
-  std::atomic<bool> ready{false};  // read on the server's thread
-  server.Handle("/readyz", [&] {
-    return ready ? HttpReply{200, "text/plain", "ok\n"}
-                 : HttpReply{503, "text/plain", "not synced\n"};
-  });
-  ASSERT_TRUE(server.Start().ok());
-  ASSERT_GT(server.port(), 0);
-  EXPECT_THAT(Get(server.port(), "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"),
-              HasSubstr("HTTP/1.1 503"));
-  ready = true;
-  const std::string ok = Get(server.port(), "GET /readyz?verbose HTTP/1.1\r\n\r\n");
-  EXPECT_THAT(ok, HasSubstr("HTTP/1.1 200 OK"));
-  EXPECT_THAT(ok, HasSubstr("Content-Length: 3\r\n"));
-  EXPECT_THAT(ok, HasSubstr("\r\n\r\nok\n"));
-  EXPECT_THAT(Get(server.port(), "GET /nope HTTP/1.1\r\n\r\n"), HasSubstr("HTTP/1.1 404"));
-  EXPECT_THAT(Get(server.port(), "POST /readyz HTTP/1.1\r\n\r\n"), HasSubstr("HTTP/1.1 405"));
-  EXPECT_THAT(Get(server.port(), "garbage\r\n\r\n"), HasSubstr("HTTP/1.1 400"));
-  server.Stop();
-  EXPECT_EQ(Get(server.port(), "GET /readyz HTTP/1.1\r\n\r\n"), "connect failed");
-}
-
-TEST(HttpServerTest, BadOrTakenAddressesAreErrors) {
-  EXPECT_FALSE(HttpServer("nonsense").Start().ok());
-  EXPECT_FALSE(HttpServer("host.example:80").Start().ok());
-  EXPECT_FALSE(HttpServer(":99999").Start().ok());
-  HttpServer first("127.0.0.1:0");
-  ASSERT_TRUE(first.Start().ok());
-  absl::Status taken = HttpServer(absl::StrCat("127.0.0.1:", first.port())).Start();
-  EXPECT_EQ(taken.code(), absl::StatusCode::kUnavailable);
-}
 
 TEST(MetricsTest, ControllerRuntimeAndClientGoNames) {
   Metrics m("environment", "127.0.0.1:6443", 4);
