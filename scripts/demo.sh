@@ -32,7 +32,9 @@ kubectl get environments -A
 
 if ! pid_alive "$CLUSTER_DIR/kube-operator.pid"; then
   log "starting the operator (log: $CLUSTER_DIR/kube-operator.log)"
+  # Loopback only: the demo's metrics and probes are for this machine, not its network.
   setsid build/src/kube-operator --kubeconfig "$KUBECONFIG" --log-format text \
+    --metrics-bind-address 127.0.0.1:8080 --health-probe-bind-address 127.0.0.1:8081 \
     >"$CLUSTER_DIR/kube-operator.log" 2>&1 </dev/null &
   echo $! >"$CLUSTER_DIR/kube-operator.pid"
 fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks the Helm chart deploy/kube-operator: its crds/ is identical to the repository's crds/,
-# `helm lint --strict`, `helm template` with the default values and with replicas=1 +
+# its appVersion is meson.build's project version, `helm lint --strict`, `helm template` with the default values and with replicas=1 +
 # ServiceMonitor (and on Kubernetes 1.20), and the values schema rejects a bad value. When the
 # local control plane answers, the rendered objects and the CRD also go through
 # `kubectl apply --dry-run=server` (nothing is created). One line per check; exit 1 if any failed.
@@ -45,6 +45,18 @@ lacks() { local f=$1 p; shift; for p; do ! grep -Eq -- "$p" "$f" || { echo "unex
 # The chart's CRD copy must not drift from crds/ (what the tests and the demo apply).
 check "crds/ == deploy/kube-operator/crds/" diff -r "$REPO/crds" "$CHART/crds"
 check "CRDs as scripts/gen-crds.py writes them" python3 "$REPO/scripts/gen-crds.py" --check
+
+# The operator's version is written once, in meson.build's project(); Helm cannot read it, so
+# the chart's appVersion (the default image tag) is held to it here.
+app_version_ok() {
+  local want have
+  want=$(meson introspect --projectinfo "$REPO/meson.build" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])') || return 1
+  have=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$CHART/Chart.yaml")
+  [[ -n $want && $have == "$want" ]] ||
+    { echo "Chart.yaml appVersion \"$have\" != meson.build project version \"$want\""; return 1; }
+}
+check "Chart.yaml appVersion == meson.build version" app_version_ok
 
 check "helm lint --strict" "$HELM" lint --strict "$CHART"
 check "helm lint --strict (replicas=1, serviceMonitor)" \

@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential meson ninja-build pkg-config cmake ccache
   libcpprest-dev rapidjson-dev libssl-dev libfmt-dev libabsl-dev
-  libgtest-dev libgmock-dev libboost-system-dev prometheus-cpp-dev libyaml-cpp-dev
+  libgtest-dev libgmock-dev libboost-system-dev libboost-dev prometheus-cpp-dev libyaml-cpp-dev
   etcd-server golang-go golang-github-modern-go-reflect2-dev
   openssl curl unzip ca-certificates dpkg-dev python3 python3-yaml git clang libclang-rt-14-dev
   prometheus gnuplot-nox

@@ -17,7 +17,12 @@ UNIT_ONLY=0
 [[ ${1:-} == --unit-only ]] && UNIT_ONLY=1
 
 "$REPO/scripts/install-deps.sh"
-((UNIT_ONLY)) || "$REPO/scripts/build-kube.sh"
+# --unit-only builds no Kubernetes, but the Helm chart check below needs helm and kubectl.
+if ((UNIT_ONLY)); then
+  "$REPO/scripts/fetch-kubectl-helm.sh"
+else
+  "$REPO/scripts/build-kube.sh"
+fi
 export PATH=$BIN:$PATH # our kubectl, not whatever /usr/bin has
 
 # ccache keeps rebuilds of the slow cpprest unit cheap across runs and clones.

@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "build_info.h"
 #include "controllers/builders.h"
 #include "controllers/environment_controller.h"
 #include "kube/cpprest_transport.h"
@@ -27,7 +28,7 @@
 
 namespace {
 
-constexpr char kVersion[] = "0.1.0";
+using ops::kVersion;  // meson.build's project version (src/ops/build_info.h.in)
 constexpr absl::string_view kLogger = "main";
 
 struct Options {
@@ -141,7 +142,7 @@ int Run(int argc, char** argv) {
     return 0;
   }
   if (o.version) {
-    std::printf("kube-operator %s\n", kVersion);
+    std::printf("kube-operator %s (revision %s, %s)\n", kVersion, ops::kRevision, ops::kCompiler);
     return 0;
   }
   auto bad = [](const std::string& msg) {
@@ -237,10 +238,11 @@ int Run(int argc, char** argv) {
                                               .fence = elector.get()});
   util::Log(util::LogLevel::kInfo, kLogger, "starting",
             {{"version", kVersion},
+             {"revision", ops::kRevision},
              {"server", config->server},
              {"workers", o.workers},
              {"identity", identity},
-             {"leader_elect", o.leader_elect ? "true" : "false"}});
+             {"leader_elect", o.leader_elect}});
 
   ReadyObserver ready_observer(&metrics);
   controllers::EnvironmentController controller(&client, {.workers = o.workers,
@@ -323,7 +325,7 @@ int Run(int argc, char** argv) {
   const bool clean = controller.Stop(o.shutdown_grace);
   stop_election.Cancel();
   runner.join();
-  util::Log(util::LogLevel::kInfo, kLogger, "stopped", {{"clean", clean ? "true" : "false"}});
+  util::Log(util::LogLevel::kInfo, kLogger, "stopped", {{"clean", clean}});
   return lost_lease ? 1 : 0;
 }
 

@@ -5,9 +5,38 @@
 #include <exception>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "util/log.h"
 
 namespace informer {
+namespace {
+
+// A random (version 4) UUID naming one reconcile, as controller-runtime's
+// reconcileID does: every line of one pass can be found by it.
+std::string NewReconcileId() {
+  thread_local absl::BitGen gen;
+  const uint64_t hi = absl::Uniform<uint64_t>(gen);
+  const uint64_t lo = absl::Uniform<uint64_t>(gen);
+  return absl::StrFormat("%08x-%04x-4%03x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff, hi & 0xfff,
+                         0x8000 | ((lo >> 48) & 0x3fff), lo & 0xffffffffffffULL);
+}
+
+// controller-runtime's reconcile log fields from a "namespace/name" key (a
+// cluster-scoped key has no namespace).
+std::vector<util::LogField> ReconcileLogFields(const std::string& key) {
+  std::vector<util::LogField> fields{{"reconcileID", NewReconcileId()}};
+  if (const size_t slash = key.find('/'); slash != std::string::npos) {
+    fields.emplace_back("namespace", absl::string_view(key).substr(0, slash));
+    fields.emplace_back("name", absl::string_view(key).substr(slash + 1));
+  } else {
+    fields.emplace_back("name", key);
+  }
+  return fields;
+}
+
+}  // namespace
 
 WorkerPool::WorkerPool(WorkQueue* queue, int workers, ReconcileFn fn, WorkerPoolObserver* observer)
     : queue_(queue), workers_(std::max(1, workers)), fn_(std::move(fn)), observer_(observer) {}
@@ -77,14 +106,18 @@ void WorkerPool::Handle(const std::string& key) {
 
   const auto start = std::chrono::steady_clock::now();
   ReconcileResult result;
-  // A throwing reconciler must not take the worker thread (and with it the
-  // process) down: it failed, like any other error.
-  try {
-    result = fn_(key);
-  } catch (const std::exception& e) {
-    result.status = absl::InternalError(absl::StrCat("reconcile threw: ", e.what()));
-  } catch (...) {
-    result.status = absl::InternalError("reconcile threw");
+  {
+    // Every line the reconcile logs on this thread names the key and this pass.
+    const util::LogContext log_context(ReconcileLogFields(key));
+    // A throwing reconciler must not take the worker thread (and with it the
+    // process) down: it failed, like any other error.
+    try {
+      result = fn_(key);
+    } catch (const std::exception& e) {
+      result.status = absl::InternalError(absl::StrCat("reconcile threw: ", e.what()));
+    } catch (...) {
+      result.status = absl::InternalError("reconcile threw");
+    }
   }
   const absl::Duration took = absl::FromChrono(std::chrono::steady_clock::now() - start);
 

@@ -1,5 +1,7 @@
 // WorkerPool: the threads that take keys off a WorkQueue and reconcile them,
 // and what becomes of a key afterwards (controller-runtime's worker loop).
+// Each reconcile runs inside a util::LogContext naming its key (namespace,
+// name) and a reconcileID of its own, so the lines of one pass can be followed.
 #pragma once
 
 #include <condition_variable>

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/strings/str_split.h"
+#include "build_info.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
@@ -45,28 +46,30 @@ struct Metrics::Impl {
         registry(std::make_shared<prometheus::Registry>()) {}
   const std::string controller, host;
   std::shared_ptr<prometheus::Registry> registry;
-  prometheus::Family<prometheus::Gauge>* depth;
-  prometheus::Family<prometheus::Counter>* adds;
-  prometheus::Family<Histogram>* queue_duration;
-  prometheus::Family<Histogram>* work_duration;
-  prometheus::Family<prometheus::Counter>* retries;
-  prometheus::Family<prometheus::Gauge>* unfinished;
-  prometheus::Family<prometheus::Gauge>* longest;
-  prometheus::Family<prometheus::Counter>* reconcile_total;
-  prometheus::Counter* reconcile_errors;
-  Histogram* reconcile_time;
-  prometheus::Gauge* active_workers;
-  prometheus::Family<prometheus::Counter>* requests;
-  prometheus::Family<Histogram>* request_duration;
-  prometheus::Gauge* rss;
-  prometheus::Counter* cpu;
+  prometheus::Family<prometheus::Gauge>* depth = nullptr;
+  prometheus::Family<prometheus::Counter>* adds = nullptr;
+  prometheus::Family<Histogram>* queue_duration = nullptr;
+  prometheus::Family<Histogram>* work_duration = nullptr;
+  prometheus::Family<prometheus::Counter>* retries = nullptr;
+  prometheus::Family<prometheus::Gauge>* unfinished = nullptr;
+  prometheus::Family<prometheus::Gauge>* longest = nullptr;
+  prometheus::Family<prometheus::Counter>* reconcile_total = nullptr;
+  prometheus::Counter* reconcile_errors = nullptr;
+  Histogram* reconcile_time = nullptr;
+  prometheus::Gauge* active_workers = nullptr;
+  prometheus::Family<prometheus::Counter>* requests = nullptr;
+  prometheus::Family<Histogram>* request_duration = nullptr;
+  prometheus::Gauge* rss = nullptr;
+  prometheus::Counter* cpu = nullptr;
   double cpu_reported = 0;  // a counter only moves forward: what it has been given
-  prometheus::Family<prometheus::Gauge>* leader;
-  prometheus::Family<prometheus::Gauge>* environments;
-  Histogram* ready_seconds;
-  prometheus::Gauge* fds;
-  prometheus::Gauge* start_time;
-  std::mutex mu;  // scrapes may overlap
+  prometheus::Family<prometheus::Gauge>* leader = nullptr;
+  prometheus::Family<prometheus::Gauge>* environments = nullptr;
+  Histogram* ready_seconds = nullptr;
+  prometheus::Gauge* fds = nullptr;
+  prometheus::Gauge* start_time = nullptr;
+  std::mutex mu;          // scrapes may overlap: guards cpu_reported and what follows
+  bool election = false;  // SetLeader was called: phases are the leader's to export
+  bool leading = false;
 };
 
 Metrics::Metrics(std::string controller, std::string host, int max_workers)
@@ -170,6 +173,15 @@ Metrics::Metrics(std::string controller, std::string host, int max_workers)
                         .Help("Environments in the operator's cache, by status.phase")
                         .Register(r);
   for (const char* phase : kPhases) m.environments->Add({{"phase", phase}});
+  // Go exporters' build_info has goversion; a C++ binary has a compiler.
+  BuildGauge()
+      .Name("kube_operator_build_info")
+      .Help(
+          "A metric with a constant '1' value labeled by version, revision and compiler from "
+          "which kube-operator was built.")
+      .Register(r)
+      .Add({{"version", kVersion}, {"revision", kRevision}, {"compiler", kCompiler}})
+      .Set(1);
   m.ready_seconds =
       &BuildHistogram()
            .Name("kube_operator_environment_ready_seconds")
@@ -179,10 +191,20 @@ Metrics::Metrics(std::string controller, std::string host, int max_workers)
 }
 
 void Metrics::SetLeader(absl::string_view lease, bool leading) {
+  std::lock_guard<std::mutex> l(impl_->mu);
   impl_->leader->Add({{"name", S(lease)}}).Set(leading ? 1 : 0);
+  impl_->election = true;
+  impl_->leading = leading;
+  if (leading) return;
+  // A standby from now on: the leader's figures must not linger here.
+  for (const char* phase : kPhases)
+    if (impl_->environments->Has({{"phase", phase}}))
+      impl_->environments->Remove(&impl_->environments->Add({{"phase", phase}}));
 }
 
 void Metrics::SetEnvironmentPhases(const std::map<std::string, int>& counts) {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  if (impl_->election && !impl_->leading) return;
   for (const char* phase : kPhases) {
     auto it = counts.find(phase);
     impl_->environments->Add({{"phase", phase}}).Set(it == counts.end() ? 0 : it->second);
@@ -224,7 +246,8 @@ void Metrics::Observe(absl::string_view verb, absl::string_view method, absl::st
                       absl::Duration latency) {
   impl_->requests->Add({{"code", S(code)}, {"method", S(method)}, {"host", impl_->host}})
       .Increment();
-  impl_->request_duration->Add({{"verb", S(verb)}, {"host", impl_->host}}, kRequestBuckets)
+  if (verb == "WATCH") return;
+  impl_->request_duration->Add({{"verb", S(method)}, {"host", impl_->host}}, kRequestBuckets)
       .Observe(absl::ToDoubleSeconds(latency));
 }
 

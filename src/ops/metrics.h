@@ -1,7 +1,8 @@
 // Metrics: the operator's Prometheus metrics, named as controller-runtime and
 // client-go name theirs so dashboards carry over, on prometheus-cpp. It is the
 // observer the queue, the worker pool and the API client report to. Label sets
-// are bounded: no per-Environment labels.
+// are bounded: no per-Environment labels. kube_operator_build_info names the
+// version, git revision and compiler of the binary.
 #pragma once
 
 #include <functional>
@@ -29,9 +30,15 @@ class Metrics final : public informer::QueueMetrics,
   void SetUnfinishedWork(absl::string_view queue, absl::Duration unfinished,
                          absl::Duration longest);
 
-  // leader_election_master_status{name=lease}.
+  // leader_election_master_status{name=lease}. Once called, this replica
+  // takes part in a leader election: see SetEnvironmentPhases.
   void SetLeader(absl::string_view lease, bool leading);
   // kube_operator_environments{phase}: every known phase, absent ones as 0.
+  // Exported by the leader only (or by the only replica, without leader
+  // election): standbys cache the same Environments, and sum() over the
+  // replicas would count each Environment once per replica. A standby
+  // exports no series of it at all (kube-state-metrics' rule: one exporter
+  // per object), so `sum by (phase) (kube_operator_environments)` is right.
   void SetEnvironmentPhases(const std::map<std::string, int>& counts);
   // kube_operator_environment_ready_seconds: create -> first Ready.
   void EnvironmentReady(absl::Duration since_creation);
@@ -48,7 +55,10 @@ class Metrics final : public informer::QueueMetrics,
   // WorkerPoolObserver
   void ReconcileDone(absl::string_view result, absl::Duration took) override;
   void ActiveWorkers(int n) override;
-  // RequestObserver
+  // RequestObserver. Labelled as client-go's: `method` and `verb` are both
+  // the HTTP method (a LIST is a GET). A watch counts in
+  // rest_client_requests_total as the GET it is but, as in client-go, not in
+  // the latency histogram: its duration is the stream's lifetime.
   void Observe(absl::string_view verb, absl::string_view method, absl::string_view code,
                absl::Duration latency) override;
 

@@ -1,73 +1,18 @@
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <atomic>
+#include <fstream>
+#include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "build_info.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "ops/http_server.h"
 #include "ops/metrics.h"
 
 namespace ops {
 namespace {
 
 using ::testing::HasSubstr;
-
-// A raw HTTP/1.1 exchange with the server on loopback.
-std::string Get(int port, const std::string& request) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    close(fd);
-    return "connect failed";
-  }
-  send(fd, request.data(), request.size(), 0);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
-  close(fd);
-  return out;
-}
-
-TEST(HttpServerTest, RoutesPathsAndAnswersErrors) {
-  HttpServer server("127.0.0.1:0");
-  std::atomic<bool> ready{false};  // read on the server's thread
-  server.Handle("/readyz", [&] {
-    return ready ? HttpReply{200, "text/plain", "ok\n"}
-                 : HttpReply{503, "text/plain", "not synced\n"};
-  });
-  ASSERT_TRUE(server.Start().ok());
-  ASSERT_GT(server.port(), 0);
-  EXPECT_THAT(Get(server.port(), "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"),
-              HasSubstr("HTTP/1.1 503"));
-  ready = true;
-  const std::string ok = Get(server.port(), "GET /readyz?verbose HTTP/1.1\r\n\r\n");
-  EXPECT_THAT(ok, HasSubstr("HTTP/1.1 200 OK"));
-  EXPECT_THAT(ok, HasSubstr("Content-Length: 3\r\n"));
-  EXPECT_THAT(ok, HasSubstr("\r\n\r\nok\n"));
-  EXPECT_THAT(Get(server.port(), "GET /nope HTTP/1.1\r\n\r\n"), HasSubstr("HTTP/1.1 404"));
-  EXPECT_THAT(Get(server.port(), "POST /readyz HTTP/1.1\r\n\r\n"), HasSubstr("HTTP/1.1 405"));
-  EXPECT_THAT(Get(server.port(), "garbage\r\n\r\n"), HasSubstr("HTTP/1.1 400"));
-  server.Stop();
-  EXPECT_EQ(Get(server.port(), "GET /readyz HTTP/1.1\r\n\r\n"), "connect failed");
-}
-
-TEST(HttpServerTest, BadOrTakenAddressesAreErrors) {
-  EXPECT_FALSE(HttpServer("nonsense").Start().ok());
-  EXPECT_FALSE(HttpServer("host.example:80").Start().ok());
-  EXPECT_FALSE(HttpServer(":99999").Start().ok());
-  HttpServer first("127.0.0.1:0");
-  ASSERT_TRUE(first.Start().ok());
-  absl::Status taken = HttpServer(absl::StrCat("127.0.0.1:", first.port())).Start();
-  EXPECT_EQ(taken.code(), absl::StatusCode::kUnavailable);
-}
+using ::testing::Not;
 
 TEST(MetricsTest, ControllerRuntimeAndClientGoNames) {
   Metrics m("environment", "127.0.0.1:6443", 4);
@@ -119,6 +64,77 @@ TEST(MetricsTest, ControllerRuntimeAndClientGoNames) {
         "kube_operator_environment_ready_seconds_bucket{le=\"2\"} 0"}) {
     EXPECT_THAT(text, HasSubstr(want));
   }
+}
+
+// client-go's labels: method and verb are the HTTP method; a watch is a GET
+// whose lifetime stays out of the latency histogram.
+TEST(MetricsTest, VerbIsTheHttpMethod) {
+  Metrics m("environment", "h:6443", 1);
+  m.Observe("GET", "GET", "200", absl::Milliseconds(3));
+  m.Observe("LIST", "GET", "200", absl::Milliseconds(3));
+  m.Observe("WATCH", "GET", "200", absl::Minutes(7));
+  for (const char* method : {"POST", "PUT", "PATCH", "DELETE"})
+    m.Observe(method, method, "200", absl::Milliseconds(3));
+  m.Observe("PATCH", "PATCH", "<error>", absl::Milliseconds(3));
+  const std::string text = m.Scrape();
+  for (const char* want :
+       {"rest_client_requests_total{code=\"200\",host=\"h:6443\",method=\"GET\"} 3",
+        "rest_client_requests_total{code=\"<error>\",host=\"h:6443\",method=\"PATCH\"} 1",
+        "rest_client_request_duration_seconds_count{host=\"h:6443\",verb=\"GET\"} 2",
+        "rest_client_request_duration_seconds_sum{host=\"h:6443\",verb=\"GET\"} 0.006",
+        "rest_client_request_duration_seconds_count{host=\"h:6443\",verb=\"POST\"} 1",
+        "rest_client_request_duration_seconds_count{host=\"h:6443\",verb=\"PUT\"} 1",
+        "rest_client_request_duration_seconds_count{host=\"h:6443\",verb=\"PATCH\"} 2",
+        "rest_client_request_duration_seconds_count{host=\"h:6443\",verb=\"DELETE\"} 1"})
+    EXPECT_THAT(text, HasSubstr(want));
+  EXPECT_THAT(text, Not(HasSubstr("verb=\"LIST\"")));
+  EXPECT_THAT(text, Not(HasSubstr("verb=\"WATCH\"")));
+}
+
+TEST(MetricsTest, EnvironmentPhasesFromTheLeaderOnly) {
+  const std::string ready = "kube_operator_environments{phase=\"Ready\"} 2";
+  const std::string any = "kube_operator_environments{";
+  auto counts = [](Metrics& m) { m.SetEnvironmentPhases({{"Ready", 2}}); };
+
+  Metrics single("environment", "h", 1);  // no leader election: the only replica
+  single.OnScrape(counts);
+  EXPECT_THAT(single.Scrape(), HasSubstr(ready));
+
+  Metrics m("environment", "h", 1);
+  m.OnScrape(counts);
+  m.SetLeader("lease", false);  // a standby from the start
+  EXPECT_THAT(m.Scrape(), Not(HasSubstr(any)));
+  m.SetLeader("lease", true);
+  std::string text = m.Scrape();
+  EXPECT_THAT(text, HasSubstr(ready));
+  EXPECT_THAT(text, HasSubstr("kube_operator_environments{phase=\"Failed\"} 0"));
+  m.SetLeader("lease", false);
+  text = m.Scrape();
+  EXPECT_THAT(text, Not(HasSubstr(any)));
+  EXPECT_THAT(text, HasSubstr("leader_election_master_status{name=\"lease\"} 0"));
+}
+
+TEST(MetricsTest, BuildInfo) {
+  Metrics m("environment", "h", 1);
+  EXPECT_THAT(m.Scrape(), HasSubstr(absl::StrCat("kube_operator_build_info{compiler=\"", kCompiler,
+                                                 "\",revision=\"", kRevision, "\",version=\"",
+                                                 kVersion, "\"} 1")));
+  EXPECT_THAT(kRevision, Not(HasSubstr("@")));
+  EXPECT_STRNE(kRevision, "");
+}
+
+// Helm cannot read meson.build: the chart's appVersion is checked against it here.
+TEST(MetricsTest, ChartAppVersionIsTheMesonVersion) {
+  std::ifstream in(SOURCE_ROOT "/deploy/kube-operator/Chart.yaml");
+  ASSERT_TRUE(in) << "no Chart.yaml";
+  std::string line, app_version;
+  while (std::getline(in, line)) {
+    absl::string_view v(line);
+    if (absl::ConsumePrefix(&v, "appVersion:"))
+      app_version = std::string(absl::StripAsciiWhitespace(v));
+  }
+  EXPECT_EQ(app_version, absl::StrCat("\"", kVersion, "\""))
+      << "deploy/kube-operator/Chart.yaml appVersion differs from meson.build's version";
 }
 
 }  // namespace
