@@ -38,7 +38,7 @@ struct Options {
   absl::Duration shutdown_grace = absl::Seconds(20);
   std::string log_level = "info";
   std::string log_format = "json";
-  double kube_api_qps = 50;
+  double kube_api_qps = -1;  // automatic (docs/benchmarks.md, "Burst")
   int kube_api_burst = 100;
   std::string metrics_bind_address = ":8080";
   std::string health_probe_bind_address = ":8081";
@@ -92,8 +92,9 @@ int Run(int argc, char** argv) {
   flags.String("log-level", &o.log_level, "debug|info|warn|error");
   flags.String("log-format", &o.log_format, "json|text");
   flags.Double("kube-api-qps", &o.kube_api_qps,
-               "client-side QPS limit towards the API server (0: none)");
-  flags.Int("kube-api-burst", &o.kube_api_burst, "client-side burst");
+               "client-side QPS limit towards the API server (0: none; -1: none while the server "
+               "announces API Priority and Fairness, else 50)");
+  flags.Int("kube-api-burst", &o.kube_api_burst, "client-side burst (when a QPS limit applies)");
   flags.String("ingress-namespace", &o.config.ingress_namespace,
                "namespace of the ingress controller");
   flags.String("ingress-class", &o.config.ingress_class,
