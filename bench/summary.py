@@ -86,7 +86,14 @@ COMPARE = [
      lambda v: f"{v:.1f} ms"),
     ("etcd CPU per Environment", lambda r: 1000 * r["ramp"]["processes"]["cpu_seconds"]["etcd"] / r["n"],
      lambda v: f"{v:.0f} ms"),
+    ("control plane + operator CPU per Environment (API server, etcd, controller-manager, simulator, operator)",
+     lambda r: 1000 * (sum(r["ramp"]["processes"]["cpu_seconds"].values()) + r["ramp"]["cpu_seconds"]) / r["n"],
+     lambda v: f"{v:.0f} ms"),
     ("machine CPU busy in the ramp", lambda r: r["ramp"]["processes"]["machine_busy_percent"], lambda v: f"{v:.0f} %"),
+    ("… of which other work on the machine (not this run's processes)",
+     lambda r: 100 * (r["ramp"]["processes"]["machine_cpu_seconds"] - sum(r["ramp"]["processes"]["cpu_seconds"].values())
+                      - r["ramp"]["cpu_seconds"]) / (r["ramp"]["processes"]["seconds"] * 2),
+     lambda v: f"{v:.0f} %"),
     ("operator CPU in the ramp", lambda r: r["ramp"]["cpu_seconds"], lambda v: f"{v:.1f} s"),
     ("operator's client-side limiter wait (sum over requests)", lambda r: r["ramp"]["limiter"]["wait_seconds"],
      lambda v: f"{v:.1f} s"),
@@ -102,6 +109,11 @@ COMPARE = [
     ("API requests in the deletion", lambda r: r["delete"]["api_requests"]["total"], lambda v: f"{v:,.0f}"),
     ("API server CPU in the deletion", lambda r: apiserver_cpu(r, "delete"), lambda v: f"{v:.1f} s"),
 ]
+
+
+# Conditions, not results: no ratio.
+NO_RATIO = {"… of which other work on the machine (not this run's processes)", "load average at the ramp's start",
+            "machine CPU busy in the ramp"}
 
 
 def value(fn, r):
@@ -127,7 +139,7 @@ def compare_table(n, runs, reference):
         rv = value(fn, ref) if ref else None
         for r in others if ref else []:
             v = value(fn, r)
-            cells.append(f"{v / rv:.2f}x" if v is not None and rv else "–")
+            cells.append(f"{v / rv:.2f}x" if v is not None and rv and name not in NO_RATIO else "–")
         print(f"| {name} | " + " | ".join(cells) + " |")
     # Requests per new Environment, by verb and resource, from the ramp's audit counts.
     keys = sorted({k for r in runs for k in (value(lambda x: x["ramp"]["api_requests"]["by_verb_resource"], r) or {})},

@@ -28,7 +28,7 @@
 # Env:   CLUSTER_DIR (/tmp/kube-operator-bench/cluster), APISERVER_PORT (36443),
 #        ETCD_CLIENT_PORT (43790), ETCD_PEER_PORT (43800), METRICS_PORT (38080), PROBE_PORT (38081),
 #        BENCH_REV (git revision to record when the tree is not a checkout),
-#        PEER_GO_DIR (../shared/peer-go)
+#        PEER_GO_DIR (../shared/peer-go), REQUEST_COSTS_N (300 requests of each kind)
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -77,6 +77,9 @@ METRICS_PORT=${METRICS_PORT:-38080} PROBE_PORT=${PROBE_PORT:-38081}
 export KUBELET_SIM_EXTRA_ARGS=${KUBELET_SIM_EXTRA_ARGS:---step-delay=0}
 export KCM_EXTRA_ARGS=${KCM_EXTRA_ARGS:---node-monitor-grace-period=2h --pod-eviction-timeout=2h \
 --concurrent-deployment-syncs=20 --concurrent-replicaset-syncs=20 --concurrent-namespace-syncs=20}
+# The audit log is what counts each operator's requests: never rotated during a run (the API
+# server's log rotation defaults to 100 MB, a few runs' worth).
+export APISERVER_EXTRA_ARGS="${APISERVER_EXTRA_ARGS:-} --audit-log-maxsize=1000000"
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT=${OUT:-$REPO/bench/results/$STAMP.json}
@@ -235,7 +238,7 @@ for n in $SIZES; do
   done
   if ((REQUEST_COSTS)); then
     log "N=$n: request costs (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-    "$COST_DRIVER" --kubeconfig="$CLUSTER_DIR/kubeconfig" --out="$WORK/costs-$n.json" \
+    "$COST_DRIVER" --kubeconfig="$CLUSTER_DIR/kubeconfig" --out="$WORK/costs-$n.json" --n="${REQUEST_COSTS_N:-300}" \
       --apiserver-pid="$(cat "$CLUSTER_DIR/kube-apiserver.pid")" --etcd-pid="$(cat "$CLUSTER_DIR/etcd.pid")" \
       --pause-pid="$(cat "$CLUSTER_DIR/kube-controller-manager.pid")" --pause-pid="$(cat "$CLUSTER_DIR/kubelet-sim.pid")" ||
       log "N=$n: request_cost_bench failed"
