@@ -5,6 +5,9 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -105,6 +108,28 @@ J NamespaceSelector(absl::string_view ns) {
   // platform must add it to the ingress and DNS namespaces (docs).
   return J::Obj({{"namespaceSelector",
                   J::Obj({{"matchLabels", J::Obj({{"kubernetes.io/metadata.name", ns}})}})}});
+}
+
+// The TCP port git talks to for url: 443 https, 80 http, 9418 git://, 22
+// ssh:// and scp-like git@host:path, or the URL's own port; 0 for none.
+int GitPort(absl::string_view url) {
+  int port = 0;
+  absl::string_view rest = url;
+  for (const auto& [scheme, p] : {std::pair<absl::string_view, int>{"https://", 443},
+                                  {"http://", 80}, {"git://", 9418}, {"ssh://", 22}})
+    if (absl::ConsumePrefix(&rest, scheme)) port = p;
+  if (port == 0) return absl::StartsWith(url, "git@") ? 22 : 0;
+  // [user@]host[:port]/path
+  absl::string_view authority = rest.substr(0, rest.find('/'));
+  if (size_t at = authority.rfind('@'); at != absl::string_view::npos)
+    authority = authority.substr(at + 1);
+  int explicit_port = 0;
+  if (size_t colon = authority.rfind(':');
+      colon != absl::string_view::npos && authority.find(']', colon) == absl::string_view::npos &&
+      absl::SimpleAtoi(authority.substr(colon + 1), &explicit_port) && explicit_port > 0 &&
+      explicit_port < 65536)
+    return explicit_port;
+  return port;
 }
 
 J Policy(const Desired& d, absl::string_view name, J spec) {
@@ -229,14 +254,20 @@ std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorC
       Policy(d, kDenyAllPolicyName,
              J::Obj({{"podSelector", all_pods}, {"policyTypes", J::Arr({"Ingress", "Egress"})}}))
           .ToObject());
-  // 2: ingress from the ingress controller's namespace.
-  out.push_back(
-      Policy(d, kIngressControllerPolicyName,
-             J::Obj({{"podSelector", all_pods},
-                     {"policyTypes", J::Arr({"Ingress"})},
-                     {"ingress", J::Arr({J::Obj({{"from", J::Arr({NamespaceSelector(
-                                                               cfg.ingress_namespace)})}})})}}))
-          .ToObject());
+  // 2: ingress from the ingress controller's namespace, to the web pods'
+  // port only (not postgres, not other ports); none in workspace mode.
+  J web_pods = J::Obj({{"matchLabels", J::Obj({{kAppNameLabel, d.main.name}})}});
+  J from_ingress = J::Arr({});
+  if (d.http)
+    from_ingress.Push(J::Obj(
+        {{"from", J::Arr({NamespaceSelector(cfg.ingress_namespace)})},
+         {"ports", J::Arr({J::Obj({{"protocol", "TCP"},
+                                   {"port", d.main.service_ports.front().target}})})}}));
+  out.push_back(Policy(d, kIngressControllerPolicyName,
+                       J::Obj({{"podSelector", web_pods},
+                               {"policyTypes", J::Arr({"Ingress"})},
+                               {"ingress", std::move(from_ingress)}}))
+                    .ToObject());
   // 3: pod to pod inside the namespace (db-migrate -> postgres). Its egress
   // half is needed too: with egress denied by 1, the connection would stop at
   // the source.
@@ -260,6 +291,17 @@ std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorC
                                                         J::Obj({{"protocol", "TCP"},
                                                                 {"port", 53}})})}})})}}))
           .ToObject());
+  // git-clone over another transport than HTTPS (ssh://, git@, git://,
+  // http://): exactly the port its URL needs, for the pod that clones.
+  if (const int port = GitPort(d.repository_url); port != 0 && port != 443)
+    out.push_back(
+        Policy(d, kGitPolicyName,
+               J::Obj({{"podSelector", web_pods},
+                       {"policyTypes", J::Arr({"Egress"})},
+                       {"egress", J::Arr({J::Obj({{"ports", J::Arr({J::Obj(
+                                                                {{"protocol", "TCP"},
+                                                                 {"port", port}})})}})})}}))
+            .ToObject());
   // 5: HTTPS anywhere (image registry, git, npm).
   out.push_back(
       Policy(d, kHttpsPolicyName,

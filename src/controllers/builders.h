@@ -35,7 +35,8 @@ absl::Status ValidateConfig(const OperatorConfig& cfg);
 kube::Object BuildNamespace(const Desired& d);
 // 2. ResourceQuota environment-quota.
 kube::Object BuildResourceQuota(const Desired& d);
-// 3. The five NetworkPolicies, one per operator-AGENTS.md rule, in its order.
+// 3. The five NetworkPolicies, one per operator-AGENTS.md rule, in its order,
+// and a sixth when the repository is cloned over another port than 443.
 std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorConfig& cfg);
 // The registry-credentials Secret copied from the Project's namespace (type
 // and data of source).

@@ -50,6 +50,9 @@ inline constexpr char kIngressControllerPolicyName[] = "allow-ingress-controller
 inline constexpr char kSameNamespacePolicyName[] = "allow-same-namespace";
 inline constexpr char kDnsPolicyName[] = "allow-dns-egress";
 inline constexpr char kHttpsPolicyName[] = "allow-https-egress";
+// Only for a repository cloned over ssh, git:// or http://: the one port its
+// URL needs, for the pod that clones.
+inline constexpr char kGitPolicyName[] = "allow-git-egress";
 // Image pull credentials: copied from the Project's namespace (PRODUCT.md "The real client").
 inline constexpr char kRegistrySecretName[] = "registry-credentials";
 

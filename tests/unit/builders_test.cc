@@ -193,11 +193,14 @@ TEST(BuildersTest, NetworkPoliciesAreTheFiveRulesInOrder) {
   EXPECT_EQ(p[0].Name(), "default-deny-all");
   ExpectJsonEq(*p[0].Find({"spec"}),
                R"({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})");
-  // 2. ingress from the ingress controller's namespace.
+  // 2. ingress from the ingress controller's namespace, to the web port only.
   EXPECT_EQ(p[1].Name(), "allow-ingress-controller");
-  ExpectJsonEq(*p[1].Find({"spec"}), R"({"podSelector": {}, "policyTypes": ["Ingress"],
+  ExpectJsonEq(*p[1].Find({"spec"}), R"({
+      "podSelector": {"matchLabels": {"app.kubernetes.io/name": "web"}},
+      "policyTypes": ["Ingress"],
       "ingress": [{"from": [{"namespaceSelector":
-          {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]}]})");
+                                {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}],
+                   "ports": [{"protocol": "TCP", "port": 3000}]}]})");
   // 3. intra-namespace (both halves of the connection).
   EXPECT_EQ(p[2].Name(), "allow-same-namespace");
   ExpectJsonEq(*p[2].Find({"spec"}), R"({"podSelector": {}, "policyTypes": ["Ingress", "Egress"],

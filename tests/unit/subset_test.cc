@@ -214,9 +214,10 @@ constexpr char kServerNetworkPolicyAllowIngressController[] = R"json({
     "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
   },
   "spec": {
-    "podSelector": {},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "web"}},
     "ingress": [
       {
+        "ports": [{"protocol": "TCP", "port": 3000}],
         "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]
       }
     ],
