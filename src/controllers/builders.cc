@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/strip.h"
@@ -324,6 +325,15 @@ kube::Object BuildRegistrySecret(const Desired& d, const kube::Object& source) {
   if (const auto* data = source.Find({"data"}); data && data->IsObject())
     secret.Set("data", kube::Object::Copy(*data));
   return secret.ToObject();
+}
+
+kube::Object BuildDbSecret(const Desired& d, absl::string_view password) {
+  return J::Obj({{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"metadata", Metadata(d, kDbSecretName, kPostgresName)},
+                 {"type", "Opaque"},
+                 {"data", J::Obj({{kDbPasswordKey, absl::Base64Escape(password)}})}})
+      .ToObject();
 }
 
 kube::Object BuildClaim(const Desired& d, const ClaimObject& c, const OperatorConfig& cfg) {

@@ -41,6 +41,9 @@ std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorC
 // The registry-credentials Secret copied from the Project's namespace (type
 // and data of source).
 kube::Object BuildRegistrySecret(const Desired& d, const kube::Object& source);
+// The postgres-credentials Secret holding password (created once, never
+// applied over: see the planner).
+kube::Object BuildDbSecret(const Desired& d, absl::string_view password);
 // 4 and 6: a PersistentVolumeClaim (service data, the workspace, config volumes).
 kube::Object BuildClaim(const Desired& d, const ClaimObject& c, const OperatorConfig& cfg);
 // 4 and 6: a workload's Deployment (one replica, Recreate) and its Service.

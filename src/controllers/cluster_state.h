@@ -12,6 +12,12 @@
 
 namespace controllers {
 
+// The Secrets the operator reads but does not own — each Project namespace's
+// registry-credentials — cached apart from its own Secrets (a distinct
+// informer: another selection of the same collection). A ClusterState tells
+// the two apart by this constant's address.
+inline constexpr kube::Resource kRegistrySourceSecrets{"", "v1", "secrets"};
+
 // Objects handed out are the cache's own documents: the cache marks one
 // superseded (kube::Object::MarkSuperseded) when it replaces or drops it, as
 // informer::Store does; the reconciler's pass memo relies on that.

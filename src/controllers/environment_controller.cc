@@ -73,15 +73,16 @@ EnvironmentController::EnvironmentController(kube::Client* client, ControllerOpt
   for (const auto& res : {r::kDeployments, r::kServices, r::kPersistentVolumeClaims,
                           r::kNetworkPolicies, r::kResourceQuotas, r::kIngresses})
     Add(res, managed);
-  // The teams' pull credentials and the operator's copies of them: one name,
-  // every namespace (RBAC cannot narrow a watch by name; the field selector
-  // keeps every other Secret out of the cache).
+  // Secrets: the operator's own (postgres credentials, registry copies) by
+  // its label, and the teams' pull credentials by name (RBAC cannot narrow a
+  // watch by name; the selectors keep every other Secret out of the cache).
+  Add(r::kSecrets, managed);
   auto* secrets =
       options_.config.registry_credentials
-          ? Add(r::kSecrets, "", absl::StrCat("metadata.name=", kRegistrySecretName))
+          ? Add(kRegistrySourceSecrets, "", absl::StrCat("metadata.name=", kRegistrySecretName))
           : nullptr;
   for (auto& [res, inf] : informers_)
-    if (inf.get() != environments_ && inf.get() != projects)
+    if (inf.get() != environments_ && inf.get() != projects && inf.get() != secrets)
       inf->store().AddIndex(kUidIndex, informer::ByLabel(kEnvironmentUidLabel));
   auto handler = [&](KeysOf keys) {
     handlers_.push_back(std::make_unique<Enqueue>(&queue_, std::move(keys)));
@@ -108,6 +109,7 @@ informer::Informer* EnvironmentController::Add(const kube::Resource& res, std::s
   // a read of an uninitialized std::function (-Wmaybe-uninitialized).
   informer::InformerOptions options;
   options.reflector.name = std::string(res.plural);
+  if (&res == &kRegistrySourceSecrets) options.reflector.name = "registry-credentials";
   options.transform = CacheTransform(res);
   // The owned objects are read only when an Environment is planned in full,
   // which a settled resync pass skips (pass_memo.h): kept packed, they cost
@@ -117,14 +119,17 @@ informer::Informer* EnvironmentController::Add(const kube::Resource& res, std::s
       std::make_unique<informer::ClientListerWatcher>(client_, res, "", std::move(selector),
                                                       std::move(field_selector)),
       std::move(options));
-  informers_.emplace_back(res, std::move(inf));
+  informers_.emplace_back(&res, std::move(inf));
   return informers_.back().second.get();
 }
 
 const informer::Informer* EnvironmentController::Find(const kube::Resource& res) const {
-  // Plurals (distinct here) are compared first.
+  // The constant itself first (two informers select from secrets), then an
+  // equal resource; plurals are compared before groups.
   for (const auto& [r, inf] : informers_)
-    if (r.plural == res.plural && r.group == res.group) return inf.get();
+    if (r == &res) return inf.get();
+  for (const auto& [r, inf] : informers_)
+    if (r->plural == res.plural && r->group == res.group) return inf.get();
   return nullptr;
 }
 

@@ -64,7 +64,8 @@ class EnvironmentController final : public ClusterState {
   const ControllerOptions options_;
   util::RealClock clock_;
   informer::WorkQueue queue_;
-  std::vector<std::pair<kube::Resource, std::unique_ptr<informer::Informer>>> informers_;
+  // Keyed by the resource constant (kube::resources, kRegistrySourceSecrets).
+  std::vector<std::pair<const kube::Resource*, std::unique_ptr<informer::Informer>>> informers_;
   informer::Informer* environments_ = nullptr;
   std::vector<std::unique_ptr<informer::EventHandler>> handlers_;
   std::unique_ptr<EnvironmentReconciler> reconciler_;

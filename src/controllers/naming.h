@@ -55,6 +55,9 @@ inline constexpr char kHttpsPolicyName[] = "allow-https-egress";
 inline constexpr char kGitPolicyName[] = "allow-git-egress";
 // Image pull credentials: copied from the Project's namespace (PRODUCT.md "The real client").
 inline constexpr char kRegistrySecretName[] = "registry-credentials";
+// The operator's postgres password (key kDbPasswordKey), generated once.
+inline constexpr char kDbSecretName[] = "postgres-credentials";
+inline constexpr char kDbPasswordKey[] = "password";
 
 // The Catalyst web app's namespace-utils.ts, byte for byte: the web app
 // computes an Environment's namespace itself to list its pods (PRODUCT.md

@@ -179,6 +179,7 @@ class Planner {
   ProjectLookup LookUpProject(const v1alpha1::EnvironmentSpec& spec) const;
   void Apply(const kube::Resource& res, const kube::Object& desired);
   void Prune(const Desired& d, const std::vector<Built>& desired);
+  void DbCredentials(const Desired& d);
   bool Applying() const;
   // This object is being applied: what the cache shows of it is not current.
   bool Applying(const kube::Resource& res, absl::string_view name) const;
@@ -289,6 +290,7 @@ void Planner::Prune(const Desired& d, const std::vector<Built>& desired) {
   absl::flat_hash_set<std::string> keep;
   for (const Built& b : desired)
     keep.insert(absl::StrCat(b.resource->plural, "/", b.object.Namespace(), "/", b.object.Name()));
+  if (d.db_credentials) keep.insert(absl::StrCat(r::kSecrets.plural, "/", d.ns, "/", kDbSecretName));
   for (const kube::Object& ns : in_.state.Owned(r::kNamespaces, d.env.uid))
     if (ns.Name() != d.ns && !ns.Deleting())
       plan_.actions.push_back({Action::Type::kDelete, r::kNamespaces, "", std::string(ns.Name())});
@@ -297,6 +299,25 @@ void Planner::Prune(const Desired& d, const std::vector<Built>& desired) {
       if (o.Namespace() == d.ns && !o.Deleting() &&
           !keep.contains(absl::StrCat(res->plural, "/", o.Namespace(), "/", o.Name())))
         plan_.actions.push_back({Action::Type::kDelete, *res, d.ns, std::string(o.Name())});
+}
+
+// The postgres password, made once: a random one, or for an Environment the
+// operator set up before it kept passwords in a Secret, the one its postgres
+// Deployment still names (initdb used it; the data keeps it). Created, never
+// applied: a later pass (or another replica) must not replace it.
+void Planner::DbCredentials(const Desired& d) {
+  if (in_.state.Get(r::kSecrets, d.ns, kDbSecretName)) return;
+  std::string password = in_.fresh_password;
+  if (auto pg = in_.state.Get(r::kDeployments, d.ns, kPostgresName))
+    if (const auto* cs = pg->Find({"spec", "template", "spec", "containers"});
+        cs && cs->IsArray() && !cs->Empty())
+      if (const auto* env = kube::Member((*cs)[0], "env"); env && env->IsArray())
+        for (const auto& e : env->GetArray())
+          if (kube::StrOf(kube::Member(e, "name")) == "POSTGRES_PASSWORD" &&
+              !kube::StrOf(kube::Member(e, "value")).empty())
+            password = std::string(kube::StrOf(kube::Member(e, "value")));
+  plan_.actions.push_back({Action::Type::kCreate, r::kSecrets, d.ns, kDbSecretName,
+                           BuildDbSecret(d, password)});
 }
 
 // A failing pod, or no progress past the deadline: Failed (PRODUCT.md rules).
@@ -349,6 +370,7 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry) {
     if (b.resource == &r::kNamespaces || b.resource == &r::kResourceQuotas ||
         b.resource == &r::kNetworkPolicies || b.resource == &r::kSecrets)
       Apply(*b.resource, b.object);
+  if (d.db_credentials) DbCredentials(d);
   Prune(d, desired);
   sb_.Set("NamespaceReady", true, "Created", absl::StrCat("namespace ", d.ns, " is set up"));
 
@@ -430,7 +452,8 @@ Plan Planner::Run() {
               absl::StrCat("Project ", project->namespace_, "/", project->name));
       // The team's pull credentials, unless it is one of the operator's own copies.
       if (auto s = in_.config.registry_credentials
-                       ? in_.state.Get(r::kSecrets, project->namespace_, kRegistrySecretName)
+                       ? in_.state.Get(kRegistrySourceSecrets, project->namespace_,
+                                       kRegistrySecretName)
                        : std::nullopt;
           s && s->Label(kManagedByLabel) != kManagedByValue)
         registry = *s;

@@ -29,6 +29,9 @@ struct Action {
     kDeleteIfOwned,
     kAddFinalizer,
     kRemoveFinalizer,
+    // POST body; one already there is fine (never overwritten): for what must
+    // be made once, such as a generated password.
+    kCreate,
   };
   Type type = Type::kApply;
   kube::Resource resource;
@@ -64,6 +67,9 @@ struct PlanInput {
   const OperatorConfig& config;
   absl::Time now;
   const Diagnosis* diagnosis = nullptr;  // null: pods not looked at yet
+  // A new random password, used only if the postgres-credentials Secret has
+  // to be made (the reconciler draws one per pass: the planner stays pure).
+  std::string fresh_password;
 };
 
 Plan PlanEnvironment(const PlanInput& in);

@@ -1,5 +1,10 @@
 #include "controllers/reconciler.h"
 
+#include <openssl/rand.h>
+
+#include <cstdlib>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "controllers/diagnosis.h"
@@ -39,6 +44,14 @@ std::string FinalizerPatch(const kube::Object& env, bool add) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
+// 32 hex digits from the system's CSPRNG: no character to escape in a URL.
+std::string RandomPassword() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) std::abort();  // no entropy: nothing is safe
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+}
+
 }  // namespace
 
 EnvironmentReconciler::EnvironmentReconciler(kube::Client* client,
@@ -72,6 +85,10 @@ EnvironmentReconciler::Outcome EnvironmentReconciler::Execute(const Action& a,
     }
     case Action::Type::kDeleteIfOwned:
       return DeleteIfOwned(a);
+    case Action::Type::kCreate: {
+      absl::Status s = client_->Create(a.resource, a.ns, a.body.Serialize()).status();
+      return done_or_error(kube::apierrors::IsAlreadyExists(s) ? absl::OkStatus() : s);
+    }
     case Action::Type::kAddFinalizer:
     case Action::Type::kRemoveFinalizer: {
       absl::Status s = client_
@@ -193,7 +210,9 @@ informer::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& ke
     return {};
   }
   RecordingState recording(*state_);
-  Plan plan = PlanEnvironment({*env, recording, config_, clock_->Now()});
+  Plan plan = PlanEnvironment(
+      {.env = *env, .state = recording, .config = config_, .now = clock_->Now(),
+       .fresh_password = RandomPassword()});
   // Remembered only if this first plan settles: a pod diagnosis (below) reads
   // pods, which no informer watches.
   if (Settled(plan) && recording.complete()) {
@@ -213,7 +232,7 @@ informer::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& ke
                                     {.label_selector = plan.diagnose_selector, .slim = true});
             rs.ok())
           d = Diagnose(pods->items, rs->items);
-      plan = PlanEnvironment({*env, *state_, config_, clock_->Now(), &d});
+      plan = PlanEnvironment({*env, *state_, config_, clock_->Now(), &d, RandomPassword()});
     }
   }
   for (const Action& a : plan.actions) {

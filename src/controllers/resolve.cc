@@ -90,8 +90,12 @@ bool IsPostgres(const ManagedService& s) {
   return absl::StartsWith(image, "postgres");
 }
 
-std::string PostgresPassword(const v1alpha1::EnvironmentSpec& env) {
-  return HexSha256(absl::StrCat("catalyst.dev/postgres-password:", env.uid), 32);
+// A variable from the postgres-credentials Secret: the password is never in
+// a Deployment, an Environment, a log line or an Event.
+EnvVar FromDbSecret(absl::string_view name) {
+  return EnvVar{std::string(name), "",
+                Json(absl::StrCat(R"({"secretKeyRef":{"name":")", kDbSecretName, R"(","key":")",
+                                  kDbPasswordKey, R"("}})"))};
 }
 
 // A sum for a message: cores as "1.5", bytes in Mi or Gi.
@@ -134,7 +138,8 @@ class Resolver {
   const v1alpha1::Template* template_ = nullptr;
   bool default_postgres_ = false;
   bool database_ = false;
-  std::vector<EnvVar> db_env_;  // DATABASE_URL as the web container has it (default postgres)
+  // DB_PASSWORD and DATABASE_URL as the web container has them (default postgres).
+  std::vector<EnvVar> db_env_;
 };
 
 // Where a merged field may have come from, for messages.
@@ -206,7 +211,8 @@ void Resolver::ResolveServices() {
     pg.name = kPostgresName;
     pg.container.image = cfg_.postgres_image;
     pg.container.env = {Env("POSTGRES_DB", kDbName), Env("POSTGRES_USER", kDbUser),
-                        Env("POSTGRES_PASSWORD", PostgresPassword(in_.env))};
+                        FromDbSecret("POSTGRES_PASSWORD")};
+    d_.db_credentials = true;
     pg.container.ports = {{kPostgresPort, "postgres", "TCP"}};
     pg.storage = Claim{{}, kube::CanonicalQuantity(cfg_.postgres_storage).value_or(""), ""};
     pg.database = kDbName;
@@ -349,15 +355,18 @@ void Resolver::ResolveMain() {
   }
   if (m.working_dir.empty() && clones) m.working_dir = clone_dir;
   std::vector<EnvVar> ours;
-  if (default_postgres_)
+  if (default_postgres_) {
+    // Built in the pod from the Secret ($(VAR) expands an earlier variable).
+    ours.push_back(FromDbSecret("DB_PASSWORD"));
     ours.push_back(Env("DATABASE_URL",
-                       absl::StrCat("postgres://", kDbUser, ":", PostgresPassword(in_.env), "@",
-                                    kPostgresName, ".", d_.ns, ".svc:", kPostgresPort, "/",
-                                    kDbName)));
+                       absl::StrCat("postgres://", kDbUser, ":$(DB_PASSWORD)@", kPostgresName,
+                                    ".", d_.ns, ".svc:", kPostgresPort, "/", kDbName)));
+  }
   if (!m.ports.empty()) ours.push_back(Env("PORT", absl::StrCat(m.ports.front().container_port)));
   m.env = v1alpha1::MergeEnv(ours, c.env);
   for (const EnvVar& e : m.env)
-    if (default_postgres_ && e.name == "DATABASE_URL") db_env_ = {e};
+    if (default_postgres_ && (e.name == "DB_PASSWORD" || e.name == "DATABASE_URL"))
+      db_env_.push_back(e);
   m.resources = Complete(c.resources, cfg_.web_cpu_request, cfg_.web_memory_limit,
                          d_.quota.limits_cpu.empty() ? "" : cfg_.default_cpu_limit);
   if (!m.readiness_probe && !workspace)

@@ -76,6 +76,9 @@ struct Desired {
   std::vector<ClaimObject> claims;  // service data and volumes
   Quota quota;
   bool pull_secret = false;  // pods use the registry-credentials copy
+  // The operator's own postgres runs: its password is in Secret
+  // postgres-credentials, referenced by postgres and by the web pod.
+  bool db_credentials = false;
   std::string branch_label;  // catalyst.dev/branch on the namespace; empty: none
 };
 

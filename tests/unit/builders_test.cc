@@ -114,7 +114,12 @@ std::string EnvOf(const Value& container, absl::string_view name) {
   const Value* env = kube::Member(container, "env");
   if (!env) return "<no env>";
   for (const auto& e : env->GetArray())
-    if (kube::StrOf(kube::Member(e, "name")) == name) return Str(kube::Member(e, "value"));
+    if (kube::StrOf(kube::Member(e, "name")) == name) {
+      if (const Value* ref = kube::Member(e, "valueFrom"))
+        return absl::StrCat("<valueFrom ", Str(kube::Member(*kube::Member(*ref, "secretKeyRef"), "name")),
+                            "/", Str(kube::Member(*kube::Member(*ref, "secretKeyRef"), "key")), ">");
+      return Str(kube::Member(e, "value"));
+    }
   return "<unset>";
 }
 
@@ -246,7 +251,7 @@ TEST(BuildersTest, PostgresDeploymentHas512MiAndItsCredentialsAndVolume) {
       R"({"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"memory": "512Mi"}})");
   EXPECT_EQ(EnvOf(c, "POSTGRES_DB"), "app");
   EXPECT_EQ(EnvOf(c, "POSTGRES_USER"), "app");
-  EXPECT_EQ(EnvOf(c, "POSTGRES_PASSWORD").size(), 32u);
+  EXPECT_EQ(EnvOf(c, "POSTGRES_PASSWORD"), "<valueFrom postgres-credentials/password>");
   EXPECT_EQ(EnvOf(c, "PGDATA"), "/var/lib/postgresql/data/pgdata");
   ExpectJsonEq(*kube::Member(c, "ports"),
                R"([{"name": "postgres", "containerPort": 5432, "protocol": "TCP"}])");
@@ -272,18 +277,23 @@ TEST(BuildersTest, PostgresDeploymentHas512MiAndItsCredentialsAndVolume) {
       "ports": [{"name": "postgres", "port": 5432, "targetPort": 5432, "protocol": "TCP"}]})");
 }
 
-// The password is stable for an Environment and differs between Environments.
-TEST(BuildersTest, PostgresPasswordIsDerivedFromTheUid) {
-  auto password = [](const Desired& d) {
-    return EnvOf(Containers(BuildDeployment(d, *Service(d, "postgres")))[0], "POSTGRES_PASSWORD");
-  };
-  std::string other = DevJson();
-  other.replace(other.find(kUid), strlen(kUid), "another-uid");
-  EXPECT_EQ(password(Dev()), password(Dev()));
-  EXPECT_NE(password(Dev()), password(MustResolve(other)));
-  EXPECT_EQ(EnvOf(Containers(BuildDeployment(Dev(), Dev().main))[0], "DATABASE_URL"),
-            absl::StrCat("postgres://app:", password(Dev()),
-                         "@postgres.my-team-my-project-pr-123.svc:5432/app"));
+// The password lives in the postgres-credentials Secret only: postgres and
+// the web pod reference it, DATABASE_URL is built in the pod from it.
+TEST(BuildersTest, ThePasswordIsReferencedNeverWritten) {
+  const Desired dev = Dev();
+  EXPECT_TRUE(dev.db_credentials);
+  const kube::Object deployment = BuildDeployment(dev, dev.main);
+  const Value& web = Containers(deployment)[0];
+  EXPECT_EQ(EnvOf(web, "DB_PASSWORD"), "<valueFrom postgres-credentials/password>");
+  EXPECT_EQ(EnvOf(web, "DATABASE_URL"),
+            "postgres://app:$(DB_PASSWORD)@postgres.my-team-my-project-pr-123.svc:5432/app");
+  for (const Built& b : BuildAll(dev, OperatorConfig{}))
+    EXPECT_EQ(b.object.Serialize().find("s3cr3t"), std::string::npos);
+  kube::Object secret = BuildDbSecret(dev, "s3cr3t");
+  EXPECT_EQ(secret.Name(), "postgres-credentials");
+  EXPECT_EQ(secret.Namespace(), kNs);
+  EXPECT_EQ(secret.Label(kManagedByLabel), "kube-operator");
+  EXPECT_EQ(secret.Str({"data", "password"}), "czNjcjN0");  // base64
 }
 
 // --- web ----------------------------------------------------------------------------------------
@@ -336,8 +346,11 @@ TEST(BuildersTest, DevelopmentWebRunsCloneInstallMigrateThenNextDevWith2Gi) {
   ExpectJsonEq(*kube::Member(web, "resources"),
                R"({"requests": {"cpu": "250m", "memory": "2Gi"}, "limits": {"memory": "2Gi"}})");
   ExpectJsonEq(*kube::Member(web, "env"),
-               absl::StrCat(R"([{"name": "DATABASE_URL", "value": ")", db_url, R"("},
-      {"name": "PORT", "value": "3000"}, {"name": "DEBUG", "value": "true"}])"));
+               absl::StrCat(R"([{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef":
+                                   {"name": "postgres-credentials", "key": "password"}}},
+                                {"name": "DATABASE_URL", "value": ")",
+                            db_url, R"json("},
+      {"name": "PORT", "value": "3000"}, {"name": "DEBUG", "value": "true"}])json"));
   ExpectJsonEq(*kube::Member(web, "ports"),
                R"([{"name": "http", "containerPort": 3000, "protocol": "TCP"}])");
   ExpectJsonEq(*kube::Member(web, "readinessProbe"),
@@ -388,7 +401,9 @@ TEST(BuildersTest, UserEnvVarsComeAfterOursAndWinOnAName) {
                   {"name": "X", "value": "$(PORT)"})json");
   const Desired d = MustResolve(json);
   ExpectJsonEq(*kube::Member(Containers(BuildDeployment(d, d.main))[0], "env"),
-               R"json([{"name": "DATABASE_URL", "value": "postgres://elsewhere/db"},
+               R"json([{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef":
+                          {"name": "postgres-credentials", "key": "password"}}},
+                       {"name": "DATABASE_URL", "value": "postgres://elsewhere/db"},
                        {"name": "PORT", "value": "3000"},
                        {"name": "X", "value": "$(PORT)"}])json");
 }

@@ -412,7 +412,7 @@ class TransformedState : public ClusterState {
   // through the informer's transform.
   void Commit(const Plan& plan) {
     for (const Action& a : plan.actions)
-      if (a.type == Action::Type::kApply)
+      if (a.type == Action::Type::kApply || a.type == Action::Type::kCreate)
         objects_[absl::StrCat(a.resource.plural, "/", a.ns, "/", a.name)] =
             CacheTransform(a.resource)(AsServerReturns(a.body));
   }

@@ -39,7 +39,7 @@ class FakeState : public ClusterState {
   // when `ready` says so.
   void Commit(const Plan& plan, bool deployments_ready) {
     for (const auto& a : plan.actions) {
-      if (a.type == Action::Type::kApply) {
+      if (a.type == Action::Type::kApply || a.type == Action::Type::kCreate) {
         std::string json = a.body.Serialize();
         if (a.resource.plural == "deployments" && deployments_ready)
           json = json.substr(0, json.size() - 1) +
@@ -109,7 +109,8 @@ TEST_F(PlannerTest, FirstPassSetsUpEverythingUpToPostgresButNotWeb) {
                   "finalizer", "namespaces/team-pr-1", "resourcequotas/environment-quota",
                   "networkpolicies/default-deny-all", "networkpolicies/allow-ingress-controller",
                   "networkpolicies/allow-same-namespace", "networkpolicies/allow-dns-egress",
-                  "networkpolicies/allow-https-egress", "persistentvolumeclaims/postgres-data",
+                  "networkpolicies/allow-https-egress", "secrets/postgres-credentials",
+                  "persistentvolumeclaims/postgres-data",
                   "deployments/postgres", "services/postgres"));
   EXPECT_EQ(p.phase, "Provisioning");
   ASSERT_TRUE(p.status_patch);

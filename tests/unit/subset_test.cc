@@ -374,7 +374,7 @@ constexpr char kServerDeploymentPostgres[] = R"json({
             "env": [
               {"name": "POSTGRES_DB", "value": "app"},
               {"name": "POSTGRES_USER", "value": "app"},
-              {"name": "POSTGRES_PASSWORD", "value": "fb04a0a71fb27a34bf58e220b769098c"},
+              {"name": "POSTGRES_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "postgres-credentials", "key": "password"}}},
               {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}
             ],
             "resources": {"limits": {"memory": "512Mi"}, "requests": {"cpu": "100m", "memory": "512Mi"}},
@@ -565,9 +565,10 @@ constexpr char kServerDeploymentWeb[] = R"json({
             "command": ["npm", "run", "db:migrate"],
             "workingDir": "/workspace/app",
             "env": [
+              {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "postgres-credentials", "key": "password"}}},
               {
                 "name": "DATABASE_URL",
-                "value": "postgres://app:fb04a0a71fb27a34bf58e220b769098c@postgres.my-team-my-project-pr-123.svc:5432/app"
+                "value": "postgres://app:$(DB_PASSWORD)@postgres.my-team-my-project-pr-123.svc:5432/app"
               },
               {"name": "PORT", "value": "3000"},
               {"name": "DEBUG", "value": "true"}
@@ -587,9 +588,10 @@ constexpr char kServerDeploymentWeb[] = R"json({
             "workingDir": "/workspace/app",
             "ports": [{"name": "http", "containerPort": 3000, "protocol": "TCP"}],
             "env": [
+              {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "postgres-credentials", "key": "password"}}},
               {
                 "name": "DATABASE_URL",
-                "value": "postgres://app:fb04a0a71fb27a34bf58e220b769098c@postgres.my-team-my-project-pr-123.svc:5432/app"
+                "value": "postgres://app:$(DB_PASSWORD)@postgres.my-team-my-project-pr-123.svc:5432/app"
               },
               {"name": "PORT", "value": "3000"},
               {"name": "DEBUG", "value": "true"}
@@ -758,9 +760,10 @@ constexpr char kServerDeploymentTypeDeploymentWeb[] = R"json({
             "image": "ghcr.io/org/app:sha",
             "command": ["npm", "run", "db:migrate"],
             "env": [
+              {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "postgres-credentials", "key": "password"}}},
               {
                 "name": "DATABASE_URL",
-                "value": "postgres://app:fb04a0a71fb27a34bf58e220b769098c@postgres.deploy-ns.svc:5432/app"
+                "value": "postgres://app:$(DB_PASSWORD)@postgres.deploy-ns.svc:5432/app"
               },
               {"name": "PORT", "value": "3000"},
               {"name": "DEBUG", "value": "true"}
@@ -777,9 +780,10 @@ constexpr char kServerDeploymentTypeDeploymentWeb[] = R"json({
             "image": "ghcr.io/org/app:sha",
             "ports": [{"name": "http", "containerPort": 3000, "protocol": "TCP"}],
             "env": [
+              {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "postgres-credentials", "key": "password"}}},
               {
                 "name": "DATABASE_URL",
-                "value": "postgres://app:fb04a0a71fb27a34bf58e220b769098c@postgres.deploy-ns.svc:5432/app"
+                "value": "postgres://app:$(DB_PASSWORD)@postgres.deploy-ns.svc:5432/app"
               },
               {"name": "PORT", "value": "3000"},
               {"name": "DEBUG", "value": "true"}
