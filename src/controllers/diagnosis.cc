@@ -50,23 +50,23 @@ Diagnosis FromContainer(const Value& cs, bool init, absl::string_view pod) {
   const Value* crash = now && IntAt(*now, {"exitCode"}) != 0 ? now : last;
   const std::string crash_reason(crash ? At(*crash, {"reason"}) : "");
   const int64_t crash_exit = crash ? IntAt(*crash, {"exitCode"}) : 0;
-  const int64_t restarts = IntAt(cs, {"restartCount"});
   const std::string where =
       absl::StrCat(init ? "init container " : "container ", name, " of pod ", pod);
   // Healthy now: an init container that finished, a main container that is ready.
   const bool done = now && IntAt(*now, {"exitCode"}) == 0;
   const bool healthy = init ? done : BoolAt(cs, "ready");
+  // No restart count in the messages: it grows every back-off, and a message
+  // that changes is a status write (and a watch event) per cycle.
   if (crash && !healthy) {
     // 137 is SIGKILL: the OOM killer's only when the kubelet says so.
     if (crash_reason == "OOMKilled")
       return {Diagnosis::Severity::kFailing, "OOMKilled",
-              absl::StrCat(where, " was OOMKilled (exit ", crash_exit, ") ", restarts,
-                           restarts == 1 ? " time" : " times", ": raise its memory limit")};
+              absl::StrCat(where, " was OOMKilled (exit ", crash_exit,
+                           "): raise its memory limit")};
     if (crash_exit != 0)
       return {Diagnosis::Severity::kFailing, init ? "InitContainerFailing" : "CrashLoopBackOff",
               absl::StrCat(where, " keeps failing (exit ", crash_exit, ", ",
-                           crash_reason.empty() ? "Error" : crash_reason, ", ", restarts,
-                           restarts == 1 ? " restart)" : " restarts)",
+                           crash_reason.empty() ? "Error" : crash_reason, ")",
                            Quote(At(*crash, {"message"})))};
   }
   if (waiting == "ImagePullBackOff" || waiting == "ErrImagePull" || waiting == "InvalidImageName")
@@ -77,7 +77,7 @@ Diagnosis FromContainer(const Value& cs, bool init, absl::string_view pod) {
                              : std::string(At(cs, {"state", "waiting", "message"})))};
   if (waiting == "CrashLoopBackOff")
     return {Diagnosis::Severity::kFailing, init ? "InitContainerFailing" : "CrashLoopBackOff",
-            absl::StrCat(where, " keeps failing (", restarts, " restarts)")};
+            absl::StrCat(where, " keeps failing")};
   if (init && !At(cs, {"state", "running", "startedAt"}).empty())
     return {Diagnosis::Severity::kWaiting, "InitContainerRunning",
             absl::StrCat(where, " has not finished")};

@@ -70,9 +70,10 @@ EnvironmentController::EnvironmentController(kube::Client* client, ControllerOpt
   auto* projects = Add(r::kProjects, "");
   // All namespaces, not only ours: a clash with someone else's must be seen.
   Add(r::kNamespaces, "");
-  for (const auto& res : {r::kDeployments, r::kServices, r::kPersistentVolumeClaims,
-                          r::kNetworkPolicies, r::kResourceQuotas, r::kIngresses})
-    Add(res, managed);
+  // By address: an informer is known by its resource constant (Find).
+  for (const kube::Resource* res : {&r::kDeployments, &r::kServices, &r::kPersistentVolumeClaims,
+                                    &r::kNetworkPolicies, &r::kResourceQuotas, &r::kIngresses})
+    Add(*res, managed);
   // Secrets: the operator's own (postgres credentials, registry copies) by
   // its label, and the teams' pull credentials by name (RBAC cannot narrow a
   // watch by name; the selectors keep every other Secret out of the cache).

@@ -55,6 +55,7 @@ class EnvironmentController final : public ClusterState {
   std::shared_ptr<const kube::CacheMark> AddMark(const kube::Resource& r) const override;
 
  private:
+  // r must be a constant of static lifetime (kube::resources, kRegistrySourceSecrets).
   informer::Informer* Add(const kube::Resource& r, std::string label_selector,
                           std::string field_selector = "");
   const informer::Informer* Find(const kube::Resource& r) const;
