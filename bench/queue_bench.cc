@@ -19,8 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "informer/work_queue.h"
-#include "informer/worker_pool.h"
+#include "workqueue/work_queue.h"
+#include "workqueue/worker_pool.h"
 
 namespace {
 

@@ -15,8 +15,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "build_info.h"
-#include "controllers/builders.h"
-#include "controllers/environment_controller.h"
+#include "controllers/environment/manifests.h"
+#include "controllers/environment/controller.h"
 #include "kube/cpprest_transport.h"
 #include "kube/kubeconfig.h"
 #include "leaderelection/leader_elector.h"

@@ -10,8 +10,8 @@
 #include <memory>
 #include <string>
 
-#include "informer/queue_metrics.h"
-#include "informer/worker_pool.h"
+#include "workqueue/queue_metrics.h"
+#include "workqueue/worker_pool.h"
 #include "kube/client.h"
 
 namespace ops {

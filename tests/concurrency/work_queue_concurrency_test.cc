@@ -13,8 +13,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "informer/work_queue.h"
-#include "informer/worker_pool.h"
+#include "workqueue/work_queue.h"
+#include "workqueue/worker_pool.h"
 #include "support/notification.h"
 
 namespace informer {

@@ -1,15 +1,15 @@
 // Builders and ParseEnvironment against the seed's numbers: operator-AGENTS.md
 // ("NetworkPolicy Configuration", "Resource Limits", init containers) and
 // PRODUCT.md "Reconciliation".
-#include "controllers/builders.h"
+#include "controllers/environment/manifests.h"
 
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "api/v1alpha1/environment.h"
-#include "controllers/resolve.h"
-#include "controllers/naming.h"
+#include "controllers/environment/resolve.h"
+#include "controllers/environment/naming.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rapidjson/stringbuffer.h"

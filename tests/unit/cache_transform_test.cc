@@ -1,7 +1,7 @@
 // The informers' transform on ingest: whatever it drops, an object the
 // operator applied must still compare equal under the planner's subset check
 // (or every resync would write), and the cached bytes must shrink.
-#include "controllers/cache_transform.h"
+#include "controllers/environment/cache_transform.h"
 
 #include <functional>
 #include <map>
@@ -11,14 +11,14 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "controllers/builders.h"
+#include "controllers/environment/manifests.h"
 #include "api/v1alpha1/environment.h"
 #include "api/v1alpha1/project.h"
-#include "controllers/resolve.h"
+#include "controllers/environment/resolve.h"
 #include "support/catalyst.h"
-#include "controllers/naming.h"
-#include "controllers/planner.h"
-#include "controllers/subset.h"
+#include "controllers/environment/naming.h"
+#include "controllers/environment/planner.h"
+#include "kube/subset.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "informer/informer.h"
@@ -228,9 +228,9 @@ TEST(CacheTransformTest, KeepsEveryFieldTheBuildersSet) {
 TEST(CacheTransformTest, AppliedObjectsStillCompareEqualAndShrink) {
   for (const kube::Object& desired : EveryBuilderOutput()) {
     const kube::Object server = AsServerReturns(desired);
-    ASSERT_TRUE(IsSubset(desired.json(), server.json())) << Where(desired);
+    ASSERT_TRUE(kube::IsSubset(desired.json(), server.json())) << Where(desired);
     const kube::Object cached = Transformed(server);
-    EXPECT_TRUE(IsSubset(desired.json(), cached.json())) << Where(desired) << "\n"
+    EXPECT_TRUE(kube::IsSubset(desired.json(), cached.json())) << Where(desired) << "\n"
                                                          << cached.Serialize();
     EXPECT_LT(cached.Serialize().size(), server.Serialize().size()) << Where(desired);
     // What the store, the handlers and the planner read of every object.

@@ -1,6 +1,6 @@
 // The git-clone init container's script (controllers/git_clone.h), run with
 // sh and git against a local repository as the init container would run it.
-#include "controllers/git_clone.h"
+#include "controllers/environment/git_clone.h"
 
 #include <stdlib.h>
 #include <sys/wait.h>

@@ -14,8 +14,8 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "informer/work_queue.h"
-#include "informer/worker_pool.h"
+#include "workqueue/work_queue.h"
+#include "workqueue/worker_pool.h"
 #include "rapidjson/document.h"
 
 namespace util {

@@ -2,7 +2,7 @@
 // app's namespace-utils.ts, byte for byte (it computes the same name to list
 // an Environment's pods). Golden values from the web app's own tests and
 // from running its code (docs/contract.md).
-#include "controllers/naming.h"
+#include "controllers/environment/naming.h"
 
 #include <string>
 

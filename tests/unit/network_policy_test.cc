@@ -1,11 +1,11 @@
 // The built NetworkPolicies, evaluated as an enforcing CNI would: the
 // connections operator-AGENTS.md "NetworkPolicy Configuration" needs pass,
 // the rest are refused.
-#include "controllers/builders.h"
+#include "controllers/environment/manifests.h"
 
 #include "absl/strings/str_cat.h"
 #include "api/v1alpha1/environment.h"
-#include "controllers/resolve.h"
+#include "controllers/environment/resolve.h"
 #include "gtest/gtest.h"
 #include "support/netpol_eval.h"
 

@@ -1,6 +1,6 @@
 // The reconciler's skip of settled, unchanged Environments (pass_memo.h): what
 // is skipped, and that drift, spec changes and deadlines still get a full pass.
-#include "controllers/pass_memo.h"
+#include "controllers/environment/pass_memo.h"
 
 #include <functional>
 #include <map>
@@ -8,7 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "controllers/reconciler.h"
+#include "controllers/environment/reconciler.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "informer/store.h"

@@ -1,9 +1,9 @@
-#include "controllers/planner.h"
+#include "controllers/environment/planner.h"
 
 #include <map>
 
 #include "absl/strings/str_cat.h"
-#include "controllers/naming.h"
+#include "controllers/environment/naming.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "support/catalyst.h"

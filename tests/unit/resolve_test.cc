@@ -1,14 +1,14 @@
 // Resolve (controllers/resolve.h): the Catalyst web app's Environment and
 // Project made into what the builders render — PRODUCT.md "The real client"
 // and docs/contract.md, field by field.
-#include "controllers/resolve.h"
+#include "controllers/environment/resolve.h"
 
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "controllers/builders.h"
-#include "controllers/naming.h"
+#include "controllers/environment/manifests.h"
+#include "controllers/environment/naming.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "support/catalyst.h"

@@ -1,15 +1,15 @@
 // IsSubset and CanonicalQuantity (subset.h), and the subset check against
 // what kube-apiserver 1.20 really stores for the builders' manifests.
-#include "controllers/subset.h"
+#include "kube/subset.h"
 
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "controllers/builders.h"
+#include "controllers/environment/manifests.h"
 #include "api/v1alpha1/environment.h"
-#include "controllers/resolve.h"
+#include "controllers/environment/resolve.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "rapidjson/pointer.h"
@@ -25,7 +25,7 @@ rapidjson::Document Doc(const std::string& json) {
 }
 
 bool Sub(const std::string& desired, const std::string& actual) {
-  return IsSubset(Doc(desired), Doc(actual));
+  return kube::IsSubset(Doc(desired), Doc(actual));
 }
 
 TEST(SubsetTest, ObjectsIgnoreExtraMembersInActual) {
@@ -908,9 +908,9 @@ TEST(SubsetServerTest, BuiltObjectsAreSubsetsOfWhatTheServerStored) {
     SCOPED_TRACE(absl::StrCat(c.desired.Kind(), " ", c.desired.Name()));
     rapidjson::Document server = Doc(c.server);
     EXPECT_EQ(c.desired.Name(), kube::StrOf(kube::Member(server["metadata"], "name")));
-    EXPECT_TRUE(IsSubset(c.desired.json(), server));
+    EXPECT_TRUE(kube::IsSubset(c.desired.json(), server));
     // Not the other way round: the server added defaults.
-    EXPECT_FALSE(IsSubset(server, c.desired.json()));
+    EXPECT_FALSE(kube::IsSubset(server, c.desired.json()));
   }
 }
 
@@ -919,7 +919,7 @@ bool StillSubsetAfter(const kube::Object& desired, const char* server,
                       const std::function<void(rapidjson::Document&)>& edit) {
   rapidjson::Document d = Doc(server);
   edit(d);
-  return IsSubset(desired.json(), d);
+  return kube::IsSubset(desired.json(), d);
 }
 
 void Set(rapidjson::Document& d, const char* pointer, const char* value) {
@@ -1020,17 +1020,17 @@ TEST(SubsetServerTest, SpecChangesAreSeen) {
   v1alpha1::EnvironmentSpec env = ServerSpec(true);
   env.sources[0].commit_sha = "b2c3d4e";
   Desired d = ServerFixture(env, kServerNs);
-  EXPECT_FALSE(IsSubset(BuildDeployment(d, d.main).json(), Doc(kServerDeploymentWeb)));
+  EXPECT_FALSE(kube::IsSubset(BuildDeployment(d, d.main).json(), Doc(kServerDeploymentWeb)));
   env = ServerSpec(true);
   env.sources[0].pr_number = 124;
   env.generation = 4;
   d = ServerFixture(env, kServerNs);
-  EXPECT_TRUE(IsSubset(BuildDeployment(d, d.main).json(), Doc(kServerDeploymentWeb)));
+  EXPECT_TRUE(kube::IsSubset(BuildDeployment(d, d.main).json(), Doc(kServerDeploymentWeb)));
   // The image is the deployment type's whole rollout.
   env = ServerSpec(false);
   env.config.container.image = "ghcr.io/org/app:sha2";
   d = ServerFixture(env, "deploy-ns");
-  EXPECT_FALSE(IsSubset(BuildDeployment(d, d.main).json(), Doc(kServerDeploymentTypeDeploymentWeb)));
+  EXPECT_FALSE(kube::IsSubset(BuildDeployment(d, d.main).json(), Doc(kServerDeploymentTypeDeploymentWeb)));
 }
 
 }  // namespace

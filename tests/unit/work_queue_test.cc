@@ -1,4 +1,4 @@
-#include "informer/work_queue.h"
+#include "workqueue/work_queue.h"
 
 #include <optional>
 #include <string>
@@ -10,7 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "informer/rate_limiter.h"
+#include "workqueue/rate_limiter.h"
 #include "support/fake_clock.h"
 
 namespace informer {

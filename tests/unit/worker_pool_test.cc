@@ -1,4 +1,4 @@
-#include "informer/worker_pool.h"
+#include "workqueue/worker_pool.h"
 
 #include <atomic>
 #include <functional>

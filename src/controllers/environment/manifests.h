@@ -19,8 +19,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "controllers/config.h"
-#include "controllers/resolve.h"
+#include "controllers/environment/config.h"
+#include "controllers/environment/resolve.h"
 #include "kube/object.h"
 #include "kube/resource.h"
 

@@ -1,4 +1,4 @@
-#include "informer/work_queue.h"
+#include "workqueue/work_queue.h"
 
 #include <algorithm>
 #include <chrono>

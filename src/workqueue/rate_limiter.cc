@@ -1,4 +1,4 @@
-#include "informer/rate_limiter.h"
+#include "workqueue/rate_limiter.h"
 
 #include <algorithm>
 #include <cmath>

@@ -25,7 +25,7 @@
 #include "api/v1alpha1/config.h"
 #include "api/v1alpha1/environment.h"
 #include "api/v1alpha1/project.h"
-#include "controllers/config.h"
+#include "controllers/environment/config.h"
 
 namespace controllers {
 

@@ -1,4 +1,4 @@
-#include "controllers/planner.h"
+#include "controllers/environment/planner.h"
 
 #include <algorithm>
 
@@ -7,10 +7,10 @@
 #include "absl/strings/str_join.h"
 #include "api/v1alpha1/environment.h"
 #include "api/v1alpha1/project.h"
-#include "controllers/builders.h"
-#include "controllers/naming.h"
-#include "controllers/resolve.h"
-#include "controllers/subset.h"
+#include "controllers/environment/manifests.h"
+#include "controllers/environment/naming.h"
+#include "controllers/environment/resolve.h"
+#include "kube/subset.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
@@ -116,7 +116,7 @@ bool DeploymentReady(const std::optional<kube::Object>& d, const kube::Object& d
   if (d->Int({"status", "readyReplicas"}) <= 0) return false;
   // A rollout in progress: the ready pod may be the old revision.
   if (d->Int({"status", "updatedReplicas"}) <= 0) return false;
-  return IsSubset(desired.json(), d->json());
+  return kube::IsSubset(desired.json(), d->json());
 }
 
 // The kinds an Environment owns inside its namespace, pruned when no longer desired.
@@ -258,7 +258,7 @@ void Planner::Apply(const kube::Resource& res, const kube::Object& desired) {
   const std::string digest = HexSha256(desired.Serialize(), 16);
   auto cached = in_.state.Get(res, desired.Namespace(), desired.Name());
   if (cached && cached->Annotation(kDesiredHashAnnotation) == digest &&
-      IsSubset(desired.json(), cached->json()))
+      kube::IsSubset(desired.json(), cached->json()))
     return;
   rapidjson::Document body;
   body.CopyFrom(desired.json(), body.GetAllocator());

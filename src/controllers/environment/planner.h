@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "controllers/cluster_state.h"
-#include "controllers/config.h"
-#include "controllers/diagnosis.h"
+#include "controllers/environment/cluster_state.h"
+#include "controllers/environment/config.h"
+#include "controllers/environment/diagnosis.h"
 #include "kube/object.h"
 #include "kube/resource.h"
 

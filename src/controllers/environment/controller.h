@@ -11,12 +11,12 @@
 #include <thread>
 #include <vector>
 
-#include "controllers/cluster_state.h"
-#include "controllers/config.h"
-#include "controllers/reconciler.h"
+#include "controllers/environment/cluster_state.h"
+#include "controllers/environment/config.h"
+#include "controllers/environment/reconciler.h"
 #include "informer/informer.h"
-#include "informer/work_queue.h"
-#include "informer/worker_pool.h"
+#include "workqueue/work_queue.h"
+#include "workqueue/worker_pool.h"
 #include "kube/client.h"
 
 namespace controllers {

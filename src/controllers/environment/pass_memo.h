@@ -28,8 +28,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "controllers/cluster_state.h"
-#include "controllers/planner.h"
+#include "controllers/environment/cluster_state.h"
+#include "controllers/environment/planner.h"
 #include "kube/object.h"
 #include "kube/resource.h"
 

@@ -1,4 +1,4 @@
-#include "controllers/cache_transform.h"
+#include "controllers/environment/cache_transform.h"
 
 #include <initializer_list>
 #include <memory>

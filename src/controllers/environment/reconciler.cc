@@ -1,4 +1,4 @@
-#include "controllers/reconciler.h"
+#include "controllers/environment/reconciler.h"
 
 #include <openssl/rand.h>
 
@@ -7,9 +7,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "controllers/diagnosis.h"
-#include "controllers/naming.h"
-#include "controllers/planner.h"
+#include "controllers/environment/diagnosis.h"
+#include "controllers/environment/naming.h"
+#include "controllers/environment/planner.h"
 #include "kube/api_error.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"

@@ -1,4 +1,4 @@
-#include "controllers/diagnosis.h"
+#include "controllers/environment/diagnosis.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"

@@ -15,7 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "informer/work_queue.h"
+#include "workqueue/work_queue.h"
 
 namespace informer {
 

@@ -22,7 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "rapidjson/document.h"
 
-namespace controllers {
+namespace kube {
 
 // True when every member of desired is in actual with an equal value, or is
 // a zero value ("", false, 0, [], {}) absent from actual (omitempty):
@@ -32,4 +32,4 @@ namespace controllers {
 // send canonical ones.
 bool IsSubset(const rapidjson::Value& desired, const rapidjson::Value& actual);
 
-}  // namespace controllers
+}  // namespace kube

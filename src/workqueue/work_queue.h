@@ -27,8 +27,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
-#include "informer/queue_metrics.h"
-#include "informer/rate_limiter.h"
+#include "workqueue/queue_metrics.h"
+#include "workqueue/rate_limiter.h"
 #include "util/clock.h"
 
 namespace informer {

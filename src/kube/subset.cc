@@ -1,11 +1,11 @@
-#include "controllers/subset.h"
+#include "kube/subset.h"
 
 #include <optional>
 #include <string>
 
 #include "kube/object.h"
 
-namespace controllers {
+namespace kube {
 
 namespace {
 
@@ -95,4 +95,4 @@ bool IsSubset(const rapidjson::Value& desired, const rapidjson::Value& actual) {
   return desired == actual;
 }
 
-}  // namespace controllers
+}  // namespace kube

@@ -1,4 +1,4 @@
-#include "controllers/naming.h"
+#include "controllers/environment/naming.h"
 
 #include <openssl/sha.h>
 

@@ -1,4 +1,4 @@
-#include "controllers/resolve.h"
+#include "controllers/environment/resolve.h"
 
 #include <algorithm>
 #include <map>
@@ -8,8 +8,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "api/v1alpha1/problems.h"
-#include "controllers/git_clone.h"
-#include "controllers/naming.h"
+#include "controllers/environment/git_clone.h"
+#include "controllers/environment/naming.h"
 #include "kube/quantity.h"
 
 namespace controllers {

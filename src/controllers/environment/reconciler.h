@@ -8,11 +8,11 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "controllers/cluster_state.h"
-#include "controllers/config.h"
-#include "controllers/pass_memo.h"
+#include "controllers/environment/cluster_state.h"
+#include "controllers/environment/config.h"
+#include "controllers/environment/pass_memo.h"
 #include "informer/store.h"
-#include "informer/worker_pool.h"
+#include "workqueue/worker_pool.h"
 #include "kube/client.h"
 #include "util/clock.h"
 

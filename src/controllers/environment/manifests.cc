@@ -1,4 +1,4 @@
-#include "controllers/builders.h"
+#include "controllers/environment/manifests.h"
 
 #include <string>
 #include <utility>
@@ -13,7 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
-#include "controllers/naming.h"
+#include "controllers/environment/naming.h"
 #include "kube/json_builder.h"
 #include "kube/quantity.h"
 

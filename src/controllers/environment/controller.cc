@@ -1,13 +1,13 @@
-#include "controllers/environment_controller.h"
+#include "controllers/environment/controller.h"
 
 #include <algorithm>
 #include <functional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "controllers/cache_transform.h"
-#include "controllers/naming.h"
-#include "controllers/planner.h"
+#include "controllers/environment/cache_transform.h"
+#include "controllers/environment/naming.h"
+#include "controllers/environment/planner.h"
 
 namespace controllers {
 namespace {
