@@ -65,11 +65,11 @@ if [[ ! -s $BASE_TAR ]]; then
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/info/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
-    bookworm "$BASE_TAR.tmp" \
+    bookworm "$BASE_TAR.part.tar" \
     "deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main" \
     "deb http://deb.debian.org/debian-security bookworm-security main" >"$IMAGE_CACHE/mmdebstrap.log" 2>&1 ||
     { tail -n 30 "$IMAGE_CACHE/mmdebstrap.log"; die "mmdebstrap failed (log: $IMAGE_CACHE/mmdebstrap.log)"; }
-  mv "$BASE_TAR.tmp" "$BASE_TAR"
+  mv "$BASE_TAR.part.tar" "$BASE_TAR"
   "${BUILDAH[@]}" rmi "$BASE" >/dev/null 2>&1 || true
 fi
 if ! "${BUILDAH[@]}" inspect --type image "$BASE" >/dev/null 2>&1; then
