@@ -110,6 +110,7 @@ user=$("${BUILDAH[@]}" inspect --type image --format '{{.OCIv1.Config.User}}' "$
 # --- run it --------------------------------------------------------------------------------------
 ctr=$("${BUILDAH[@]}" from --pull=never "$TAG")
 TMP=$(mktemp -d)
+chmod 0755 "$TMP" # uid 65532 in the image reads the kubeconfig through it
 OP_PID=""
 LEASE=""
 cleanup() {
