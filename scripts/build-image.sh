@@ -151,6 +151,18 @@ spec:
   acquireTime: "$now"
   renewTime: "$now"
 EOF
+# image_process PID COMM: the pid of the descendant of PID named COMM (the
+# binary that buildah run started), "" if none.
+image_process() {
+  local pids=("$1") p child=()
+  while ((${#pids[@]})); do
+    p=${pids[0]}
+    pids=("${pids[@]:1}")
+    [[ $(cat "/proc/$p/comm" 2>/dev/null) == "$2" ]] && { echo "$p"; return; }
+    read -r -a child < <(cat "/proc/$p/task/"*/children 2>/dev/null; echo)
+    pids+=("${child[@]}")
+  done
+}
 # Free loopback ports: the kernel's pick, released at once.
 read -r P_METRICS P_PROBE < <(python3 -c 'import socket
 s=[socket.socket() for _ in range(2)]
@@ -173,7 +185,12 @@ while ((SECONDS - t0 < 120)); do
 done
 [[ $code == 200 ]] || { tail -n 20 "$TMP/operator.log" >&2; die "/readyz never answered 200 (last: $code)"; }
 log "/readyz 200 after $((SECONDS - t0))s from the image (standby on Lease $LEASE_NS/$LEASE)"
-kill -TERM "$OP_PID"
+# SIGTERM goes to the binary itself: buildah's chroot runtime does not forward
+# it (it SIGKILLs its child), and a clean stop (lease released, "stopped"
+# logged) is part of what is checked.
+op=$(image_process "$OP_PID" kube-operator)
+[[ -n $op ]] || die "no kube-operator process under buildah run ($OP_PID)"
+kill -TERM "$op"
 t0=$SECONDS
 while alive "$OP_PID" && ((SECONDS - t0 < 30)); do sleep 0.2; done
 alive "$OP_PID" && die "the operator did not stop within 30s of SIGTERM"

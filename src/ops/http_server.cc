@@ -460,7 +460,7 @@ void HttpServer::Impl::MaybeReloadTls() {
 }
 
 HttpServer::HttpServer(std::string address, HttpServerOptions options)
-    : impl_(std::make_unique<Impl>(std::move(address), options)) {}
+    : impl_(std::make_unique<Impl>(std::move(address), std::move(options))) {}
 
 HttpServer::~HttpServer() { Stop(); }
 

@@ -82,6 +82,7 @@ absl::StatusOr<CertificatePem> SelfSignedCertificate(const std::vector<std::stri
   X509_set_issuer_name(cert.get(), name);
   X509_set_pubkey(cert.get(), key.get());
   std::vector<std::string> sans;
+  sans.reserve(hosts.size());
   for (const std::string& h : hosts) sans.push_back(absl::StrCat(IsIp(h) ? "IP:" : "DNS:", h));
   if (!AddExtension(cert.get(), NID_subject_alt_name, absl::StrJoin(sans, ",")) ||
       !AddExtension(cert.get(), NID_basic_constraints, "critical,CA:FALSE") ||
