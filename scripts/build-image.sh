@@ -16,7 +16,9 @@
 # holds for an hour (holder "build-image.sh"): the binary stays a standby, so it
 # reads (informers, /readyz) but never reconciles anything on that cluster.
 #
-# Usage: scripts/build-image.sh [--kubeconfig FILE] [--tag NAME] [--lease-namespace NS] [--no-run]
+# Usage: scripts/build-image.sh [--kubeconfig FILE] [--tag NAME] [--lease-namespace NS] [--no-run] [--prune]
+#   --prune: first remove untagged images (earlier builds' stages and layer cache: vfs copies
+#            every layer whole, ~1-2 GB a build); the apt layers are then built again.
 # Env:   KUBE_OPERATOR_CACHE (base tarball, buildah storage; default ~/.cache/kube-operator)
 # Prints the build time and image size; `buildah push` (same --root/--runroot,
 # printed at the end) sends the image to a registry.
@@ -29,12 +31,14 @@ KUBECONFIG_FILE=""
 TAG=""
 LEASE_NS=default
 RUN=1
+PRUNE=0
 while (($#)); do
   case $1 in
     --kubeconfig) KUBECONFIG_FILE=$2; shift 2 ;;
     --tag) TAG=$2; shift 2 ;;
     --lease-namespace) LEASE_NS=$2; shift 2 ;;
     --no-run) RUN=0; shift ;;
+    --prune) PRUNE=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $1 (--help)" ;;
   esac
@@ -55,6 +59,11 @@ fi
 export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
 BUILDAH=(buildah --root "$IMAGE_CACHE/storage" --runroot "$IMAGE_CACHE/run" --storage-driver vfs)
 BASE=docker.io/library/debian:bookworm-slim
+
+if ((PRUNE)); then
+  log "removing untagged images"
+  "${BUILDAH[@]}" rmi --prune >/dev/null || true
+fi
 
 # --- the base image ------------------------------------------------------------------------------
 BASE_TAR=$IMAGE_CACHE/bookworm-minbase.tar
@@ -197,5 +206,5 @@ alive "$OP_PID" && die "the operator did not stop within 30s of SIGTERM"
 wait "$OP_PID" || true
 grep -q '"msg":"stopped"' "$TMP/operator.log" || { tail -n 5 "$TMP/operator.log" >&2; die "no clean stop in the log"; }
 OP_PID=""
-log "stopped cleanly; image $TAG ok (build ${BUILD_SECONDS}s, $SIZE)"
+log "stopped cleanly; image $TAG ok (build ${BUILD_SECONDS}s, $SIZE; cache $(du -sh "$IMAGE_CACHE" | cut -f1), --prune frees it)"
 echo "push: ${BUILDAH[*]} push $TAG docker://<registry>/kube-operator:$VERSION" >&2
