@@ -217,9 +217,13 @@ class HttpServer::Impl::Session final : public SessionBase,
 
   void Start() {
     if constexpr (kTls) {
+      // A connection that never finishes its handshake counts as idle: at
+      // the limit it makes room like one that never sends a request.
       Lowest().expires_after(absl::ToChronoNanoseconds(server_->options.idle_timeout));
+      SetIdle(true);
       stream_.async_handshake(asio::ssl::stream_base::server,
                               [self = this->shared_from_this()](beast::error_code ec) {
+                                self->SetIdle(false);
                                 if (!ec) self->Read();
                               });
     } else {

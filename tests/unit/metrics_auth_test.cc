@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -329,6 +330,35 @@ TEST(HttpsTest, CertificateFromFilesIsVerifiedAndReloadedWhenRenewed) {
   std::remove(https.cert_file.c_str());
   std::remove(https.key_file.c_str());
   rmdir(dir.c_str());
+}
+
+// Connections that never start their handshake are idle ones: at the limit
+// the oldest makes room, and a scraper still gets in.
+TEST(HttpsTest, SilentConnectionsDoNotKeepAScraperOut) {
+  HttpServerOptions o;
+  o.https = HttpsOptions{};
+  o.max_connections = 3;
+  HttpServer s("127.0.0.1:0", o);
+  s.Handle("/metrics", [] { return HttpReply{200, "text/plain", "up 1\n"}; });
+  ASSERT_TRUE(s.Start().ok());
+  std::vector<int> silent;
+  for (int i = 0; i < 3; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<uint16_t>(s.port()));
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    silent.push_back(fd);
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (s.OpenConnections() < i + 1 && absl::Now() < deadline)
+      absl::SleepFor(absl::Milliseconds(1));
+    ASSERT_EQ(s.OpenConnections(), i + 1);
+  }
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(TlsRequest(s.port(), "GET", "/metrics", "").code, 200);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  for (int fd : silent) close(fd);
 }
 
 TEST(HttpsTest, BadCertificateFilesStopTheStart) {
