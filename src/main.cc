@@ -23,6 +23,7 @@
 #include "leaderelection/lease_lock.h"
 #include "ops/http_server.h"
 #include "ops/metrics.h"
+#include "ops/metrics_auth.h"
 #include "util/flags.h"
 #include "util/log.h"
 
@@ -42,6 +43,12 @@ struct Options {
   int kube_api_burst = 100;
   std::string metrics_bind_address = ":8080";
   std::string health_probe_bind_address = ":8081";
+  // Off by default so that an existing `--metrics-bind-address=:8080` scrape
+  // keeps working; the Helm chart turns it on (on :8443).
+  bool metrics_secure = false;
+  std::string metrics_cert_dir;  // "": a self-signed certificate
+  std::string metrics_cert_name = "tls.crt";
+  std::string metrics_key_name = "tls.key";
   bool leader_elect = false;
   std::string leader_election_namespace;  // "": the kubeconfig's or the pod's namespace
   std::string leader_election_id = "kube-operator-leader";
@@ -83,6 +90,14 @@ int Run(int argc, char** argv) {
                "kubeconfig file (else $KUBECONFIG, in-cluster, ~/.kube/config)");
   flags.Int("workers", &o.workers, "concurrent reconciles");
   flags.String("metrics-bind-address", &o.metrics_bind_address, "serve /metrics here (\"0\": off)");
+  flags.Bool("metrics-secure", &o.metrics_secure,
+             "serve /metrics over HTTPS to bearer tokens that a TokenReview accepts and a "
+             "SubjectAccessReview allows to get /metrics (false: plain HTTP, no authorization)");
+  flags.String("metrics-cert-dir", &o.metrics_cert_dir,
+               "directory of the metrics serving certificate and key, re-read when they change "
+               "(\"\": a self-signed certificate made at start)");
+  flags.String("metrics-cert-name", &o.metrics_cert_name, "certificate file in --metrics-cert-dir");
+  flags.String("metrics-key-name", &o.metrics_key_name, "key file in --metrics-cert-dir");
   flags.String("health-probe-bind-address", &o.health_probe_bind_address,
                "serve /healthz and /readyz here (\"0\": off)");
   flags.Duration("resync-period", &o.resync_period,
@@ -241,6 +256,7 @@ int Run(int argc, char** argv) {
              {"revision", ops::kRevision},
              {"server", config->server},
              {"workers", o.workers},
+             {"metrics_secure", o.metrics_secure},
              {"identity", identity},
              {"leader_elect", o.leader_elect}});
 
@@ -256,7 +272,36 @@ int Run(int argc, char** argv) {
                         controller.queue().LongestRunning());
     m.SetEnvironmentPhases(controller.CountByPhase());
   });
-  ops::HttpServer metrics_server(o.metrics_bind_address);
+  // Secure metrics: HTTPS, and every request's bearer token reviewed by the
+  // API server. Its own client: no write fence (a standby is scraped too, and
+  // reviews are POSTs) and no queueing behind the controller's requests.
+  std::unique_ptr<kube::Client> auth_client;
+  std::unique_ptr<ops::Authenticator> token_review, authn;
+  std::unique_ptr<ops::Authorizer> access_review, authz;
+  ops::HttpServerOptions metrics_options;
+  if (o.metrics_secure) {
+    auto auth_transport = kube::NewCpprestTransport(*config);
+    if (!auth_transport.ok()) return bad(std::string(auth_transport.status().message()));
+    auth_client = std::make_unique<kube::Client>(
+        std::move(*auth_transport), kube::ClientOptions{.qps = 20,
+                                                        .burst = 40,
+                                                        .max_attempts = 2,
+                                                        .token = config->token,
+                                                        .observer = &metrics,
+                                                        .request_timeout = absl::Seconds(10)});
+    token_review = std::make_unique<ops::TokenReviewAuthenticator>(auth_client.get());
+    access_review = std::make_unique<ops::SubjectAccessReviewAuthorizer>(auth_client.get());
+    authn = std::make_unique<ops::CachingAuthenticator>(token_review.get());
+    authz = std::make_unique<ops::CachingAuthorizer>(access_review.get());
+    ops::HttpsOptions https;
+    if (!o.metrics_cert_dir.empty()) {
+      https.cert_file = absl::StrCat(o.metrics_cert_dir, "/", o.metrics_cert_name);
+      https.key_file = absl::StrCat(o.metrics_cert_dir, "/", o.metrics_key_name);
+    }
+    metrics_options.https = std::move(https);
+    metrics_options.filter = ops::AuthFilter(authn.get(), authz.get());
+  }
+  ops::HttpServer metrics_server(o.metrics_bind_address, std::move(metrics_options));
   ops::HttpServer probe_server(o.health_probe_bind_address);
   metrics_server.Handle("/metrics", [&metrics] {
     return ops::HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", metrics.Scrape()};
