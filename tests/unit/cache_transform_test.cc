@@ -440,7 +440,7 @@ TEST(CacheTransformTest, APassOverATransformedCacheSendsNothing) {
       p = PlanEnvironment({env, state, cfg, now});
       state.Commit(p);
     }
-    EXPECT_EQ(p.phase, "Ready") << type;
+    EXPECT_EQ(p.phase, v1alpha1::Phase::kReady) << type;
     p = PlanEnvironment({env, state, cfg, now});
     EXPECT_TRUE(p.actions.empty()) << type << ": " << p.actions.size() << " actions, first "
                                    << (p.actions.empty() ? "" : p.actions[0].name);

@@ -332,15 +332,16 @@ TEST_F(PassMemoTest, AnEnvironmentDeletedDuringThePassIsNotAnOrphan) {
 
 TEST(SettledTest, OnlyFinalPhasesWithNothingPending) {
   Plan p;
-  p.phase = "Ready";
+  p.phase = v1alpha1::Phase::kReady;
   EXPECT_TRUE(Settled(p));
-  p.phase = "Failed";
+  p.phase = v1alpha1::Phase::kFailed;
   EXPECT_TRUE(Settled(p));
-  for (const char* phase : {"Pending", "Provisioning", "Deploying", "Terminating", ""}) {
+  for (v1alpha1::Phase phase : {v1alpha1::Phase::kPending, v1alpha1::Phase::kProvisioning,
+                                v1alpha1::Phase::kDeploying, v1alpha1::Phase::kTerminating}) {
     p.phase = phase;
-    EXPECT_FALSE(Settled(p)) << phase;
+    EXPECT_FALSE(Settled(p)) << v1alpha1::PhaseName(phase);
   }
-  p.phase = "Failed";
+  p.phase = v1alpha1::Phase::kFailed;
   p.requeue_after = absl::Seconds(5);
   EXPECT_FALSE(Settled(p));
   p.requeue_after.reset();

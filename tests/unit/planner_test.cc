@@ -112,7 +112,7 @@ TEST_F(PlannerTest, FirstPassSetsUpEverythingUpToPostgresButNotWeb) {
                   "networkpolicies/allow-https-egress", "secrets/postgres-credentials",
                   "persistentvolumeclaims/postgres-data",
                   "deployments/postgres", "services/postgres"));
-  EXPECT_EQ(p.phase, "Provisioning");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   ASSERT_TRUE(p.status_patch);
   EXPECT_TRUE(p.event);
   EXPECT_TRUE(p.diagnose_selector.empty()) << "no pod listing while still applying";
@@ -125,7 +125,7 @@ TEST_F(PlannerTest, WebComesOnlyAfterPostgresIsReadyThenReady) {
   env = WithStatus(env, p);
   p = Run(env);
   EXPECT_TRUE(p.actions.empty());
-  EXPECT_EQ(p.phase, "Provisioning");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   EXPECT_EQ(p.diagnose_selector, "app.kubernetes.io/name=postgres");
   // Postgres ready: the web objects come.
   state_.Put(r::kDeployments, *kube::Object::Parse([&] {
@@ -136,12 +136,12 @@ TEST_F(PlannerTest, WebComesOnlyAfterPostgresIsReadyThenReady) {
   p = Run(env);
   EXPECT_THAT(Names(p), ::testing::ElementsAre("persistentvolumeclaims/workspace",
                                                "deployments/web", "services/web", "ingresses/web"));
-  EXPECT_EQ(p.phase, "Deploying");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kDeploying);
   state_.Commit(p, /*deployments_ready=*/true);
   env = WithStatus(env, p);
   p = Run(env);
   EXPECT_TRUE(p.actions.empty());
-  EXPECT_EQ(p.phase, "Ready");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kReady);
   ASSERT_TRUE(p.status_patch);
   EXPECT_NE(p.status_patch->find("http://team-pr-1.preview.local"), std::string::npos);
 }
@@ -158,7 +158,7 @@ TEST_F(PlannerTest, AnUpToDateEnvironmentYieldsNothing) {
   EXPECT_TRUE(p.actions.empty()) << ::testing::PrintToString(Names(p));
   EXPECT_FALSE(p.status_patch) << *p.status_patch;
   EXPECT_FALSE(p.event);
-  EXPECT_EQ(p.phase, "Ready");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kReady);
   EXPECT_TRUE(p.diagnose_selector.empty()) << "a ready environment needs no pod listing";
 }
 
@@ -170,7 +170,7 @@ TEST_F(PlannerTest, DeletionDeletesTheOwnedNamespaceThenReleases) {
   Plan p = Run(deleting);
   EXPECT_THAT(Names(p), ::testing::ElementsAre("namespaces/team-pr-1"));
   EXPECT_EQ(p.actions[0].type, Action::Type::kDelete);
-  EXPECT_EQ(p.phase, "Terminating");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kTerminating);
   state_.Commit(p, true);  // the namespace is gone
   p = Run(deleting);
   // Not in the cache: it is asked for (it may be too new to be cached), then released.
@@ -194,14 +194,14 @@ TEST_F(PlannerTest, DeletionDeletesEveryOwnedNamespaceWhateverTheSpecSays) {
   Plan p = Run(env);
   EXPECT_THAT(Names(p), ::testing::UnorderedElementsAre("namespaces/team-pr-1",
                                                         "namespaces/old-name"));
-  EXPECT_EQ(p.phase, "Terminating");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kTerminating);
 }
 
 TEST_F(PlannerTest, ANamespaceOfSomeoneElseIsNeitherTouchedNorDeleted) {
   state_.Put(r::kNamespaces, *kube::Object::Parse(R"({"metadata":{"name":"team-pr-1"}})"));
   Plan p = Run(Env(R"(,"finalizers":["catalyst.dev/finalizer"])"));
   EXPECT_TRUE(p.actions.empty()) << ::testing::PrintToString(Names(p));
-  EXPECT_EQ(p.phase, "Failed");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
   EXPECT_NE(p.status_patch->find("NamespaceConflict"), std::string::npos);
   p = Run(Env(
       R"(,"finalizers":["catalyst.dev/finalizer"],"deletionTimestamp":"2026-01-01T00:00:00Z")"));
@@ -220,7 +220,7 @@ TEST_F(PlannerTest, ATerminatingNamespaceIsWaitedFor) {
       "labels":{"catalyst.dev/environment-uid":"the-old-uid"}}})"));
   Plan p = Run(Env(R"(,"finalizers":["catalyst.dev/finalizer"])"));
   EXPECT_TRUE(p.actions.empty()) << ::testing::PrintToString(Names(p));
-  EXPECT_EQ(p.phase, "Pending");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kPending);
   EXPECT_NE(p.status_patch->find("NamespaceTerminating"), std::string::npos);
   EXPECT_TRUE(p.requeue_after);
 }
@@ -233,7 +233,7 @@ TEST_F(PlannerTest, ObjectsNoLongerDesiredArePruned) {
     state_.Commit(p, true);
     env = WithStatus(env, p);
   }
-  ASSERT_EQ(Run(env).phase, "Ready");
+  ASSERT_EQ(Run(env).phase, v1alpha1::Phase::kReady);
   const std::string owned = R"("labels":{"catalyst.dev/environment-uid":"u-1"})";
   state_.Put(r::kDeployments, *kube::Object::Parse(absl::StrCat(
                                   R"({"metadata":{"name":"workspace","namespace":"team-pr-1",)",
@@ -247,7 +247,7 @@ TEST_F(PlannerTest, ObjectsNoLongerDesiredArePruned) {
   EXPECT_THAT(Names(p), ::testing::UnorderedElementsAre("namespaces/team-old-name",
                                                         "deployments/workspace"));
   for (const Action& a : p.actions) EXPECT_EQ(a.type, Action::Type::kDelete);
-  EXPECT_EQ(p.phase, "Ready");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kReady);
 }
 
 TEST_F(PlannerTest, InvalidSpecFailsWithoutCreatingAnything) {
@@ -256,7 +256,7 @@ TEST_F(PlannerTest, InvalidSpecFailsWithoutCreatingAnything) {
       "finalizers":["catalyst.dev/finalizer"]},"spec":{"type":"deployment"}})");
   Plan p = Run(env);
   EXPECT_TRUE(p.actions.empty());
-  EXPECT_EQ(p.phase, "Failed");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
   EXPECT_NE(p.status_patch->find("image"), std::string::npos) << *p.status_patch;
   EXPECT_FALSE(p.requeue_after) << "no hot retry loop";
 }
@@ -269,18 +269,18 @@ TEST_F(PlannerTest, FailingPodsMakeItFailedAndTheDeadlineToo) {
   Diagnosis oom{Diagnosis::Severity::kFailing, "OOMKilled",
                 "container postgres of pod x was OOMKilled"};
   p = Run(env, &oom);
-  EXPECT_EQ(p.phase, "Failed");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
   EXPECT_NE(p.status_patch->find("OOMKilled"), std::string::npos);
   EXPECT_EQ(p.event->type, "Warning");
   // Merely slow: Provisioning until the deadline, then Failed.
   Diagnosis none;
   p = Run(env, &none);
-  EXPECT_EQ(p.phase, "Provisioning");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   ASSERT_TRUE(p.requeue_after);
   EXPECT_LE(*p.requeue_after, config_.failure_deadline);
   now_ += config_.failure_deadline + absl::Seconds(1);
   p = Run(env, &none);
-  EXPECT_EQ(p.phase, "Failed");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
   EXPECT_NE(p.status_patch->find("ProgressDeadlineExceeded"), std::string::npos);
 }
 
@@ -293,7 +293,7 @@ TEST_F(PlannerTest, AMissingProjectIsAStatusNotASilentRetry) {
   kube::Object env = *kube::Object::Parse(testing_support::EnvironmentJson(f));
   Plan p = Run(env);
   EXPECT_THAT(Names(p), ::testing::ElementsAre("finalizer"));
-  EXPECT_EQ(p.phase, "Pending");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kPending);
   ASSERT_TRUE(p.status_patch);
   EXPECT_NE(p.status_patch->find(R"("type":"ProjectResolved","status":"False","reason":"ProjectNotFound","message":"Project catalyst not found in namespace my-team or my-team-catalyst")"),
             std::string::npos)
@@ -301,7 +301,7 @@ TEST_F(PlannerTest, AMissingProjectIsAStatusNotASilentRetry) {
   // Once it exists, everything proceeds from its source.
   state_.Put(r::kProjects, *kube::Object::Parse(testing_support::ProjectJson({})));
   p = Run(env);
-  EXPECT_EQ(p.phase, "Provisioning");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   EXPECT_NE(p.status_patch->find(R"("type":"ProjectResolved","status":"True")"), std::string::npos);
   EXPECT_THAT(Names(p), ::testing::Contains("deployments/postgres"));
 }
@@ -310,7 +310,7 @@ TEST_F(PlannerTest, AMissingProjectIsAStatusNotASilentRetry) {
 // not wait for a Project it names but that does not exist.
 TEST_F(PlannerTest, ASelfSufficientEnvironmentGoesAheadWithoutItsProject) {
   Plan p = Run(Env());
-  EXPECT_EQ(p.phase, "Provisioning");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   EXPECT_NE(p.status_patch->find(R"("type":"ProjectResolved","status":"False")"),
             std::string::npos);
 }
@@ -401,13 +401,13 @@ TEST_F(PlannerTest, ASpecChangeRestartsTheFailureDeadline) {
   now_ += config_.failure_deadline + absl::Seconds(1);
   Diagnosis none;
   p = Run(env, &none);
-  ASSERT_EQ(p.phase, "Failed");
+  ASSERT_EQ(p.phase, v1alpha1::Phase::kFailed);
   env = WithStatus(env, p);
   // A new commit: generation 2.
   std::string json = env.Serialize();
   json.replace(json.find(R"("generation":1)"), 14, R"("generation":2)");
   p = Run(*kube::Object::Parse(json), &none);
-  EXPECT_EQ(p.phase, "Provisioning") << *p.status_patch;
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning) << *p.status_patch;
   ASSERT_TRUE(p.requeue_after);
   EXPECT_EQ(*p.requeue_after, config_.failure_deadline);
   EXPECT_NE(p.status_patch->find(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", now_, absl::UTCTimeZone())),

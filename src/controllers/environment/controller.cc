@@ -197,8 +197,9 @@ void EnvironmentController::ResyncLoop() {
 std::map<std::string, int> EnvironmentController::CountByPhase() const {
   std::map<std::string, int> counts;
   for (const kube::Object& env : environments_->store().List()) {
-    absl::string_view phase = env.Str({"status", "phase"});
-    ++counts[phase.empty() ? "Pending" : std::string(phase)];
+    // No phase yet (or one not of ours) counts as Pending, as the web app shows it.
+    const auto phase = v1alpha1::ParsePhase(env.Str({"status", "phase"}));
+    ++counts[std::string(v1alpha1::PhaseName(phase.value_or(v1alpha1::Phase::kPending)))];
   }
   return counts;
 }

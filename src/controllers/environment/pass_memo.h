@@ -47,7 +47,7 @@ inline bool SameVersion(const kube::Object& a, const kube::Object& b) {
 // pending, a final phase.
 inline bool Settled(const Plan& plan) {
   return plan.actions.empty() && !plan.status_patch && !plan.event && !plan.requeue_after &&
-         plan.diagnose_selector.empty() && (plan.phase == "Ready" || plan.phase == "Failed");
+         plan.diagnose_selector.empty() && v1alpha1::IsFinal(plan.phase);
 }
 
 // What a cache sets on an object it replaced or dropped (Object::Mark).

@@ -10,96 +10,14 @@
 #include "controllers/environment/manifests.h"
 #include "controllers/environment/naming.h"
 #include "controllers/environment/resolve.h"
+#include "controllers/environment/status.h"
 #include "kube/subset.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
 
 namespace controllers {
 namespace {
 
 namespace r = kube::resources;
-
-struct Condition {
-  std::string type, status, reason, message, last_transition;
-};
-
-struct Status {
-  std::string phase, ns, url;
-  int64_t observed_generation = 0;
-  std::vector<Condition> conditions;
-};
-
-std::string Rfc3339(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
-}
-
-Status CurrentStatus(const kube::Object& env) {
-  Status s;
-  s.phase = std::string(env.Str({"status", "phase"}));
-  s.ns = std::string(env.Str({"status", "namespace"}));
-  s.url = std::string(env.Str({"status", "url"}));
-  s.observed_generation = env.Int({"status", "observedGeneration"});
-  if (const auto* conds = env.Find({"status", "conditions"}); conds && conds->IsArray())
-    for (const auto& c : conds->GetArray())
-      s.conditions.push_back({std::string(kube::StrOf(kube::Member(c, "type"))),
-                              std::string(kube::StrOf(kube::Member(c, "status"))),
-                              std::string(kube::StrOf(kube::Member(c, "reason"))),
-                              std::string(kube::StrOf(kube::Member(c, "message"))),
-                              std::string(kube::StrOf(kube::Member(c, "lastTransitionTime")))});
-  return s;
-}
-
-const Condition* Find(const Status& s, absl::string_view type) {
-  for (const auto& c : s.conditions)
-    if (c.type == type) return &c;
-  return nullptr;
-}
-
-bool SameIgnoringTimes(const Status& a, const Status& b) {
-  if (a.phase != b.phase || a.ns != b.ns || a.url != b.url ||
-      a.observed_generation != b.observed_generation || a.conditions.size() != b.conditions.size())
-    return false;
-  for (size_t i = 0; i < a.conditions.size(); ++i) {
-    const auto &x = a.conditions[i], &y = b.conditions[i];
-    if (x.type != y.type || x.status != y.status || x.reason != y.reason || x.message != y.message)
-      return false;
-  }
-  return true;
-}
-
-std::string StatusPatch(const Status& s, int64_t generation) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  auto str = [&](const char* k, const std::string& v) {
-    w.Key(k);
-    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
-  };
-  w.StartObject();
-  w.Key("status");
-  w.StartObject();
-  str("phase", s.phase);
-  str("namespace", s.ns);
-  str("url", s.url);
-  w.Key("observedGeneration");
-  w.Int64(s.observed_generation);
-  w.Key("conditions");
-  w.StartArray();
-  for (const auto& c : s.conditions) {
-    w.StartObject();
-    str("type", c.type);
-    str("status", c.status);
-    str("reason", c.reason);
-    str("message", c.message);
-    str("lastTransitionTime", c.last_transition);
-    w.Key("observedGeneration");
-    w.Int64(generation);
-    w.EndObject();
-  }
-  w.EndArray();
-  w.EndObject();
-  w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
-}
+using v1alpha1::Phase;
 
 bool HasFinalizer(const kube::Object& env) {
   const auto* f = env.Find({"metadata", "finalizers"});
@@ -124,38 +42,6 @@ constexpr const kube::Resource* kOwnedKinds[] = {
     &r::kDeployments,     &r::kServices,  &r::kPersistentVolumeClaims, &r::kNetworkPolicies,
     &r::kResourceQuotas, &r::kIngresses, &r::kSecrets};
 
-// Builds the status from the per-step outcome, keeping transition times of
-// conditions that did not change.
-//
-// Ready=False also restarts its time when the spec changed (a new generation):
-// the failure deadline runs from it, and a corrected spec or a new commit is a
-// new attempt, not one already past its deadline.
-class StatusBuilder {
- public:
-  StatusBuilder(const Status& current, absl::Time now, bool new_generation)
-      : current_(current), now_(Rfc3339(now)), new_generation_(new_generation) {}
-  void Set(absl::string_view type, bool ok, absl::string_view reason, absl::string_view message) {
-    Condition c{std::string(type), ok ? "True" : "False", std::string(reason), std::string(message),
-                now_};
-    const bool restart = new_generation_ && !ok && type == "Ready";
-    if (const Condition* old = Find(current_, type); old && old->status == c.status && !restart)
-      c.last_transition = old->last_transition;
-    out_.conditions.push_back(std::move(c));
-  }
-  // Ready=False with the reason and message of the condition set last.
-  void NotReadyAsLast() {
-    const Condition last = out_.conditions.back();
-    Set("Ready", false, last.reason, last.message);
-  }
-  Status& out() { return out_; }
-
- private:
-  const Status& current_;
-  const std::string now_;
-  const bool new_generation_;
-  Status out_;
-};
-
 // The Project an Environment refers to, as found in the cache.
 struct ProjectLookup {
   std::optional<kube::Object> object;
@@ -167,13 +53,13 @@ class Planner {
   explicit Planner(const PlanInput& in)
       : in_(in),
         env_(in.env),
-        current_(CurrentStatus(in.env)),
+        current_(ReadStatus(in.env)),
         new_generation_(current_.observed_generation != in.env.Generation()),
         sb_(current_, in.now, new_generation_) {}
   Plan Run();
 
  private:
-  Plan Finish(std::string phase, std::string ns, std::string url);
+  Plan Finish(Phase phase, std::string ns, std::string url);
   Plan Deletion();
   Plan Failed(absl::string_view reason, absl::string_view why, std::string ns = "");
   ProjectLookup LookUpProject(const v1alpha1::EnvironmentSpec& spec) const;
@@ -183,7 +69,7 @@ class Planner {
   bool Applying() const;
   // This object is being applied: what the cache shows of it is not current.
   bool Applying(const kube::Resource& res, absl::string_view name) const;
-  Plan NotReady(absl::string_view cond, absl::string_view app, absl::string_view phase,
+  Plan NotReady(absl::string_view cond, absl::string_view app, Phase phase,
                 absl::string_view waiting_msg, const std::string& ns, const std::string& url);
   Plan Provision(const Desired& d, const kube::Object& registry);
 
@@ -195,19 +81,20 @@ class Planner {
   Plan plan_;
 };
 
-Plan Planner::Finish(std::string phase, std::string ns, std::string url) {
+Plan Planner::Finish(Phase phase, std::string ns, std::string url) {
   Status& s = sb_.out();
-  s.phase = std::move(phase);
+  s.phase = phase;
   s.ns = std::move(ns);
   s.url = std::move(url);
   s.observed_generation = env_.Generation();
-  plan_.phase = s.phase;
+  plan_.phase = phase;
   plan_.target_namespace = s.ns;
-  if (!SameIgnoringTimes(s, current_)) plan_.status_patch = StatusPatch(s, env_.Generation());
+  if (!s.SameIgnoringTimes(current_)) plan_.status_patch = StatusPatch(s, env_.Generation());
   if (s.phase != current_.phase) {
-    const Condition* ready = Find(s, "Ready");
-    plan_.event = Plan::Event{s.phase == "Failed" ? "Warning" : "Normal", s.phase,
-                              ready ? ready->message : s.phase};
+    const Condition* ready = s.Find(kReady);
+    plan_.event = Plan::Event{phase == Phase::kFailed ? "Warning" : "Normal",
+                              std::string(v1alpha1::PhaseName(phase)),
+                              ready ? ready->message : std::string(v1alpha1::PhaseName(phase))};
   }
   return std::move(plan_);
 }
@@ -215,8 +102,8 @@ Plan Planner::Finish(std::string phase, std::string ns, std::string url) {
 // PRODUCT.md rules: an invalid Environment gets Failed with a clear message,
 // no hot retry loop (a spec change brings it back).
 Plan Planner::Failed(absl::string_view reason, absl::string_view why, std::string ns) {
-  sb_.Set("Ready", false, reason, why);
-  return Finish("Failed", std::move(ns), "");
+  sb_.Set(kReady, false, reason, why);
+  return Finish(Phase::kFailed, std::move(ns), "");
 }
 
 // PRODUCT.md "Deletion": a finalizer deletes the target namespace, waits for
@@ -231,8 +118,9 @@ Plan Planner::Deletion() {
     if (!ns.Deleting()) plan_.actions.push_back({Action::Type::kDelete, r::kNamespaces, "", std::string(ns.Name())});
   }
   if (!going.empty()) {
-    sb_.Set("Ready", false, "Terminating", absl::StrCat("deleting namespace ", absl::StrJoin(going, ", ")));
-    return Finish("Terminating", going.front(), current_.url);
+    sb_.Set(kReady, false, "Terminating",
+            absl::StrCat("deleting namespace ", absl::StrJoin(going, ", ")));
+    return Finish(Phase::kTerminating, going.front(), current_.url);
   }
   if (auto target = TargetNamespaceOf(env_); target.ok())
     plan_.actions.push_back({Action::Type::kDeleteIfOwned, r::kNamespaces, "", *target, {},
@@ -321,29 +209,29 @@ void Planner::DbCredentials(const Desired& d) {
 }
 
 // A failing pod, or no progress past the deadline: Failed (PRODUCT.md rules).
-Plan Planner::NotReady(absl::string_view cond, absl::string_view app, absl::string_view phase,
+Plan Planner::NotReady(absl::string_view cond, absl::string_view app, Phase phase,
                        absl::string_view waiting_msg, const std::string& ns,
                        const std::string& url) {
   std::string reason = "Progressing";
   std::string message(waiting_msg);
-  std::string out_phase(phase);
+  Phase out_phase = phase;
   if (!in_.diagnosis) {
     // Pods are worth a look only once everything is in place.
     if (!Applying()) plan_.diagnose_selector = absl::StrCat(kAppNameLabel, "=", app);
   } else if (in_.diagnosis->severity != Diagnosis::Severity::kNone) {
     reason = in_.diagnosis->reason;
     message = in_.diagnosis->message;
-    if (in_.diagnosis->severity == Diagnosis::Severity::kFailing) out_phase = "Failed";
+    if (in_.diagnosis->severity == Diagnosis::Severity::kFailing) out_phase = Phase::kFailed;
   }
   // The deadline runs from when Ready last became False, or the spec last changed.
   const OperatorConfig& cfg = in_.config;
-  const Condition* ready = Find(current_, "Ready");
+  const Condition* ready = current_.Find(kReady);
   absl::Time since = in_.now;
   if (!new_generation_ && ready && ready->status == "False" &&
       absl::ParseTime(absl::RFC3339_full, ready->last_transition, &since, nullptr)) {
     const absl::Duration waited = in_.now - since;
-    if (waited >= cfg.failure_deadline && out_phase != "Failed") {
-      out_phase = "Failed";
+    if (waited >= cfg.failure_deadline && out_phase != Phase::kFailed) {
+      out_phase = Phase::kFailed;
       reason = "ProgressDeadlineExceeded";
       message = absl::StrCat(message, " (no progress for ",
                              absl::FormatDuration(cfg.failure_deadline), ")");
@@ -354,9 +242,9 @@ Plan Planner::NotReady(absl::string_view cond, absl::string_view app, absl::stri
     plan_.requeue_after = cfg.failure_deadline;
   }
   sb_.Set(cond, false, reason, message);
-  if (cond == "PostgresReady")
-    sb_.Set("WebReady", false, "WaitingForPostgres", "web starts once postgres is ready");
-  sb_.Set("Ready", false, reason, message);
+  if (cond == kPostgresReady)
+    sb_.Set(kWebReady, false, "WaitingForPostgres", "web starts once postgres is ready");
+  sb_.Set(kReady, false, reason, message);
   return Finish(out_phase, ns, url);
 }
 
@@ -372,7 +260,7 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry) {
       Apply(*b.resource, b.object);
   if (d.db_credentials) DbCredentials(d);
   Prune(d, desired);
-  sb_.Set("NamespaceReady", true, "Created", absl::StrCat("namespace ", d.ns, " is set up"));
+  sb_.Set(kNamespaceReady, true, "Created", absl::StrCat("namespace ", d.ns, " is set up"));
 
   // 4. The services (postgres by default): claims, Deployments, Services.
   auto owned_by = [](const Built& b, absl::string_view app) {
@@ -393,12 +281,12 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry) {
   for (const auto& [name, deployment] : service_deployments)
     if (Applying(r::kDeployments, name) ||
         !DeploymentReady(in_.state.Get(r::kDeployments, d.ns, name), deployment))
-      return NotReady("PostgresReady", name, "Provisioning",
+      return NotReady(kPostgresReady, name, Phase::kProvisioning,
                       absl::StrCat("waiting for ", name, " to be ready"), d.ns, url);
   if (d.services.empty())
-    sb_.Set("PostgresReady", true, "NotConfigured", "the config names no services");
+    sb_.Set(kPostgresReady, true, "NotConfigured", "the config names no services");
   else
-    sb_.Set("PostgresReady", true, "Available",
+    sb_.Set(kPostgresReady, true, "Available",
             absl::StrCat(d.services.size() == 1 ? d.services.front().name : "every service",
                          " has a ready replica"));
 
@@ -413,15 +301,15 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry) {
   // 7. Wait until it has readyReplicas > 0 (from the cache).
   if (Applying(r::kDeployments, d.main.name) ||
       !DeploymentReady(in_.state.Get(r::kDeployments, d.ns, d.main.name), main))
-    return NotReady("WebReady", d.main.name, "Deploying",
+    return NotReady(kWebReady, d.main.name, Phase::kDeploying,
                     absl::StrCat("waiting for ", d.main.name, " to be ready"), d.ns, url);
-  sb_.Set("WebReady", true, "Available", absl::StrCat(d.main.name, " has a ready replica"));
+  sb_.Set(kWebReady, true, "Available", absl::StrCat(d.main.name, " has a ready replica"));
 
   // 8. phase = Ready, url set, conditions true.
-  sb_.Set("Ready", true, "Ready",
+  sb_.Set(kReady, true, "Ready",
           url.empty() ? absl::StrCat("environment is ready in namespace ", d.ns)
                       : absl::StrCat("environment is ready at ", url));
-  return Finish("Ready", d.ns, url);
+  return Finish(Phase::kReady, d.ns, url);
 }
 
 Plan Planner::Run() {
@@ -448,7 +336,7 @@ Plan Planner::Run() {
                       absl::StrCat("Project ", found.object->Namespace(), "/",
                                    found.object->Name(), " is invalid: ", parsed.status().message()));
       project = std::move(*parsed);
-      sb_.Set("ProjectResolved", true, "Found",
+      sb_.Set(kProjectResolved, true, "Found",
               absl::StrCat("Project ", project->namespace_, "/", project->name));
       // The team's pull credentials, unless it is one of the operator's own copies.
       if (auto s = in_.config.registry_credentials
@@ -458,7 +346,7 @@ Plan Planner::Run() {
           s && s->Label(kManagedByLabel) != kManagedByValue)
         registry = *s;
     } else {
-      sb_.Set("ProjectResolved", false, "ProjectNotFound",
+      sb_.Set(kProjectResolved, false, "ProjectNotFound",
               absl::StrCat("Project ", spec->project_ref, " not found in namespace ",
                            absl::StrJoin(found.looked_in, " or ")));
     }
@@ -468,24 +356,24 @@ Plan Planner::Run() {
     // Nothing is created until the Project exists (its informer brings the
     // Environment back); an Environment complete on its own goes ahead.
     sb_.NotReadyAsLast();
-    return Finish("Pending", ns, "");
+    return Finish(Phase::kPending, ns, "");
   }
   if (!desired.ok()) return Failed("InvalidSpec", desired.status().message());
 
   // 1. Namespace — unless one of that name is going away or belongs to someone else.
   if (auto existing = in_.state.Get(r::kNamespaces, "", ns); existing && existing->Deleting()) {
-    sb_.Set("NamespaceReady", false, "NamespaceTerminating",
+    sb_.Set(kNamespaceReady, false, "NamespaceTerminating",
             absl::StrCat("namespace ", ns, " is still being deleted"));
     sb_.NotReadyAsLast();
     plan_.requeue_after = absl::Seconds(5);
-    return Finish("Pending", ns, "");
+    return Finish(Phase::kPending, ns, "");
   } else if (existing && existing->Label(kEnvironmentUidLabel) != spec->uid) {
-    sb_.Set("NamespaceReady", false, "NamespaceConflict",
+    sb_.Set(kNamespaceReady, false, "NamespaceConflict",
             absl::StrCat("namespace ", ns,
                          " exists and is not managed by this Environment; rename the Environment or "
                          "remove the namespace"));
     sb_.NotReadyAsLast();
-    return Finish("Failed", ns, "");
+    return Finish(Phase::kFailed, ns, "");
   }
   return Provision(*desired, registry);
 }

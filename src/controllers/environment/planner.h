@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "api/v1alpha1/phase.h"
 #include "controllers/environment/cluster_state.h"
 #include "controllers/environment/config.h"
 #include "controllers/environment/diagnosis.h"
@@ -45,7 +46,7 @@ struct Plan {
   std::vector<Action> actions;
   // A merge patch for the status subresource; absent when the status is right.
   std::optional<std::string> status_patch;
-  std::string phase;             // the phase this pass arrives at
+  v1alpha1::Phase phase = v1alpha1::Phase::kPending;  // the phase this pass arrives at
   std::string target_namespace;  // empty when it cannot be derived
   // Set when the phase changes: a Kubernetes Event to record on the Environment.
   struct Event {

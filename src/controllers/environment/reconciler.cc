@@ -280,15 +280,17 @@ informer::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& ke
   }
   if (plan.event) {
     util::Log(util::LogLevel::kInfo, kLogger, "phase changed",
-              {{"environment", key}, {"phase", plan.phase}, {"message", plan.event->message}});
+              {{"environment", key},
+               {"phase", std::string(v1alpha1::PhaseName(plan.phase))},
+               {"message", plan.event->message}});
     RecordEvent(*env, plan.event->type, plan.event->reason, plan.event->message);
     // create -> Ready: the spec as created (generation 1) coming up, not a
     // later rollout or a recovery from Failed.
-    const absl::string_view was = env->Str({"status", "phase"});
+    const std::optional<v1alpha1::Phase> was = v1alpha1::ParsePhase(env->Str({"status", "phase"}));
     absl::Time created;
     std::string err;
-    if (observer_ && plan.phase == "Ready" && env->Generation() == 1 && was != "Failed" &&
-        was != "Ready" &&
+    if (observer_ && plan.phase == v1alpha1::Phase::kReady && env->Generation() == 1 &&
+        was != v1alpha1::Phase::kFailed && was != v1alpha1::Phase::kReady &&
         absl::ParseTime(absl::RFC3339_full, env->Str({"metadata", "creationTimestamp"}), &created,
                         &err))
       observer_->EnvironmentReady(clock_->Now() - created);
