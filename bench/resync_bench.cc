@@ -337,9 +337,9 @@ bool Settle(EnvParts& env, GeneratedState& state, const controllers::OperatorCon
 // ---------------------------------------------------------------------------
 
 // Counts reconciles, forwarding to the operator's own metrics.
-class CountingObserver final : public informer::WorkerPoolObserver {
+class CountingObserver final : public workqueue::WorkerPoolObserver {
  public:
-  explicit CountingObserver(informer::WorkerPoolObserver* next) : next_(next) {}
+  explicit CountingObserver(workqueue::WorkerPoolObserver* next) : next_(next) {}
   void ReconcileDone(absl::string_view result, absl::Duration took) override {
     reconciles_.fetch_add(1, std::memory_order_relaxed);
     busy_ns_.fetch_add(absl::ToInt64Nanoseconds(took), std::memory_order_relaxed);
@@ -350,7 +350,7 @@ class CountingObserver final : public informer::WorkerPoolObserver {
   double busy_seconds() const { return static_cast<double>(busy_ns_.load()) / 1e9; }
 
  private:
-  informer::WorkerPoolObserver* const next_;
+  workqueue::WorkerPoolObserver* const next_;
   std::atomic<int64_t> reconciles_{0};
   std::atomic<int64_t> busy_ns_{0};
 };

@@ -16,8 +16,8 @@
 
 namespace ops {
 
-class Metrics final : public informer::QueueMetrics,
-                      public informer::WorkerPoolObserver,
+class Metrics final : public workqueue::QueueMetrics,
+                      public workqueue::WorkerPoolObserver,
                       public kube::RequestObserver {
  public:
   // controller: the controller label; host: the API server's host:port.

@@ -8,7 +8,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
-namespace informer {
+namespace workqueue {
 
 // Every method may be called from any thread, and is called with the queue's
 // lock held (so the depth gauge never goes backwards): implementations must be
@@ -28,4 +28,4 @@ class QueueMetrics {
   virtual void Retry(absl::string_view queue) = 0;
 };
 
-}  // namespace informer
+}  // namespace workqueue

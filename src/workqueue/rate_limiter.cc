@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-namespace informer {
+namespace workqueue {
 
 RateLimiter::RateLimiter(absl::Duration base_delay, absl::Duration max_delay, double qps, int burst,
                          const util::Clock* clock)
@@ -35,4 +35,4 @@ int RateLimiter::NumRequeues(absl::string_view key) const {
   return it == failures_.end() ? 0 : it->second;
 }
 
-}  // namespace informer
+}  // namespace workqueue

@@ -13,7 +13,7 @@
 #include "util/clock.h"
 #include "util/token_bucket.h"
 
-namespace informer {
+namespace workqueue {
 
 class RateLimiter {
  public:
@@ -40,4 +40,4 @@ class RateLimiter {
   absl::flat_hash_map<std::string, int> failures_;  // guarded by mu_
 };
 
-}  // namespace informer
+}  // namespace workqueue

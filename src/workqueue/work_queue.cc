@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
-namespace informer {
+namespace workqueue {
 namespace {
 
 // With an injected clock, time can jump without anyone calling into the queue
@@ -246,4 +246,4 @@ void WorkQueue::ShutDownLocked() {
   ready_cv_.notify_all();
 }
 
-}  // namespace informer
+}  // namespace workqueue

@@ -31,7 +31,7 @@
 #include "workqueue/rate_limiter.h"
 #include "util/clock.h"
 
-namespace informer {
+namespace workqueue {
 
 enum class Priority { kHigh, kLow };  // kLow: keys re-queued by the periodic resync
 
@@ -161,4 +161,4 @@ class WorkQueue {
   bool shutting_down_ = false;
 };
 
-}  // namespace informer
+}  // namespace workqueue

@@ -10,7 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "util/log.h"
 
-namespace informer {
+namespace workqueue {
 namespace {
 
 // A random (version 4) UUID naming one reconcile, as controller-runtime's
@@ -143,4 +143,4 @@ void WorkerPool::Handle(const std::string& key) {
   }
 }
 
-}  // namespace informer
+}  // namespace workqueue

@@ -17,7 +17,7 @@
 #include "absl/time/time.h"
 #include "workqueue/work_queue.h"
 
-namespace informer {
+namespace workqueue {
 
 struct ReconcileResult {
   absl::Status status;
@@ -81,4 +81,4 @@ class WorkerPool {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace informer
+}  // namespace workqueue

@@ -17,7 +17,7 @@
 #include "workqueue/worker_pool.h"
 #include "support/notification.h"
 
-namespace informer {
+namespace workqueue {
 namespace {
 
 constexpr int kKeys = 4;
@@ -197,4 +197,4 @@ TEST(WorkerPoolConcurrencyTest, AKeyIsNeverReconciledTwiceAtOnce) {
 }
 
 }  // namespace
-}  // namespace informer
+}  // namespace workqueue

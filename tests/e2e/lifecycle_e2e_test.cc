@@ -233,9 +233,18 @@ TEST_F(LifecycleE2E, AnotherManagersEnvEntryIsLeftAlone) {
     return web.ok() && web->Int({"status", "observedGeneration"}) == web->Generation() &&
            web->Int({"status", "readyReplicas"}) == 1 && ReadyAt(ns.name(), "foreign", "a1b2c3d");
   }));
+  // The operator may see the rollout after the test does (Deploying, then
+  // Ready again): wait until the Environment is left unwritten for a whole
+  // resync period before measuring.
+  std::string rv(Env(ns.name(), "foreign").ResourceVersion());
+  absl::Time since = absl::Now();
+  EXPECT_TRUE(WaitFor(kSettle, [&] {
+    const std::string now(Env(ns.name(), "foreign").ResourceVersion());
+    if (now != rv) rv = now, since = absl::Now();
+    return absl::Now() - since > absl::Seconds(6) && Phase(ns.name(), "foreign") == "Ready";
+  }, absl::Milliseconds(200)));
   const int before = OperatorWrites(op_->Log(), target, "web");
   ASSERT_GE(before, 1) << "needs the audit log";
-  const std::string rv(Env(ns.name(), "foreign").ResourceVersion());
   // Two resync periods (5 s each), a pass over it in each.
   const double reconciles = op_->SumMetric("controller_runtime_reconcile_total");
   EXPECT_TRUE(WaitFor(absl::Seconds(30), [&] {

@@ -372,7 +372,7 @@ TEST(ReconcilerFenceTest, AFencedWriteIsRetriedNotTakenForAnOrphan) {
   envs.Upsert(*kube::Object::Parse(EnvJson(1, "")));
   EnvironmentReconciler reconciler(&client, &envs, &state, OperatorConfig{}, &clock);
   for (int pass = 0; pass < 2; ++pass) {
-    informer::ReconcileResult r = reconciler.Reconcile(kKey);
+    workqueue::ReconcileResult r = reconciler.Reconcile(kKey);
     EXPECT_TRUE(absl::IsFailedPrecondition(r.status)) << r.status;
     EXPECT_EQ(reconciler.settled(), 0u) << "not remembered";
     EXPECT_EQ(reconciler.skipped(), 0) << "planned again";

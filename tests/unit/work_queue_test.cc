@@ -13,7 +13,7 @@
 #include "workqueue/rate_limiter.h"
 #include "support/fake_clock.h"
 
-namespace informer {
+namespace workqueue {
 namespace {
 
 using ::testing::ElementsAre;
@@ -468,4 +468,4 @@ TEST_F(WorkQueueTest, ReportsMetricsAndUnfinishedWork) {
 }
 
 }  // namespace
-}  // namespace informer
+}  // namespace workqueue

@@ -8,6 +8,7 @@
 #include "controllers/environment/cache_transform.h"
 #include "controllers/environment/naming.h"
 #include "controllers/environment/planner.h"
+#include "controllers/project/dependents.h"
 
 namespace controllers {
 namespace {
@@ -20,7 +21,7 @@ using KeysOf = std::function<void(const kube::Object&, std::vector<std::string>&
 // Handlers only enqueue keys, at high priority (live events go before resyncs).
 class Enqueue final : public informer::EventHandler {
  public:
-  Enqueue(informer::WorkQueue* q, KeysOf keys) : q_(q), keys_(std::move(keys)) {}
+  Enqueue(workqueue::WorkQueue* q, KeysOf keys) : q_(q), keys_(std::move(keys)) {}
   void OnAdd(const kube::Object& o) override { Push(o); }
   void OnUpdate(const kube::Object& old, const kube::Object& now) override {
     // A resync of the same version is the resync loop's business.
@@ -33,31 +34,23 @@ class Enqueue final : public informer::EventHandler {
     std::vector<std::string> keys;
     keys_(o, keys);
     for (const std::string& key : keys)
-      if (!key.empty()) q_->Add(key, informer::Priority::kHigh);
+      if (!key.empty()) q_->Add(key, workqueue::Priority::kHigh);
   }
-  informer::WorkQueue* const q_;
+  workqueue::WorkQueue* const q_;
   const KeysOf keys_;
 };
 
 // A managed object belongs to the Environment its annotation names.
 void OwnerOf(const kube::Object& o, std::vector<std::string>& out) { out.push_back(OwnerKey(o)); }
 
-// The Environments that read o without owning it: those whose Project it is
-// (by_name), or whose Project's namespace holds it (registry credentials).
-// A scan of the cache: Projects and credentials change rarely.
+// The Environments that read o without owning it (controllers/project);
+// a copy of ours belongs to its owner.
 KeysOf DependentsOf(const informer::Store* environments, bool by_name) {
   return [environments, by_name](const kube::Object& o, std::vector<std::string>& out) {
-    if (o.Label(kManagedByLabel) == kManagedByValue) return OwnerOf(o, out);  // a copy of ours
-    for (const kube::Object& env : environments->List()) {
-      if (by_name && env.Str({"spec", "projectRef", "name"}) != o.Name()) continue;
-      const std::vector<std::string> namespaces = ProjectNamespaces(env);
-      if (std::find(namespaces.begin(), namespaces.end(), o.Namespace()) != namespaces.end())
-        out.push_back(env.Key());
-    }
+    if (o.Label(kManagedByLabel) == kManagedByValue) return OwnerOf(o, out);
+    out = EnvironmentsReading(*environments, o, by_name);
   };
 }
-
-constexpr char kUidIndex[] = "environment-uid";
 
 }  // namespace
 
@@ -82,9 +75,10 @@ EnvironmentController::EnvironmentController(kube::Client* client, ControllerOpt
       options_.config.registry_credentials
           ? Add(kRegistrySourceSecrets, "", absl::StrCat("metadata.name=", kRegistrySecretName))
           : nullptr;
+  // The kinds an Environment owns are indexed by its uid (CacheView::Owned).
   for (auto& [res, inf] : informers_)
-    if (inf.get() != environments_ && inf.get() != projects && inf.get() != secrets)
-      inf->store().AddIndex(kUidIndex, informer::ByLabel(kEnvironmentUidLabel));
+    view_.Add(*res, inf.get(),
+              inf.get() != environments_ && inf.get() != projects && inf.get() != secrets);
   auto handler = [&](KeysOf keys) {
     handlers_.push_back(std::make_unique<Enqueue>(&queue_, std::move(keys)));
     return handlers_.back().get();
@@ -97,7 +91,7 @@ EnvironmentController::EnvironmentController(kube::Client* client, ControllerOpt
   for (auto& [res, inf] : informers_)
     if (inf.get() != environments_ && inf.get() != projects && inf.get() != secrets)
       inf->AddHandler(owner);
-  reconciler_ = std::make_unique<EnvironmentReconciler>(client_, &environments_->store(), this,
+  reconciler_ = std::make_unique<EnvironmentReconciler>(client_, &environments_->store(), &view_,
                                                         options_.config, &clock_,
                                                         options_.reconcile_observer);
 }
@@ -124,44 +118,6 @@ informer::Informer* EnvironmentController::Add(const kube::Resource& res, std::s
   return informers_.back().second.get();
 }
 
-const informer::Informer* EnvironmentController::Find(const kube::Resource& res) const {
-  // The constant itself first (two informers select from secrets), then an
-  // equal resource; plurals are compared before groups.
-  for (const auto& [r, inf] : informers_)
-    if (r == &res) return inf.get();
-  for (const auto& [r, inf] : informers_)
-    if (r->plural == res.plural && r->group == res.group) return inf.get();
-  return nullptr;
-}
-
-std::optional<kube::Object> EnvironmentController::Get(const kube::Resource& res,
-                                                       absl::string_view ns,
-                                                       absl::string_view name) const {
-  // Called ~15 times per Environment per resync (the reconciler's check of
-  // what its last pass read): the key is built in a per-thread buffer rather
-  // than a new string each time.
-  thread_local std::string key;
-  const informer::Informer* inf = Find(res);
-  if (!inf) return std::nullopt;
-  key.assign(ns.data(), ns.size());
-  if (!ns.empty()) key += '/';
-  key.append(name.data(), name.size());
-  return inf->store().Get(key);
-}
-
-std::vector<kube::Object> EnvironmentController::Owned(const kube::Resource& res,
-                                                       absl::string_view uid) const {
-  const informer::Informer* inf = Find(res);
-  if (!inf) return {};
-  return inf->store().ByIndex(kUidIndex, std::string(uid));
-}
-
-std::shared_ptr<const kube::CacheMark> EnvironmentController::AddMark(
-    const kube::Resource& res) const {
-  const informer::Informer* inf = Find(res);
-  return inf ? inf->store().AddMark() : nullptr;
-}
-
 void EnvironmentController::StartInformers() {
   for (auto& [res, inf] : informers_) inf->Start();
 }
@@ -179,7 +135,7 @@ bool EnvironmentController::Stale() const {
 }
 
 void EnvironmentController::StartWorkers() {
-  workers_ = std::make_unique<informer::WorkerPool>(
+  workers_ = std::make_unique<workqueue::WorkerPool>(
       &queue_, options_.workers,
       [this](const std::string& key) { return reconciler_->Reconcile(key); },
       options_.worker_observer);
@@ -191,7 +147,7 @@ void EnvironmentController::ResyncLoop() {
   // PRODUCT.md "Runtime shape": every Environment again every resync period,
   // from the cache, behind live events (low priority).
   while (!stop_.WaitFor(options_.resync_period))
-    for (const auto& key : environments_->store().Keys()) queue_.Add(key, informer::Priority::kLow);
+    for (const auto& key : environments_->store().Keys()) queue_.Add(key, workqueue::Priority::kLow);
 }
 
 std::map<std::string, int> EnvironmentController::CountByPhase() const {

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "controllers/environment/cache_view.h"
 #include "controllers/environment/cluster_state.h"
 #include "controllers/environment/config.h"
 #include "controllers/environment/reconciler.h"
@@ -25,15 +26,15 @@ struct ControllerOptions {
   int workers = 4;
   absl::Duration resync_period = absl::Seconds(5);
   OperatorConfig config;
-  informer::QueueMetrics* queue_metrics = nullptr;
-  informer::WorkerPoolObserver* worker_observer = nullptr;
+  workqueue::QueueMetrics* queue_metrics = nullptr;
+  workqueue::WorkerPoolObserver* worker_observer = nullptr;
   ReconcileObserver* reconcile_observer = nullptr;
 };
 
-class EnvironmentController final : public ClusterState {
+class EnvironmentController {
  public:
   EnvironmentController(kube::Client* client, ControllerOptions options);
-  ~EnvironmentController() override;
+  ~EnvironmentController();
 
   // Starts the informers (caches stay warm on standbys too).
   void StartInformers();
@@ -44,33 +45,30 @@ class EnvironmentController final : public ClusterState {
   // Stops taking work and waits up to grace for in-flight reconciles.
   bool Stop(absl::Duration grace);
 
-  const informer::WorkQueue& queue() const { return queue_; }
+  const workqueue::WorkQueue& queue() const { return queue_; }
   // Cached Environments by status.phase (no phase yet counts as Pending).
   std::map<std::string, int> CountByPhase() const;
 
-  // ClusterState: reads the informers' caches.
-  std::optional<kube::Object> Get(const kube::Resource& r, absl::string_view ns,
-                                  absl::string_view name) const override;
-  std::vector<kube::Object> Owned(const kube::Resource& r, absl::string_view uid) const override;
-  std::shared_ptr<const kube::CacheMark> AddMark(const kube::Resource& r) const override;
+  // What the planner reads: the informers' caches.
+  const ClusterState& state() const { return view_; }
 
  private:
   // r must be a constant of static lifetime (kube::resources, kRegistrySourceSecrets).
   informer::Informer* Add(const kube::Resource& r, std::string label_selector,
                           std::string field_selector = "");
-  const informer::Informer* Find(const kube::Resource& r) const;
   void ResyncLoop();
 
   kube::Client* const client_;
   const ControllerOptions options_;
   util::RealClock clock_;
-  informer::WorkQueue queue_;
+  workqueue::WorkQueue queue_;
   // Keyed by the resource constant (kube::resources, kRegistrySourceSecrets).
   std::vector<std::pair<const kube::Resource*, std::unique_ptr<informer::Informer>>> informers_;
   informer::Informer* environments_ = nullptr;
+  CacheView view_;
   std::vector<std::unique_ptr<informer::EventHandler>> handlers_;
   std::unique_ptr<EnvironmentReconciler> reconciler_;
-  std::unique_ptr<informer::WorkerPool> workers_;
+  std::unique_ptr<workqueue::WorkerPool> workers_;
   kube::Cancellation stop_;
   std::thread resync_;
 };

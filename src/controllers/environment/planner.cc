@@ -11,6 +11,7 @@
 #include "controllers/environment/naming.h"
 #include "controllers/environment/resolve.h"
 #include "controllers/environment/status.h"
+#include "controllers/project/dependents.h"
 #include "kube/subset.h"
 
 namespace controllers {
@@ -382,15 +383,6 @@ Plan Planner::Run() {
 
 std::string OwnerKey(const kube::Object& managed) {
   return std::string(managed.Annotation(kEnvironmentAnnotation));
-}
-
-std::vector<std::string> ProjectNamespaces(const kube::Object& env) {
-  std::vector<std::string> out;
-  if (env.Str({"spec", "projectRef", "name"}).empty()) return out;
-  if (std::string team = SanitizeNamespaceComponent(env.Label(kTeamLabel)); !team.empty())
-    out.push_back(std::move(team));
-  if (std::string own(env.Namespace()); out.empty() || out.front() != own) out.push_back(own);
-  return out;
 }
 
 Plan PlanEnvironment(const PlanInput& in) { return Planner(in).Run(); }

@@ -79,10 +79,4 @@ Plan PlanEnvironment(const PlanInput& in);
 // catalyst.dev/environment annotation; empty when it has none.
 std::string OwnerKey(const kube::Object& managed);
 
-// The namespaces an Environment's Project is looked up in, in order: the team
-// namespace (sanitize of the catalyst.dev/team label) where the web app
-// creates Projects, then the Environment's own namespace. Empty without a
-// spec.projectRef.
-std::vector<std::string> ProjectNamespaces(const kube::Object& env);
-
 }  // namespace controllers

@@ -187,7 +187,7 @@ void EnvironmentReconciler::RecordEvent(const kube::Object& env, const std::stri
 // An orphan (NotFoundOutcome) cannot change until someone acts: said once,
 // then left alone until the Environment or what the pass read changes, or
 // kOrphanRetry passes — not a request every resync.
-informer::ReconcileResult EnvironmentReconciler::Orphaned(const std::string& key,
+workqueue::ReconcileResult EnvironmentReconciler::Orphaned(const std::string& key,
                                                           const kube::Object& env,
                                                           std::vector<Mark> reads,
                                                           const absl::Status& why) {
@@ -199,7 +199,7 @@ informer::ReconcileResult EnvironmentReconciler::Orphaned(const std::string& key
   return {};
 }
 
-informer::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& key) {
+workqueue::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& key) {
   auto env = environments_->Get(key);
   if (!env) {
     memo_.Forget(key);

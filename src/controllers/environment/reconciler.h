@@ -35,7 +35,7 @@ class EnvironmentReconciler {
   // key: "<namespace>/<name>" of an Environment. An Environment whose last
   // pass settled (pass_memo.h) and whose inputs are unchanged since is not
   // planned again: the resync of an up-to-date Environment is a few lookups.
-  informer::ReconcileResult Reconcile(const std::string& key);
+  workqueue::ReconcileResult Reconcile(const std::string& key);
   // Passes skipped that way, and Environments remembered as settled.
   int64_t skipped() const { return skipped_.load(std::memory_order_relaxed); }
   size_t settled() const { return memo_.size(); }
@@ -54,7 +54,7 @@ class EnvironmentReconciler {
   Outcome Execute(const struct Action& action, const kube::Object& env);
   Outcome DeleteIfOwned(const struct Action& action);
   Outcome NotFoundOutcome(const kube::Object& env, absl::Status not_found);
-  informer::ReconcileResult Orphaned(const std::string& key, const kube::Object& env,
+  workqueue::ReconcileResult Orphaned(const std::string& key, const kube::Object& env,
                                      std::vector<Mark> reads, const absl::Status& why);
   static constexpr absl::Duration kOrphanRetry = absl::Minutes(5);
   void RecordEvent(const kube::Object& env, const std::string& type, const std::string& reason,
