@@ -11,8 +11,7 @@
 #include "controllers/environment/naming.h"
 #include "controllers/environment/planner.h"
 #include "kube/api_error.h"
-#include "rapidjson/stringbuffer.h"
-#include "rapidjson/writer.h"
+#include "kube/json_builder.h"
 #include "util/log.h"
 
 namespace controllers {
@@ -24,24 +23,14 @@ constexpr absl::string_view kLogger = "environment";
 // A merge patch setting metadata.finalizers, conditional on the
 // resourceVersion the decision was made on (409 if it moved on).
 std::string FinalizerPatch(const kube::Object& env, bool add) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.StartObject();
-  w.Key("metadata");
-  w.StartObject();
-  w.Key("finalizers");
-  w.StartArray();
+  kube::J finalizers = kube::J::Arr({});
   if (const auto* f = env.Find({"metadata", "finalizers"}); f && f->IsArray())
     for (const auto& v : f->GetArray())
-      if (kube::StrOf(&v) != kFinalizer) w.String(v.GetString(), v.GetStringLength());
-  if (add) w.String(kFinalizer);
-  w.EndArray();
-  const auto rv = env.ResourceVersion();
-  w.Key("resourceVersion");
-  w.String(rv.data(), static_cast<rapidjson::SizeType>(rv.size()));
-  w.EndObject();
-  w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+      if (kube::StrOf(&v) != kFinalizer) finalizers.Push(kube::StrOf(&v));
+  if (add) finalizers.Push(kFinalizer);
+  return kube::J::Obj({{"metadata", kube::J::Obj({{"finalizers", std::move(finalizers)},
+                                                  {"resourceVersion", env.ResourceVersion()}})}})
+      .Serialize();
 }
 
 // 32 hex digits from the system's CSPRNG: no character to escape in a URL.
@@ -63,7 +52,8 @@ EnvironmentReconciler::EnvironmentReconciler(kube::Client* client,
       state_(state),
       config_(std::move(config)),
       clock_(clock),
-      observer_(observer) {}
+      observer_(observer),
+      events_(client, "kube-operator", clock) {}
 
 EnvironmentReconciler::Outcome EnvironmentReconciler::Execute(const Action& a,
                                                               const kube::Object& env) {
@@ -137,51 +127,7 @@ EnvironmentReconciler::Outcome EnvironmentReconciler::NotFoundOutcome(const kube
 
 void EnvironmentReconciler::RecordEvent(const kube::Object& env, const std::string& type,
                                         const std::string& reason, const std::string& message) {
-  const absl::Time now = clock_->Now();
-  const std::string ts = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", now, absl::UTCTimeZone());
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  auto kv = [&](const char* k, absl::string_view v) {
-    w.Key(k);
-    w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
-  };
-  w.StartObject();
-  kv("apiVersion", "v1");
-  kv("kind", "Event");
-  w.Key("metadata");
-  w.StartObject();
-  // The server appends 5 random characters (cutting the prefix to fit), so a
-  // 253-character Environment name still makes a valid Event name.
-  kv("generateName", absl::StrCat(env.Name().substr(0, 200), "."));
-  kv("namespace", env.Namespace());
-  w.EndObject();
-  w.Key("involvedObject");
-  w.StartObject();
-  kv("apiVersion", "catalyst.catalyst.dev/v1alpha1");
-  kv("kind", "Environment");
-  kv("name", env.Name());
-  kv("namespace", env.Namespace());
-  kv("uid", env.Uid());
-  kv("resourceVersion", env.ResourceVersion());
-  w.EndObject();
-  kv("type", type);
-  kv("reason", reason);
-  kv("message", message.substr(0, 1024));
-  kv("firstTimestamp", ts);
-  kv("lastTimestamp", ts);
-  w.Key("count");
-  w.Int(1);
-  w.Key("source");
-  w.StartObject();
-  kv("component", "kube-operator");
-  w.EndObject();
-  kv("reportingComponent", "kube-operator");
-  w.EndObject();
-  if (auto s = client_->Create(r::kEvents, env.Namespace(),
-                               absl::string_view(buf.GetString(), buf.GetSize()));
-      !s.ok())
-    util::Log(util::LogLevel::kDebug, kLogger, "event not recorded",
-              {{"environment", env.Key()}, {"error", std::string(s.status().message())}});
+  events_.Record(env, type, reason, message, "catalyst.catalyst.dev/v1alpha1", "Environment");
 }
 
 // An orphan (NotFoundOutcome) cannot change until someone acts: said once,
@@ -197,6 +143,58 @@ workqueue::ReconcileResult EnvironmentReconciler::Orphaned(const std::string& ke
              {"retryIn", absl::FormatDuration(kOrphanRetry)}});
   memo_.Remember(key, env, std::move(reads), clock_->Now() + kOrphanRetry);
   return {};
+}
+
+// Only a Deployment that is not ready costs API reads: its pods, and when
+// none of them shows a cause, its ReplicaSets (pods refused at creation, by
+// the quota, show only there). Nullopt when the pods cannot be listed.
+std::optional<Diagnosis> EnvironmentReconciler::Diagnose(const Plan& plan) {
+  auto pods = client_->List(r::kPods, plan.target_namespace,
+                            {.label_selector = plan.diagnose_selector, .slim = true});
+  if (!pods.ok()) return std::nullopt;
+  Diagnosis d = controllers::Diagnose(pods->items);
+  if (d.severity == Diagnosis::Severity::kNone)
+    if (auto rs = client_->List(r::kReplicaSets, plan.target_namespace,
+                                {.label_selector = plan.diagnose_selector, .slim = true});
+        rs.ok())
+      d = controllers::Diagnose(pods->items, rs->items);
+  return d;
+}
+
+// An action the API server refused: retried with backoff by the worker pool.
+workqueue::ReconcileResult EnvironmentReconciler::Failed(const std::string& key,
+                                                         const kube::Object& env, const Action& a,
+                                                         const absl::Status& s) {
+  // Conflicts are routine (someone else wrote first): retried, not shouted.
+  const bool conflict = kube::apierrors::IsConflict(s);
+  util::Log(conflict ? util::LogLevel::kDebug : util::LogLevel::kError, kLogger, "action failed",
+            {{"environment", key},
+             {"object", absl::StrCat(a.resource.plural, "/", a.ns, a.ns.empty() ? "" : "/", a.name)},
+             {"error", std::string(s.message())}});
+  // An object the server finds invalid will not fix itself: say so on the Environment.
+  if (!conflict && kube::apierrors::IsInvalid(s))
+    RecordEvent(env, "Warning", "ApplyFailed",
+                absl::StrCat(a.resource.plural, "/", a.name, ": ", s.message()));
+  return {.status = s};
+}
+
+void EnvironmentReconciler::PhaseChanged(const std::string& key, const kube::Object& env,
+                                         const Plan& plan) {
+  util::Log(util::LogLevel::kInfo, kLogger, "phase changed",
+            {{"environment", key},
+             {"phase", std::string(v1alpha1::PhaseName(plan.phase))},
+             {"message", plan.event->message}});
+  RecordEvent(env, plan.event->type, plan.event->reason, plan.event->message);
+  // create -> Ready: the spec as created (generation 1) coming up, not a
+  // later rollout or a recovery from Failed.
+  const std::optional<v1alpha1::Phase> was = v1alpha1::ParsePhase(env.Str({"status", "phase"}));
+  absl::Time created;
+  std::string err;
+  if (observer_ && plan.phase == v1alpha1::Phase::kReady && env.Generation() == 1 &&
+      was != v1alpha1::Phase::kFailed && was != v1alpha1::Phase::kReady &&
+      absl::ParseTime(absl::RFC3339_full, env.Str({"metadata", "creationTimestamp"}), &created,
+                      &err))
+    observer_->EnvironmentReady(clock_->Now() - created);
 }
 
 workqueue::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& key) {
@@ -219,22 +217,9 @@ workqueue::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& k
     memo_.Remember(key, *env, recording.TakeReads());
     return {};
   }
-  if (!plan.diagnose_selector.empty() && !plan.target_namespace.empty()) {
-    // Only a Deployment that is not ready costs an API read: its pods.
-    auto pods = client_->List(r::kPods, plan.target_namespace,
-                              {.label_selector = plan.diagnose_selector, .slim = true});
-    if (pods.ok()) {
-      Diagnosis d = Diagnose(pods->items);
-      // Nothing wrong with the pods there are: maybe the ones that are not
-      // (refused by the quota) — their ReplicaSet says so.
-      if (d.severity == Diagnosis::Severity::kNone)
-        if (auto rs = client_->List(r::kReplicaSets, plan.target_namespace,
-                                    {.label_selector = plan.diagnose_selector, .slim = true});
-            rs.ok())
-          d = Diagnose(pods->items, rs->items);
-      plan = PlanEnvironment({*env, *state_, config_, clock_->Now(), &d, RandomPassword()});
-    }
-  }
+  if (!plan.diagnose_selector.empty() && !plan.target_namespace.empty())
+    if (std::optional<Diagnosis> d = Diagnose(plan))
+      plan = PlanEnvironment({*env, *state_, config_, clock_->Now(), &*d, RandomPassword()});
   for (const Action& a : plan.actions) {
     const Outcome o = Execute(a, *env);
     switch (o.kind) {
@@ -251,21 +236,7 @@ workqueue::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& k
         // this requeue bring the Environment back.
         return {.requeue_after = absl::Seconds(1)};
       case Outcome::Kind::kError:
-        break;
-    }
-    const absl::Status& s = o.status;
-    {
-      // Conflicts are routine (someone else wrote first): retried, not shouted.
-      const bool conflict = kube::apierrors::IsConflict(s);
-      util::Log(
-          conflict ? util::LogLevel::kDebug : util::LogLevel::kError, kLogger, "action failed",
-          {{"environment", key},
-           {"object", absl::StrCat(a.resource.plural, "/", a.ns, a.ns.empty() ? "" : "/", a.name)},
-           {"error", std::string(s.message())}});
-      if (!conflict && kube::apierrors::IsInvalid(s))
-        RecordEvent(*env, "Warning", "ApplyFailed",
-                    absl::StrCat(a.resource.plural, "/", a.name, ": ", s.message()));
-      return {.status = s};
+        return Failed(key, *env, a, o.status);
     }
   }
   if (plan.status_patch) {
@@ -278,23 +249,7 @@ workqueue::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& k
       return {.status = s.status()};
     }
   }
-  if (plan.event) {
-    util::Log(util::LogLevel::kInfo, kLogger, "phase changed",
-              {{"environment", key},
-               {"phase", std::string(v1alpha1::PhaseName(plan.phase))},
-               {"message", plan.event->message}});
-    RecordEvent(*env, plan.event->type, plan.event->reason, plan.event->message);
-    // create -> Ready: the spec as created (generation 1) coming up, not a
-    // later rollout or a recovery from Failed.
-    const std::optional<v1alpha1::Phase> was = v1alpha1::ParsePhase(env->Str({"status", "phase"}));
-    absl::Time created;
-    std::string err;
-    if (observer_ && plan.phase == v1alpha1::Phase::kReady && env->Generation() == 1 &&
-        was != v1alpha1::Phase::kFailed && was != v1alpha1::Phase::kReady &&
-        absl::ParseTime(absl::RFC3339_full, env->Str({"metadata", "creationTimestamp"}), &created,
-                        &err))
-      observer_->EnvironmentReady(clock_->Now() - created);
-  }
+  if (plan.event) PhaseChanged(key, *env, plan);
   return {.requeue_after = plan.requeue_after};
 }
 

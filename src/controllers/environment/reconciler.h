@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -13,7 +14,9 @@
 #include "controllers/environment/pass_memo.h"
 #include "informer/store.h"
 #include "workqueue/worker_pool.h"
+#include "controllers/environment/diagnosis.h"
 #include "kube/client.h"
+#include "kube/event_recorder.h"
 #include "util/clock.h"
 
 namespace controllers {
@@ -59,6 +62,10 @@ class EnvironmentReconciler {
   static constexpr absl::Duration kOrphanRetry = absl::Minutes(5);
   void RecordEvent(const kube::Object& env, const std::string& type, const std::string& reason,
                    const std::string& message);
+  std::optional<Diagnosis> Diagnose(const struct Plan& plan);
+  workqueue::ReconcileResult Failed(const std::string& key, const kube::Object& env,
+                                    const struct Action& a, const absl::Status& s);
+  void PhaseChanged(const std::string& key, const kube::Object& env, const struct Plan& plan);
 
   kube::Client* const client_;
   const informer::Store* const environments_;
@@ -66,6 +73,7 @@ class EnvironmentReconciler {
   const OperatorConfig config_;
   const util::Clock* const clock_;
   ReconcileObserver* const observer_;
+  const kube::EventRecorder events_;
   PassMemo memo_;
   std::atomic<int64_t> skipped_{0};
 };
