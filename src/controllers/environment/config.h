@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 
 namespace controllers {
@@ -62,5 +63,10 @@ struct OperatorConfig {
   // Server-side apply field manager.
   std::string field_manager = "kube-operator";
 };
+
+// Checks a configuration at startup: quantities parse, the host template
+// renders to a DNS name, and one environment (web pod + postgres pod and
+// their volumes) fits in the ResourceQuota. Errors name the field.
+absl::Status ValidateConfig(const OperatorConfig& cfg);
 
 }  // namespace controllers

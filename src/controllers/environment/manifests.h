@@ -26,11 +26,6 @@
 
 namespace controllers {
 
-// Checks a configuration at startup: quantities parse, the host template
-// renders to a DNS name, and one environment (web pod + postgres pod and
-// their volumes) fits in the ResourceQuota. Errors name the field.
-absl::Status ValidateConfig(const OperatorConfig& cfg);
-
 // 1. The target namespace, with the hierarchy, branch and type labels.
 kube::Object BuildNamespace(const Desired& d);
 // 2. ResourceQuota environment-quota.
