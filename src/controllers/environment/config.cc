@@ -12,6 +12,33 @@
 
 namespace controllers {
 
+void RegisterFlags(util::FlagSet& flags, OperatorConfig* cfg) {
+  flags.String("ingress-namespace", &cfg->ingress_namespace, "namespace of the ingress controller");
+  flags.String("ingress-class", &cfg->ingress_class,
+               "ingressClassName of web Ingresses (empty: default)");
+  flags.String("url-host-template", &cfg->url_host_template,
+               "web host; {name} {namespace} replaced");
+  flags.String("url-scheme", &cfg->url_scheme, "scheme of status.url");
+  flags.Duration("failure-deadline", &cfg->failure_deadline,
+                 "no progress for this long: phase Failed");
+  flags.String("quota-cpu", &cfg->quota_cpu, "ResourceQuota requests.cpu");
+  flags.String("quota-memory", &cfg->quota_memory, "ResourceQuota memory");
+  flags.String("quota-storage", &cfg->quota_storage, "ResourceQuota requests.storage");
+  flags.String("quota-pods", &cfg->quota_pods, "ResourceQuota pods");
+  flags.String("postgres-image", &cfg->postgres_image, "postgres image");
+  flags.String("node-image", &cfg->node_image, "node image (npm install, migrate, next dev)");
+  flags.String("git-image", &cfg->git_image, "git image (clone)");
+  flags.String("web-memory-limit", &cfg->web_memory_limit, "web container memory limit");
+  flags.String("postgres-memory-limit", &cfg->postgres_memory_limit, "postgres memory limit");
+  flags.String("postgres-storage", &cfg->postgres_storage, "postgres volume size");
+  flags.String("workspace-storage", &cfg->workspace_storage, "workspace volume size");
+  flags.String("storage-class", &cfg->storage_class,
+               "storageClassName of volumes (empty: default)");
+  flags.Bool("registry-credentials", &cfg->registry_credentials,
+             "copy each Project namespace's registry-credentials Secret to its environments "
+             "(needs RBAC on Secrets)");
+}
+
 absl::Status ValidateConfig(const OperatorConfig& cfg) {
   std::vector<std::string> problems;
   auto quantity = [&](absl::string_view field, absl::string_view q) -> double {

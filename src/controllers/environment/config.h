@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "util/flags.h"
 
 namespace controllers {
 
@@ -63,6 +64,9 @@ struct OperatorConfig {
   // Server-side apply field manager.
   std::string field_manager = "kube-operator";
 };
+
+// Registers the flags (and Helm values, deploy/) that fill cfg.
+void RegisterFlags(util::FlagSet& flags, OperatorConfig* cfg);
 
 // Checks a configuration at startup: quantities parse, the host template
 // renders to a DNS name, and one environment (web pod + postgres pod and
