@@ -30,8 +30,11 @@ int main(int argc, char** argv) {
   }
   // Signals go to Manager::Run only: blocked before any thread starts.
   const sigset_t signals = manager::BlockTerminationSignals();
-  absl::StatusOr<std::unique_ptr<manager::Manager>> m = manager::Configure(o);
-  if (m.status().ok()) m = manager::Manager::Create(o);
+  absl::StatusOr<std::unique_ptr<manager::Manager>> m = absl::UnknownError("not created");
+  if (absl::Status s = manager::Configure(o); !s.ok())
+    m = s;
+  else
+    m = manager::Manager::Create(o);
   if (!m.ok()) {
     std::fprintf(stderr, "kube-operator: %s\n", std::string(m.status().message()).c_str());
     return 2;
