@@ -8,7 +8,7 @@
 // them should send nothing. It answers lists (paginated), holds watches open
 // (a bookmark a minute, as the API server), and records every other request.
 //
-// Measures (docs/benchmarks.md, issue #8 targets):
+// Measures (docs/benchmarks.md targets):
 //   - steady: CPU seconds of this process over a window of steady state with
 //     the resync running (default 60 s at 5 s), and the requests sent in it;
 //   - probes: a new Environment's ADDED watch event injected → the namespace's
@@ -142,7 +142,7 @@ class FakeApiServer final : public kube::Transport {
   }
 
   absl::StatusOr<kube::HttpResponse> Stream(
-      const kube::HttpRequest& req, kube::Cancellation& cancel,
+      const kube::HttpRequest& req, util::Cancellation& cancel,
       absl::FunctionRef<bool(absl::string_view)> on_data) override {
     const std::string collection(absl::string_view(req.path).substr(0, req.path.find('?')));
     auto w = std::make_shared<Watcher>();

@@ -87,10 +87,10 @@ absl::Status Reflector::ListAll(const std::string& resource_version) {
   return absl::OkStatus();
 }
 
-absl::Status Reflector::WatchOnce(kube::Cancellation& stop) {
+absl::Status Reflector::WatchOnce(util::Cancellation& stop) {
   static thread_local absl::BitGen gen;
   const absl::Duration timeout = options_.min_watch_timeout * absl::Uniform(gen, 1.0, 2.0);
-  kube::Cancellation cancel;  // this stream's: stop or the watchdog fire it
+  util::Cancellation cancel;  // this stream's: stop or the watchdog fire it
   const int link = stop.OnCancel([&cancel] { cancel.Cancel(); });
   {
     std::lock_guard l(mu_);
@@ -134,7 +134,7 @@ absl::Status Reflector::WatchOnce(kube::Cancellation& stop) {
   return s;
 }
 
-void Reflector::WatchdogLoop(kube::Cancellation& stop) {
+void Reflector::WatchdogLoop(util::Cancellation& stop) {
   while (!stop.WaitFor(options_.watchdog_poll)) {
     std::lock_guard l(mu_);
     if (watch_cancel_ && clock_->Now() - last_progress_ > options_.watchdog) {
@@ -149,7 +149,7 @@ void Reflector::WatchdogLoop(kube::Cancellation& stop) {
   }
 }
 
-void Reflector::Run(kube::Cancellation& stop) {
+void Reflector::Run(util::Cancellation& stop) {
   std::thread watchdog([&] { WatchdogLoop(stop); });
   util::Backoff backoff(options_.backoff_initial, options_.backoff_cap);
   bool need_list = true;

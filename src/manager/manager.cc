@@ -261,7 +261,7 @@ Manager::~Manager() = default;
 int Manager::Run(const sigset_t& signals) {
   Parts& p = *parts_;
   p.controller->StartInformers();
-  kube::Cancellation stopping, stop_election;
+  util::Cancellation stopping, stop_election;
   StartGate gate;
   auto start_reconciling = [&] {
     while (!p.controller->HasSynced() && !stopping.WaitFor(absl::Milliseconds(100))) {

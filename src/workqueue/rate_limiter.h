@@ -35,7 +35,7 @@ class RateLimiter {
   const absl::Duration base_delay_;
   const absl::Duration max_delay_;
   util::TokenBucket bucket_;  // thread-safe on its own
-  // std::mutex, not absl::Mutex: see kube::Cancellation (TSan must see it).
+  // std::mutex, not absl::Mutex: see util::Cancellation (TSan must see it).
   mutable std::mutex mu_;
   absl::flat_hash_map<std::string, int> failures_;  // guarded by mu_
 };

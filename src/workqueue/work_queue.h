@@ -142,7 +142,7 @@ class WorkQueue {
   QueueMetrics* const metrics_;
   RateLimiter limiter_;  // thread-safe on its own; never called with mu_ held
 
-  // std::mutex, not absl::Mutex: see kube::Cancellation (TSan must see it).
+  // std::mutex, not absl::Mutex: see util::Cancellation (TSan must see it).
   // Everything below is guarded by mu_.
   mutable std::mutex mu_;
   std::condition_variable ready_cv_;    // a key became ready, the earliest delay moved, or shutdown

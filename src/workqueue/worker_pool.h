@@ -15,16 +15,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "workqueue/reconcile_result.h"
 #include "workqueue/work_queue.h"
 
 namespace workqueue {
-
-struct ReconcileResult {
-  absl::Status status;
-  // Reconcile again after this long even though it succeeded (ignored on error).
-  std::optional<absl::Duration> requeue_after;
-};
-using ReconcileFn = std::function<ReconcileResult(const std::string& key)>;
 
 // What the pool reports (backed by Prometheus in the operations layer). Called
 // from the worker threads, with the pool's lock held so that the gauge follows
@@ -68,7 +62,7 @@ class WorkerPool {
   const ReconcileFn fn_;
   WorkerPoolObserver* const observer_;
 
-  // std::mutex, not absl::Mutex: see kube::Cancellation (TSan must see it).
+  // std::mutex, not absl::Mutex: see util::Cancellation (TSan must see it).
   // Everything below is guarded by mu_.
   mutable std::mutex mu_;
   std::condition_variable exited_cv_;  // a worker thread left Run

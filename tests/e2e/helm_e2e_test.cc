@@ -1,6 +1,5 @@
-// The Helm chart installed into the local control plane (issue #6 "Helm
-// chart"): everything it declares is created, with two replicas and leader
-// election on, and an uninstall removes it again.
+// The Helm chart installed into the local control plane: everything it declares is created, with
+// two replicas and leader election on, and an uninstall removes it again.
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "e2e/harness.h"

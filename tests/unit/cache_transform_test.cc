@@ -355,14 +355,14 @@ TEST(InformerTransformTest, ListWatchAndDeleteAreTransformed) {
   EXPECT_CALL(*lw, List(::testing::_))
       .WillOnce(::testing::Return(kube::ListResult{"10", "", {Obj("n", "a", "1")}}));
   EXPECT_CALL(*lw, Watch(::testing::_, ::testing::_, ::testing::_))
-      .WillOnce([](const kube::WatchOptions&, kube::Cancellation& cancel,
+      .WillOnce([](const kube::WatchOptions&, util::Cancellation& cancel,
                    absl::FunctionRef<bool(kube::WatchEvent)> on_event) {
         on_event(Event(Type::kAdded, Obj("n", "b", "2")));
         on_event(Event(Type::kDeleted, Obj("n", "a", "3")));
         cancel.WaitFor(absl::Seconds(30));
         return absl::CancelledError("cancelled");
       })
-      .WillRepeatedly([](const kube::WatchOptions&, kube::Cancellation& cancel,
+      .WillRepeatedly([](const kube::WatchOptions&, util::Cancellation& cancel,
                          absl::FunctionRef<bool(kube::WatchEvent)>) {
         cancel.WaitFor(absl::Seconds(30));
         return absl::CancelledError("cancelled");

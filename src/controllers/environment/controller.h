@@ -69,7 +69,7 @@ class EnvironmentController {
   std::vector<std::unique_ptr<informer::EventHandler>> handlers_;
   std::unique_ptr<EnvironmentReconciler> reconciler_;
   std::unique_ptr<workqueue::WorkerPool> workers_;
-  kube::Cancellation stop_;
+  util::Cancellation stop_;
   std::thread resync_;
 };
 

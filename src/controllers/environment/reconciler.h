@@ -13,7 +13,7 @@
 #include "controllers/environment/config.h"
 #include "controllers/environment/pass_memo.h"
 #include "informer/store.h"
-#include "workqueue/worker_pool.h"
+#include "workqueue/reconcile_result.h"
 #include "controllers/environment/diagnosis.h"
 #include "kube/client.h"
 #include "kube/event_recorder.h"
