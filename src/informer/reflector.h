@@ -86,6 +86,8 @@ class Reflector {
   absl::Status WatchOnce(util::Cancellation& stop);
   void Progress(const std::string& rv);
   void WatchdogLoop(util::Cancellation& stop);
+  void WaitAfter(util::Cancellation& stop, const absl::Status& why, absl::Duration d);
+  void CountError(const absl::Status& s);
 
   ListerWatcher* const lw_;
   ReflectorSink* const sink_;
