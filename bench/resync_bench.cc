@@ -241,8 +241,7 @@ class GeneratedState final : public controllers::ClusterState {
     if (it == objects_.end()) return std::nullopt;
     return it->second.object;
   }
-  std::vector<kube::Object> Owned(const kube::Resource& res,
-                                  absl::string_view uid) const override {
+  std::vector<kube::Object> Owned(const kube::Resource& res, absl::string_view uid) const override {
     std::vector<kube::Object> out;
     const std::string prefix = absl::StrCat(res.Path(), "/");
     for (const auto& [key, slot] : objects_)

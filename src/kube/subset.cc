@@ -27,7 +27,8 @@ std::string MergeKey(const rapidjson::Value& e) {
     return std::string(mount);
   if (const rapidjson::Value* port = kube::Member(e, "containerPort"); port && port->IsInt64()) {
     absl::string_view protocol = kube::StrOf(kube::Member(e, "protocol"));
-    return std::to_string(port->GetInt64()) + "/" + std::string(protocol.empty() ? "TCP" : protocol);
+    return std::to_string(port->GetInt64()) + "/" +
+           std::string(protocol.empty() ? "TCP" : protocol);
   }
   return std::string(kube::StrOf(kube::Member(e, "name")));
 }

@@ -144,9 +144,8 @@ absl::Status Manager::Parts::Connect() {
 
 absl::Status Manager::Parts::BuildElection() {
   if (!o.leader_elect) return absl::OkStatus();
-  auto c = NewClient(config, {.max_attempts = 1,
-                              .observer = metrics.get(),
-                              .request_timeout = o.retry_period});
+  auto c = NewClient(
+      config, {.max_attempts = 1, .observer = metrics.get(), .request_timeout = o.retry_period});
   if (!c.ok()) return c.status();
   election_client = std::move(*c);
   lease = std::make_unique<leaderelection::LeaseLock>(

@@ -20,7 +20,8 @@ void RegisterFlags(util::FlagSet& flags, Options* o) {
   flags.String("metrics-cert-dir", &o->metrics_cert_dir,
                "directory of the metrics serving certificate and key, re-read when they change "
                "(\"\": a self-signed certificate made at start)");
-  flags.String("metrics-cert-name", &o->metrics_cert_name, "certificate file in --metrics-cert-dir");
+  flags.String("metrics-cert-name", &o->metrics_cert_name,
+               "certificate file in --metrics-cert-dir");
   flags.String("metrics-key-name", &o->metrics_key_name, "key file in --metrics-cert-dir");
   flags.String("health-probe-bind-address", &o->health_probe_bind_address,
                "serve /healthz and /readyz here (\"0\": off)");

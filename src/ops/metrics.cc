@@ -1,7 +1,5 @@
 #include "ops/metrics.h"
 
-#include "api/v1alpha1/phase.h"
-
 #include <dirent.h>
 #include <unistd.h>
 
@@ -11,6 +9,7 @@
 #include <sstream>
 
 #include "absl/strings/str_split.h"
+#include "api/v1alpha1/phase.h"
 #include "build_info.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"

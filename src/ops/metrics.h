@@ -10,9 +10,9 @@
 #include <memory>
 #include <string>
 
+#include "kube/client.h"
 #include "workqueue/queue_metrics.h"
 #include "workqueue/worker_pool.h"
-#include "kube/client.h"
 
 namespace ops {
 

@@ -97,8 +97,8 @@ absl::Status Start(const ProcessOptions& o, Child& c) {
   argv.push_back(nullptr);
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
-  for (auto [r, w] : {std::pair<int*, int*>{&c.out_r, &c.out_w}, {&c.err_r, &c.err_w},
-                      {&c.exec_r, &c.exec_w}})
+  for (auto [r, w] :
+       {std::pair<int*, int*>{&c.out_r, &c.out_w}, {&c.err_r, &c.err_w}, {&c.exec_r, &c.exec_w}})
     if (absl::Status s = Pipe(*r, *w); !s.ok()) return s;
   c.null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (c.null_fd < 0) return absl::InternalError(absl::StrCat("/dev/null: ", strerror(errno)));

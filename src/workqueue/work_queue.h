@@ -27,9 +27,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "util/clock.h"
 #include "workqueue/queue_metrics.h"
 #include "workqueue/rate_limiter.h"
-#include "util/clock.h"
 
 namespace workqueue {
 

@@ -13,9 +13,9 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "support/notification.h"
 #include "workqueue/work_queue.h"
 #include "workqueue/worker_pool.h"
-#include "support/notification.h"
 
 namespace workqueue {
 namespace {

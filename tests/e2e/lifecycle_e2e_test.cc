@@ -23,16 +23,6 @@ using namespace kube::resources;
 
 constexpr absl::Duration kSettle = absl::Seconds(90);
 
-kube::Object Env(const std::string& ns, const std::string& name) {
-  auto e = Admin().Get(kEnvironments, ns, name);
-  return e.ok() ? *e : kube::Object();
-}
-
-std::string Phase(const std::string& ns, const std::string& name) {
-  kube::Object e = Env(ns, name);
-  return e ? std::string(e.Str({"status", "phase"})) : "<gone>";
-}
-
 std::string ReadyReason(const kube::Object& env) {
   const auto* conds = env ? env.Find({"status", "conditions"}) : nullptr;
   if (!conds || !conds->IsArray()) return "";
@@ -92,7 +82,8 @@ TEST_F(LifecycleE2E, CreateThenDeleteLeaksNoNamespace) {
     ASSERT_TRUE(Admin().Delete(kEnvironments, ns.name(), absl::StrCat("q", i)).ok());
   }
   for (int i = 0; i < kCount; ++i) {
-    EXPECT_TRUE(WaitFor(kSettle, [&] { return Phase(ns.name(), absl::StrCat("q", i)) == "<gone>"; }));
+    EXPECT_TRUE(
+        WaitFor(kSettle, [&] { return Phase(ns.name(), absl::StrCat("q", i)) == "<gone>"; }));
     EXPECT_TRUE(NamespaceGoneOrGoing(absl::StrCat(ns.name(), "-q", i))) << i;
   }
 }
@@ -111,9 +102,9 @@ TEST_F(LifecycleE2E, AMovedEnvironmentLeavesNoNamespaceBehind) {
                          R"({"metadata":{"labels":{"catalyst.dev/environment":"two"}}})")
                   .ok());
   EXPECT_TRUE(WaitFor(kSettle, [&] {
-    kube::Object e = Env(ns.name(), "mover");
+    kube::Object e = GetEnv(ns.name(), "mover");
     return e.Str({"status", "namespace"}) == second && e.Str({"status", "phase"}) == "Ready";
-  })) << Env(ns.name(), "mover").Serialize();
+  })) << GetEnv(ns.name(), "mover").Serialize();
   EXPECT_TRUE(WaitFor(kSettle, [&] { return NamespaceGoneOrGoing(first); })) << first;
 
   // A branch git refuses: the spec no longer parses (Failed), and deletion
@@ -162,9 +153,9 @@ TEST_F(LifecycleE2E, ACrashLoopDoesNotFlap) {
   ASSERT_TRUE(SetSimulatorFault(target, "web=crashloop").ok());
   CreateEnv(ns.name(), "crash", "a1b2c3d");
   EXPECT_TRUE(WaitFor(kSettle, [&] { return Phase(ns.name(), "crash") == "Failed"; }));
-  EXPECT_TRUE(absl::StartsWith(ReadyReason(Env(ns.name(), "crash")), "CrashLoopBackOff"))
-      << ReadyReason(Env(ns.name(), "crash"));
-  const std::string rv(Env(ns.name(), "crash").ResourceVersion());
+  EXPECT_TRUE(absl::StartsWith(ReadyReason(GetEnv(ns.name(), "crash")), "CrashLoopBackOff"))
+      << ReadyReason(GetEnv(ns.name(), "crash"));
+  const std::string rv(GetEnv(ns.name(), "crash").ResourceVersion());
   // Three back-off cycles of the simulator (5 s each): the phase holds and
   // the Environment is not written again.
   std::set<std::string> seen;
@@ -174,7 +165,7 @@ TEST_F(LifecycleE2E, ACrashLoopDoesNotFlap) {
     return absl::Now() >= until;
   });
   EXPECT_EQ(seen, (std::set<std::string>{"Failed"}));
-  EXPECT_EQ(Env(ns.name(), "crash").ResourceVersion(), rv) << "written again while failing";
+  EXPECT_EQ(GetEnv(ns.name(), "crash").ResourceVersion(), rv) << "written again while failing";
   ASSERT_TRUE(SetSimulatorFault(target, "").ok());
   EXPECT_TRUE(WaitFor(kSettle, [&] { return Phase(ns.name(), "crash") == "Ready"; }));
 }
@@ -197,9 +188,9 @@ TEST_F(LifecycleE2E, AQuotaRefusalIsNamedAtOnce) {
   const absl::Time start = absl::Now();
   EXPECT_TRUE(WaitFor(kSettle, [&] {
     return Phase(ns.name(), "tight") == "Failed" &&
-           absl::StartsWith(ReadyReason(Env(ns.name(), "tight")), "FailedCreate");
-  })) << ReadyReason(Env(ns.name(), "tight"));
-  EXPECT_TRUE(absl::StrContains(ReadyReason(Env(ns.name(), "tight")), "exceeded quota"));
+           absl::StartsWith(ReadyReason(GetEnv(ns.name(), "tight")), "FailedCreate");
+  })) << ReadyReason(GetEnv(ns.name(), "tight"));
+  EXPECT_TRUE(absl::StrContains(ReadyReason(GetEnv(ns.name(), "tight")), "exceeded quota"));
   RecordProperty("failed_after_seconds", absl::StrCat(absl::ToInt64Seconds(absl::Now() - start)));
 }
 
@@ -213,8 +204,8 @@ int OperatorWrites(const std::string& log, const std::string& ns, const std::str
   for (std::string line; std::getline(audit, line);)
     writes += absl::StrContains(line, "(" + identity + ")") &&
               absl::StrContains(line, R"("verb":"patch")") &&
-              absl::StrContains(line, absl::StrCat(R"("namespace":")", ns, R"(","name":")", name,
-                                                   R"(")"));
+              absl::StrContains(
+                  line, absl::StrCat(R"("namespace":")", ns, R"(","name":")", name, R"(")"));
   return writes;
 }
 
@@ -236,13 +227,16 @@ TEST_F(LifecycleE2E, AnotherManagersEnvEntryIsLeftAlone) {
   // The operator may see the rollout after the test does (Deploying, then
   // Ready again): wait until the Environment is left unwritten for a whole
   // resync period before measuring.
-  std::string rv(Env(ns.name(), "foreign").ResourceVersion());
+  std::string rv(GetEnv(ns.name(), "foreign").ResourceVersion());
   absl::Time since = absl::Now();
-  EXPECT_TRUE(WaitFor(kSettle, [&] {
-    const std::string now(Env(ns.name(), "foreign").ResourceVersion());
-    if (now != rv) rv = now, since = absl::Now();
-    return absl::Now() - since > absl::Seconds(6) && Phase(ns.name(), "foreign") == "Ready";
-  }, absl::Milliseconds(200)));
+  EXPECT_TRUE(WaitFor(
+      kSettle,
+      [&] {
+        const std::string now(GetEnv(ns.name(), "foreign").ResourceVersion());
+        if (now != rv) rv = now, since = absl::Now();
+        return absl::Now() - since > absl::Seconds(6) && Phase(ns.name(), "foreign") == "Ready";
+      },
+      absl::Milliseconds(200)));
   const int before = OperatorWrites(op_->Log(), target, "web");
   ASSERT_GE(before, 1) << "needs the audit log";
   // Two resync periods (5 s each), a pass over it in each.
@@ -251,10 +245,11 @@ TEST_F(LifecycleE2E, AnotherManagersEnvEntryIsLeftAlone) {
     return op_->SumMetric("controller_runtime_reconcile_total") >= reconciles + 2;
   }));
   const absl::Time until = absl::Now() + absl::Seconds(11);
-  WaitFor(absl::Seconds(15), [&] { return absl::Now() >= until; }, absl::Seconds(1));
+  WaitFor(
+      absl::Seconds(15), [&] { return absl::Now() >= until; }, absl::Seconds(1));
   EXPECT_EQ(OperatorWrites(op_->Log(), target, "web"), before)
       << "re-applied while only another manager's entry differs";
-  EXPECT_EQ(Env(ns.name(), "foreign").ResourceVersion(), rv);
+  EXPECT_EQ(GetEnv(ns.name(), "foreign").ResourceVersion(), rv);
   EXPECT_EQ(Phase(ns.name(), "foreign"), "Ready");
   auto web = Admin().Get(kDeployments, target, "web");
   ASSERT_TRUE(web.ok());
@@ -283,7 +278,7 @@ TEST_F(LifecycleE2E, TheDatabasePasswordStaysInItsSecret) {
   add_all(kDeployments, target);
   add_all(kServices, target);
   add_all(kEvents, ns.name());
-  places.push_back(Env(ns.name(), "vault").Serialize());
+  places.push_back(GetEnv(ns.name(), "vault").Serialize());
   places.push_back(op_->Log());
   for (const std::string& text : places) {
     EXPECT_FALSE(absl::StrContains(text, password)) << text.substr(0, 300);

@@ -1,15 +1,14 @@
 // Builders and ParseEnvironment against the seed's numbers: operator-AGENTS.md
 // ("NetworkPolicy Configuration", "Resource Limits", init containers) and
 // PRODUCT.md "Reconciliation".
-#include "controllers/environment/manifests.h"
-
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "api/v1alpha1/environment.h"
-#include "controllers/environment/resolve.h"
+#include "controllers/environment/manifests.h"
 #include "controllers/environment/naming.h"
+#include "controllers/environment/resolve.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rapidjson/stringbuffer.h"
@@ -19,9 +18,9 @@ namespace controllers {
 namespace {
 
 using rapidjson::Value;
-using v1alpha1::EnvironmentSpec;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using v1alpha1::EnvironmentSpec;
 
 constexpr char kUid[] = "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11";
 constexpr char kNs[] = "my-team-my-project-pr-123";
@@ -116,8 +115,9 @@ std::string EnvOf(const Value& container, absl::string_view name) {
   for (const auto& e : env->GetArray())
     if (kube::StrOf(kube::Member(e, "name")) == name) {
       if (const Value* ref = kube::Member(e, "valueFrom"))
-        return absl::StrCat("<valueFrom ", Str(kube::Member(*kube::Member(*ref, "secretKeyRef"), "name")),
-                            "/", Str(kube::Member(*kube::Member(*ref, "secretKeyRef"), "key")), ">");
+        return absl::StrCat("<valueFrom ",
+                            Str(kube::Member(*kube::Member(*ref, "secretKeyRef"), "name")), "/",
+                            Str(kube::Member(*kube::Member(*ref, "secretKeyRef"), "key")), ">");
       return Str(kube::Member(e, "value"));
     }
   return "<unset>";

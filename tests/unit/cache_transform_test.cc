@@ -11,17 +11,17 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "controllers/environment/manifests.h"
 #include "api/v1alpha1/environment.h"
 #include "api/v1alpha1/project.h"
-#include "controllers/environment/resolve.h"
-#include "support/catalyst.h"
+#include "controllers/environment/manifests.h"
 #include "controllers/environment/naming.h"
 #include "controllers/environment/planner.h"
-#include "kube/subset.h"
+#include "controllers/environment/resolve.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "informer/informer.h"
+#include "kube/subset.h"
+#include "support/catalyst.h"
 #include "support/mock_lister_watcher.h"
 
 namespace controllers {
@@ -231,7 +231,7 @@ TEST(CacheTransformTest, AppliedObjectsStillCompareEqualAndShrink) {
     ASSERT_TRUE(kube::IsSubset(desired.json(), server.json())) << Where(desired);
     const kube::Object cached = Transformed(server);
     EXPECT_TRUE(kube::IsSubset(desired.json(), cached.json())) << Where(desired) << "\n"
-                                                         << cached.Serialize();
+                                                               << cached.Serialize();
     EXPECT_LT(cached.Serialize().size(), server.Serialize().size()) << Where(desired);
     // What the store, the handlers and the planner read of every object.
     EXPECT_EQ(cached.Key(), server.Key());
@@ -399,8 +399,7 @@ class TransformedState : public ClusterState {
     if (it == objects_.end()) return std::nullopt;
     return it->second;
   }
-  std::vector<kube::Object> Owned(const kube::Resource& res,
-                                  absl::string_view uid) const override {
+  std::vector<kube::Object> Owned(const kube::Resource& res, absl::string_view uid) const override {
     std::vector<kube::Object> out;
     for (const auto& [key, o] : objects_)
       if (absl::StartsWith(key, absl::StrCat(res.plural, "/")) &&

@@ -14,9 +14,9 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rapidjson/document.h"
 #include "workqueue/work_queue.h"
 #include "workqueue/worker_pool.h"
-#include "rapidjson/document.h"
 
 namespace util {
 namespace {

@@ -1,10 +1,9 @@
 // The built NetworkPolicies, evaluated as an enforcing CNI would: the
 // connections operator-AGENTS.md "NetworkPolicy Configuration" needs pass,
 // the rest are refused.
-#include "controllers/environment/manifests.h"
-
 #include "absl/strings/str_cat.h"
 #include "api/v1alpha1/environment.h"
+#include "controllers/environment/manifests.h"
 #include "controllers/environment/resolve.h"
 #include "gtest/gtest.h"
 #include "support/netpol_eval.h"
@@ -76,12 +75,10 @@ TEST_F(NetworkPolicyTest, TheIngressControllerReachesWebsPortOnly) {
 // git-clone over ssh, git:// or http://: the port its URL needs, for the web
 // pod (where git-clone runs) and no other.
 TEST(NetworkPolicyGitTest, TheCloneGetsThePortItsUrlNeeds) {
-  const std::pair<const char*, int> cases[] = {{"git@github.com:org/repo.git", 22},
-                                               {"ssh://git@example.test/repo", 22},
-                                               {"ssh://git@example.test:2222/repo", 2222},
-                                               {"git://example.test/repo", 9418},
-                                               {"http://example.test/repo", 80},
-                                               {"http://user@example.test:8080/r", 8080}};
+  const std::pair<const char*, int> cases[] = {
+      {"git@github.com:org/repo.git", 22},        {"ssh://git@example.test/repo", 22},
+      {"ssh://git@example.test:2222/repo", 2222}, {"git://example.test/repo", 9418},
+      {"http://example.test/repo", 80},           {"http://user@example.test:8080/r", 8080}};
   const Peer web = Peer::Pod(kNs, {{"app.kubernetes.io/name", "web"}});
   const Peer postgres = Peer::Pod(kNs, {{"app.kubernetes.io/name", "postgres"}});
   for (const auto& [url, port] : cases) {

@@ -35,8 +35,7 @@ class FakeState final : public ClusterState {
     if (it == stores_.end()) return std::nullopt;
     return it->second.Get(ns.empty() ? std::string(name) : absl::StrCat(ns, "/", name));
   }
-  std::vector<kube::Object> Owned(const kube::Resource& res,
-                                  absl::string_view uid) const override {
+  std::vector<kube::Object> Owned(const kube::Resource& res, absl::string_view uid) const override {
     std::vector<kube::Object> out;
     auto it = stores_.find(Plural(res));
     if (it != stores_.end())
@@ -395,21 +394,21 @@ TEST(DbCredentialsTest, MadeOnceAndMigrated) {
   const auto env = *kube::Object::Parse(EnvJson(1, ""));
   const OperatorConfig cfg;
   const absl::Time now = absl::Now();
-  Plan p = PlanEnvironment({.env = env, .state = state, .config = cfg, .now = now,
-                            .fresh_password = "fresh0"});
+  Plan p = PlanEnvironment(
+      {.env = env, .state = state, .config = cfg, .now = now, .fresh_password = "fresh0"});
   EXPECT_EQ(secret_of(p), "ZnJlc2gw");  // base64("fresh0")
   // The old operator's postgres Deployment, with the password in clear.
   state.Put(r::kDeployments, *kube::Object::Parse(R"({"metadata":{"name":"postgres",
       "namespace":"team-pr-1","resourceVersion":"4"},"spec":{"template":{"spec":{"containers":[
       {"name":"postgres","env":[{"name":"POSTGRES_PASSWORD","value":"legacy"}]}]}}}})"));
-  p = PlanEnvironment({.env = env, .state = state, .config = cfg, .now = now,
-                       .fresh_password = "fresh1"});
+  p = PlanEnvironment(
+      {.env = env, .state = state, .config = cfg, .now = now, .fresh_password = "fresh1"});
   EXPECT_EQ(secret_of(p), "bGVnYWN5");  // base64("legacy")
   state.Put(r::kSecrets, *kube::Object::Parse(R"({"metadata":{"name":"postgres-credentials",
       "namespace":"team-pr-1","resourceVersion":"5","labels":{
       "catalyst.dev/environment-uid":"u-1"}},"data":{"password":"bGVnYWN5"}})"));
-  p = PlanEnvironment({.env = env, .state = state, .config = cfg, .now = now,
-                       .fresh_password = "fresh2"});
+  p = PlanEnvironment(
+      {.env = env, .state = state, .config = cfg, .now = now, .fresh_password = "fresh2"});
   EXPECT_EQ(secret_of(p), "<none>");
   for (const Action& a : p.actions)
     EXPECT_FALSE(a.type == Action::Type::kDelete && a.name == "postgres-credentials");
@@ -462,8 +461,9 @@ TEST(RecordingStateTest, AbsentReadIsWatchedThroughTheAddMark) {
   memo.Remember(kKey, env, reads);
   EXPECT_TRUE(memo.Unchanged(kKey, env, absl::Now()));
   // Another Project anywhere: the absence may have ended; plan again.
-  state.Put(r::kProjects, *kube::Object::Parse(
-                              R"({"metadata":{"namespace":"x","name":"q","resourceVersion":"3"}})"));
+  state.Put(
+      r::kProjects,
+      *kube::Object::Parse(R"({"metadata":{"namespace":"x","name":"q","resourceVersion":"3"}})"));
   EXPECT_FALSE(memo.Unchanged(kKey, env, absl::Now()));
 }
 

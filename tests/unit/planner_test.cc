@@ -22,8 +22,7 @@ class FakeState : public ClusterState {
     if (it == objects_.end()) return std::nullopt;
     return it->second;
   }
-  std::vector<kube::Object> Owned(const kube::Resource& res,
-                                  absl::string_view uid) const override {
+  std::vector<kube::Object> Owned(const kube::Resource& res, absl::string_view uid) const override {
     std::vector<kube::Object> out;
     const std::string prefix = absl::StrCat(res.group, "/", res.plural, "/");
     for (const auto& [key, o] : objects_)
@@ -97,6 +96,16 @@ class PlannerTest : public ::testing::Test {
   Plan Run(const kube::Object& env, const Diagnosis* d = nullptr) {
     return PlanEnvironment({env, state_, config_, now_, d});
   }
+  // Plans and commits (Deployments ready) `passes` times: the Environment as
+  // the server then holds it.
+  kube::Object Converge(kube::Object env, int passes) {
+    for (int i = 0; i < passes; ++i) {
+      Plan p = Run(env);
+      state_.Commit(p, true);
+      env = WithStatus(env, p);
+    }
+    return env;
+  }
   FakeState state_;
   OperatorConfig config_;
   absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
@@ -104,14 +113,14 @@ class PlannerTest : public ::testing::Test {
 
 TEST_F(PlannerTest, FirstPassSetsUpEverythingUpToPostgresButNotWeb) {
   Plan p = Run(Env());
-  EXPECT_THAT(Names(p),
-              ::testing::ElementsAre(
-                  "finalizer", "namespaces/team-pr-1", "resourcequotas/environment-quota",
-                  "networkpolicies/default-deny-all", "networkpolicies/allow-ingress-controller",
-                  "networkpolicies/allow-same-namespace", "networkpolicies/allow-dns-egress",
-                  "networkpolicies/allow-https-egress", "secrets/postgres-credentials",
-                  "persistentvolumeclaims/postgres-data",
-                  "deployments/postgres", "services/postgres"));
+  EXPECT_THAT(
+      Names(p),
+      ::testing::ElementsAre(
+          "finalizer", "namespaces/team-pr-1", "resourcequotas/environment-quota",
+          "networkpolicies/default-deny-all", "networkpolicies/allow-ingress-controller",
+          "networkpolicies/allow-same-namespace", "networkpolicies/allow-dns-egress",
+          "networkpolicies/allow-https-egress", "secrets/postgres-credentials",
+          "persistentvolumeclaims/postgres-data", "deployments/postgres", "services/postgres"));
   EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   ASSERT_TRUE(p.status_patch);
   EXPECT_TRUE(p.event);
@@ -147,12 +156,7 @@ TEST_F(PlannerTest, WebComesOnlyAfterPostgresIsReadyThenReady) {
 }
 
 TEST_F(PlannerTest, AnUpToDateEnvironmentYieldsNothing) {
-  kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
-  for (int i = 0; i < 5; ++i) {
-    Plan p = Run(env);
-    state_.Commit(p, true);
-    env = WithStatus(env, p);
-  }
+  kube::Object env = Converge(Env(R"(,"finalizers":["catalyst.dev/finalizer"])"), 5);
   now_ += absl::Minutes(30);  // time alone changes nothing
   Plan p = Run(env);
   EXPECT_TRUE(p.actions.empty()) << ::testing::PrintToString(Names(p));
@@ -184,16 +188,16 @@ TEST_F(PlannerTest, DeletionDeletesTheOwnedNamespaceThenReleases) {
 // Ownership, not the name the spec gives now, decides what is deleted.
 TEST_F(PlannerTest, DeletionDeletesEveryOwnedNamespaceWhateverTheSpecSays) {
   for (const char* name : {"team-pr-1", "old-name"})
-    state_.Put(r::kNamespaces,
-               *kube::Object::Parse(absl::StrCat(R"({"metadata":{"name":")", name,
-                                                 R"(","labels":{"catalyst.dev/environment-uid":"u-1"}}})")));
+    state_.Put(r::kNamespaces, *kube::Object::Parse(absl::StrCat(
+                                   R"({"metadata":{"name":")", name,
+                                   R"(","labels":{"catalyst.dev/environment-uid":"u-1"}}})")));
   // A spec that no longer parses.
   auto env = *kube::Object::Parse(R"({"metadata":{"name":"pr-1","namespace":"team","uid":"u-1",
       "finalizers":["catalyst.dev/finalizer"],"deletionTimestamp":"2026-01-01T00:00:00Z"},
       "spec":{"type":"nonsense"}})");
   Plan p = Run(env);
-  EXPECT_THAT(Names(p), ::testing::UnorderedElementsAre("namespaces/team-pr-1",
-                                                        "namespaces/old-name"));
+  EXPECT_THAT(Names(p),
+              ::testing::UnorderedElementsAre("namespaces/team-pr-1", "namespaces/old-name"));
   EXPECT_EQ(p.phase, v1alpha1::Phase::kTerminating);
 }
 
@@ -227,25 +231,20 @@ TEST_F(PlannerTest, ATerminatingNamespaceIsWaitedFor) {
 
 // Declarative both ways: what the Environment owns but no longer wants goes.
 TEST_F(PlannerTest, ObjectsNoLongerDesiredArePruned) {
-  kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
-  for (int i = 0; i < 4; ++i) {
-    Plan p = Run(env);
-    state_.Commit(p, true);
-    env = WithStatus(env, p);
-  }
+  kube::Object env = Converge(Env(R"(,"finalizers":["catalyst.dev/finalizer"])"), 4);
   ASSERT_EQ(Run(env).phase, v1alpha1::Phase::kReady);
   const std::string owned = R"("labels":{"catalyst.dev/environment-uid":"u-1"})";
-  state_.Put(r::kDeployments, *kube::Object::Parse(absl::StrCat(
-                                  R"({"metadata":{"name":"workspace","namespace":"team-pr-1",)",
-                                  owned, "}}")));
+  state_.Put(r::kDeployments,
+             *kube::Object::Parse(absl::StrCat(
+                 R"({"metadata":{"name":"workspace","namespace":"team-pr-1",)", owned, "}}")));
   state_.Put(r::kNamespaces, *kube::Object::Parse(absl::StrCat(
                                  R"({"metadata":{"name":"team-old-name",)", owned, "}}")));
   // Someone else's in the same namespace, and ours elsewhere: left alone.
-  state_.Put(r::kServices, *kube::Object::Parse(
-                               R"({"metadata":{"name":"theirs","namespace":"team-pr-1"}})"));
+  state_.Put(r::kServices,
+             *kube::Object::Parse(R"({"metadata":{"name":"theirs","namespace":"team-pr-1"}})"));
   Plan p = Run(env);
-  EXPECT_THAT(Names(p), ::testing::UnorderedElementsAre("namespaces/team-old-name",
-                                                        "deployments/workspace"));
+  EXPECT_THAT(Names(p),
+              ::testing::UnorderedElementsAre("namespaces/team-old-name", "deployments/workspace"));
   for (const Action& a : p.actions) EXPECT_EQ(a.type, Action::Type::kDelete);
   EXPECT_EQ(p.phase, v1alpha1::Phase::kReady);
 }
@@ -295,8 +294,10 @@ TEST_F(PlannerTest, AMissingProjectIsAStatusNotASilentRetry) {
   EXPECT_THAT(Names(p), ::testing::ElementsAre("finalizer"));
   EXPECT_EQ(p.phase, v1alpha1::Phase::kPending);
   ASSERT_TRUE(p.status_patch);
-  EXPECT_NE(p.status_patch->find(R"("type":"ProjectResolved","status":"False","reason":"ProjectNotFound","message":"Project catalyst not found in namespace my-team or my-team-catalyst")"),
-            std::string::npos)
+  EXPECT_NE(
+      p.status_patch->find(
+          R"("type":"ProjectResolved","status":"False","reason":"ProjectNotFound","message":"Project catalyst not found in namespace my-team or my-team-catalyst")"),
+      std::string::npos)
       << *p.status_patch;
   // Once it exists, everything proceeds from its source.
   state_.Put(r::kProjects, *kube::Object::Parse(testing_support::ProjectJson({})));
@@ -326,8 +327,7 @@ TEST_F(PlannerTest, RegistryCredentialsAreCopiedFromTheProjectsNamespace) {
       "metadata":{"name":"registry-credentials","namespace":"my-team","resourceVersion":"3"},
       "type":"kubernetes.io/dockerconfigjson","data":{".dockerconfigjson":"e30="}})"));
   Plan p = Run(env);
-  EXPECT_THAT(Names(p),
-              ::testing::Contains("secrets/registry-credentials"));
+  EXPECT_THAT(Names(p), ::testing::Contains("secrets/registry-credentials"));
   for (const Action& a : p.actions) {
     if (a.resource.plural == "secrets") {
       EXPECT_EQ(a.ns, "my-team-catalyst-dev-happy-otter-42");
@@ -339,16 +339,18 @@ TEST_F(PlannerTest, RegistryCredentialsAreCopiedFromTheProjectsNamespace) {
 // (judged by its restarts and last termination), so the phase does not flap.
 TEST(DiagnosisTest, ACrashLoopStaysFailingWhileTheContainerRunsBetweenBackOffs) {
   auto pod = [](absl::string_view cs) {
-    return *kube::Object::Parse(absl::StrCat(
-        R"({"metadata":{"name":"web-1"},"status":{"containerStatuses":[)", cs, "]}}"));
+    return *kube::Object::Parse(
+        absl::StrCat(R"({"metadata":{"name":"web-1"},"status":{"containerStatuses":[)", cs, "]}}"));
   };
   const std::string crashed =
       R"("lastState":{"terminated":{"reason":"Error","exitCode":1,
          "message":"npm ERR! missing script: start\n"}})";
   auto waiting = Diagnose({pod(absl::StrCat(R"({"name":"web","restartCount":2,"ready":false,
-      "state":{"waiting":{"reason":"CrashLoopBackOff"}},)", crashed, "}"))});
+      "state":{"waiting":{"reason":"CrashLoopBackOff"}},)",
+                                            crashed, "}"))});
   auto running = Diagnose({pod(absl::StrCat(R"({"name":"web","restartCount":3,"ready":false,
-      "state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}},)", crashed, "}"))});
+      "state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}},)",
+                                            crashed, "}"))});
   for (const Diagnosis& d : {waiting, running}) {
     EXPECT_EQ(d.severity, Diagnosis::Severity::kFailing);
     EXPECT_EQ(d.reason, "CrashLoopBackOff");
@@ -358,7 +360,8 @@ TEST(DiagnosisTest, ACrashLoopStaysFailingWhileTheContainerRunsBetweenBackOffs) 
   }
   // Ready again: recovered.
   auto ready = Diagnose({pod(absl::StrCat(R"({"name":"web","restartCount":3,"ready":true,
-      "state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}},)", crashed, "}"))});
+      "state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}},)",
+                                          crashed, "}"))});
   EXPECT_EQ(ready.severity, Diagnosis::Severity::kNone);
 }
 
@@ -383,8 +386,9 @@ TEST(DiagnosisTest, UnschedulablePodsAndQuotaRefusalsAreFailingAtOnce) {
   EXPECT_EQ(unschedulable.severity, Diagnosis::Severity::kFailing);
   EXPECT_EQ(unschedulable.reason, "Unschedulable");
   EXPECT_NE(unschedulable.message.find("Insufficient cpu"), std::string::npos);
-  auto refused = Diagnose({}, {*kube::Object::Parse(
-      R"({"metadata":{"name":"web-5d9"},"status":{"conditions":[{"type":"ReplicaFailure",
+  auto refused = Diagnose(
+      {}, {*kube::Object::Parse(
+              R"({"metadata":{"name":"web-5d9"},"status":{"conditions":[{"type":"ReplicaFailure",
           "status":"True","reason":"FailedCreate","message":"pods \"web-5d9-x\" is forbidden: exceeded quota: q"}]}})")});
   EXPECT_EQ(refused.severity, Diagnosis::Severity::kFailing);
   EXPECT_EQ(refused.reason, "FailedCreate");

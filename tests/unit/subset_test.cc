@@ -2,14 +2,14 @@
 // what kube-apiserver 1.20 really stores for the builders' manifests.
 #include "kube/subset.h"
 
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "controllers/environment/manifests.h"
 #include "api/v1alpha1/environment.h"
+#include "controllers/environment/manifests.h"
 #include "controllers/environment/resolve.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
@@ -106,7 +106,6 @@ TEST(SubsetTest, ZeroValuesInDesiredMatchAbsentMembers) {
   EXPECT_FALSE(Sub(R"({"a": [1]})", R"({})"));
 }
 
-
 // --- against kube-apiserver 1.20 ----------------------------------------------------------------
 //
 // What kube-apiserver v1.20.2 (scripts/cluster-up.sh, with its
@@ -120,25 +119,33 @@ TEST(SubsetTest, ZeroValuesInDesiredMatchAbsentMembers) {
 
 const std::string kServerNamespace = Fixture("server/namespace.json");
 
-const std::string kServerResourceQuotaEnvironmentQuota = Fixture("server/resource-quota-environment-quota.json");
+const std::string kServerResourceQuotaEnvironmentQuota =
+    Fixture("server/resource-quota-environment-quota.json");
 
-const std::string kServerNetworkPolicyDefaultDenyAll = Fixture("server/network-policy-default-deny-all.json");
+const std::string kServerNetworkPolicyDefaultDenyAll =
+    Fixture("server/network-policy-default-deny-all.json");
 
-const std::string kServerNetworkPolicyAllowIngressController = Fixture("server/network-policy-allow-ingress-controller.json");
+const std::string kServerNetworkPolicyAllowIngressController =
+    Fixture("server/network-policy-allow-ingress-controller.json");
 
-const std::string kServerNetworkPolicyAllowSameNamespace = Fixture("server/network-policy-allow-same-namespace.json");
+const std::string kServerNetworkPolicyAllowSameNamespace =
+    Fixture("server/network-policy-allow-same-namespace.json");
 
-const std::string kServerNetworkPolicyAllowDnsEgress = Fixture("server/network-policy-allow-dns-egress.json");
+const std::string kServerNetworkPolicyAllowDnsEgress =
+    Fixture("server/network-policy-allow-dns-egress.json");
 
-const std::string kServerNetworkPolicyAllowHttpsEgress = Fixture("server/network-policy-allow-https-egress.json");
+const std::string kServerNetworkPolicyAllowHttpsEgress =
+    Fixture("server/network-policy-allow-https-egress.json");
 
-const std::string kServerPersistentVolumeClaimPostgresData = Fixture("server/persistent-volume-claim-postgres-data.json");
+const std::string kServerPersistentVolumeClaimPostgresData =
+    Fixture("server/persistent-volume-claim-postgres-data.json");
 
 const std::string kServerDeploymentPostgres = Fixture("server/deployment-postgres.json");
 
 const std::string kServerServicePostgres = Fixture("server/service-postgres.json");
 
-const std::string kServerPersistentVolumeClaimWorkspace = Fixture("server/persistent-volume-claim-workspace.json");
+const std::string kServerPersistentVolumeClaimWorkspace =
+    Fixture("server/persistent-volume-claim-workspace.json");
 
 const std::string kServerDeploymentWeb = Fixture("server/deployment-web.json");
 
@@ -146,23 +153,27 @@ const std::string kServerServiceWeb = Fixture("server/service-web.json");
 
 const std::string kServerIngressWeb = Fixture("server/ingress-web.json");
 
-const std::string kServerDeploymentTypeDeploymentWeb = Fixture("server/deployment-type-deployment-web.json");
+const std::string kServerDeploymentTypeDeploymentWeb =
+    Fixture("server/deployment-type-deployment-web.json");
 
 // The Environment the objects above were built from (before the real
 // client's config: a development Environment's config.image now runs the web
 // container, so the development fixture leaves it out).
 v1alpha1::EnvironmentSpec ServerSpec(bool development) {
-  auto obj = kube::Object::Parse(absl::StrCat(R"({
+  auto obj =
+      kube::Object::Parse(absl::StrCat(R"({
     "apiVersion": "catalyst.catalyst.dev/v1alpha1", "kind": "Environment",
     "metadata": {"name": "pr-123", "namespace": "my-team-my-project",
       "uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11", "generation": 3,
       "labels": {"catalyst.dev/team": "my-team", "catalyst.dev/project": "my-project",
                  "catalyst.dev/environment": "pr-123"}},
-    "spec": {"type": ")", development ? "development" : "deployment", R"(",
+    "spec": {"type": ")",
+                                       development ? "development" : "deployment", R"(",
       "sources": [{"name": "web", "repositoryUrl": "https://github.com/org/repo",
                    "branch": "feature/login", "commitSha": "a1b2c3d", "prNumber": 123}],
-      "config": {)", development ? "" : R"("image": "ghcr.io/org/app:sha", )",
-      R"("envVars": [{"name": "DEBUG", "value": "true"}]}}})"));
+      "config": {)",
+                                       development ? "" : R"("image": "ghcr.io/org/app:sha", )",
+                                       R"("envVars": [{"name": "DEBUG", "value": "true"}]}}})"));
   absl::StatusOr<v1alpha1::EnvironmentSpec> env = v1alpha1::ParseEnvironment(*obj);
   EXPECT_TRUE(env.ok()) << env.status();
   return *env;
@@ -338,7 +349,8 @@ TEST(SubsetServerTest, SpecChangesAreSeen) {
   env = ServerSpec(false);
   env.config.container.image = "ghcr.io/org/app:sha2";
   d = ServerFixture(env, "deploy-ns");
-  EXPECT_FALSE(kube::IsSubset(BuildDeployment(d, d.main).json(), Doc(kServerDeploymentTypeDeploymentWeb)));
+  EXPECT_FALSE(
+      kube::IsSubset(BuildDeployment(d, d.main).json(), Doc(kServerDeploymentTypeDeploymentWeb)));
 }
 
 }  // namespace

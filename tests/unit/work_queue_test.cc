@@ -10,8 +10,8 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "workqueue/rate_limiter.h"
 #include "support/fake_clock.h"
+#include "workqueue/rate_limiter.h"
 
 namespace workqueue {
 namespace {

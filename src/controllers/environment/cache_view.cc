@@ -35,8 +35,7 @@ std::optional<kube::Object> CacheView::Get(const kube::Resource& res, absl::stri
   return inf->store().Get(key);
 }
 
-std::vector<kube::Object> CacheView::Owned(const kube::Resource& res,
-                                           absl::string_view uid) const {
+std::vector<kube::Object> CacheView::Owned(const kube::Resource& res, absl::string_view uid) const {
   const informer::Informer* inf = Find(res);
   if (!inf) return {};
   return inf->store().ByIndex(kUidIndex, std::string(uid));

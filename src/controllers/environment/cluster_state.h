@@ -28,8 +28,7 @@ class ClusterState {
                                           absl::string_view name) const = 0;
   // The cached objects of r labelled catalyst.dev/environment-uid=uid, in any
   // namespace: what an Environment owns, whatever its names are now.
-  virtual std::vector<kube::Object> Owned(const kube::Resource& r,
-                                          absl::string_view uid) const = 0;
+  virtual std::vector<kube::Object> Owned(const kube::Resource& r, absl::string_view uid) const = 0;
   // A mark the cache of r sets (and replaces) whenever it adds an object, or
   // null if it keeps none: taken before a Get that finds nothing, it tells a
   // later reader whether that absence may have ended (pass_memo.h).

@@ -76,7 +76,8 @@ absl::Status ValidateConfig(const OperatorConfig& cfg) {
       problems.push_back(absl::StrCat("quota_storage ", cfg.quota_storage,
                                       " cannot hold postgres_storage ", cfg.postgres_storage,
                                       " + workspace_storage ", cfg.workspace_storage));
-    if (quota_pods < 2) problems.emplace_back("quota_pods must allow at least 2 pods (web, postgres)");
+    if (quota_pods < 2)
+      problems.emplace_back("quota_pods must allow at least 2 pods (web, postgres)");
   }
   for (auto [field, value] :
        {std::pair<absl::string_view, absl::string_view>{"postgres_image", cfg.postgres_image},

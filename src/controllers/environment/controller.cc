@@ -83,10 +83,11 @@ EnvironmentController::EnvironmentController(kube::Client* client, ControllerOpt
     handlers_.push_back(std::make_unique<Enqueue>(&queue_, std::move(keys)));
     return handlers_.back().get();
   };
-  environments_->AddHandler(
-      handler([](const kube::Object& o, std::vector<std::string>& out) { out.push_back(o.Key()); }));
+  environments_->AddHandler(handler(
+      [](const kube::Object& o, std::vector<std::string>& out) { out.push_back(o.Key()); }));
   projects->AddHandler(handler(DependentsOf(&environments_->store(), /*by_name=*/true)));
-  if (secrets) secrets->AddHandler(handler(DependentsOf(&environments_->store(), /*by_name=*/false)));
+  if (secrets)
+    secrets->AddHandler(handler(DependentsOf(&environments_->store(), /*by_name=*/false)));
   informer::EventHandler* owner = handler(OwnerOf);
   for (auto& [res, inf] : informers_)
     if (inf.get() != environments_ && inf.get() != projects && inf.get() != secrets)
@@ -147,7 +148,8 @@ void EnvironmentController::ResyncLoop() {
   // PRODUCT.md "Runtime shape": every Environment again every resync period,
   // from the cache, behind live events (low priority).
   while (!stop_.WaitFor(options_.resync_period))
-    for (const auto& key : environments_->store().Keys()) queue_.Add(key, workqueue::Priority::kLow);
+    for (const auto& key : environments_->store().Keys())
+      queue_.Add(key, workqueue::Priority::kLow);
 }
 
 std::map<std::string, int> EnvironmentController::CountByPhase() const {

@@ -16,9 +16,9 @@
 #include "controllers/environment/config.h"
 #include "controllers/environment/reconciler.h"
 #include "informer/informer.h"
+#include "kube/client.h"
 #include "workqueue/work_queue.h"
 #include "workqueue/worker_pool.h"
-#include "kube/client.h"
 
 namespace controllers {
 

@@ -60,9 +60,9 @@ Diagnosis FromContainer(const Value& cs, bool init, absl::string_view pod) {
   if (crash && !healthy) {
     // 137 is SIGKILL: the OOM killer's only when the kubelet says so.
     if (crash_reason == "OOMKilled")
-      return {Diagnosis::Severity::kFailing, "OOMKilled",
-              absl::StrCat(where, " was OOMKilled (exit ", crash_exit,
-                           "): raise its memory limit")};
+      return {
+          Diagnosis::Severity::kFailing, "OOMKilled",
+          absl::StrCat(where, " was OOMKilled (exit ", crash_exit, "): raise its memory limit")};
     if (crash_exit != 0)
       return {Diagnosis::Severity::kFailing, init ? "InitContainerFailing" : "CrashLoopBackOff",
               absl::StrCat(where, " keeps failing (exit ", crash_exit, ", ",

@@ -7,12 +7,12 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "controllers/environment/manifests.h"
 #include "controllers/environment/manifests_common.h"
 #include "controllers/environment/naming.h"
 #include "kube/json_builder.h"
-#include "controllers/environment/manifests.h"
 
 namespace controllers {
 namespace {
@@ -37,7 +37,9 @@ int GitPort(absl::string_view url) {
   int port = 0;
   absl::string_view rest = url;
   for (const auto& [scheme, p] : {std::pair<absl::string_view, int>{"https://", 443},
-                                  {"http://", 80}, {"git://", 9418}, {"ssh://", 22}})
+                                  {"http://", 80},
+                                  {"git://", 9418},
+                                  {"ssh://", 22}})
     if (absl::ConsumePrefix(&rest, scheme)) port = p;
   if (port == 0) return absl::StartsWith(url, "git@") ? 22 : 0;
   // [user@]host[:port]/path
@@ -87,7 +89,8 @@ kube::Object BuildResourceQuota(const Desired& d) {
                    {"limits.memory", q.limits_memory}});
   if (!q.limits_cpu.empty()) hard.Set("limits.cpu", q.limits_cpu);
   hard.Set("requests.storage", q.requests_storage).Set("pods", q.pods);
-  return Manifest("v1", "ResourceQuota", Metadata(d, kQuotaName), J::Obj({{"hard", std::move(hard)}}))
+  return Manifest("v1", "ResourceQuota", Metadata(d, kQuotaName),
+                  J::Obj({{"hard", std::move(hard)}}))
       .ToObject();
 }
 
@@ -108,10 +111,10 @@ std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorC
   J web_pods = J::Obj({{"matchLabels", J::Obj({{kAppNameLabel, d.main.name}})}});
   J from_ingress = J::Arr({});
   if (d.http)
-    from_ingress.Push(J::Obj(
-        {{"from", J::Arr({NamespaceSelector(cfg.ingress_namespace)})},
-         {"ports", J::Arr({J::Obj({{"protocol", "TCP"},
-                                   {"port", d.main.service_ports.front().target}})})}}));
+    from_ingress.Push(
+        J::Obj({{"from", J::Arr({NamespaceSelector(cfg.ingress_namespace)})},
+                {"ports", J::Arr({J::Obj({{"protocol", "TCP"},
+                                          {"port", d.main.service_ports.front().target}})})}}));
   out.push_back(Policy(d, kIngressControllerPolicyName,
                        J::Obj({{"podSelector", web_pods},
                                {"policyTypes", J::Arr({"Ingress"})},
@@ -135,30 +138,29 @@ std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorC
              J::Obj({{"podSelector", all_pods},
                      {"policyTypes", J::Arr({"Egress"})},
                      {"egress",
-                      J::Arr({J::Obj({{"to", J::Arr({NamespaceSelector(cfg.dns_namespace)})},
-                                      {"ports", J::Arr({J::Obj({{"protocol", "UDP"}, {"port", 53}}),
-                                                        J::Obj({{"protocol", "TCP"},
-                                                                {"port", 53}})})}})})}}))
+                      J::Arr({J::Obj(
+                          {{"to", J::Arr({NamespaceSelector(cfg.dns_namespace)})},
+                           {"ports", J::Arr({J::Obj({{"protocol", "UDP"}, {"port", 53}}),
+                                             J::Obj({{"protocol", "TCP"}, {"port", 53}})})}})})}}))
           .ToObject());
   // git-clone over another transport than HTTPS (ssh://, git@, git://,
   // http://): exactly the port its URL needs, for the pod that clones.
   if (const int port = GitPort(d.repository_url); port != 0 && port != 443)
     out.push_back(
-        Policy(d, kGitPolicyName,
-               J::Obj({{"podSelector", web_pods},
-                       {"policyTypes", J::Arr({"Egress"})},
-                       {"egress", J::Arr({J::Obj({{"ports", J::Arr({J::Obj(
-                                                                {{"protocol", "TCP"},
-                                                                 {"port", port}})})}})})}}))
+        Policy(
+            d, kGitPolicyName,
+            J::Obj({{"podSelector", web_pods},
+                    {"policyTypes", J::Arr({"Egress"})},
+                    {"egress", J::Arr({J::Obj({{"ports", J::Arr({J::Obj({{"protocol", "TCP"},
+                                                                         {"port", port}})})}})})}}))
             .ToObject());
   // 5: HTTPS anywhere (image registry, git, npm).
   out.push_back(
       Policy(d, kHttpsPolicyName,
              J::Obj({{"podSelector", all_pods},
                      {"policyTypes", J::Arr({"Egress"})},
-                     {"egress", J::Arr({J::Obj({{"ports", J::Arr({J::Obj(
-                                                              {{"protocol", "TCP"},
-                                                               {"port", 443}})})}})})}}))
+                     {"egress", J::Arr({J::Obj({{"ports", J::Arr({J::Obj({{"protocol", "TCP"},
+                                                                          {"port", 443}})})}})})}}))
           .ToObject());
   return out;
 }
@@ -166,9 +168,8 @@ std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorC
 // PRODUCT.md "The real client": the Project namespace's pull credentials,
 // usable by the environment's pods (a Secret is only usable in its namespace).
 kube::Object BuildRegistrySecret(const Desired& d, const kube::Object& source) {
-  J secret = J::Obj({{"apiVersion", "v1"},
-                     {"kind", "Secret"},
-                     {"metadata", Metadata(d, kRegistrySecretName)}});
+  J secret = J::Obj(
+      {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", Metadata(d, kRegistrySecretName)}});
   if (absl::string_view type = source.Str({"type"}); !type.empty()) secret.Set("type", type);
   if (const auto* data = source.Find({"data"}); data && data->IsObject())
     secret.Set("data", kube::Object::Copy(*data));

@@ -5,12 +5,12 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "controllers/environment/manifests.h"
 #include "controllers/environment/manifests_common.h"
 #include "controllers/environment/naming.h"
 #include "kube/json_builder.h"
-#include "controllers/environment/manifests.h"
 
 namespace controllers {
 namespace {
@@ -51,7 +51,8 @@ J RenderContainer(const Container& c) {
       J port = J::Obj({});
       if (!p.name.empty()) port.Set("name", p.name);
       // protocol is stated: server-side apply keys ports by (containerPort, protocol).
-      port.Set("containerPort", p.container_port).Set("protocol", p.protocol.empty() ? "TCP" : p.protocol);
+      port.Set("containerPort", p.container_port)
+          .Set("protocol", p.protocol.empty() ? "TCP" : p.protocol);
       ports.Push(std::move(port));
     }
     out.Set("ports", std::move(ports));
@@ -75,8 +76,8 @@ J RenderContainer(const Container& c) {
 }  // namespace
 
 kube::Object BuildClaim(const Desired& d, const ClaimObject& c, const OperatorConfig& cfg) {
-  J modes = c.claim.access_modes.empty() ? J::Arr({"ReadWriteOnce"})
-                                         : J::Strings(c.claim.access_modes);
+  J modes =
+      c.claim.access_modes.empty() ? J::Arr({"ReadWriteOnce"}) : J::Strings(c.claim.access_modes);
   J spec = J::Obj({{"accessModes", std::move(modes)},
                    {"resources", J::Obj({{"requests", J::Obj({{"storage", c.claim.storage}})}})}});
   // Left out, the DefaultStorageClass admission plugin fills it in.
@@ -106,17 +107,17 @@ kube::Object BuildDeployment(const Desired& d, const Workload& w) {
                                  {"persistentVolumeClaim", J::Obj({{"claimName", v.claim}})}}));
     pod.Set("volumes", std::move(volumes));
   }
-  if (d.pull_secret)
-    pod.Set("imagePullSecrets", J::Arr({J::Obj({{"name", kRegistrySecretName}})}));
-  J tmpl = J::Obj({{"metadata", J::Obj({{"labels", Labels(d, w.name)},
-                                        {"annotations", Annotations(d)}})},
-                   {"spec", std::move(pod)}});
-  return Manifest("apps/v1", "Deployment", Metadata(d, w.name, w.name),
-                  J::Obj({{"replicas", 1},
-                          {"revisionHistoryLimit", 3},
-                          {"selector", J::Obj({{"matchLabels", J::Obj({{kAppNameLabel, w.name}})}})},
-                          {"strategy", J::Obj({{"type", "Recreate"}})},
-                          {"template", std::move(tmpl)}}))
+  if (d.pull_secret) pod.Set("imagePullSecrets", J::Arr({J::Obj({{"name", kRegistrySecretName}})}));
+  J tmpl = J::Obj(
+      {{"metadata", J::Obj({{"labels", Labels(d, w.name)}, {"annotations", Annotations(d)}})},
+       {"spec", std::move(pod)}});
+  return Manifest(
+             "apps/v1", "Deployment", Metadata(d, w.name, w.name),
+             J::Obj({{"replicas", 1},
+                     {"revisionHistoryLimit", 3},
+                     {"selector", J::Obj({{"matchLabels", J::Obj({{kAppNameLabel, w.name}})}})},
+                     {"strategy", J::Obj({{"type", "Recreate"}})},
+                     {"template", std::move(tmpl)}}))
       .ToObject();
 }
 
@@ -138,8 +139,9 @@ kube::Object BuildService(const Desired& d, const Workload& w) {
 
 // PRODUCT.md "Reconciliation" 6: the Ingress (networking.k8s.io/v1, GA since 1.19).
 kube::Object BuildIngress(const Desired& d, const OperatorConfig& cfg) {
-  J backend = J::Obj({{"service", J::Obj({{"name", d.main.name},
-                                          {"port", J::Obj({{"number", d.main.service_ports.front().port}})}})}});
+  J backend = J::Obj(
+      {{"service", J::Obj({{"name", d.main.name},
+                           {"port", J::Obj({{"number", d.main.service_ports.front().port}})}})}});
   J rule =
       J::Obj({{"host", IngressHost(d, cfg)},
               {"http", J::Obj({{"paths", J::Arr({J::Obj({{"path", "/"},
@@ -161,7 +163,8 @@ std::vector<Built> BuildAll(const Desired& d, const OperatorConfig& cfg,
   out.push_back({&r::kResourceQuotas, BuildResourceQuota(d)});
   for (kube::Object& np : BuildNetworkPolicies(d, cfg)) out.push_back({&r::kNetworkPolicies, np});
   if (registry_source) out.push_back({&r::kSecrets, BuildRegistrySecret(d, registry_source)});
-  for (const ClaimObject& c : d.claims) out.push_back({&r::kPersistentVolumeClaims, BuildClaim(d, c, cfg)});
+  for (const ClaimObject& c : d.claims)
+    out.push_back({&r::kPersistentVolumeClaims, BuildClaim(d, c, cfg)});
   for (const Workload& w : d.services) {
     out.push_back({&r::kDeployments, BuildDeployment(d, w)});
     if (!w.service_ports.empty()) out.push_back({&r::kServices, BuildService(d, w)});
@@ -175,7 +178,8 @@ std::vector<Built> BuildAll(const Desired& d, const OperatorConfig& cfg,
 }
 
 std::string IngressHost(const Desired& d, const OperatorConfig& cfg) {
-  return absl::StrReplaceAll(cfg.url_host_template, {{"{name}", d.env.name}, {"{namespace}", d.ns}});
+  return absl::StrReplaceAll(cfg.url_host_template,
+                             {{"{name}", d.env.name}, {"{namespace}", d.ns}});
 }
 
 std::string EnvironmentUrl(const Desired& d, const OperatorConfig& cfg) {

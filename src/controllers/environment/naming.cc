@@ -66,12 +66,12 @@ absl::StatusOr<std::string> TargetNamespace(const EnvironmentSpec& env) {
                              : GenerateNamespace({env.namespace_, env.name});
   if (ns.empty())
     return absl::InvalidArgumentError(
-        hierarchy ? absl::StrCat("cannot derive a target namespace from the labels ", kTeamLabel,
-                                 "=", env.team, ", ", kProjectLabel, "=", env.project, ", ",
-                                 kEnvironmentLabel, "=", env.environment,
-                                 ": they have no letter or digit")
-                  : std::string("cannot derive a target namespace: metadata.namespace and "
-                                "metadata.name have no letter or digit"));
+        hierarchy
+            ? absl::StrCat("cannot derive a target namespace from the labels ", kTeamLabel, "=",
+                           env.team, ", ", kProjectLabel, "=", env.project, ", ", kEnvironmentLabel,
+                           "=", env.environment, ": they have no letter or digit")
+            : std::string("cannot derive a target namespace: metadata.namespace and "
+                          "metadata.name have no letter or digit"));
   return ns;
 }
 
@@ -88,8 +88,8 @@ absl::StatusOr<std::string> TargetNamespaceOf(const kube::Object& env) {
 std::string SanitizeLabelValue(absl::string_view s) {
   std::string out;
   for (char c : s) {
-    const bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
-                    c == '.';
+    const bool ok =
+        absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
     out.push_back(ok ? c : '-');
   }
   auto edge = [](char c) { return !absl::ascii_isalnum(static_cast<unsigned char>(c)); };

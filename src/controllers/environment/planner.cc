@@ -40,8 +40,9 @@ bool DeploymentReady(const std::optional<kube::Object>& d, const kube::Object& d
 
 // The kinds an Environment owns inside its namespace, pruned when no longer desired.
 constexpr const kube::Resource* kOwnedKinds[] = {
-    &r::kDeployments,     &r::kServices,  &r::kPersistentVolumeClaims, &r::kNetworkPolicies,
-    &r::kResourceQuotas, &r::kIngresses, &r::kSecrets};
+    &r::kDeployments,     &r::kServices,       &r::kPersistentVolumeClaims,
+    &r::kNetworkPolicies, &r::kResourceQuotas, &r::kIngresses,
+    &r::kSecrets};
 
 // The Project an Environment refers to, as found in the cache.
 struct ProjectLookup {
@@ -116,7 +117,8 @@ Plan Planner::Deletion() {
   std::vector<std::string> going;
   for (const kube::Object& ns : in_.state.Owned(r::kNamespaces, env_.Uid())) {
     going.emplace_back(ns.Name());
-    if (!ns.Deleting()) plan_.actions.push_back({Action::Type::kDelete, r::kNamespaces, "", std::string(ns.Name())});
+    if (!ns.Deleting())
+      plan_.actions.push_back({Action::Type::kDelete, r::kNamespaces, "", std::string(ns.Name())});
   }
   if (!going.empty()) {
     sb_.Set(kReady, false, "Terminating",
@@ -124,8 +126,8 @@ Plan Planner::Deletion() {
     return Finish(Phase::kTerminating, going.front(), current_.url);
   }
   if (auto target = TargetNamespaceOf(env_); target.ok())
-    plan_.actions.push_back({Action::Type::kDeleteIfOwned, r::kNamespaces, "", *target, {},
-                             std::string(env_.Uid())});
+    plan_.actions.push_back(
+        {Action::Type::kDeleteIfOwned, r::kNamespaces, "", *target, {}, std::string(env_.Uid())});
   plan_.actions.push_back({Action::Type::kRemoveFinalizer, r::kEnvironments,
                            std::string(env_.Namespace()), std::string(env_.Name())});
   return std::move(plan_);  // the object is going away: no status to write
@@ -179,7 +181,8 @@ void Planner::Prune(const Desired& d, const std::vector<Built>& desired) {
   absl::flat_hash_set<std::string> keep;
   for (const Built& b : desired)
     keep.insert(absl::StrCat(b.resource->plural, "/", b.object.Namespace(), "/", b.object.Name()));
-  if (d.db_credentials) keep.insert(absl::StrCat(r::kSecrets.plural, "/", d.ns, "/", kDbSecretName));
+  if (d.db_credentials)
+    keep.insert(absl::StrCat(r::kSecrets.plural, "/", d.ns, "/", kDbSecretName));
   for (const kube::Object& ns : in_.state.Owned(r::kNamespaces, d.env.uid))
     if (ns.Name() != d.ns && !ns.Deleting())
       plan_.actions.push_back({Action::Type::kDelete, r::kNamespaces, "", std::string(ns.Name())});
@@ -205,8 +208,8 @@ void Planner::DbCredentials(const Desired& d) {
           if (kube::StrOf(kube::Member(e, "name")) == "POSTGRES_PASSWORD" &&
               !kube::StrOf(kube::Member(e, "value")).empty())
             password = std::string(kube::StrOf(kube::Member(e, "value")));
-  plan_.actions.push_back({Action::Type::kCreate, r::kSecrets, d.ns, kDbSecretName,
-                           BuildDbSecret(d, password)});
+  plan_.actions.push_back(
+      {Action::Type::kCreate, r::kSecrets, d.ns, kDbSecretName, BuildDbSecret(d, password)});
 }
 
 // A failing pod, or no progress past the deadline: Failed (PRODUCT.md rules).
@@ -334,16 +337,16 @@ Plan Planner::Run() {
       auto parsed = v1alpha1::ParseProject(*found.object);
       if (!parsed.ok())
         return Failed("InvalidProject",
-                      absl::StrCat("Project ", found.object->Namespace(), "/",
-                                   found.object->Name(), " is invalid: ", parsed.status().message()));
+                      absl::StrCat("Project ", found.object->Namespace(), "/", found.object->Name(),
+                                   " is invalid: ", parsed.status().message()));
       project = std::move(*parsed);
       sb_.Set(kProjectResolved, true, "Found",
               absl::StrCat("Project ", project->namespace_, "/", project->name));
       // The team's pull credentials, unless it is one of the operator's own copies.
-      if (auto s = in_.config.registry_credentials
-                       ? in_.state.Get(kRegistrySourceSecrets, project->namespace_,
-                                       kRegistrySecretName)
-                       : std::nullopt;
+      if (auto s =
+              in_.config.registry_credentials
+                  ? in_.state.Get(kRegistrySourceSecrets, project->namespace_, kRegistrySecretName)
+                  : std::nullopt;
           s && s->Label(kManagedByLabel) != kManagedByValue)
         registry = *s;
     } else {
@@ -369,10 +372,11 @@ Plan Planner::Run() {
     plan_.requeue_after = absl::Seconds(5);
     return Finish(Phase::kPending, ns, "");
   } else if (existing && existing->Label(kEnvironmentUidLabel) != spec->uid) {
-    sb_.Set(kNamespaceReady, false, "NamespaceConflict",
-            absl::StrCat("namespace ", ns,
-                         " exists and is not managed by this Environment; rename the Environment or "
-                         "remove the namespace"));
+    sb_.Set(
+        kNamespaceReady, false, "NamespaceConflict",
+        absl::StrCat("namespace ", ns,
+                     " exists and is not managed by this Environment; rename the Environment or "
+                     "remove the namespace"));
     sb_.NotReadyAsLast();
     return Finish(Phase::kFailed, ns, "");
   }

@@ -47,7 +47,7 @@ struct Plan {
   // A merge patch for the status subresource; absent when the status is right.
   std::optional<std::string> status_patch;
   v1alpha1::Phase phase = v1alpha1::Phase::kPending;  // the phase this pass arrives at
-  std::string target_namespace;  // empty when it cannot be derived
+  std::string target_namespace;                       // empty when it cannot be derived
   // Set when the phase changes: a Kubernetes Event to record on the Environment.
   struct Event {
     std::string type;  // Normal | Warning

@@ -63,11 +63,11 @@ EnvironmentReconciler::Outcome EnvironmentReconciler::Execute(const Action& a,
   };
   switch (a.type) {
     case Action::Type::kApply:
-      return done_or_error(
-          client_
-              ->Patch(a.resource, a.ns, a.name, kube::PatchType::kApply, a.body.Serialize(),
-                      {.field_manager = config_.field_manager, .force = true})
-              .status());
+      return done_or_error(client_
+                               ->Patch(a.resource, a.ns, a.name, kube::PatchType::kApply,
+                                       a.body.Serialize(),
+                                       {.field_manager = config_.field_manager, .force = true})
+                               .status());
     case Action::Type::kDelete: {
       absl::Status s =
           client_->Delete(a.resource, a.ns, a.name, {.propagation_policy = "Background"});
@@ -101,8 +101,8 @@ EnvironmentReconciler::Outcome EnvironmentReconciler::DeleteIfOwned(const Action
   if (!ns.ok()) return {K::kError, ns.status()};
   if (ns->Label(kEnvironmentUidLabel) != a.owner_uid) return {};
   if (!ns->Deleting())
-    if (absl::Status s = client_->Delete(a.resource, a.ns, a.name,
-                                         {.propagation_policy = "Background"});
+    if (absl::Status s =
+            client_->Delete(a.resource, a.ns, a.name, {.propagation_policy = "Background"});
         !s.ok() && !kube::apierrors::IsNotFound(s))
       return {K::kError, s};
   return {K::kWait, {}};
@@ -134,9 +134,9 @@ void EnvironmentReconciler::RecordEvent(const kube::Object& env, const std::stri
 // then left alone until the Environment or what the pass read changes, or
 // kOrphanRetry passes — not a request every resync.
 workqueue::ReconcileResult EnvironmentReconciler::Orphaned(const std::string& key,
-                                                          const kube::Object& env,
-                                                          std::vector<Mark> reads,
-                                                          const absl::Status& why) {
+                                                           const kube::Object& env,
+                                                           std::vector<Mark> reads,
+                                                           const absl::Status& why) {
   util::Log(util::LogLevel::kWarn, kLogger, "environment orphaned; not retried for a while",
             {{"environment", key},
              {"error", std::string(why.message())},
@@ -167,10 +167,11 @@ workqueue::ReconcileResult EnvironmentReconciler::Failed(const std::string& key,
                                                          const absl::Status& s) {
   // Conflicts are routine (someone else wrote first): retried, not shouted.
   const bool conflict = kube::apierrors::IsConflict(s);
-  util::Log(conflict ? util::LogLevel::kDebug : util::LogLevel::kError, kLogger, "action failed",
-            {{"environment", key},
-             {"object", absl::StrCat(a.resource.plural, "/", a.ns, a.ns.empty() ? "" : "/", a.name)},
-             {"error", std::string(s.message())}});
+  util::Log(
+      conflict ? util::LogLevel::kDebug : util::LogLevel::kError, kLogger, "action failed",
+      {{"environment", key},
+       {"object", absl::StrCat(a.resource.plural, "/", a.ns, a.ns.empty() ? "" : "/", a.name)},
+       {"error", std::string(s.message())}});
   // An object the server finds invalid will not fix itself: say so on the Environment.
   if (!conflict && kube::apierrors::IsInvalid(s))
     RecordEvent(env, "Warning", "ApplyFailed",
@@ -208,9 +209,11 @@ workqueue::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& k
     return {};
   }
   RecordingState recording(*state_);
-  Plan plan = PlanEnvironment(
-      {.env = *env, .state = recording, .config = config_, .now = clock_->Now(),
-       .fresh_password = RandomPassword()});
+  Plan plan = PlanEnvironment({.env = *env,
+                               .state = recording,
+                               .config = config_,
+                               .now = clock_->Now(),
+                               .fresh_password = RandomPassword()});
   // Remembered only if this first plan settles: a pod diagnosis (below) reads
   // pods, which no informer watches.
   if (Settled(plan) && recording.complete()) {

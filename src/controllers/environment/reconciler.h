@@ -11,13 +11,13 @@
 #include "absl/status/status.h"
 #include "controllers/environment/cluster_state.h"
 #include "controllers/environment/config.h"
+#include "controllers/environment/diagnosis.h"
 #include "controllers/environment/pass_memo.h"
 #include "informer/store.h"
-#include "workqueue/reconcile_result.h"
-#include "controllers/environment/diagnosis.h"
 #include "kube/client.h"
 #include "kube/event_recorder.h"
 #include "util/clock.h"
+#include "workqueue/reconcile_result.h"
 
 namespace controllers {
 
@@ -58,7 +58,7 @@ class EnvironmentReconciler {
   Outcome DeleteIfOwned(const struct Action& action);
   Outcome NotFoundOutcome(const kube::Object& env, absl::Status not_found);
   workqueue::ReconcileResult Orphaned(const std::string& key, const kube::Object& env,
-                                     std::vector<Mark> reads, const absl::Status& why);
+                                      std::vector<Mark> reads, const absl::Status& why);
   static constexpr absl::Duration kOrphanRetry = absl::Minutes(5);
   void RecordEvent(const kube::Object& env, const std::string& type, const std::string& reason,
                    const std::string& message);

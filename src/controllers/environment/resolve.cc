@@ -145,11 +145,11 @@ class Resolver {
 // Where a merged field may have come from, for messages.
 std::string Resolver::Origin(absl::string_view field) const {
   if (!template_ || !template_->config) return absl::StrCat("spec.config.", field);
-  return absl::StrCat("spec.config.", field, " (nor Project ", in_.project->namespace_, "/",
-                      in_.project->name, " spec.templates.",
-                      in_.env.type == v1alpha1::EnvironmentType::kDevelopment ? "development"
-                                                                              : "deployment",
-                      ".config.", field, ")");
+  return absl::StrCat(
+      "spec.config.", field, " (nor Project ", in_.project->namespace_, "/", in_.project->name,
+      " spec.templates.",
+      in_.env.type == v1alpha1::EnvironmentType::kDevelopment ? "development" : "deployment",
+      ".config.", field, ")");
 }
 
 Config Resolver::MergedConfig() {
@@ -172,8 +172,8 @@ void Resolver::ResolveSource() {
     if (!from && !project->sources.empty()) from = &project->sources.front();
   }
   d_.repository_url = src && !src->repository_url.empty() ? src->repository_url
-                      : from                             ? from->repository_url
-                                                         : "";
+                      : from                              ? from->repository_url
+                                                          : "";
   d_.commit_sha = src ? src->commit_sha : "";
   d_.branch = src && !src->branch.empty() ? src->branch : from ? from->branch : "";
   if (!d_.repository_url.empty()) return;
@@ -191,7 +191,9 @@ void Resolver::ResolveQuota() {
   const bool from_project = in_.project != nullptr;
   const std::string cpu = from_project ? in_.project->quota_cpu : "";
   const std::string memory = from_project ? in_.project->quota_memory : "";
-  auto canon = [](absl::string_view v) { return kube::CanonicalQuantity(v).value_or(std::string(v)); };
+  auto canon = [](absl::string_view v) {
+    return kube::CanonicalQuantity(v).value_or(std::string(v));
+  };
   q.requests_cpu = cpu.empty() ? canon(cfg_.quota_cpu) : cpu;
   q.limits_cpu = cpu;
   q.requests_memory = memory.empty() ? canon(cfg_.quota_memory) : memory;
@@ -234,10 +236,9 @@ void Resolver::ResolveServices() {
     if (pg && w.container.ports.empty()) w.container.ports = {{kPostgresPort, "postgres", "TCP"}};
     if (pg && !s.database.empty() && !HasEnv(w.container.env, "POSTGRES_DB"))
       w.container.env.push_back(Env("POSTGRES_DB", s.database));
-    w.container.resources = Complete(s.container.resources, cfg_.postgres_cpu_request,
-                                     cfg_.postgres_memory_limit, d_.quota.limits_cpu.empty()
-                                                                     ? ""
-                                                                     : cfg_.default_cpu_limit);
+    w.container.resources =
+        Complete(s.container.resources, cfg_.postgres_cpu_request, cfg_.postgres_memory_limit,
+                 d_.quota.limits_cpu.empty() ? "" : cfg_.default_cpu_limit);
     // Ready means accepting connections: the web pod starts only then
     // (PRODUCT.md "Reconciliation" 5).
     if (pg && !w.container.readiness_probe)
@@ -253,11 +254,12 @@ void Resolver::ResolveServices() {
       d_.claims.push_back({claim, s.name, *s.storage});
       w.volumes.push_back({"data", claim});
       w.container.volume_mounts = {Mount("data", pg ? kPgDataMount : "/data")};
-      if (pg && !HasEnv(w.container.env, "PGDATA")) w.container.env.push_back(Env("PGDATA", kPgData));
+      if (pg && !HasEnv(w.container.env, "PGDATA"))
+        w.container.env.push_back(Env("PGDATA", kPgData));
     }
     for (const auto& port : w.container.ports)
-      w.service_ports.push_back(
-          {port.name, port.container_port, port.container_port, port.protocol.empty() ? "TCP" : port.protocol});
+      w.service_ports.push_back({port.name, port.container_port, port.container_port,
+                                 port.protocol.empty() ? "TCP" : port.protocol});
     d_.services.push_back(std::move(w));
   }
 }
@@ -276,8 +278,8 @@ std::vector<Container> Resolver::InitContainers(const Container& main,
     Container clone;
     clone.name = "git-clone";
     clone.image = cfg_.git_image;
-    clone.command = {"sh", "-c", kGitCloneScript, "git-clone", d_.repository_url, d_.branch,
-                     d_.commit_sha, clone_dir};
+    clone.command = {"sh",      "-c",          kGitCloneScript, "git-clone", d_.repository_url,
+                     d_.branch, d_.commit_sha, clone_dir};
     clone.volume_mounts = {clone_mount};
     init.push_back(complete(std::move(clone)));
   }
@@ -306,8 +308,7 @@ std::vector<Container> Resolver::InitContainers(const Container& main,
     npm.command = {"npm", "ci"};
     npm.working_dir = main.working_dir;
     npm.env = v1alpha1::MergeEnv(
-        {Env("npm_config_cache",
-             absl::StrCat(clone_mount.Str({"mountPath"}), "/.npm"))},
+        {Env("npm_config_cache", absl::StrCat(clone_mount.Str({"mountPath"}), "/.npm"))},
         config_.container.env);
     npm.volume_mounts = main.volume_mounts;
     init.push_back(complete(std::move(npm)));
@@ -339,8 +340,8 @@ void Resolver::ResolveMain() {
   if (m.image.empty()) m.image = cfg_.node_image;
   if (m.ports.empty() && !workspace) m.ports = {{kWebPort, "http", "TCP"}};
   if (m.command.empty() && d_.mode == DeploymentMode::kDevelopment)
-    m.command = {"npx",      "next", "dev", "--turbopack", "--hostname", "0.0.0.0",
-                 "--port", absl::StrCat(m.ports.front().container_port)};
+    m.command = {"npx",        "next",    "dev",    "--turbopack",
+                 "--hostname", "0.0.0.0", "--port", absl::StrCat(m.ports.front().container_port)};
   if (m.command.empty() && workspace) m.command = {"sleep", "infinity"};
   // The clone: into the first mount's path (the Go operator's GIT_CLONE_ROOT),
   // or the seed's /workspace/app when the config names no volume.
@@ -358,9 +359,9 @@ void Resolver::ResolveMain() {
   if (default_postgres_) {
     // Built in the pod from the Secret ($(VAR) expands an earlier variable).
     ours.push_back(FromDbSecret("DB_PASSWORD"));
-    ours.push_back(Env("DATABASE_URL",
-                       absl::StrCat("postgres://", kDbUser, ":$(DB_PASSWORD)@", kPostgresName,
-                                    ".", d_.ns, ".svc:", kPostgresPort, "/", kDbName)));
+    ours.push_back(
+        Env("DATABASE_URL", absl::StrCat("postgres://", kDbUser, ":$(DB_PASSWORD)@", kPostgresName,
+                                         ".", d_.ns, ".svc:", kPostgresPort, "/", kDbName)));
   }
   if (!m.ports.empty()) ours.push_back(Env("PORT", absl::StrCat(m.ports.front().container_port)));
   m.env = v1alpha1::MergeEnv(ours, c.env);
@@ -370,8 +371,8 @@ void Resolver::ResolveMain() {
   m.resources = Complete(c.resources, cfg_.web_cpu_request, cfg_.web_memory_limit,
                          d_.quota.limits_cpu.empty() ? "" : cfg_.default_cpu_limit);
   if (!m.readiness_probe && !workspace)
-    m.readiness_probe = Json(absl::StrCat(R"({"tcpSocket":{"port":)",
-                                          m.ports.front().container_port, R"(},"periodSeconds":5})"));
+    m.readiness_probe = Json(absl::StrCat(
+        R"({"tcpSocket":{"port":)", m.ports.front().container_port, R"(},"periodSeconds":5})"));
   w.init_containers =
       InitContainers(m, clones ? m.volume_mounts.front() : kube::Object(), clone_dir);
   w.container = std::move(m);
@@ -392,8 +393,8 @@ void Resolver::ResolveVolumes(const Container& main) {
     if (v.claim) {
       for (const ClaimObject& c : d_.claims)
         if (c.name == v.name)
-          p_.Add(absl::StrCat("spec.config.volumes: \"", v.name,
-                              "\" is also the claim of service ", c.app));
+          p_.Add(absl::StrCat("spec.config.volumes: \"", v.name, "\" is also the claim of service ",
+                              c.app));
       d_.claims.push_back({v.name, d_.main.name, *v.claim});
     }
     d_.main.volumes.push_back({v.name, v.claim ? v.name : ""});
@@ -421,8 +422,7 @@ void Resolver::CheckQuota() {
     auto sum = [&](const std::vector<Container>& cs, bool limits, absl::string_view res) {
       double total = 0, max = 0;
       for (const Container& c : cs) {
-        const std::string* q =
-            Find(limits ? c.resources->limits : c.resources->requests, res);
+        const std::string* q = Find(limits ? c.resources->limits : c.resources->requests, res);
         const double v = q ? Value(*q) : 0;
         total += v;
         max = std::max(max, v);

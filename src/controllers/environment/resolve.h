@@ -53,7 +53,7 @@ struct ServicePort {
 struct Workload {
   std::string name;  // Deployment, Service, container and app.kubernetes.io/name
   std::vector<v1alpha1::Container> init_containers;  // complete: name, image, resources...
-  v1alpha1::Container container;                      // complete; its name is `name`
+  v1alpha1::Container container;                     // complete; its name is `name`
   std::vector<PodVolume> volumes;
   std::vector<ServicePort> service_ports;  // empty: no Service
 };
@@ -70,9 +70,9 @@ struct Desired {
   std::string ns;  // the target namespace
   // What git-clone fetches (development and workspace); empty in production.
   std::string repository_url, branch, commit_sha;
-  std::vector<Workload> services;  // PRODUCT.md "Reconciliation" 4: postgres by default
-  Workload main;                   // 6: web (development, production) or workspace
-  bool http = false;               // main gets a Service on port 80 and an Ingress
+  std::vector<Workload> services;   // PRODUCT.md "Reconciliation" 4: postgres by default
+  Workload main;                    // 6: web (development, production) or workspace
+  bool http = false;                // main gets a Service on port 80 and an Ingress
   std::vector<ClaimObject> claims;  // service data and volumes
   Quota quota;
   bool pull_secret = false;  // pods use the registry-credentials copy
@@ -84,8 +84,8 @@ struct Desired {
 
 struct ResolveInput {
   const v1alpha1::EnvironmentSpec& env;
-  std::string ns;                              // TargetNamespace(env)
-  const v1alpha1::ProjectSpec* project;        // null: no Project (not found or no projectRef)
+  std::string ns;                        // TargetNamespace(env)
+  const v1alpha1::ProjectSpec* project;  // null: no Project (not found or no projectRef)
   const OperatorConfig& config;
   bool registry_credentials = false;  // the Project's namespace has registry-credentials
 };
