@@ -226,7 +226,7 @@ CONDITIONS = arr("Observations of the object's state (metav1.Condition).", obj("
 
 META = {"apiVersion": s("Versioned schema of this object: catalyst.catalyst.dev/v1alpha1."),
         "kind": s("The kind of this object."),
-        "metadata": {"type": "object", "description": "Standard object metadata."}}
+        "metadata": {"type": "object"}}
 
 
 def environment_crd():
