@@ -33,7 +33,7 @@ void ExpectExactlyTheDesiredObjects(const std::string& target) {
   };
   EXPECT_EQ(names(kDeployments), (std::set<std::string>{"postgres", "web"})) << target;
   EXPECT_EQ(names(kServices), (std::set<std::string>{"postgres", "web"})) << target;
-  EXPECT_EQ(names(kNetworkPolicies).size(), 5u) << target;
+  EXPECT_EQ(names(kNetworkPolicies).size(), 2u) << target;
   EXPECT_EQ(names(kResourceQuotas).size(), 1u) << target;
   EXPECT_EQ(names(kIngresses).size(), 1u) << target;
 }

@@ -135,7 +135,7 @@ TEST(BuildersTest, EveryObjectCarriesTheManagedLabelsAndTheEnvironmentAnnotation
   OperatorConfig cfg;
   for (const Desired& d : {Dev(), Deploy()}) {
     std::vector<kube::Object> objs = AllObjects(d, cfg);
-    EXPECT_EQ(objs.size(), d.mode == v1alpha1::DeploymentMode::kDevelopment ? 14u : 13u);
+    EXPECT_EQ(objs.size(), d.mode == v1alpha1::DeploymentMode::kDevelopment ? 11u : 10u);
     for (const kube::Object& o : objs) {
       SCOPED_TRACE(absl::StrCat(o.Kind(), " ", o.Name()));
       EXPECT_FALSE(o.ApiVersion().empty());
@@ -190,37 +190,29 @@ TEST(BuildersTest, ResourceQuotaSendsCanonicalQuantities) {
 
 // --- NetworkPolicy: operator-AGENTS.md "NetworkPolicy Configuration" ----------------------------
 
-TEST(BuildersTest, NetworkPoliciesAreTheFiveRulesInOrder) {
+TEST(BuildersTest, NetworkPoliciesAreTheFiveRulesInTwoObjects) {
   std::vector<kube::Object> p = BuildNetworkPolicies(Dev(), OperatorConfig{});
-  ASSERT_EQ(p.size(), 5u);
+  ASSERT_EQ(p.size(), 2u);
   for (const auto& o : p) EXPECT_EQ(o.ApiVersion(), "networking.k8s.io/v1");
-  // 1. default deny-all, ingress and egress.
-  EXPECT_EQ(p[0].Name(), "default-deny-all");
-  ExpectJsonEq(*p[0].Find({"spec"}),
-               R"({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})");
-  // 2. ingress from the ingress controller's namespace, to the web port only.
-  EXPECT_EQ(p[1].Name(), "allow-ingress-controller");
+  // Every pod: 1 (isolated both ways), 3 (same namespace, both halves), 4 (DNS
+  // over UDP and TCP to kube-system), 5 (HTTPS anywhere).
+  EXPECT_EQ(p[0].Name(), "environment-isolation");
+  ExpectJsonEq(*p[0].Find({"spec"}), R"({
+      "podSelector": {}, "policyTypes": ["Ingress", "Egress"],
+      "ingress": [{"from": [{"podSelector": {}}]}],
+      "egress": [{"to": [{"podSelector": {}}]},
+                 {"to": [{"namespaceSelector":
+                              {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
+                  "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                 {"ports": [{"protocol": "TCP", "port": 443}]}]})");
+  // The web pods: 2 (the ingress controller's namespace, the web port only).
+  EXPECT_EQ(p[1].Name(), "allow-web");
   ExpectJsonEq(*p[1].Find({"spec"}), R"({
       "podSelector": {"matchLabels": {"app.kubernetes.io/name": "web"}},
       "policyTypes": ["Ingress"],
       "ingress": [{"from": [{"namespaceSelector":
                                 {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}],
                    "ports": [{"protocol": "TCP", "port": 3000}]}]})");
-  // 3. intra-namespace (both halves of the connection).
-  EXPECT_EQ(p[2].Name(), "allow-same-namespace");
-  ExpectJsonEq(*p[2].Find({"spec"}), R"({"podSelector": {}, "policyTypes": ["Ingress", "Egress"],
-      "ingress": [{"from": [{"podSelector": {}}]}],
-      "egress": [{"to": [{"podSelector": {}}]}]})");
-  // 4. DNS: UDP and TCP 53 to kube-system.
-  EXPECT_EQ(p[3].Name(), "allow-dns-egress");
-  ExpectJsonEq(*p[3].Find({"spec"}), R"({"podSelector": {}, "policyTypes": ["Egress"],
-      "egress": [{"to": [{"namespaceSelector":
-                              {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
-                  "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]})");
-  // 5. HTTPS anywhere.
-  EXPECT_EQ(p[4].Name(), "allow-https-egress");
-  ExpectJsonEq(*p[4].Find({"spec"}), R"({"podSelector": {}, "policyTypes": ["Egress"],
-      "egress": [{"ports": [{"protocol": "TCP", "port": 443}]}]})");
 }
 
 TEST(BuildersTest, NetworkPolicyNamespacesAreConfigurable) {
@@ -228,8 +220,8 @@ TEST(BuildersTest, NetworkPolicyNamespacesAreConfigurable) {
   cfg.ingress_namespace = "traefik";
   cfg.dns_namespace = "dns";
   std::vector<kube::Object> p = BuildNetworkPolicies(Dev(), cfg);
-  EXPECT_EQ(Serialize(p[1].json()).find("traefik") != std::string::npos, true);
-  EXPECT_EQ(Serialize(p[3].json()).find("\"dns\"") != std::string::npos, true);
+  EXPECT_NE(Serialize(p[1].json()).find("traefik"), std::string::npos);
+  EXPECT_NE(Serialize(p[0].json()).find("\"dns\""), std::string::npos);
 }
 
 // --- postgres -----------------------------------------------------------------------------------

@@ -180,13 +180,13 @@ TEST_F(PassMemoTest, SettledReadyEnvironmentIsSkippedUntilSomethingChanges) {
 TEST_F(PassMemoTest, DeletedOwnedObjectIsRecreated) {
   Converge(true);
   ASSERT_TRUE(reconciler_->Reconcile(kKey).status.ok());
-  state_.Erase(r::kNetworkPolicies, kTargetNs, "default-deny-all");
+  state_.Erase(r::kNetworkPolicies, kTargetNs, "environment-isolation");
   // The repair goes through Provisioning again (a status patch, an Event).
   AllowStatusAndEvents();
   EXPECT_CALL(*transport_,
               Send(AllOf(Field(&kube::HttpRequest::method, "PATCH"),
                          Field(&kube::HttpRequest::path,
-                               HasSubstr("/networkpolicies/default-deny-all?fieldManager=")))))
+                               HasSubstr("/networkpolicies/environment-isolation?fieldManager=")))))
       .WillOnce(Return(Json(200, R"({"metadata":{}})")));
   EXPECT_TRUE(reconciler_->Reconcile(kKey).status.ok());
   EXPECT_EQ(reconciler_->skipped(), 0);

@@ -113,14 +113,11 @@ class PlannerTest : public ::testing::Test {
 
 TEST_F(PlannerTest, FirstPassSetsUpEverythingUpToPostgresButNotWeb) {
   Plan p = Run(Env());
-  EXPECT_THAT(
-      Names(p),
-      ::testing::ElementsAre(
-          "finalizer", "namespaces/team-pr-1", "resourcequotas/environment-quota",
-          "networkpolicies/default-deny-all", "networkpolicies/allow-ingress-controller",
-          "networkpolicies/allow-same-namespace", "networkpolicies/allow-dns-egress",
-          "networkpolicies/allow-https-egress", "secrets/postgres-credentials",
-          "persistentvolumeclaims/postgres-data", "deployments/postgres", "services/postgres"));
+  EXPECT_THAT(Names(p), ::testing::ElementsAre(
+                            "finalizer", "namespaces/team-pr-1", "resourcequotas/environment-quota",
+                            "networkpolicies/environment-isolation", "networkpolicies/allow-web",
+                            "secrets/postgres-credentials", "persistentvolumeclaims/postgres-data",
+                            "deployments/postgres", "services/postgres"));
   EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   ASSERT_TRUE(p.status_patch);
   EXPECT_TRUE(p.event);
@@ -239,12 +236,18 @@ TEST_F(PlannerTest, ObjectsNoLongerDesiredArePruned) {
                  R"({"metadata":{"name":"workspace","namespace":"team-pr-1",)", owned, "}}")));
   state_.Put(r::kNamespaces, *kube::Object::Parse(absl::StrCat(
                                  R"({"metadata":{"name":"team-old-name",)", owned, "}}")));
+  // An upgrade from the release that wrote one NetworkPolicy per rule.
+  state_.Put(
+      r::kNetworkPolicies,
+      *kube::Object::Parse(absl::StrCat(
+          R"({"metadata":{"name":"default-deny-all","namespace":"team-pr-1",)", owned, "}}")));
   // Someone else's in the same namespace, and ours elsewhere: left alone.
   state_.Put(r::kServices,
              *kube::Object::Parse(R"({"metadata":{"name":"theirs","namespace":"team-pr-1"}})"));
   Plan p = Run(env);
   EXPECT_THAT(Names(p),
-              ::testing::UnorderedElementsAre("namespaces/team-old-name", "deployments/workspace"));
+              ::testing::UnorderedElementsAre("namespaces/team-old-name", "deployments/workspace",
+                                              "networkpolicies/default-deny-all"));
   for (const Action& a : p.actions) EXPECT_EQ(a.type, Action::Type::kDelete);
   EXPECT_EQ(p.phase, v1alpha1::Phase::kReady);
 }

@@ -122,20 +122,10 @@ const std::string kServerNamespace = Fixture("server/namespace.json");
 const std::string kServerResourceQuotaEnvironmentQuota =
     Fixture("server/resource-quota-environment-quota.json");
 
-const std::string kServerNetworkPolicyDefaultDenyAll =
-    Fixture("server/network-policy-default-deny-all.json");
+const std::string kServerNetworkPolicyEnvironmentIsolation =
+    Fixture("server/network-policy-environment-isolation.json");
 
-const std::string kServerNetworkPolicyAllowIngressController =
-    Fixture("server/network-policy-allow-ingress-controller.json");
-
-const std::string kServerNetworkPolicyAllowSameNamespace =
-    Fixture("server/network-policy-allow-same-namespace.json");
-
-const std::string kServerNetworkPolicyAllowDnsEgress =
-    Fixture("server/network-policy-allow-dns-egress.json");
-
-const std::string kServerNetworkPolicyAllowHttpsEgress =
-    Fixture("server/network-policy-allow-https-egress.json");
+const std::string kServerNetworkPolicyAllowWeb = Fixture("server/network-policy-allow-web.json");
 
 const std::string kServerPersistentVolumeClaimPostgresData =
     Fixture("server/persistent-volume-claim-postgres-data.json");
@@ -205,11 +195,8 @@ std::vector<ServerCase> ServerCases() {
   return {
       {BuildNamespace(dev), kServerNamespace},
       {BuildResourceQuota(dev), kServerResourceQuotaEnvironmentQuota},
-      {policies[0], kServerNetworkPolicyDefaultDenyAll},
-      {policies[1], kServerNetworkPolicyAllowIngressController},
-      {policies[2], kServerNetworkPolicyAllowSameNamespace},
-      {policies[3], kServerNetworkPolicyAllowDnsEgress},
-      {policies[4], kServerNetworkPolicyAllowHttpsEgress},
+      {policies[0], kServerNetworkPolicyEnvironmentIsolation},
+      {policies[1], kServerNetworkPolicyAllowWeb},
       {claim("postgres-data"), kServerPersistentVolumeClaimPostgresData},
       {BuildDeployment(dev, dev.services.front()), kServerDeploymentPostgres},
       {BuildService(dev, dev.services.front()), kServerServicePostgres},
@@ -299,15 +286,17 @@ TEST(SubsetServerTest, DriftIsSeen) {
     Set(d, "/spec/template/spec/containers/0/resources/limits/memory", "256Mi");
   }));
   // A NetworkPolicy rule removed or weakened.
-  EXPECT_FALSE(StillSubsetAfter(find(kServerNetworkPolicyAllowDnsEgress),
-                                kServerNetworkPolicyAllowDnsEgress,
-                                [](auto& d) { EraseAt(d, "/spec/egress/0/ports", 0); }));
-  EXPECT_FALSE(StillSubsetAfter(find(kServerNetworkPolicyDefaultDenyAll),
-                                kServerNetworkPolicyDefaultDenyAll,
+  EXPECT_FALSE(StillSubsetAfter(find(kServerNetworkPolicyEnvironmentIsolation),
+                                kServerNetworkPolicyEnvironmentIsolation,
+                                [](auto& d) { EraseAt(d, "/spec/egress/1/ports", 0); }));
+  EXPECT_FALSE(StillSubsetAfter(find(kServerNetworkPolicyEnvironmentIsolation),
+                                kServerNetworkPolicyEnvironmentIsolation,
                                 [](auto& d) { EraseAt(d, "/spec/policyTypes", 1); }));
-  EXPECT_FALSE(StillSubsetAfter(find(kServerNetworkPolicyAllowSameNamespace),
-                                kServerNetworkPolicyAllowSameNamespace,
+  EXPECT_FALSE(StillSubsetAfter(find(kServerNetworkPolicyEnvironmentIsolation),
+                                kServerNetworkPolicyEnvironmentIsolation,
                                 [](auto& d) { d["spec"].RemoveMember("egress"); }));
+  EXPECT_FALSE(StillSubsetAfter(find(kServerNetworkPolicyAllowWeb), kServerNetworkPolicyAllowWeb,
+                                [](auto& d) { EraseAt(d, "/spec/ingress/0/ports", 0); }));
   // Metadata: a label the informers filter on, the annotation they map back with.
   EXPECT_FALSE(StillSubsetAfter(find(kServerNamespace), kServerNamespace, [](auto& d) {
     d["metadata"]["labels"].RemoveMember("app.kubernetes.io/managed-by");

@@ -30,8 +30,8 @@ namespace controllers {
 kube::Object BuildNamespace(const Desired& d);
 // 2. ResourceQuota environment-quota.
 kube::Object BuildResourceQuota(const Desired& d);
-// 3. The five NetworkPolicies, one per operator-AGENTS.md rule, in its order,
-// and a sixth when the repository is cloned over another port than 443.
+// 3. The NetworkPolicies: operator-AGENTS.md's five rules in two objects,
+// environment-isolation (every pod) and allow-web (the web pods).
 std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorConfig& cfg);
 // The registry-credentials Secret copied from the Project's namespace (type
 // and data of source).

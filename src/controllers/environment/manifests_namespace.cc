@@ -95,74 +95,52 @@ kube::Object BuildResourceQuota(const Desired& d) {
 }
 
 // PRODUCT.md "Reconciliation" 3 / operator-AGENTS.md "NetworkPolicy
-// Configuration" 1-5: one object per rule, named for it, so `kubectl get
-// networkpolicy` reads like the list. Policies add up: a connection passes
-// when the source's egress and the destination's ingress both allow it.
+// Configuration" 1-5, in two objects (each costs a write per Environment):
+//
+// - environment-isolation selects every pod, for ingress and egress: that is
+//   rule 1 (deny-all; a selected pod admits only what some policy allows),
+//   with rules 3 (same namespace, both halves: with egress isolated, ingress
+//   alone would still stop db-migrate -> postgres at its source), 4 (DNS, UDP
+//   and TCP 53, to the DNS namespace) and 5 (HTTPS anywhere);
+// - allow-web selects the web pods only: rule 2 (the ingress controller's
+//   namespace, to the web port only: not postgres, not other ports; none in
+//   workspace mode) and, for a repository cloned over ssh, git:// or http://,
+//   exactly the port its URL needs (git-clone runs in that pod).
+//
+// Policies add up: a connection passes when the source's egress and the
+// destination's ingress both allow it.
 std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorConfig& cfg) {
   J all_pods = J::Obj({});
-  std::vector<kube::Object> out;
-  // 1: default deny-all, ingress and egress, every pod.
-  out.push_back(
-      Policy(d, kDenyAllPolicyName,
-             J::Obj({{"podSelector", all_pods}, {"policyTypes", J::Arr({"Ingress", "Egress"})}}))
-          .ToObject());
-  // 2: ingress from the ingress controller's namespace, to the web pods'
-  // port only (not postgres, not other ports); none in workspace mode.
-  J web_pods = J::Obj({{"matchLabels", J::Obj({{kAppNameLabel, d.main.name}})}});
+  J same_namespace = J::Arr({J::Obj({{"podSelector", all_pods}})});
+  J isolation = J::Obj(
+      {{"podSelector", all_pods},
+       {"policyTypes", J::Arr({"Ingress", "Egress"})},
+       {"ingress", J::Arr({J::Obj({{"from", same_namespace}})})},
+       {"egress",
+        J::Arr({J::Obj({{"to", same_namespace}}),
+                J::Obj({{"to", J::Arr({NamespaceSelector(cfg.dns_namespace)})},
+                        {"ports", J::Arr({J::Obj({{"protocol", "UDP"}, {"port", 53}}),
+                                          J::Obj({{"protocol", "TCP"}, {"port", 53}})})}}),
+                J::Obj({{"ports", J::Arr({J::Obj({{"protocol", "TCP"}, {"port", 443}})})}})})}});
   J from_ingress = J::Arr({});
   if (d.http)
     from_ingress.Push(
         J::Obj({{"from", J::Arr({NamespaceSelector(cfg.ingress_namespace)})},
                 {"ports", J::Arr({J::Obj({{"protocol", "TCP"},
                                           {"port", d.main.service_ports.front().target}})})}}));
-  out.push_back(Policy(d, kIngressControllerPolicyName,
-                       J::Obj({{"podSelector", web_pods},
-                               {"policyTypes", J::Arr({"Ingress"})},
-                               {"ingress", std::move(from_ingress)}}))
-                    .ToObject());
-  // 3: pod to pod inside the namespace (db-migrate -> postgres). Its egress
-  // half is needed too: with egress denied by 1, the connection would stop at
-  // the source.
-  out.push_back(
-      Policy(d, kSameNamespacePolicyName,
-             J::Obj({{"podSelector", all_pods},
-                     {"policyTypes", J::Arr({"Ingress", "Egress"})},
-                     {"ingress",
-                      J::Arr({J::Obj({{"from", J::Arr({J::Obj({{"podSelector", all_pods}})})}})})},
-                     {"egress",
-                      J::Arr({J::Obj({{"to", J::Arr({J::Obj({{"podSelector", all_pods}})})}})})}}))
-          .ToObject());
-  // 4: DNS, UDP and TCP 53, to the DNS namespace.
-  out.push_back(
-      Policy(d, kDnsPolicyName,
-             J::Obj({{"podSelector", all_pods},
-                     {"policyTypes", J::Arr({"Egress"})},
-                     {"egress",
-                      J::Arr({J::Obj(
-                          {{"to", J::Arr({NamespaceSelector(cfg.dns_namespace)})},
-                           {"ports", J::Arr({J::Obj({{"protocol", "UDP"}, {"port", 53}}),
-                                             J::Obj({{"protocol", "TCP"}, {"port", 53}})})}})})}}))
-          .ToObject());
-  // git-clone over another transport than HTTPS (ssh://, git@, git://,
-  // http://): exactly the port its URL needs, for the pod that clones.
-  if (const int port = GitPort(d.repository_url); port != 0 && port != 443)
-    out.push_back(
-        Policy(
-            d, kGitPolicyName,
-            J::Obj({{"podSelector", web_pods},
-                    {"policyTypes", J::Arr({"Egress"})},
-                    {"egress", J::Arr({J::Obj({{"ports", J::Arr({J::Obj({{"protocol", "TCP"},
-                                                                         {"port", port}})})}})})}}))
-            .ToObject());
-  // 5: HTTPS anywhere (image registry, git, npm).
-  out.push_back(
-      Policy(d, kHttpsPolicyName,
-             J::Obj({{"podSelector", all_pods},
-                     {"policyTypes", J::Arr({"Egress"})},
-                     {"egress", J::Arr({J::Obj({{"ports", J::Arr({J::Obj({{"protocol", "TCP"},
-                                                                          {"port", 443}})})}})})}}))
-          .ToObject());
-  return out;
+  J web =
+      J::Obj({{"podSelector", J::Obj({{"matchLabels", J::Obj({{kAppNameLabel, d.main.name}})}})}});
+  const int git = GitPort(d.repository_url);
+  if (git != 0 && git != 443) {
+    web.Set("policyTypes", J::Arr({"Ingress", "Egress"}))
+        .Set("ingress", std::move(from_ingress))
+        .Set("egress",
+             J::Arr({J::Obj({{"ports", J::Arr({J::Obj({{"protocol", "TCP"}, {"port", git}})})}})}));
+  } else {
+    web.Set("policyTypes", J::Arr({"Ingress"})).Set("ingress", std::move(from_ingress));
+  }
+  return {Policy(d, kIsolationPolicyName, std::move(isolation)).ToObject(),
+          Policy(d, kWebPolicyName, std::move(web)).ToObject()};
 }
 
 // PRODUCT.md "The real client": the Project namespace's pull credentials,

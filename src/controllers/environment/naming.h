@@ -44,15 +44,9 @@ inline constexpr char kPostgresName[] = "postgres";  // Deployment and Service
 inline constexpr char kPostgresPvcName[] = "postgres-data";
 inline constexpr char kWebName[] = "web";  // Deployment, Service and Ingress
 inline constexpr char kWorkspacePvcName[] = "workspace";
-// NetworkPolicies, one per operator-AGENTS.md "NetworkPolicy Configuration" rule.
-inline constexpr char kDenyAllPolicyName[] = "default-deny-all";
-inline constexpr char kIngressControllerPolicyName[] = "allow-ingress-controller";
-inline constexpr char kSameNamespacePolicyName[] = "allow-same-namespace";
-inline constexpr char kDnsPolicyName[] = "allow-dns-egress";
-inline constexpr char kHttpsPolicyName[] = "allow-https-egress";
-// Only for a repository cloned over ssh, git:// or http://: the one port its
-// URL needs, for the pod that clones.
-inline constexpr char kGitPolicyName[] = "allow-git-egress";
+// The NetworkPolicies (manifests.h: operator-AGENTS.md's five rules in two).
+inline constexpr char kIsolationPolicyName[] = "environment-isolation";
+inline constexpr char kWebPolicyName[] = "allow-web";
 // Image pull credentials: copied from the Project's namespace (PRODUCT.md "The real client").
 inline constexpr char kRegistrySecretName[] = "registry-credentials";
 // The operator's postgres password (key kDbPasswordKey), generated once.
