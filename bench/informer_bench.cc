@@ -15,7 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "controllers/cache_transform.h"
+#include "controllers/environment/cache_transform.h"
 #include "informer/informer.h"
 #include "kube/resource.h"
 #include "kube/watch_decoder.h"

@@ -19,8 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "informer/work_queue.h"
-#include "informer/worker_pool.h"
+#include "workqueue/work_queue.h"
+#include "workqueue/worker_pool.h"
 
 namespace {
 
@@ -36,11 +36,11 @@ void Throughput() {
 
   double best = 0;
   for (int round = 0; round < 3; ++round) {
-    informer::WorkQueue q(informer::WorkQueueOptions{.name = "bench"});
+    workqueue::WorkQueue q(workqueue::WorkQueueOptions{.name = "bench"});
     std::atomic<int> done{0};
-    informer::WorkerPool pool(&q, kWorkers, [&](const std::string&) {
+    workqueue::WorkerPool pool(&q, kWorkers, [&](const std::string&) {
       done.fetch_add(1, std::memory_order_relaxed);
-      return informer::ReconcileResult{};
+      return workqueue::ReconcileResult{};
     });
     pool.Start();
     const auto t0 = Clock::now();
@@ -65,7 +65,7 @@ struct LatencyFigures {
   size_t samples;
 };
 
-LatencyFigures LiveLatency(informer::Priority resync_priority) {
+LatencyFigures LiveLatency(workqueue::Priority resync_priority) {
   constexpr int kResyncKeys = 10000;
   constexpr int kCycles = 5;
   constexpr auto kCycle = std::chrono::milliseconds(1000);
@@ -81,14 +81,14 @@ LatencyFigures LiveLatency(informer::Priority resync_priority) {
   std::vector<Clock::time_point> added(kLive);
   std::vector<double> latency_ms(kLive, -1);
 
-  informer::WorkQueue q(informer::WorkQueueOptions{.name = "bench"});
-  informer::WorkerPool pool(&q, kWorkers, [&](const std::string& key) {
+  workqueue::WorkQueue q(workqueue::WorkQueueOptions{.name = "bench"});
+  workqueue::WorkerPool pool(&q, kWorkers, [&](const std::string& key) {
     int n;
     if (absl::StartsWith(key, "live/") && absl::SimpleAtoi(absl::string_view(key).substr(5), &n)) {
       latency_ms[n] = std::chrono::duration<double, std::milli>(Clock::now() - added[n]).count();
     }
     Spin(std::chrono::microseconds(50));
-    return informer::ReconcileResult{};
+    return workqueue::ReconcileResult{};
   });
   pool.Start();
 
@@ -123,12 +123,12 @@ LatencyFigures LiveLatency(informer::Priority resync_priority) {
 
 int main() {
   Throughput();
-  for (informer::Priority p : {informer::Priority::kLow, informer::Priority::kHigh}) {
+  for (workqueue::Priority p : {workqueue::Priority::kLow, workqueue::Priority::kHigh}) {
     const LatencyFigures f = LiveLatency(p);
     std::printf(
         "live_latency (10000 resync keys as %s, %d workers, 50us/key): %zu live keys, "
         "p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-        p == informer::Priority::kLow ? "kLow" : "kHigh (FIFO baseline)", kWorkers, f.samples,
+        p == workqueue::Priority::kLow ? "kLow" : "kHigh (FIFO baseline)", kWorkers, f.samples,
         f.p50_ms, f.p99_ms, f.max_ms);
   }
   return 0;

@@ -9,7 +9,7 @@
 // everything paused) is subtracted.
 //
 // The objects are kube-operator's own manifests for a development Environment
-// (controllers::BuildAll: the namespace, quota, five NetworkPolicies, two
+// (controllers::BuildAll: the namespace, quota, two NetworkPolicies, two
 // claims, two Deployments, two Services, the Ingress), sent N of each kind,
 // from --threads threads:
 //   create      POST (what the client-go reference sends, and a first write could)
@@ -38,9 +38,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "api/v1alpha1/environment.h"
-#include "controllers/builders.h"
-#include "controllers/naming.h"
-#include "controllers/resolve.h"
+#include "controllers/environment/manifests.h"
+#include "controllers/environment/naming.h"
+#include "controllers/environment/resolve.h"
 #include "kube/api_error.h"
 #include "kube/client.h"
 #include "kube/cpprest_transport.h"

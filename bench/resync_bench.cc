@@ -8,7 +8,7 @@
 // them should send nothing. It answers lists (paginated), holds watches open
 // (a bookmark a minute, as the API server), and records every other request.
 //
-// Measures (docs/benchmarks.md, issue #8 targets):
+// Measures (docs/benchmarks.md targets):
 //   - steady: CPU seconds of this process over a window of steady state with
 //     the resync running (default 60 s at 5 s), and the requests sent in it;
 //   - probes: a new Environment's ADDED watch event injected → the namespace's
@@ -40,8 +40,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "controllers/environment_controller.h"
-#include "controllers/planner.h"
+#include "controllers/environment/controller.h"
+#include "controllers/environment/planner.h"
 #include "kube/client.h"
 #include "kube/transport.h"
 #include "ops/metrics.h"
@@ -142,7 +142,7 @@ class FakeApiServer final : public kube::Transport {
   }
 
   absl::StatusOr<kube::HttpResponse> Stream(
-      const kube::HttpRequest& req, kube::Cancellation& cancel,
+      const kube::HttpRequest& req, util::Cancellation& cancel,
       absl::FunctionRef<bool(absl::string_view)> on_data) override {
     const std::string collection(absl::string_view(req.path).substr(0, req.path.find('?')));
     auto w = std::make_shared<Watcher>();
@@ -241,8 +241,7 @@ class GeneratedState final : public controllers::ClusterState {
     if (it == objects_.end()) return std::nullopt;
     return it->second.object;
   }
-  std::vector<kube::Object> Owned(const kube::Resource& res,
-                                  absl::string_view uid) const override {
+  std::vector<kube::Object> Owned(const kube::Resource& res, absl::string_view uid) const override {
     std::vector<kube::Object> out;
     const std::string prefix = absl::StrCat(res.Path(), "/");
     for (const auto& [key, slot] : objects_)
@@ -337,9 +336,9 @@ bool Settle(EnvParts& env, GeneratedState& state, const controllers::OperatorCon
 // ---------------------------------------------------------------------------
 
 // Counts reconciles, forwarding to the operator's own metrics.
-class CountingObserver final : public informer::WorkerPoolObserver {
+class CountingObserver final : public workqueue::WorkerPoolObserver {
  public:
-  explicit CountingObserver(informer::WorkerPoolObserver* next) : next_(next) {}
+  explicit CountingObserver(workqueue::WorkerPoolObserver* next) : next_(next) {}
   void ReconcileDone(absl::string_view result, absl::Duration took) override {
     reconciles_.fetch_add(1, std::memory_order_relaxed);
     busy_ns_.fetch_add(absl::ToInt64Nanoseconds(took), std::memory_order_relaxed);
@@ -350,7 +349,7 @@ class CountingObserver final : public informer::WorkerPoolObserver {
   double busy_seconds() const { return static_cast<double>(busy_ns_.load()) / 1e9; }
 
  private:
-  informer::WorkerPoolObserver* const next_;
+  workqueue::WorkerPoolObserver* const next_;
   std::atomic<int64_t> reconciles_{0};
   std::atomic<int64_t> busy_ns_{0};
 };

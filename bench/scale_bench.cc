@@ -1,4 +1,4 @@
-// Scale benchmark driver (issue #8): against a running control plane and a
+// Scale benchmark driver: against a running control plane and a
 // running operator (started by scripts/bench.sh), creates N Environments and
 // measures latencies from watches (the project's informers), the operator's
 // RSS and CPU from /proc, and its API requests from the audit log. Writes one

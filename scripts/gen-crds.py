@@ -224,7 +224,9 @@ CONDITIONS = arr("Observations of the object's state (metav1.Condition).", obj("
 }, required=["type", "status", "lastTransitionTime"]), **{"x-kubernetes-list-type": "map",
                                                          "x-kubernetes-list-map-keys": ["type"]})
 
-META = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"}}
+META = {"apiVersion": s("Versioned schema of this object: catalyst.catalyst.dev/v1alpha1."),
+        "kind": s("The kind of this object."),
+        "metadata": {"type": "object"}}
 
 
 def environment_crd():

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Checks the Helm chart deploy/kube-operator: its crds/ is identical to the repository's crds/,
 # its appVersion is meson.build's project version, `helm lint --strict`, `helm template` with the default values and with replicas=1 +
-# ServiceMonitor (and on Kubernetes 1.20), and the values schema rejects a bad value. When the
+# ServiceMonitor (and on Kubernetes 1.20), with every optional object on and with plain metrics,
+# and the values schema rejects a bad value. The PrometheusRule's rules go through `promtool
+# check rules` and `promtool test rules` (tests/promtool/), the Grafana dashboard must parse and
+# every PromQL expression in it must too (promtool, in a generated rule file). When the
 # local control plane answers, the rendered objects and the CRD also go through
 # `kubectl apply --dry-run=server` (nothing is created). One line per check; exit 1 if any failed.
 #
@@ -67,9 +70,13 @@ default_ok() {
     has "$TMP/default.yaml" '^kind: Deployment$' '^  replicas: 2$' '^kind: ClusterRole$' \
       '^kind: ClusterRoleBinding$' '^kind: Role$' '^kind: ServiceAccount$' '^kind: Service$' \
       '^kind: PodDisruptionBudget$' '"--leader-elect=true"' '"--leader-election-namespace=default"' \
-      '"--metrics-bind-address=:8080"' '"--health-probe-bind-address=:8081"' 'name: http-metrics' \
-      'path: /healthz' 'path: /readyz' 'readOnlyRootFilesystem: true' &&
-    lacks "$TMP/default.yaml" '^kind: ServiceMonitor$' 'kind: CustomResourceDefinition'
+      '"--metrics-bind-address=:8443"' '"--metrics-secure=true"' '"--health-probe-bind-address=:8081"' \
+      'name: https-metrics' 'name: http-health' 'path: /healthz' 'path: /readyz' \
+      'readOnlyRootFilesystem: true' 'resources: \["tokenreviews"\]' \
+      'resources: \["subjectaccessreviews"\]' 'name: kube-operator-metrics-reader$' \
+      'nonResourceURLs: \["/metrics"\]' 'helm.sh/hook: test' 'name: kube-operator-test-metrics-reader' &&
+    lacks "$TMP/default.yaml" '^kind: ServiceMonitor$' 'kind: CustomResourceDefinition' \
+      '^kind: PrometheusRule$' '^kind: NetworkPolicy$' 'grafana_dashboard' '--metrics-cert-dir'
 }
 check "helm template (defaults)" default_ok
 
@@ -80,6 +87,85 @@ single_ok() {
     lacks "$TMP/single.yaml" '^kind: PodDisruptionBudget$' '^kind: Role$'
 }
 check "helm template (replicas=1, serviceMonitor)" single_ok
+
+# Every optional object, and a certificate Secret for the metrics endpoint.
+ALL=(--set serviceMonitor.enabled=true --set prometheusRule.enabled=true
+  --set grafanaDashboard.enabled=true --set networkPolicy.enabled=true
+  --set metrics.certSecret=kube-operator-metrics-cert)
+check "helm lint --strict (every optional object)" "$HELM" lint --strict "$CHART" "${ALL[@]}"
+all_ok() {
+  render "$TMP/all.yaml" "${ALL[@]}" &&
+    has "$TMP/all.yaml" '^kind: ServiceMonitor$' '^kind: PrometheusRule$' '^kind: NetworkPolicy$' \
+      'grafana_dashboard: "1"' 'scheme: https' 'insecureSkipVerify: true' 'bearerTokenFile: ' \
+      '"--metrics-cert-dir=/tmp/k8s-metrics-server/metrics-certs"' 'secretName: kube-operator-metrics-cert' \
+      'alert: KubeOperatorNoLeader' 'k8s-app: kube-dns' 'app.kubernetes.io/component: test'
+}
+check "helm template (every optional object)" all_ok
+# Plain metrics: the old :8080 endpoint, no HTTPS anywhere, no token in the test Pod.
+plain_ok() {
+  render "$TMP/plain.yaml" --set metrics.secure=false --set metrics.port=8080 \
+    --set metrics.service.port=8080 --set serviceMonitor.enabled=true &&
+    has "$TMP/plain.yaml" '"--metrics-secure=false"' '"--metrics-bind-address=:8080"' \
+      'name: http-metrics' 'scheme: http$' &&
+    lacks "$TMP/plain.yaml" 'https-metrics' 'bearerTokenFile' 'kube-operator-test-metrics-reader'
+}
+check "helm template (metrics.secure=false)" plain_ok
+
+# The PrometheusRule: valid rules, and they fire (and stay quiet) as tests/promtool expects.
+rules_of() { # rendered.yaml out.yaml: the PrometheusRule's groups as a Prometheus rule file
+  python3 - "$1" "$2" <<'EOF'
+import sys, yaml
+rules = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d.get("kind") == "PrometheusRule"]
+assert len(rules) == 1, f"{len(rules)} PrometheusRules rendered"
+yaml.safe_dump({"groups": rules[0]["spec"]["groups"]}, open(sys.argv[2], "w"), sort_keys=False)
+EOF
+}
+rules_ok() {
+  mkdir -p "$TMP/rules" && rules_of "$TMP/all.yaml" "$TMP/rules/rules.yaml" &&
+    promtool check rules "$TMP/rules/rules.yaml" &&
+    render "$TMP/single-rules.yaml" --set replicaCount=1 --set prometheusRule.enabled=true &&
+    rules_of "$TMP/single-rules.yaml" "$TMP/rules/single.yaml" &&
+    promtool check rules "$TMP/rules/single.yaml" &&
+    lacks "$TMP/rules/single.yaml" 'KubeOperatorNoLeader'
+}
+check "PrometheusRule: promtool check rules (leader election on and off)" rules_ok
+rules_test_ok() {
+  cp "$REPO/tests/promtool/kube-operator-rules_test.yaml" "$TMP/rules/" &&
+    promtool test rules "$TMP/rules/kube-operator-rules_test.yaml"
+}
+check "PrometheusRule: promtool test rules (tests/promtool)" rules_test_ok
+
+# The dashboard: the ConfigMap's JSON parses, and each panel's PromQL does once Grafana's
+# variables are replaced the way Grafana would.
+dashboard_ok() {
+  python3 - "$TMP/all.yaml" "$CHART/dashboards/kube-operator.json" "$TMP/dashboard-rules.yaml" <<'EOF'
+import json, re, sys, yaml
+cms = [d for d in yaml.safe_load_all(open(sys.argv[1]))
+       if d and d.get("kind") == "ConfigMap" and d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+assert len(cms) == 1, f"{len(cms)} dashboard ConfigMaps rendered"
+dashboard = json.loads(cms[0]["data"]["kube-operator.json"])
+assert dashboard == json.load(open(sys.argv[2])), "the ConfigMap differs from dashboards/kube-operator.json"
+exprs = []
+def walk(v):
+    if isinstance(v, dict):
+        if isinstance(v.get("expr"), str): exprs.append(v["expr"])
+        for x in v.values(): walk(x)
+    elif isinstance(v, list):
+        for x in v: walk(x)
+walk(dashboard["panels"])
+assert exprs, "no expr in the dashboard"
+values = {"__rate_interval": "5m", "namespace": "default", "service": ".+"}
+def subst(e):
+    out = re.sub(r"\$(\w+)|\$\{(\w+)\}", lambda m: values[m.group(1) or m.group(2)], e)
+    assert "$" not in out, out
+    return out
+rules = [{"record": f"dashboard:expr_{i}", "expr": subst(e)} for i, e in enumerate(exprs)]
+yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}, open(sys.argv[3], "w"))
+print(f"{len(exprs)} expressions")
+EOF
+  promtool check rules "$TMP/dashboard-rules.yaml"
+}
+check "Grafana dashboard: JSON parses, every PromQL expression parses (promtool)" dashboard_ok
 
 # Kubernetes 1.20 (the oldest supported, and the local control plane): policy/v1beta1 PDB.
 old_ok() {
@@ -100,10 +186,26 @@ if [[ $KCFG != none && -f $KCFG ]] && "$KUBECTL" --kubeconfig "$KCFG" --request-
   ver=$(sed -n 's/.*"gitVersion": *"v\{0,1\}\([^"]*\)".*/\1/p' "$TMP/version")
   # Validated by the API server (schema, admission), never persisted.
   check "CRD: kubectl apply --dry-run=server" "${K[@]}" apply --dry-run=server -f "$CHART/crds/"
+  # Without the test hook: its Pod's ServiceAccount would not exist (a dry run creates nothing).
   server_ok() {
-    render "$TMP/server.yaml" --kube-version "$ver" && "${K[@]}" apply --dry-run=server -f "$TMP/server.yaml"
+    render "$TMP/server.yaml" --kube-version "$ver" --no-hooks &&
+      "${K[@]}" apply --dry-run=server -f "$TMP/server.yaml"
   }
   check "helm template | kubectl apply --dry-run=server (kube $ver)" server_ok
+  # NetworkPolicy, dashboard ConfigMap and the test hook, validated by the API server too.
+  extras_ok() {
+    render "$TMP/extras.yaml" --kube-version "$ver" --no-hooks --set networkPolicy.enabled=true \
+      --set grafanaDashboard.enabled=true && "${K[@]}" apply --dry-run=server -f "$TMP/extras.yaml"
+  }
+  check "helm template (networkPolicy, grafanaDashboard) | kubectl apply --dry-run=server" extras_ok
+  # The `helm test` hook; its Pod validated under the namespace's default ServiceAccount, which
+  # exists (HelmE2E runs the real `helm test`).
+  hook_ok() {
+    render "$TMP/hook.yaml" --kube-version "$ver" --show-only templates/tests/test-readyz-metrics.yaml &&
+      sed -i 's/^  serviceAccountName: .*-test$/  serviceAccountName: default/' "$TMP/hook.yaml" &&
+      "${K[@]}" apply --dry-run=server -f "$TMP/hook.yaml"
+  }
+  check "helm test hook | kubectl apply --dry-run=server" hook_ok
   if "${K[@]}" get crd servicemonitors.monitoring.coreos.com >/dev/null 2>&1; then
     sm_ok() {
       render "$TMP/sm.yaml" --kube-version "$ver" --set replicaCount=1 --set serviceMonitor.enabled=true &&

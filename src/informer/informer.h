@@ -27,7 +27,7 @@ struct InformerOptions {
   // Synced but without an open watch or any word from the server for this
   // long: stale (readiness goes false). Reconnects take well under a second
   // (first backoff 0.8 s); 10 s without a watch means the API server is
-  // unreachable, which /readyz should say (issue #7 fault 1).
+  // unreachable, which /readyz should say (docs/reliability.md, API server faults).
   absl::Duration stale_after = absl::Seconds(10);
   // Applied to every object on ingest — listed, watched, deleted — before
   // the store or a handler sees it (client-go's SetTransform): what the cache
@@ -64,7 +64,7 @@ class Informer final : private ReflectorSink {
   Store store_;
   std::vector<EventHandler*> handlers_;
   Reflector reflector_;
-  kube::Cancellation stop_;
+  util::Cancellation stop_;
   std::thread thread_;
 };
 

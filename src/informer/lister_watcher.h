@@ -16,7 +16,7 @@ class ListerWatcher {
  public:
   virtual ~ListerWatcher() = default;
   virtual absl::StatusOr<kube::ListResult> List(const kube::ListOptions& opts) = 0;
-  virtual absl::Status Watch(const kube::WatchOptions& opts, kube::Cancellation& cancel,
+  virtual absl::Status Watch(const kube::WatchOptions& opts, util::Cancellation& cancel,
                              absl::FunctionRef<bool(kube::WatchEvent)> on_event) = 0;
 };
 
@@ -41,7 +41,7 @@ class ClientListerWatcher final : public ListerWatcher {
     if (!list.ok()) return NameWhatIsMissing(list.status());
     return list;
   }
-  absl::Status Watch(const kube::WatchOptions& opts, kube::Cancellation& cancel,
+  absl::Status Watch(const kube::WatchOptions& opts, util::Cancellation& cancel,
                      absl::FunctionRef<bool(kube::WatchEvent)> on_event) override {
     kube::WatchOptions o = opts;
     o.label_selector = label_selector_;
@@ -53,7 +53,7 @@ class ClientListerWatcher final : public ListerWatcher {
  private:
   // A collection that 404s is a resource the server does not serve (for a
   // custom resource: its CRD is not installed). The server only says "could
-  // not find the requested resource"; issue #7 fault 8 wants the log to name it.
+  // not find the requested resource"; the log must name what is missing.
   absl::Status NameWhatIsMissing(absl::Status s) const {
     if (!kube::apierrors::IsNotFound(s)) return s;
     auto e = kube::GetApiError(s);

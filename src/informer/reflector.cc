@@ -87,10 +87,10 @@ absl::Status Reflector::ListAll(const std::string& resource_version) {
   return absl::OkStatus();
 }
 
-absl::Status Reflector::WatchOnce(kube::Cancellation& stop) {
+absl::Status Reflector::WatchOnce(util::Cancellation& stop) {
   static thread_local absl::BitGen gen;
   const absl::Duration timeout = options_.min_watch_timeout * absl::Uniform(gen, 1.0, 2.0);
-  kube::Cancellation cancel;  // this stream's: stop or the watchdog fire it
+  util::Cancellation cancel;  // this stream's: stop or the watchdog fire it
   const int link = stop.OnCancel([&cancel] { cancel.Cancel(); });
   {
     std::lock_guard l(mu_);
@@ -134,7 +134,7 @@ absl::Status Reflector::WatchOnce(kube::Cancellation& stop) {
   return s;
 }
 
-void Reflector::WatchdogLoop(kube::Cancellation& stop) {
+void Reflector::WatchdogLoop(util::Cancellation& stop) {
   while (!stop.WaitFor(options_.watchdog_poll)) {
     std::lock_guard l(mu_);
     if (watch_cancel_ && clock_->Now() - last_progress_ > options_.watchdog) {
@@ -149,75 +149,70 @@ void Reflector::WatchdogLoop(kube::Cancellation& stop) {
   }
 }
 
-void Reflector::Run(kube::Cancellation& stop) {
+// Waits d before the next attempt, saying why.
+void Reflector::WaitAfter(util::Cancellation& stop, const absl::Status& why, absl::Duration d) {
+  if (options_.on_backoff) options_.on_backoff(d);
+  // Missing RBAC, a missing CRD or bad credentials do not heal by waiting
+  // alone: an error, not a warning, so that nobody mistakes it for a blip.
+  const bool config = kube::apierrors::IsForbidden(why) || kube::apierrors::IsNotFound(why) ||
+                      kube::apierrors::IsUnauthorized(why);
+  util::Log(config ? util::LogLevel::kError : util::LogLevel::kWarn, kLogger,
+            "retrying after backoff",
+            {{"resource", options_.name},
+             {"error", std::string(why.message())},
+             {"backoff", absl::FormatDuration(d)}});
+  stop.WaitFor(d);
+}
+
+void Reflector::CountError(const absl::Status& s) {
+  std::lock_guard l(mu_);
+  ++stats_.errors;
+  stats_.gone += kube::apierrors::IsGone(s);
+}
+
+void Reflector::Run(util::Cancellation& stop) {
   std::thread watchdog([&] { WatchdogLoop(stop); });
   util::Backoff backoff(options_.backoff_initial, options_.backoff_cap);
   bool need_list = true;
   std::string relist_from;  // after a 410: the last version seen, then ""
-  auto wait = [&](const absl::Status& why, absl::Duration d) {
-    if (options_.on_backoff) options_.on_backoff(d);
-    // Missing RBAC, a missing CRD or bad credentials do not heal by waiting
-    // alone: an error, not a warning, so that nobody mistakes it for a blip.
-    const bool config = kube::apierrors::IsForbidden(why) || kube::apierrors::IsNotFound(why) ||
-                        kube::apierrors::IsUnauthorized(why);
-    util::Log(config ? util::LogLevel::kError : util::LogLevel::kWarn, kLogger,
-              "retrying after backoff",
-              {{"resource", options_.name},
-               {"error", std::string(why.message())},
-               {"backoff", absl::FormatDuration(d)}});
-    stop.WaitFor(d);
-  };
+  // The server's Retry-After (a 429) wins over our own backoff.
   auto backoff_for = [&](const absl::Status& s) {
     absl::Duration d = backoff.Next();
     if (absl::Duration ra = kube::apierrors::RetryAfter(s); ra > absl::ZeroDuration()) d = ra;
     return d;
   };
-
   while (!stop.cancelled()) {
     if (need_list) {
       absl::Status s = ListAll(relist_from);
       if (stop.cancelled()) break;
       if (!s.ok()) {
-        {
-          std::lock_guard l(mu_);
-          ++stats_.errors;
-          stats_.gone += kube::apierrors::IsGone(s);
-        }
+        CountError(s);
         if (kube::apierrors::IsGone(s) && !relist_from.empty()) {
           relist_from.clear();  // that version is compacted too: a fresh list
           continue;
         }
-        wait(s, backoff_for(s));
+        WaitAfter(stop, s, backoff_for(s));
         continue;
       }
       need_list = false;
       relist_from.clear();
     }
-
     const absl::Time started = clock_->Now();
     const int64_t events_before = Stats().events + Stats().bookmarks;
     absl::Status s = WatchOnce(stop);
     if (stop.cancelled()) break;
-    const bool healthy_long = clock_->Now() - started >= options_.backoff_reset_after;
-    if (healthy_long) backoff.Reset();
+    if (clock_->Now() - started >= options_.backoff_reset_after) backoff.Reset();
     if (s.ok() || s.code() == absl::StatusCode::kCancelled) {
       // The server ended the watch (timeoutSeconds) or the watchdog did:
       // resume at once, unless the stream closed at once with nothing in it,
       // which would otherwise loop hot.
       const bool empty = Stats().events + Stats().bookmarks == events_before;
       if (empty && clock_->Now() - started < absl::Seconds(1) && s.ok())
-        wait(absl::UnavailableError("watch closed immediately"), backoff.Next());
+        WaitAfter(stop, absl::UnavailableError("watch closed immediately"), backoff.Next());
       continue;
     }
-    {
-      std::lock_guard l(mu_);
-      ++stats_.errors;
-    }
+    CountError(s);
     if (kube::apierrors::IsGone(s)) {
-      {
-        std::lock_guard l(mu_);
-        ++stats_.gone;
-      }
       util::Log(util::LogLevel::kInfo, kLogger, "watch expired (410); relisting",
                 {{"resource", options_.name}, {"resourceVersion", LastResourceVersion()}});
       need_list = true;
@@ -226,7 +221,7 @@ void Reflector::Run(kube::Cancellation& stop) {
     }
     // 429 and everything else: back off and resume the watch where it was.
     if (LastResourceVersion().empty()) need_list = true;
-    wait(s, backoff_for(s));
+    WaitAfter(stop, s, backoff_for(s));
   }
   watchdog.join();
 }

@@ -64,7 +64,7 @@ class Reflector {
   Reflector(ListerWatcher* lw, ReflectorSink* sink, ReflectorOptions options);
 
   // Runs until stop is cancelled. Call from one thread.
-  void Run(kube::Cancellation& stop);
+  void Run(util::Cancellation& stop);
 
   bool HasSynced() const;  // a first list has been delivered
   std::string LastResourceVersion() const;
@@ -83,9 +83,11 @@ class Reflector {
 
  private:
   absl::Status ListAll(const std::string& resource_version);
-  absl::Status WatchOnce(kube::Cancellation& stop);
+  absl::Status WatchOnce(util::Cancellation& stop);
   void Progress(const std::string& rv);
-  void WatchdogLoop(kube::Cancellation& stop);
+  void WatchdogLoop(util::Cancellation& stop);
+  void WaitAfter(util::Cancellation& stop, const absl::Status& why, absl::Duration d);
+  void CountError(const absl::Status& s);
 
   ListerWatcher* const lw_;
   ReflectorSink* const sink_;
@@ -99,7 +101,7 @@ class Reflector {
   absl::Time last_progress_ = absl::InfinitePast();
   absl::Time last_contact_ = absl::InfinitePast();  // Connected()
   absl::Time watch_opened_ = absl::InfinitePast();
-  kube::Cancellation* watch_cancel_ = nullptr;  // the open stream's
+  util::Cancellation* watch_cancel_ = nullptr;  // the open stream's
   ReflectorStats stats_;
 };
 

@@ -291,7 +291,8 @@ absl::Status Client::Delete(const Resource& r, absl::string_view ns, absl::strin
 }
 
 absl::Status Client::Watch(const Resource& r, absl::string_view ns, const WatchOptions& o,
-                           Cancellation& cancel, absl::FunctionRef<bool(WatchEvent)> on_event) {
+                           util::Cancellation& cancel,
+                           absl::FunctionRef<bool(WatchEvent)> on_event) {
   std::string q = "?watch=true";
   Query(q, "labelSelector", o.label_selector);
   Query(q, "fieldSelector", o.field_selector);

@@ -147,7 +147,7 @@ class Client {
   // a malformed or truncated stream (InvalidArgument / DataLoss).
   // An ERROR event is passed to on_event and also ends the watch with its status.
   absl::Status Watch(const Resource& r, absl::string_view ns, const WatchOptions& opts,
-                     Cancellation& cancel, absl::FunctionRef<bool(WatchEvent)> on_event);
+                     util::Cancellation& cancel, absl::FunctionRef<bool(WatchEvent)> on_event);
 
  private:
   absl::StatusOr<HttpResponse> Do(absl::string_view verb, HttpRequest req, bool idempotent);

@@ -69,14 +69,14 @@ class CpprestTransport final : public Transport {
     return result.get();
   }
 
-  absl::StatusOr<HttpResponse> Stream(const HttpRequest& req, Cancellation& cancel,
+  absl::StatusOr<HttpResponse> Stream(const HttpRequest& req, util::Cancellation& cancel,
                                       absl::FunctionRef<bool(absl::string_view)> on_data) override {
     auto msg = Build(req);
     if (!msg.ok()) return msg.status();
     pplx::cancellation_token_source cts;
     const int cb = cancel.OnCancel([cts]() mutable { cts.cancel(); });
     struct Unregister {
-      Cancellation& c;
+      util::Cancellation& c;
       int id;
       ~Unregister() { c.Remove(id); }
     } unregister{cancel, cb};

@@ -99,7 +99,7 @@ bool LeaderElector::TryAcquireOrRenew() {
   return true;
 }
 
-bool LeaderElector::Run(const kube::Cancellation& stop,
+bool LeaderElector::Run(const util::Cancellation& stop,
                         const std::function<void()>& started_leading) {
   util::Log(util::LogLevel::kInfo, kLogger, "attempting to acquire the lease",
             {{"lease", lock_->Describe()}, {"identity", config_.identity}});

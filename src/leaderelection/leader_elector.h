@@ -45,7 +45,7 @@ class LeaderElector final : public kube::WriteFence {
   // started_leading (on this thread: it must not block) and renews until
   // renewal fails for the renew deadline (returns false: leadership lost) or
   // stop fires (releases the lock if configured; returns true).
-  bool Run(const kube::Cancellation& stop, const std::function<void()>& started_leading = {});
+  bool Run(const util::Cancellation& stop, const std::function<void()>& started_leading = {});
 
   bool IsLeader() const;
   absl::Status AllowWrite() const override;

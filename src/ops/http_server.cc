@@ -1,20 +1,28 @@
 #include "ops/http_server.h"
 
 #include <arpa/inet.h>
+#include <openssl/ssl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <exception>
+#include <fstream>
 #include <list>
 #include <map>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -23,6 +31,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "ops/tls.h"
 #include "util/log.h"
 
 namespace ops {
@@ -42,8 +52,47 @@ constexpr auto kLinger = std::chrono::seconds(1);
 // An accept that failed (out of descriptors, ...) is tried again after this.
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 
+// A PEM file is a few KiB; anything past this is not one.
+constexpr std::streamsize kPemLimit = 1 << 20;
+
 bool IsHttpError(const beast::error_code& ec) {
   return &ec.category() == &http::make_error_code(http::error::bad_method).category();
+}
+
+absl::StatusOr<std::string> ReadPem(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  std::string data(static_cast<size_t>(kPemLimit) + 1, '\0');
+  in.read(data.data(), kPemLimit + 1);
+  data.resize(static_cast<size_t>(in.gcount()));
+  if (data.size() > static_cast<size_t>(kPemLimit))
+    return absl::InvalidArgumentError(absl::StrCat(path, ": larger than 1 MiB"));
+  return data;
+}
+
+timespec MTime(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return {};
+  return st.st_mtim;
+}
+
+// A server context: TLS 1.2 or later (controller-runtime's minimum), the
+// certificate chain and its key, which must match.
+absl::StatusOr<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const std::string& cert_pem,
+                                                                   const std::string& key_pem) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::single_dh_use);
+  beast::error_code ec;
+  // The key first: a certificate that does not match it then drops it, and
+  // the check below says so in words.
+  ctx->use_private_key(asio::buffer(key_pem), asio::ssl::context::pem, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("private key: ", ec.message()));
+  ctx->use_certificate_chain(asio::buffer(cert_pem), ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("certificate: ", ec.message()));
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
+    return absl::InvalidArgumentError("the private key does not match the certificate");
+  return ctx;
 }
 
 }  // namespace
@@ -78,14 +127,22 @@ absl::StatusOr<BindAddress> ParseBindAddress(absl::string_view address) {
 }
 
 struct HttpServer::Impl {
+  class SessionBase;
+  template <typename Stream>
   class Session;
 
-  Impl(std::string a, HttpServerOptions o) : address(std::move(a)), options(o) {}
+  Impl(std::string a, HttpServerOptions o) : address(std::move(a)), options(std::move(o)) {}
 
   void Accept();
   // A session ended: one connection fewer; accept again if that was paused.
   void Closed();
-  HttpReply Answer(const http::request<http::string_body>& req) const;
+  // The filter, then the handler (or 404/405). Runs on the filter pool when
+  // there is a filter, else on the loop.
+  HttpReply Answer(const HttpRequest& req) const;
+  // HTTPS: the context from the certificate files, or a self-signed one.
+  absl::Status LoadTls();
+  // HTTPS with files: a new context when either file changed (loop thread).
+  void MaybeReloadTls();
 
   const std::string address;
   const HttpServerOptions options;
@@ -100,45 +157,110 @@ struct HttpServer::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> accept_retry;
   std::thread thread;
+  // The filter's threads: it may wait for the API server, the loop must not.
+  std::optional<asio::thread_pool> pool;
 
-  // The server's thread only (and Stop's, once that thread has ended).
+  // The server's thread only (and Start's and Stop's, while it does not run).
   bool stopped = false;
-  bool accepting = false;    // an async_accept is pending
-  std::list<Session*> idle;  // waiting for a request, longest first
+  bool accepting = false;                   // an async_accept is pending
+  std::list<SessionBase*> idle;             // waiting for a request, longest first
+  std::shared_ptr<asio::ssl::context> tls;  // HTTPS: what new connections use
+  absl::Time tls_checked;                   // when the files were last looked at
+  std::pair<timespec, timespec> tls_mtimes{};
 };
 
-// One connection: read a request, answer it, again while the client keeps it alive.
-class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
+// What the server's idle list and eviction see of a connection.
+class HttpServer::Impl::SessionBase {
  public:
-  Session(tcp::socket socket, Impl* server) : stream_(std::move(socket)), server_(server) {}
-  ~Session() {
+  SessionBase(Impl* server, std::shared_ptr<asio::ssl::context> tls)
+      : server_(server), tls_(std::move(tls)) {}
+  virtual ~SessionBase() {
     SetIdle(false);
     server_->Closed();
   }
+  SessionBase(const SessionBase&) = delete;
+  SessionBase& operator=(const SessionBase&) = delete;
 
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
+  // Makes room for a new connection: the pending read ends, and with it the session.
+  virtual void Evict() = 0;
+
+ protected:
+  void SetIdle(bool idle) {
+    if (idle == idle_pos_.has_value()) return;
+    if (idle) {
+      idle_pos_ = server_->idle.insert(server_->idle.end(), this);
+    } else {
+      server_->idle.erase(*idle_pos_);
+      idle_pos_.reset();
+    }
+  }
+
+  Impl* const server_;
+  // The context this connection's TLS state came from, kept while it lives
+  // (a reload replaces the server's).
+  const std::shared_ptr<asio::ssl::context> tls_;
+
+ private:
+  std::optional<std::list<SessionBase*>::iterator> idle_pos_;  // set while in server_->idle
+};
+
+// One connection: (a TLS handshake,) read a request, answer it, again while
+// the client keeps it alive.
+template <typename Stream>
+class HttpServer::Impl::Session final : public SessionBase,
+                                        public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  Session(tcp::socket socket, Impl* server, std::shared_ptr<asio::ssl::context> tls)
+      : SessionBase(server, std::move(tls)), stream_(MakeStream(std::move(socket), tls_.get())) {}
+
+  void Start() {
+    if constexpr (kTls) {
+      // A connection that never finishes its handshake counts as idle: at
+      // the limit it makes room like one that never sends a request.
+      Lowest().expires_after(absl::ToChronoNanoseconds(server_->options.idle_timeout));
+      SetIdle(true);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                self->SetIdle(false);
+                                if (!ec) self->Read();
+                              });
+    } else {
+      Read();
+    }
+  }
+
+  void Evict() override {
+    SetIdle(false);
+    Lowest().close();
+  }
+
+ private:
+  static Stream MakeStream(tcp::socket socket, asio::ssl::context* tls) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *tls);
+    } else {
+      (void)tls;
+      return Stream(std::move(socket));
+    }
+  }
+
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
 
   void Read() {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(kBodyLimit);
-    stream_.expires_after(absl::ToChronoNanoseconds(server_->options.idle_timeout));
+    Lowest().expires_after(absl::ToChronoNanoseconds(server_->options.idle_timeout));
     SetIdle(true);
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
                        self->SetIdle(false);
                        self->OnRead(ec);
                      });
   }
 
-  // Makes room for a new connection: the pending read ends, and with it the session.
-  void Evict() {
-    SetIdle(false);
-    stream_.close();
-  }
-
- private:
   void OnRead(const beast::error_code& ec) {
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
       return Refuse(431, "request headers too large\n");
@@ -149,7 +271,27 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       return;
     if (ec) return Refuse(400, absl::StrCat("bad request: ", ec.message(), "\n"));
     const http::request<http::string_body>& req = parser_->get();
-    Reply(server_->Answer(req), req.version(), req.keep_alive(), req.method() == http::verb::head);
+    const absl::string_view target(req.target().data(), req.target().size());
+    const beast::string_view method = req.method_string();
+    const auto auth = req.find(http::field::authorization);
+    HttpRequest info{std::string(method.data(), method.size()),
+                     std::string(target.substr(0, target.find('?'))),
+                     auth == req.end() ? std::string()
+                                       : std::string(auth->value().data(), auth->value().size())};
+    const unsigned version = req.version();
+    const bool keep_alive = req.keep_alive();
+    const bool head = req.method() == http::verb::head;
+    if (!server_->options.filter) return Reply(server_->Answer(info), version, keep_alive, head);
+    // The filter may wait for the API server: it runs on the pool, and the
+    // reply is written back on the loop (which owns the stream).
+    asio::post(*server_->pool, [self = this->shared_from_this(), info = std::move(info), version,
+                                keep_alive, head]() mutable {
+      HttpReply reply = self->server_->Answer(info);
+      auto executor = self->stream_.get_executor();
+      asio::post(executor,
+                 [self = std::move(self), reply = std::move(reply), version, keep_alive,
+                  head]() mutable { self->Reply(std::move(reply), version, keep_alive, head); });
+    });
   }
 
   // A request that could not be read: say why, then close.
@@ -166,13 +308,14 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     response_.set(http::field::cache_control, "no-store");
     response_.set("X-Content-Type-Options", "nosniff");
     if (reply.code == 405) response_.set(http::field::allow, "GET, HEAD");
+    if (reply.code == 401) response_.set(http::field::www_authenticate, "Bearer");
     response_.keep_alive(keep_alive);
     // A HEAD reply says how long the body would be, and leaves it out.
     response_.content_length(reply.body.size());
     if (!head) response_.body() = std::move(reply.body);
-    stream_.expires_after(absl::ToChronoNanoseconds(server_->options.idle_timeout));
+    Lowest().expires_after(absl::ToChronoNanoseconds(server_->options.idle_timeout));
     http::async_write(stream_, response_,
-                      [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+                      [self = this->shared_from_this(), keep_alive](beast::error_code ec, size_t) {
                         if (ec) return;
                         if (keep_alive) return self->Read();
                         self->Linger();
@@ -181,33 +324,26 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
 
   // The last reply is out: say so, then drain what the client still sends
   // until it closes (or kLinger passes) rather than reset the connection.
+  // Over TLS, saying so is the close_notify exchange.
   void Linger() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(kLinger);
-    stream_.async_read_some(asio::buffer(drain_),
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
-                              if (!ec) self->Linger();
-                            });
-  }
-
-  void SetIdle(bool idle) {
-    if (idle == idle_pos_.has_value()) return;
-    if (idle) {
-      idle_pos_ = server_->idle.insert(server_->idle.end(), this);
+    Lowest().expires_after(kLinger);
+    if constexpr (kTls) {
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
     } else {
-      server_->idle.erase(*idle_pos_);
-      idle_pos_.reset();
+      beast::error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      stream_.async_read_some(asio::buffer(drain_),
+                              [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                                if (!ec) self->Linger();
+                              });
     }
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
   char drain_[512] = {};
-  std::optional<std::list<Session*>::iterator> idle_pos_;  // set while in server_->idle
-  Impl* const server_;
 };
 
 void HttpServer::Impl::Accept() {
@@ -228,7 +364,17 @@ void HttpServer::Impl::Accept() {
     }
     if (open.load() >= options.max_connections && !idle.empty()) idle.front()->Evict();
     ++open;
-    std::make_shared<Session>(std::move(socket), this)->Read();
+    if (tls) {
+      // TLS writes a reply as several records: without this, Nagle holds the
+      // second until the client's delayed ACK (40 ms a request, measured).
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      MaybeReloadTls();
+      std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(std::move(socket), this, tls)
+          ->Start();
+    } else {
+      std::make_shared<Session<beast::tcp_stream>>(std::move(socket), this, nullptr)->Start();
+    }
     Accept();
   });
 }
@@ -238,22 +384,24 @@ void HttpServer::Impl::Closed() {
   Accept();
 }
 
-HttpReply HttpServer::Impl::Answer(const http::request<http::string_body>& req) const {
-  const absl::string_view target(req.target().data(), req.target().size());
-  const absl::string_view path = target.substr(0, target.find('?'));
-  if (req.method() != http::verb::get && req.method() != http::verb::head) {
-    const beast::string_view method = req.method_string();
-    return {405, "text/plain; charset=utf-8",
-            absl::StrCat("method ", absl::string_view(method.data(), method.size()),
-                         " not allowed: GET or HEAD\n")};
+HttpReply HttpServer::Impl::Answer(const HttpRequest& req) const {
+  if (options.filter) {
+    try {
+      if (std::optional<HttpReply> refused = options.filter(req)) return *std::move(refused);
+    } catch (const std::exception& e) {
+      return {500, "text/plain; charset=utf-8", absl::StrCat("filter failed: ", e.what(), "\n")};
+    }
   }
-  auto it = handlers.find(std::string(path));
+  if (req.method != "GET" && req.method != "HEAD")
+    return {405, "text/plain; charset=utf-8",
+            absl::StrCat("method ", req.method, " not allowed: GET or HEAD\n")};
+  auto it = handlers.find(req.path);
   if (it == handlers.end()) {
     std::vector<std::string> paths;
     for (const auto& [p, h] : handlers) paths.push_back(p);
     return {404, "text/plain; charset=utf-8",
-            absl::StrCat("no handler for ", path, " (this server has ", absl::StrJoin(paths, ", "),
-                         ")\n")};
+            absl::StrCat("no handler for ", req.path, " (this server has ",
+                         absl::StrJoin(paths, ", "), ")\n")};
   }
   try {
     return it->second();
@@ -262,8 +410,61 @@ HttpReply HttpServer::Impl::Answer(const http::request<http::string_body>& req) 
   }
 }
 
+absl::Status HttpServer::Impl::LoadTls() {
+  const HttpsOptions& h = *options.https;
+  if (h.cert_file.empty() != h.key_file.empty())
+    return absl::InvalidArgumentError("HTTPS needs both a certificate and a key file, or neither");
+  if (h.cert_file.empty()) {
+    auto pem = SelfSignedCertificate(h.self_signed_hosts.empty() ? DefaultCertificateHosts()
+                                                                 : h.self_signed_hosts);
+    if (!pem.ok()) return pem.status();
+    auto ctx = MakeTlsContext(pem->cert, pem->key);
+    if (!ctx.ok()) return ctx.status();
+    tls = *std::move(ctx);
+    return absl::OkStatus();
+  }
+  auto cert = ReadPem(h.cert_file), key = ReadPem(h.key_file);
+  if (!cert.ok()) return cert.status();
+  if (!key.ok()) return key.status();
+  auto ctx = MakeTlsContext(*cert, *key);
+  if (!ctx.ok())
+    return absl::InvalidArgumentError(
+        absl::StrCat(h.cert_file, ", ", h.key_file, ": ", ctx.status().message()));
+  tls = *std::move(ctx);
+  tls_mtimes = {MTime(h.cert_file), MTime(h.key_file)};
+  tls_checked = absl::Now();
+  return absl::OkStatus();
+}
+
+void HttpServer::Impl::MaybeReloadTls() {
+  const HttpsOptions& h = *options.https;
+  if (h.cert_file.empty() || absl::Now() - tls_checked < h.reload_interval) return;
+  tls_checked = absl::Now();
+  const std::pair<timespec, timespec> now{MTime(h.cert_file), MTime(h.key_file)};
+  auto same = [](const timespec& a, const timespec& b) {
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+  };
+  if (same(now.first, tls_mtimes.first) && same(now.second, tls_mtimes.second)) return;
+  // A renewal writes two files: a pair that does not match yet is tried again
+  // at the next check, and the old certificate serves meanwhile.
+  auto cert = ReadPem(h.cert_file), key = ReadPem(h.key_file);
+  absl::StatusOr<std::shared_ptr<asio::ssl::context>> ctx = !cert.ok() ? cert.status()
+                                                            : !key.ok()
+                                                                ? key.status()
+                                                                : MakeTlsContext(*cert, *key);
+  if (!ctx.ok()) {
+    util::Log(util::LogLevel::kWarn, "http", "serving certificate not reloaded",
+              {{"address", address}, {"error", std::string(ctx.status().message())}});
+    return;
+  }
+  tls = *std::move(ctx);
+  tls_mtimes = now;
+  util::Log(util::LogLevel::kInfo, "http", "serving certificate reloaded",
+            {{"address", address}, {"cert", h.cert_file}});
+}
+
 HttpServer::HttpServer(std::string address, HttpServerOptions options)
-    : impl_(std::make_unique<Impl>(std::move(address), options)) {}
+    : impl_(std::make_unique<Impl>(std::move(address), std::move(options))) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
@@ -292,6 +493,9 @@ absl::Status HttpServer::Start() {
       return absl::InvalidArgumentError(
           absl::StrCat("bind address \"", s.address, "\": ", ec.message()));
   }
+  if (s.options.https)
+    if (absl::Status t = s.LoadTls(); !t.ok())
+      return absl::InvalidArgumentError(absl::StrCat("HTTPS on ", s.address, ": ", t.message()));
   s.io.emplace(1);
   s.acceptor.emplace(*s.io);
   s.accept_retry.emplace(*s.io);
@@ -319,11 +523,15 @@ absl::Status HttpServer::Start() {
   if (ec) return fail("listen");
   s.port = s.acceptor->local_endpoint(ec).port();
   s.started = true;
+  if (s.options.filter) s.pool.emplace(static_cast<size_t>(std::max(1, s.options.filter_threads)));
   std::vector<std::string> paths;
   for (const auto& [path, h] : s.handlers) paths.push_back(path);
-  util::Log(
-      util::LogLevel::kInfo, "http", "serving",
-      {{"address", s.address}, {"port", s.port.load()}, {"paths", absl::StrJoin(paths, ",")}});
+  util::Log(util::LogLevel::kInfo, "http", "serving",
+            {{"address", s.address},
+             {"port", s.port.load()},
+             {"paths", absl::StrJoin(paths, ",")},
+             {"scheme", s.tls ? "https" : "http"},
+             {"authorization", s.options.filter != nullptr}});
   s.Accept();
   s.thread = std::thread([&s] { s.io->run(); });
   return absl::OkStatus();
@@ -337,6 +545,13 @@ void HttpServer::Stop() {
   // The thread has ended: what follows runs alone. Destroying the io_context
   // destroys the handlers it still holds, and with them the sessions.
   s.stopped = true;
+  // Filter work not started is dropped, what runs finishes; either way the
+  // sessions it holds go before the io_context they belong to.
+  if (s.pool) {
+    s.pool->stop();
+    s.pool->join();
+    s.pool.reset();
+  }
   s.acceptor.reset();
   s.accept_retry.reset();
   s.io.reset();

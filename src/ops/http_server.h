@@ -1,14 +1,19 @@
-// HttpServer: the operator's plain-HTTP endpoint for /metrics, /healthz and
-// /readyz, on Boost.Beast. One thread per server runs an event loop: an idle or
-// slow connection costs a socket and a few KiB, never a thread, so a probe is
+// HttpServer: the operator's HTTP endpoint for /metrics, /healthz and /readyz,
+// on Boost.Beast. One thread per server runs an event loop: an idle or slow
+// connection costs a socket and a few KiB, never a thread, so a probe is
 // answered however many connections Prometheus, the kubelet or a port scanner
 // holds open (docs/development.md, "Operations", has the figures behind the choice).
+// Optionally HTTPS (the secure metrics endpoint) with a request filter in front
+// of the handlers (authentication and authorization, ops/metrics_auth.h), which
+// runs on a small pool of its own since it may wait for the API server.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -23,6 +28,27 @@ struct HttpReply {
   std::string body;  // for an error: what happened, in a line ("caches not synced")
 };
 
+// What a request filter sees of a request.
+struct HttpRequest {
+  std::string method;         // GET, HEAD, ...
+  std::string path;           // the target without its query
+  std::string authorization;  // the Authorization header; "" when absent
+};
+// Runs before the handler (and before 404/405): a reply refuses the request
+// with it; nullopt lets it through. Called on the filter pool, not the loop.
+using RequestFilter = std::function<std::optional<HttpReply>(const HttpRequest&)>;
+
+struct HttpsOptions {
+  // PEM files of the serving certificate (chain) and its key, re-read when
+  // either changes (cert-manager renews them in place), looked at when a
+  // connection comes in, at most every reload_interval.
+  // Both empty: a self-signed certificate for `self_signed_hosts`, made at Start.
+  std::string cert_file;
+  std::string key_file;
+  std::vector<std::string> self_signed_hosts;          // empty: DefaultCertificateHosts()
+  absl::Duration reload_interval = absl::Seconds(10);  // how often the files are looked at
+};
+
 struct HttpServerOptions {
   // Connections open at once. At the limit a new connection closes the one
   // that has waited longest for a request, so a probe always gets in.
@@ -30,6 +56,11 @@ struct HttpServerOptions {
   // How long a connection may take to send a request (or sit idle between
   // keep-alive requests), and to take a reply, before it is closed.
   absl::Duration idle_timeout = absl::Seconds(30);
+  // Set: HTTPS (TLS 1.2 or later) instead of plain HTTP.
+  std::optional<HttpsOptions> https;
+  // Set: every request goes through it first, on `filter_threads` threads.
+  RequestFilter filter;
+  int filter_threads = 2;
 };
 
 // A bind address as controller-runtime takes it: "host:port", ":port" (every

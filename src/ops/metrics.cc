@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/strings/str_split.h"
+#include "api/v1alpha1/phase.h"
 #include "build_info.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
@@ -23,8 +24,6 @@ using prometheus::Histogram;
 
 // client-go's workqueue and controller-runtime's buckets.
 // PRODUCT.md's phases; each always exported, so a phase that empties reads 0.
-constexpr const char* kPhases[] = {"Pending", "Provisioning", "Deploying",
-                                   "Ready",   "Failed",       "Terminating"};
 
 const Histogram::BucketBoundaries kQueueBuckets{1e-8, 1e-7, 1e-6, 1e-5, 1e-4,
                                                 1e-3, 1e-2, 1e-1, 1,    10};
@@ -178,7 +177,8 @@ Metrics::Metrics(std::string controller, std::string host, int max_workers)
                         .Name("kube_operator_environments")
                         .Help("Environments in the operator's cache, by status.phase")
                         .Register(r);
-  for (const char* phase : kPhases) m.environments->Add({{"phase", phase}});
+  for (v1alpha1::Phase p : v1alpha1::kPhases)
+    m.environments->Add({{"phase", std::string(v1alpha1::PhaseName(p))}});
   // Go exporters' build_info has goversion; a C++ binary has a compiler.
   BuildGauge()
       .Name("kube_operator_build_info")
@@ -203,15 +203,18 @@ void Metrics::SetLeader(absl::string_view lease, bool leading) {
   impl_->leading = leading;
   if (leading) return;
   // A standby from now on: the leader's figures must not linger here.
-  for (const char* phase : kPhases)
+  for (v1alpha1::Phase p : v1alpha1::kPhases) {
+    const std::string phase(v1alpha1::PhaseName(p));
     if (impl_->environments->Has({{"phase", phase}}))
       impl_->environments->Remove(&impl_->environments->Add({{"phase", phase}}));
+  }
 }
 
 void Metrics::SetEnvironmentPhases(const std::map<std::string, int>& counts) {
   std::lock_guard<std::mutex> l(impl_->mu);
   if (impl_->election && !impl_->leading) return;
-  for (const char* phase : kPhases) {
+  for (v1alpha1::Phase p : v1alpha1::kPhases) {
+    const std::string phase(v1alpha1::PhaseName(p));
     auto it = counts.find(phase);
     impl_->environments->Add({{"phase", phase}}).Set(it == counts.end() ? 0 : it->second);
   }

@@ -10,14 +10,14 @@
 #include <memory>
 #include <string>
 
-#include "informer/queue_metrics.h"
-#include "informer/worker_pool.h"
 #include "kube/client.h"
+#include "workqueue/queue_metrics.h"
+#include "workqueue/worker_pool.h"
 
 namespace ops {
 
-class Metrics final : public informer::QueueMetrics,
-                      public informer::WorkerPoolObserver,
+class Metrics final : public workqueue::QueueMetrics,
+                      public workqueue::WorkerPoolObserver,
                       public kube::RequestObserver {
  public:
   // controller: the controller label; host: the API server's host:port.

@@ -61,9 +61,33 @@ std::string FindProgram(const std::string& command, const std::string& path_env)
   return "";
 }
 
-absl::StatusOr<ProcessResult> RunProcess(const ProcessOptions& o) {
-  using SteadyClock = std::chrono::steady_clock;
-  const auto deadline = SteadyClock::now() + absl::ToChronoNanoseconds(o.timeout);
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// The child's pipes (stdout, stderr, and one that carries execve's errno and
+// reaches EOF once the exec succeeded), /dev/null for stdin.
+struct Child {
+  Fds fds;
+  int& out_r = fds.fd[0];
+  int& out_w = fds.fd[1];
+  int& err_r = fds.fd[2];
+  int& err_w = fds.fd[3];
+  int& exec_r = fds.fd[4];
+  int& exec_w = fds.fd[5];
+  int& null_fd = fds.fd[6];
+  pid_t pid = -1;
+};
+
+absl::Status Pipe(int& r, int& w) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
+  r = p[0], w = p[1];
+  return absl::OkStatus();
+}
+
+// Forks and execs o.path; a failed exec is reported, the child reaped.
+absl::Status Start(const ProcessOptions& o, Child& c) {
   // Everything the child needs is prepared here: after fork only
   // async-signal-safe calls are allowed (other threads may hold malloc's lock).
   std::vector<char*> argv, envp;
@@ -73,28 +97,14 @@ absl::StatusOr<ProcessResult> RunProcess(const ProcessOptions& o) {
   argv.push_back(nullptr);
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
-
-  Fds fds;
-  int& out_r = fds.fd[0];
-  int& out_w = fds.fd[1];
-  int& err_r = fds.fd[2];
-  int& err_w = fds.fd[3];
-  int& exec_r = fds.fd[4];  // the child's errno if execve fails; EOF once it succeeded
-  int& exec_w = fds.fd[5];
-  int& null_fd = fds.fd[6];
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) != 0) return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
-  out_r = p[0], out_w = p[1];
-  if (pipe2(p, O_CLOEXEC) != 0) return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
-  err_r = p[0], err_w = p[1];
-  if (pipe2(p, O_CLOEXEC) != 0) return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
-  exec_r = p[0], exec_w = p[1];
-  null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (null_fd < 0) return absl::InternalError(absl::StrCat("/dev/null: ", strerror(errno)));
-
-  const pid_t pid = fork();
-  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", strerror(errno)));
-  if (pid == 0) {
+  for (auto [r, w] :
+       {std::pair<int*, int*>{&c.out_r, &c.out_w}, {&c.err_r, &c.err_w}, {&c.exec_r, &c.exec_w}})
+    if (absl::Status s = Pipe(*r, *w); !s.ok()) return s;
+  c.null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (c.null_fd < 0) return absl::InternalError(absl::StrCat("/dev/null: ", strerror(errno)));
+  c.pid = fork();
+  if (c.pid < 0) return absl::InternalError(absl::StrCat("fork: ", strerror(errno)));
+  if (c.pid == 0) {
     setpgid(0, 0);
     // The operator blocks SIGTERM/SIGINT for its signal thread, and a library
     // may ignore SIGPIPE: neither is the plugin's business.
@@ -105,62 +115,60 @@ absl::StatusOr<ProcessResult> RunProcess(const ProcessOptions& o) {
     dfl.sa_handler = SIG_DFL;
     for (int s = 1; s < NSIG; ++s) sigaction(s, &dfl, nullptr);
     // dup2 leaves the new descriptors without close-on-exec.
-    if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_w, STDOUT_FILENO) < 0 ||
-        dup2(err_w, STDERR_FILENO) < 0)
+    if (dup2(c.null_fd, STDIN_FILENO) < 0 || dup2(c.out_w, STDOUT_FILENO) < 0 ||
+        dup2(c.err_w, STDERR_FILENO) < 0)
       _exit(127);
     execve(o.path.c_str(), argv.data(), envp.data());
     const int e = errno;
-    (void)!write(exec_w, &e, sizeof e);
+    (void)!write(c.exec_w, &e, sizeof e);
     _exit(127);
   }
   // Also from here: a kill of the group must not race the child's setpgid.
-  setpgid(pid, pid);
-  fds.Close(out_w);
-  fds.Close(err_w);
-  fds.Close(exec_w);
-  fds.Close(null_fd);
-
+  setpgid(c.pid, c.pid);
+  for (int* f : {&c.out_w, &c.err_w, &c.exec_w, &c.null_fd}) c.fds.Close(*f);
   int exec_errno = 0;
-  if (ReadSome(exec_r, reinterpret_cast<char*>(&exec_errno), sizeof exec_errno) ==
+  if (ReadSome(c.exec_r, reinterpret_cast<char*>(&exec_errno), sizeof exec_errno) ==
       sizeof exec_errno) {
-    Kill(pid);
+    Kill(c.pid);
     return absl::NotFoundError(absl::StrCat("cannot execute ", o.path, ": ", strerror(exec_errno)));
   }
-  fds.Close(exec_r);
+  c.fds.Close(c.exec_r);
+  return absl::OkStatus();
+}
 
-  ProcessResult r;
+absl::Status TooLate(const ProcessOptions& o) {
+  return absl::DeadlineExceededError(
+      absl::StrCat(o.path, " did not finish within ", absl::FormatDuration(o.timeout)));
+}
+
+// Reads stdout (bounded: over the limit is an error) and stderr (truncated)
+// until both close or the deadline passes.
+absl::Status Collect(const ProcessOptions& o, Child& c, SteadyClock::time_point deadline,
+                     ProcessResult& r) {
   char buf[65536];
-  while (out_r >= 0 || err_r >= 0) {
+  while (c.out_r >= 0 || c.err_r >= 0) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
-    if (left.count() <= 0) {
-      Kill(pid);
-      return absl::DeadlineExceededError(
-          absl::StrCat(o.path, " did not finish within ", absl::FormatDuration(o.timeout)));
-    }
-    pollfd pfd[2] = {{out_r, POLLIN, 0}, {err_r, POLLIN, 0}};
+    if (left.count() <= 0) return TooLate(o);
+    pollfd pfd[2] = {{c.out_r, POLLIN, 0}, {c.err_r, POLLIN, 0}};
     const int ready = poll(pfd, 2, static_cast<int>(std::min<int64_t>(left.count() + 1, 1000)));
-    if (ready < 0 && errno != EINTR) {
-      Kill(pid);
+    if (ready < 0 && errno != EINTR)
       return absl::InternalError(absl::StrCat("poll: ", strerror(errno)));
-    }
     if (ready <= 0) continue;
     if (pfd[0].revents != 0) {
-      const int n = ReadSome(out_r, buf, sizeof buf);
-      if (n <= 0) {
-        fds.Close(out_r);
-      } else if (r.out.size() + n > o.max_stdout) {
-        Kill(pid);
+      const int n = ReadSome(c.out_r, buf, sizeof buf);
+      if (n <= 0)
+        c.fds.Close(c.out_r);
+      else if (r.out.size() + n > o.max_stdout)
         return absl::ResourceExhaustedError(
             absl::StrCat(o.path, " printed more than ", o.max_stdout, " bytes"));
-      } else {
+      else
         r.out.append(buf, n);
-      }
     }
     if (pfd[1].revents != 0) {
-      const int n = ReadSome(err_r, buf, sizeof buf);
+      const int n = ReadSome(c.err_r, buf, sizeof buf);
       if (n <= 0) {
-        fds.Close(err_r);
+        c.fds.Close(c.err_r);
       } else {
         const size_t keep = std::min(static_cast<size_t>(n), o.max_stderr - r.err.size());
         r.err.append(buf, keep);
@@ -168,18 +176,31 @@ absl::StatusOr<ProcessResult> RunProcess(const ProcessOptions& o) {
       }
     }
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ProcessResult> RunProcess(const ProcessOptions& o) {
+  const auto deadline = SteadyClock::now() + absl::ToChronoNanoseconds(o.timeout);
+  Child c;
+  if (absl::Status s = Start(o, c); !s.ok()) return s;
+  ProcessResult r;
+  if (absl::Status s = Collect(o, c, deadline, r); !s.ok()) {
+    Kill(c.pid);
+    return s;
+  }
   // Both pipes closed: the child is exiting (or closed them and lingers,
   // which the deadline still bounds).
   int status = 0;
   for (;;) {
-    const pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
+    const pid_t w = waitpid(c.pid, &status, WNOHANG);
+    if (w == c.pid) break;
     if (w < 0 && errno != EINTR)
       return absl::InternalError(absl::StrCat("waitpid: ", strerror(errno)));
     if (SteadyClock::now() >= deadline) {
-      Kill(pid);
-      return absl::DeadlineExceededError(
-          absl::StrCat(o.path, " did not finish within ", absl::FormatDuration(o.timeout)));
+      Kill(c.pid);
+      return TooLate(o);
     }
     poll(nullptr, 0, 5);
   }

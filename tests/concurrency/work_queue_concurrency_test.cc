@@ -13,11 +13,11 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "informer/work_queue.h"
-#include "informer/worker_pool.h"
 #include "support/notification.h"
+#include "workqueue/work_queue.h"
+#include "workqueue/worker_pool.h"
 
-namespace informer {
+namespace workqueue {
 namespace {
 
 constexpr int kKeys = 4;
@@ -197,4 +197,4 @@ TEST(WorkerPoolConcurrencyTest, AKeyIsNeverReconciledTwiceAtOnce) {
 }
 
 }  // namespace
-}  // namespace informer
+}  // namespace workqueue

@@ -1,4 +1,4 @@
-// The API server fails under a running operator (issue #7 faults 1, 4 and 8):
+// The API server fails under a running operator:
 // it is killed and comes back, another writer races the operator's writes on
 // the same Environment, and the CRD is missing when the operator starts.
 #include <fcntl.h>

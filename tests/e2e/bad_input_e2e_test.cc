@@ -1,4 +1,4 @@
-// Bad input at scale (issue #7 "Bad input"): 1,000 Environments that the CRD
+// Bad input at scale: 1,000 Environments that the CRD
 // schema admits but that are wrong or odd — names at the length limit, unicode
 // where the API allows it, odd branch names, empty optional parts, a
 // `deployment` without an image, namespace clashes — created at once beside

@@ -123,7 +123,7 @@ TEST(ClientE2E, WatchSeesAddModifyDeleteAndBookmark) {
   kube::Client& c = Admin();
   auto list = c.List(kConfigMaps, ns.name(), {});
   ASSERT_TRUE(list.ok());
-  kube::Cancellation cancel;
+  util::Cancellation cancel;
   absl::Mutex mu;
   std::vector<std::string> seen;
   absl::Status result;
@@ -157,7 +157,7 @@ TEST(ClientE2E, WatchSeesAddModifyDeleteAndBookmark) {
 
 TEST(ClientE2E, WatchCanBeCancelledFromAnotherThread) {
   TestNamespace ns("cancel");
-  kube::Cancellation cancel;
+  util::Cancellation cancel;
   absl::Notification started;
   absl::Status result;
   std::thread watcher([&] {

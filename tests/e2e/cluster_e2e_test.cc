@@ -89,7 +89,7 @@ TEST_F(ClusterTest, WatchFromExpiredVersionReportsGone) {
   // resourceVersion 1, so a watch from 1 cannot be served: 410 Gone (as an
   // HTTP status or an ERROR event; the client reports both the same way).
   TestNamespace ns("gone");
-  kube::Cancellation cancel;
+  util::Cancellation cancel;
   auto s = Admin().Watch(kEnvironments, ns.name(), {.resource_version = "1", .timeout_seconds = 5},
                          cancel, [](kube::WatchEvent) { return true; });
   EXPECT_TRUE(kube::apierrors::IsGone(s)) << s;

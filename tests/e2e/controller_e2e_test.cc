@@ -110,7 +110,7 @@ TEST_F(ControllerE2E, CreateBuildsEverythingAndReportsReadyWithAUrl) {
   EXPECT_TRUE(Admin().Get(kResourceQuotas, target, "environment-quota").ok());
   auto policies = Admin().List(kNetworkPolicies, target, {});
   ASSERT_TRUE(policies.ok());
-  EXPECT_EQ(policies->items.size(), 5u);
+  EXPECT_EQ(policies->items.size(), 2u);
   // A Kubernetes Event for each phase change.
   auto events = Admin().List(kEvents, ns.name(), {.field_selector = "involvedObject.name=pr-1"});
   ASSERT_TRUE(events.ok());
@@ -196,9 +196,9 @@ TEST_F(ControllerE2E, DriftIsRepaired) {
   CreateEnv(ns.name(), "pr-2", DevSpec("a1b2c3d"));
   ExpectPhase(ns.name(), "pr-2", "Ready");
   const std::string target = ns.name() + "-pr-2";
-  ASSERT_TRUE(Admin().Delete(kNetworkPolicies, target, "default-deny-all").ok());
+  ASSERT_TRUE(Admin().Delete(kNetworkPolicies, target, "environment-isolation").ok());
   EXPECT_TRUE(WaitFor(absl::Seconds(30), [&] {
-    return Admin().Get(kNetworkPolicies, target, "default-deny-all").ok();
+    return Admin().Get(kNetworkPolicies, target, "environment-isolation").ok();
   }));
   // An edit by hand is reverted too.
   ASSERT_TRUE(Admin()

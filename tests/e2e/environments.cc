@@ -10,6 +10,16 @@ namespace e2e {
 
 using namespace kube::resources;
 
+kube::Object GetEnv(const std::string& ns, const std::string& name) {
+  auto e = Admin().Get(kEnvironments, ns, name);
+  return e.ok() ? *e : kube::Object();
+}
+
+std::string Phase(const std::string& ns, const std::string& name) {
+  kube::Object e = GetEnv(ns, name);
+  return e ? std::string(e.Str({"status", "phase"})) : "<gone>";
+}
+
 std::string DevSpec(absl::string_view sha) {
   return absl::StrCat(
       R"({"type":"development","projectRef":{"name":"p"},"sources":[{"name":"web",)",

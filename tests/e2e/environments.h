@@ -5,8 +5,14 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "kube/object.h"
 
 namespace e2e {
+
+// The Environment as the server holds it now (empty if gone), its
+// status.phase ("<gone>" if gone).
+kube::Object GetEnv(const std::string& ns, const std::string& name);
+std::string Phase(const std::string& ns, const std::string& name);
 
 // A `development` spec for repository org/repo at commit sha.
 std::string DevSpec(absl::string_view sha);

@@ -1,8 +1,7 @@
-// Faults between an informer and the real API server (issue #7, items 2, 6
-// and 7): a stalled stream, garbage and truncated watch bodies, etcd
-// compaction behind a resume (410 Gone), and a rotated token. Each test ends
-// by checking that nothing was lost: what the handlers were told, replayed,
-// is exactly what the server holds, and so is the cache.
+// Faults between an informer and the real API server: a stalled stream, garbage and truncated watch
+// bodies, etcd compaction behind a resume (410 Gone), and a rotated token. Each test ends by
+// checking that nothing was lost: what the handlers were told, replayed, is exactly what the server
+// holds, and so is the cache.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>

@@ -1,6 +1,5 @@
-// The Helm chart installed into the local control plane (issue #6 "Helm
-// chart"): everything it declares is created, with two replicas and leader
-// election on, and an uninstall removes it again.
+// The Helm chart installed into the local control plane: everything it declares is created, with
+// two replicas and leader election on, and an uninstall removes it again.
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "e2e/harness.h"
@@ -48,6 +47,20 @@ TEST(HelmE2E, InstallCreatesEverythingTheChartDeclaresAndUninstallRemovesIt) {
     auto d = Admin().Get(kDeployments, ns.name(), name);
     return d.ok() && d->Int({"status", "readyReplicas"}) == 2;
   }));
+  // Secure metrics by default: the operator may review tokens, and there is a
+  // role for scrapers.
+  EXPECT_TRUE(absl::StrContains(args, "--metrics-secure=true")) << args;
+  EXPECT_TRUE(Admin().Get(kClusterRoles, "", name + "-metrics-reader").ok());
+  // `helm test`: its ServiceAccount, binding and Pod are accepted and the Pod
+  // succeeds (under the kubelet simulator, which runs no image, a
+  // restartPolicy Never pod exits 0: the check itself runs on a real cluster).
+  const std::string test =
+      Helm(absl::StrCat("test ", release, " --namespace ", ns.name(), " --timeout 3m"), &rc);
+  EXPECT_EQ(rc, 0) << test;
+  EXPECT_TRUE(absl::StrContains(test, "Phase:          Succeeded")) << test;
+  // hook-succeeded: nothing of the test is left behind.
+  EXPECT_TRUE(kube::apierrors::IsNotFound(
+      Admin().Get(kClusterRoleBindings, "", name + "-test-metrics-reader").status()));
 
   const std::string un = Helm(absl::StrCat("uninstall ", release, " --namespace ", ns.name()), &rc);
   ASSERT_EQ(rc, 0) << un;

@@ -1,7 +1,7 @@
-// Two kube-operator replicas with leader election on the local control plane
-// (issue #6 "Leader election"; issue #7 fault 5): exactly one reconciles, a
-// killed leader is replaced within the lease duration, a SIGTERMed one hands
-// over at once, and a stopped-then-resumed leader writes nothing.
+// Two kube-operator replicas with leader election on the local control plane:
+// exactly one reconciles, a killed leader is replaced within the lease
+// duration, a SIGTERMed one hands over at once, and a stopped-then-resumed
+// leader writes nothing.
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -39,7 +39,7 @@ class LeaderElectionE2E : public ::testing::Test {
           // A 10 s lease: a standby polls every jittered 2–4.4 s and counts
           // the lease from when it saw the last renewal, so a takeover can
           // come up to lease + 2 × 4.4 s after the leader's end; with the
-          // default 15 s that is 23.8 s, beyond issue #7's 20 s bound.
+          // default 15 s that is 23.8 s, beyond the 20 s takeover bound.
           std::vector<std::string>{"--leader-elect", "--leader-election-id=" + lease_,
                                    "--leader-election-lease-duration=10s",
                                    "--leader-election-renew-deadline=7s"}));
@@ -147,7 +147,7 @@ TEST_F(LeaderElectionE2E, SigtermReleasesTheLeaseAndTheStandbyTakesOverAtOnce) {
   EXPECT_NE(replicas_[leader]->Log().find("released the lease"), std::string::npos);
 }
 
-// Issue #7 fault 5: SIGSTOP the leader; the standby takes over within 20 s;
+// SIGSTOP the leader; the standby takes over within 20 s;
 // the old leader, resumed, writes nothing (the API server's audit log says
 // so) and exits to come back as a standby.
 TEST_F(LeaderElectionE2E, AStoppedLeaderIsReplacedAndWritesNothingWhenResumed) {

@@ -9,9 +9,10 @@
 // 5-second polling.
 #include <signal.h>
 
+#include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/random/random.h"
+#include "e2e/environments.h"
 #include "e2e/harness.h"
 #include "e2e/operator_process.h"
 #include "gtest/gtest.h"
@@ -99,19 +100,8 @@ void CreateEnvironment(const EnvironmentFields& e) {
       kEnvironments, e.ns, e.name, kube::PatchType::kMerge,
       absl::StrCat(R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment",)",
                    R"("metadata":{"name":")", e.name, R"(","namespace":")", e.ns,
-                   R"(","annotations":{"catalyst.dev/environment-id":"env-)", Random(),
-                   R"("}}})"));
+                   R"(","annotations":{"catalyst.dev/environment-id":"env-)", Random(), R"("}}})"));
   ASSERT_TRUE(patched.ok()) << patched.status();
-}
-
-kube::Object Env(const std::string& ns, const std::string& name) {
-  auto e = Admin().Get(kEnvironments, ns, name);
-  return e.ok() ? *e : kube::Object();
-}
-
-std::string Phase(const std::string& ns, const std::string& name) {
-  kube::Object e = Env(ns, name);
-  return e ? std::string(e.Str({"status", "phase"})) : "<gone>";
 }
 
 // "status/reason/message" of a condition, "" when absent.
@@ -128,14 +118,14 @@ std::string Condition(const kube::Object& env, absl::string_view type) {
 
 // Ready for the current generation (the web app reads phase and url).
 bool ReadyNow(const std::string& ns, const std::string& name) {
-  kube::Object e = Env(ns, name);
+  kube::Object e = GetEnv(ns, name);
   return e && e.Str({"status", "phase"}) == "Ready" &&
          e.Int({"status", "observedGeneration"}) == e.Generation();
 }
 
 void ExpectReady(const EnvironmentFields& e) {
   EXPECT_TRUE(WaitFor(kReady, [&] { return ReadyNow(e.ns, e.name); }))
-      << e.name << ": " << Env(e.ns, e.name).Serialize();
+      << e.name << ": " << GetEnv(e.ns, e.name).Serialize();
 }
 
 // Container `name` of a pod template's list ("containers", "initContainers").
@@ -184,12 +174,13 @@ class RealClientE2E : public ::testing::Test {
 // template and quota, with the team's pull credentials.
 TEST_F(RealClientE2E, TheWebAppsEnvironmentsBecomeReady) {
   Team t(absl::StrCat("E2E Team ", Random()));
-  ASSERT_TRUE(Admin()
-                  .Create(kSecrets, t.team_ns.name(),
-                          R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"registry-credentials"},
+  ASSERT_TRUE(
+      Admin()
+          .Create(kSecrets, t.team_ns.name(),
+                  R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"registry-credentials"},
                               "type":"kubernetes.io/dockerconfigjson",
                               "data":{".dockerconfigjson":"eyJhdXRocyI6e319"}})")
-                  .ok());
+          .ok());
   SyncProject(t.Project());
   EnvironmentFields dev = t.Environment("dev-happy-otter-42");
   EnvironmentFields preview = t.Environment("preview-123");
@@ -208,7 +199,7 @@ TEST_F(RealClientE2E, TheWebAppsEnvironmentsBecomeReady) {
   if (HasFailure()) return;
 
   // The namespace the web app computes to list pods, byte for byte.
-  const kube::Object env = Env(dev.ns, dev.name);
+  const kube::Object env = GetEnv(dev.ns, dev.name);
   const std::string target = WebAppNamespace({t.team, t.ProjectName(), dev.name});
   EXPECT_EQ(env.Str({"status", "namespace"}), target);
   EXPECT_EQ(env.Str({"status", "url"}), absl::StrCat("http://", target, ".preview.local"));
@@ -235,11 +226,11 @@ TEST_F(RealClientE2E, TheWebAppsEnvironmentsBecomeReady) {
   const auto* main = Container(*web, "containers", "web");
   ASSERT_NE(main, nullptr);
   EXPECT_EQ(kube::StrOf(kube::Member(*main, "image")), "node:22-slim");
-  EXPECT_EQ(kube::StrOf(kube::Member(*kube::Member(*kube::Member(*main, "readinessProbe"),
-                                                   "httpGet"),
-                                     "path")),
+  EXPECT_EQ(kube::StrOf(kube::Member(
+                *kube::Member(*kube::Member(*main, "readinessProbe"), "httpGet"), "path")),
             "/api/health/readiness");
-  EXPECT_TRUE(absl::StrContains(web->Serialize(), R"("imagePullSecrets":[{"name":"registry-credentials"}])"));
+  EXPECT_TRUE(absl::StrContains(web->Serialize(),
+                                R"("imagePullSecrets":[{"name":"registry-credentials"}])"));
   auto pg = Admin().Get(kDeployments, target, "postgres");
   ASSERT_TRUE(pg.ok());
   EXPECT_EQ(kube::StrOf(kube::Member(*Container(*pg, "containers", "postgres"), "image")),
@@ -275,17 +266,16 @@ TEST_F(RealClientE2E, TheWebAppsEnvironmentsBecomeReady) {
       Admin().Get(kDeployments, WebAppNamespace({t.team, t.ProjectName(), production.name}), "web");
   ASSERT_TRUE(prod_web.ok());
   EXPECT_EQ(Names(*prod_web, "initContainers"), (std::vector<std::string>{"db-migrate"}));
-  const kube::Object ws = Env(workspace.ns, workspace.name);
+  const kube::Object ws = GetEnv(workspace.ns, workspace.name);
   EXPECT_EQ(ws.Str({"status", "url"}), "");
-  EXPECT_TRUE(Admin()
-                  .Get(kDeployments, std::string(ws.Str({"status", "namespace"})), "workspace")
-                  .ok());
+  EXPECT_TRUE(
+      Admin().Get(kDeployments, std::string(ws.Str({"status", "namespace"})), "workspace").ok());
 
   // Pull credentials kept in sync: the team rotates them ({"auths":{"r":{}}}).
   const std::string rotated = "eyJhdXRocyI6eyJyIjp7fX19";
-  auto patched = Admin().Patch(kSecrets, t.team_ns.name(), "registry-credentials",
-                               kube::PatchType::kMerge,
-                               absl::StrCat(R"({"data":{".dockerconfigjson":")", rotated, R"("}})"));
+  auto patched =
+      Admin().Patch(kSecrets, t.team_ns.name(), "registry-credentials", kube::PatchType::kMerge,
+                    absl::StrCat(R"({"data":{".dockerconfigjson":")", rotated, R"("}})"));
   ASSERT_TRUE(patched.ok()) << patched.status();
   EXPECT_TRUE(WaitFor(kEventDriven, [&] {
     auto s = Admin().Get(kSecrets, target, "registry-credentials");
@@ -308,7 +298,7 @@ TEST_F(RealClientE2E, LongNamesMatchTheWebAppByteForByte) {
   ExpectReady(e);
   const std::string want = WebAppNamespace({t.team, t.ProjectName(), e.name});
   ASSERT_EQ(want.size(), 63u) << want;
-  EXPECT_EQ(Env(e.ns, e.name).Str({"status", "namespace"}), want);
+  EXPECT_EQ(GetEnv(e.ns, e.name).Str({"status", "namespace"}), want);
   auto pods = Admin().List(kPods, want, {});
   ASSERT_TRUE(pods.ok());
   EXPECT_FALSE(pods->items.empty()) << "the web app lists pods in " << want;
@@ -327,10 +317,10 @@ TEST_F(RealClientE2E, AMissingProjectIsShownThenTheEnvironmentProceeds) {
   CreateEnvironment(e);
   const std::string target = WebAppNamespace({t.team, t.ProjectName(), e.name});
   EXPECT_TRUE(WaitFor(kEventDriven, [&] {
-    return Condition(Env(e.ns, e.name), "ProjectResolved") ==
+    return Condition(GetEnv(e.ns, e.name), "ProjectResolved") ==
            absl::StrCat("False/ProjectNotFound/Project ", t.ProjectName(),
                         " not found in namespace ", t.team_ns.name(), " or ", t.project_ns.name());
-  })) << Env(e.ns, e.name).Serialize();
+  })) << GetEnv(e.ns, e.name).Serialize();
   EXPECT_EQ(Phase(e.ns, e.name), "Pending");
   EXPECT_TRUE(kube::apierrors::IsNotFound(Admin().Get(kNamespaces, "", target).status()))
       << "nothing is created without the Project";
@@ -360,9 +350,8 @@ TEST_F(RealClientE2E, AProjectsNewRepositoryReachesItsEnvironments) {
     ExpectReady(*e);
   }
   for (const auto* e : {&a, &b}) ASSERT_TRUE(Admin().Delete(kEnvironments, e->ns, e->name).ok());
-  EXPECT_TRUE(WaitFor(kReady, [&] {
-    return Phase(a.ns, a.name) == "<gone>" && Phase(b.ns, b.name) == "<gone>";
-  }));
+  EXPECT_TRUE(WaitFor(
+      kReady, [&] { return Phase(a.ns, a.name) == "<gone>" && Phase(b.ns, b.name) == "<gone>"; }));
 }
 
 }  // namespace

@@ -175,7 +175,7 @@ TEST_F(TransportE2E, AWatchOutlivesTheRequestTimeout) {
   auto list = client->List(kConfigMaps, ns.name(), {});
   ASSERT_TRUE(list.ok()) << list.status();
 
-  kube::Cancellation cancel;
+  util::Cancellation cancel;
   std::atomic<int> added = 0;
   std::atomic<bool> ended = false;
   absl::Status status;

@@ -1,12 +1,12 @@
 #include "support/catalyst.h"
 
+#include <openssl/sha.h>
+
 #include <fstream>
 #include <sstream>
 
-#include "absl/strings/str_cat.h"
-#include <openssl/sha.h>
-
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 namespace testing_support {
@@ -55,19 +55,18 @@ std::string ProjectJson(const ProjectFields& p) {
                    p.config.empty() ? "" : absl::StrCat(R"(,"config":)", p.config), "}");
   std::string quota;
   if (!p.quota_cpu.empty() || !p.quota_memory.empty())
-    quota = absl::StrCat(R"(,"resources":{"defaultQuota":{)",
-                         p.quota_cpu.empty() ? "" : absl::StrCat(R"("cpu":")", p.quota_cpu, "\""),
-                         !p.quota_cpu.empty() && !p.quota_memory.empty() ? "," : "",
-                         p.quota_memory.empty() ? "" : absl::StrCat(R"("memory":")", p.quota_memory, "\""),
-                         "}}");
+    quota = absl::StrCat(
+        R"(,"resources":{"defaultQuota":{)",
+        p.quota_cpu.empty() ? "" : absl::StrCat(R"("cpu":")", p.quota_cpu, "\""),
+        !p.quota_cpu.empty() && !p.quota_memory.empty() ? "," : "",
+        p.quota_memory.empty() ? "" : absl::StrCat(R"("memory":")", p.quota_memory, "\""), "}}");
   return absl::StrCat(
       R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Project","metadata":{"name":")",
-      p.name, R"(","namespace":")", WebAppSanitize(p.team),
-      R"(","labels":{"catalyst.dev/team":")", WebAppSanitize(p.team),
-      R"(","catalyst.dev/project":")", WebAppSanitize(p.name),
+      p.name, R"(","namespace":")", WebAppSanitize(p.team), R"(","labels":{"catalyst.dev/team":")",
+      WebAppSanitize(p.team), R"(","catalyst.dev/project":")", WebAppSanitize(p.name),
       R"("}},"spec":{"sources":[{"name":"primary","repositoryUrl":")", p.repository_url,
-      R"(","branch":")", p.branch, R"("}],"templates":{"development":)", tmpl,
-      R"(,"deployment":)", tmpl, "}", quota, R"(,"githubInstallationId":"12345678"}})");
+      R"(","branch":")", p.branch, R"("}],"templates":{"development":)", tmpl, R"(,"deployment":)",
+      tmpl, "}", quota, R"(,"githubInstallationId":"12345678"}})");
 }
 
 std::string EnvironmentJson(const EnvironmentFields& e) {
@@ -77,10 +76,9 @@ std::string EnvironmentJson(const EnvironmentFields& e) {
       e.uid.empty() ? "" : absl::StrCat(R"(,"uid":")", e.uid, R"(","generation":1)"),
       R"(,"labels":{"catalyst.dev/team":")", WebAppSanitize(e.team),
       R"(","catalyst.dev/project":")", WebAppSanitize(e.project),
-      R"(","catalyst.dev/environment":")", WebAppSanitize(e.name),
-      R"("}},"spec":{)", e.extra_spec, R"("projectRef":{"name":")", e.project, R"("},"type":")",
-      e.type, R"(","sources":[{"name":")", e.source_name, R"(","commitSha":")", e.commit_sha,
-      R"(","branch":")", e.branch, "\"",
+      R"(","catalyst.dev/environment":")", WebAppSanitize(e.name), R"("}},"spec":{)", e.extra_spec,
+      R"("projectRef":{"name":")", e.project, R"("},"type":")", e.type, R"(","sources":[{"name":")",
+      e.source_name, R"(","commitSha":")", e.commit_sha, R"(","branch":")", e.branch, "\"",
       e.pr_number > 0 ? absl::StrCat(R"(,"prNumber":)", e.pr_number) : "", "}]",
       e.config.empty() ? "" : absl::StrCat(R"(,"config":)", e.config), "}}");
 }

@@ -37,12 +37,12 @@ struct EnvironmentFields {
   std::string project = "catalyst";
   std::string type = "development";
   std::string branch = "main";
-  std::string commit_sha;             // "" as the web app sends it
+  std::string commit_sha;  // "" as the web app sends it
   std::string source_name = "primary";
-  int pr_number = 0;  // 0: not sent
+  int pr_number = 0;                          // 0: not sent
   std::string config = NextjsPresetConfig();  // "" for none
-  std::string extra_spec;  // e.g. R"("deploymentMode":"workspace",)"
-  std::string uid;         // set for unit tests (the server sets it)
+  std::string extra_spec;                     // e.g. R"("deploymentMode":"workspace",)"
+  std::string uid;                            // set for unit tests (the server sets it)
 };
 // The Environment actions/environments.ts creates in the project namespace.
 std::string EnvironmentJson(const EnvironmentFields& e);

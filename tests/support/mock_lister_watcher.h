@@ -11,7 +11,7 @@ class MockListerWatcher : public informer::ListerWatcher {
  public:
   MOCK_METHOD(absl::StatusOr<kube::ListResult>, List, (const kube::ListOptions&), (override));
   MOCK_METHOD(absl::Status, Watch,
-              (const kube::WatchOptions&, kube::Cancellation&,
+              (const kube::WatchOptions&, util::Cancellation&,
                absl::FunctionRef<bool(kube::WatchEvent)>),
               (override));
 };

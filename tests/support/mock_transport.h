@@ -11,7 +11,7 @@ class MockTransport : public kube::Transport {
  public:
   MOCK_METHOD(absl::StatusOr<kube::HttpResponse>, Send, (const kube::HttpRequest&), (override));
   MOCK_METHOD(absl::StatusOr<kube::HttpResponse>, Stream,
-              (const kube::HttpRequest&, kube::Cancellation&,
+              (const kube::HttpRequest&, util::Cancellation&,
                absl::FunctionRef<bool(absl::string_view)>),
               (override));
 };

@@ -86,8 +86,7 @@ TEST(ApiEnvironmentTest, ReadsTheWebAppsEnvironment) {
               ElementsAre("WATCHPACK_POLLING=true", "PORT=3000",
                           "DATABASE_URL=postgresql://postgres:postgres@postgres:5432/catalyst"));
   ASSERT_TRUE(c.container.resources);
-  EXPECT_EQ(c.container.resources->limits,
-            (ResourceList{{"cpu", "1"}, {"memory", "2Gi"}}));
+  EXPECT_EQ(c.container.resources->limits, (ResourceList{{"cpu", "1"}, {"memory", "2Gi"}}));
   EXPECT_EQ(c.container.liveness_probe.Str({"httpGet", "path"}), "/api/health/liveness");
   EXPECT_EQ(c.container.readiness_probe.Int({"httpGet", "port"}), 3000);
   EXPECT_EQ(c.container.startup_probe.Int({"failureThreshold"}), 30);
@@ -253,10 +252,10 @@ TEST(ApiProjectTest, ReadsTheWebAppsProject) {
                "templates": {"development": {"config": {"ports": [{"containerPort": 0}]}}},
                "resources": {"defaultQuota": {"cpu": "lots"}}}})"))
                          .status();
-  for (const char* part : {"spec.sources[0].repositoryUrl \"nope\"",
-                           "spec.sources[0].branch \"a..b\"",
-                           "spec.templates.development.config.ports[0].containerPort",
-                           "spec.resources.defaultQuota.cpu \"lots\" is not a quantity"})
+  for (const char* part :
+       {"spec.sources[0].repositoryUrl \"nope\"", "spec.sources[0].branch \"a..b\"",
+        "spec.templates.development.config.ports[0].containerPort",
+        "spec.resources.defaultQuota.cpu \"lots\" is not a quantity"})
     EXPECT_THAT(bad.message(), HasSubstr(part));
 }
 

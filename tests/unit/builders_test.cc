@@ -1,15 +1,14 @@
 // Builders and ParseEnvironment against the seed's numbers: operator-AGENTS.md
 // ("NetworkPolicy Configuration", "Resource Limits", init containers) and
 // PRODUCT.md "Reconciliation".
-#include "controllers/builders.h"
-
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "api/v1alpha1/environment.h"
-#include "controllers/resolve.h"
-#include "controllers/naming.h"
+#include "controllers/environment/manifests.h"
+#include "controllers/environment/naming.h"
+#include "controllers/environment/resolve.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rapidjson/stringbuffer.h"
@@ -19,9 +18,9 @@ namespace controllers {
 namespace {
 
 using rapidjson::Value;
-using v1alpha1::EnvironmentSpec;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using v1alpha1::EnvironmentSpec;
 
 constexpr char kUid[] = "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11";
 constexpr char kNs[] = "my-team-my-project-pr-123";
@@ -114,7 +113,13 @@ std::string EnvOf(const Value& container, absl::string_view name) {
   const Value* env = kube::Member(container, "env");
   if (!env) return "<no env>";
   for (const auto& e : env->GetArray())
-    if (kube::StrOf(kube::Member(e, "name")) == name) return Str(kube::Member(e, "value"));
+    if (kube::StrOf(kube::Member(e, "name")) == name) {
+      if (const Value* ref = kube::Member(e, "valueFrom"))
+        return absl::StrCat("<valueFrom ",
+                            Str(kube::Member(*kube::Member(*ref, "secretKeyRef"), "name")), "/",
+                            Str(kube::Member(*kube::Member(*ref, "secretKeyRef"), "key")), ">");
+      return Str(kube::Member(e, "value"));
+    }
   return "<unset>";
 }
 
@@ -130,7 +135,7 @@ TEST(BuildersTest, EveryObjectCarriesTheManagedLabelsAndTheEnvironmentAnnotation
   OperatorConfig cfg;
   for (const Desired& d : {Dev(), Deploy()}) {
     std::vector<kube::Object> objs = AllObjects(d, cfg);
-    EXPECT_EQ(objs.size(), d.mode == v1alpha1::DeploymentMode::kDevelopment ? 14u : 13u);
+    EXPECT_EQ(objs.size(), d.mode == v1alpha1::DeploymentMode::kDevelopment ? 11u : 10u);
     for (const kube::Object& o : objs) {
       SCOPED_TRACE(absl::StrCat(o.Kind(), " ", o.Name()));
       EXPECT_FALSE(o.ApiVersion().empty());
@@ -185,34 +190,29 @@ TEST(BuildersTest, ResourceQuotaSendsCanonicalQuantities) {
 
 // --- NetworkPolicy: operator-AGENTS.md "NetworkPolicy Configuration" ----------------------------
 
-TEST(BuildersTest, NetworkPoliciesAreTheFiveRulesInOrder) {
+TEST(BuildersTest, NetworkPoliciesAreTheFiveRulesInTwoObjects) {
   std::vector<kube::Object> p = BuildNetworkPolicies(Dev(), OperatorConfig{});
-  ASSERT_EQ(p.size(), 5u);
+  ASSERT_EQ(p.size(), 2u);
   for (const auto& o : p) EXPECT_EQ(o.ApiVersion(), "networking.k8s.io/v1");
-  // 1. default deny-all, ingress and egress.
-  EXPECT_EQ(p[0].Name(), "default-deny-all");
-  ExpectJsonEq(*p[0].Find({"spec"}),
-               R"({"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})");
-  // 2. ingress from the ingress controller's namespace.
-  EXPECT_EQ(p[1].Name(), "allow-ingress-controller");
-  ExpectJsonEq(*p[1].Find({"spec"}), R"({"podSelector": {}, "policyTypes": ["Ingress"],
-      "ingress": [{"from": [{"namespaceSelector":
-          {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]}]})");
-  // 3. intra-namespace (both halves of the connection).
-  EXPECT_EQ(p[2].Name(), "allow-same-namespace");
-  ExpectJsonEq(*p[2].Find({"spec"}), R"({"podSelector": {}, "policyTypes": ["Ingress", "Egress"],
+  // Every pod: 1 (isolated both ways), 3 (same namespace, both halves), 4 (DNS
+  // over UDP and TCP to kube-system), 5 (HTTPS anywhere).
+  EXPECT_EQ(p[0].Name(), "environment-isolation");
+  ExpectJsonEq(*p[0].Find({"spec"}), R"({
+      "podSelector": {}, "policyTypes": ["Ingress", "Egress"],
       "ingress": [{"from": [{"podSelector": {}}]}],
-      "egress": [{"to": [{"podSelector": {}}]}]})");
-  // 4. DNS: UDP and TCP 53 to kube-system.
-  EXPECT_EQ(p[3].Name(), "allow-dns-egress");
-  ExpectJsonEq(*p[3].Find({"spec"}), R"({"podSelector": {}, "policyTypes": ["Egress"],
-      "egress": [{"to": [{"namespaceSelector":
+      "egress": [{"to": [{"podSelector": {}}]},
+                 {"to": [{"namespaceSelector":
                               {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
-                  "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]})");
-  // 5. HTTPS anywhere.
-  EXPECT_EQ(p[4].Name(), "allow-https-egress");
-  ExpectJsonEq(*p[4].Find({"spec"}), R"({"podSelector": {}, "policyTypes": ["Egress"],
-      "egress": [{"ports": [{"protocol": "TCP", "port": 443}]}]})");
+                  "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+                 {"ports": [{"protocol": "TCP", "port": 443}]}]})");
+  // The web pods: 2 (the ingress controller's namespace, the web port only).
+  EXPECT_EQ(p[1].Name(), "allow-web");
+  ExpectJsonEq(*p[1].Find({"spec"}), R"({
+      "podSelector": {"matchLabels": {"app.kubernetes.io/name": "web"}},
+      "policyTypes": ["Ingress"],
+      "ingress": [{"from": [{"namespaceSelector":
+                                {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}],
+                   "ports": [{"protocol": "TCP", "port": 3000}]}]})");
 }
 
 TEST(BuildersTest, NetworkPolicyNamespacesAreConfigurable) {
@@ -220,8 +220,8 @@ TEST(BuildersTest, NetworkPolicyNamespacesAreConfigurable) {
   cfg.ingress_namespace = "traefik";
   cfg.dns_namespace = "dns";
   std::vector<kube::Object> p = BuildNetworkPolicies(Dev(), cfg);
-  EXPECT_EQ(Serialize(p[1].json()).find("traefik") != std::string::npos, true);
-  EXPECT_EQ(Serialize(p[3].json()).find("\"dns\"") != std::string::npos, true);
+  EXPECT_NE(Serialize(p[1].json()).find("traefik"), std::string::npos);
+  EXPECT_NE(Serialize(p[0].json()).find("\"dns\""), std::string::npos);
 }
 
 // --- postgres -----------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ TEST(BuildersTest, PostgresDeploymentHas512MiAndItsCredentialsAndVolume) {
       R"({"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"memory": "512Mi"}})");
   EXPECT_EQ(EnvOf(c, "POSTGRES_DB"), "app");
   EXPECT_EQ(EnvOf(c, "POSTGRES_USER"), "app");
-  EXPECT_EQ(EnvOf(c, "POSTGRES_PASSWORD").size(), 32u);
+  EXPECT_EQ(EnvOf(c, "POSTGRES_PASSWORD"), "<valueFrom postgres-credentials/password>");
   EXPECT_EQ(EnvOf(c, "PGDATA"), "/var/lib/postgresql/data/pgdata");
   ExpectJsonEq(*kube::Member(c, "ports"),
                R"([{"name": "postgres", "containerPort": 5432, "protocol": "TCP"}])");
@@ -269,18 +269,23 @@ TEST(BuildersTest, PostgresDeploymentHas512MiAndItsCredentialsAndVolume) {
       "ports": [{"name": "postgres", "port": 5432, "targetPort": 5432, "protocol": "TCP"}]})");
 }
 
-// The password is stable for an Environment and differs between Environments.
-TEST(BuildersTest, PostgresPasswordIsDerivedFromTheUid) {
-  auto password = [](const Desired& d) {
-    return EnvOf(Containers(BuildDeployment(d, *Service(d, "postgres")))[0], "POSTGRES_PASSWORD");
-  };
-  std::string other = DevJson();
-  other.replace(other.find(kUid), strlen(kUid), "another-uid");
-  EXPECT_EQ(password(Dev()), password(Dev()));
-  EXPECT_NE(password(Dev()), password(MustResolve(other)));
-  EXPECT_EQ(EnvOf(Containers(BuildDeployment(Dev(), Dev().main))[0], "DATABASE_URL"),
-            absl::StrCat("postgres://app:", password(Dev()),
-                         "@postgres.my-team-my-project-pr-123.svc:5432/app"));
+// The password lives in the postgres-credentials Secret only: postgres and
+// the web pod reference it, DATABASE_URL is built in the pod from it.
+TEST(BuildersTest, ThePasswordIsReferencedNeverWritten) {
+  const Desired dev = Dev();
+  EXPECT_TRUE(dev.db_credentials);
+  const kube::Object deployment = BuildDeployment(dev, dev.main);
+  const Value& web = Containers(deployment)[0];
+  EXPECT_EQ(EnvOf(web, "DB_PASSWORD"), "<valueFrom postgres-credentials/password>");
+  EXPECT_EQ(EnvOf(web, "DATABASE_URL"),
+            "postgres://app:$(DB_PASSWORD)@postgres.my-team-my-project-pr-123.svc:5432/app");
+  for (const Built& b : BuildAll(dev, OperatorConfig{}))
+    EXPECT_EQ(b.object.Serialize().find("s3cr3t"), std::string::npos);
+  kube::Object secret = BuildDbSecret(dev, "s3cr3t");
+  EXPECT_EQ(secret.Name(), "postgres-credentials");
+  EXPECT_EQ(secret.Namespace(), kNs);
+  EXPECT_EQ(secret.Label(kManagedByLabel), "kube-operator");
+  EXPECT_EQ(secret.Str({"data", "password"}), "czNjcjN0");  // base64
 }
 
 // --- web ----------------------------------------------------------------------------------------
@@ -333,8 +338,11 @@ TEST(BuildersTest, DevelopmentWebRunsCloneInstallMigrateThenNextDevWith2Gi) {
   ExpectJsonEq(*kube::Member(web, "resources"),
                R"({"requests": {"cpu": "250m", "memory": "2Gi"}, "limits": {"memory": "2Gi"}})");
   ExpectJsonEq(*kube::Member(web, "env"),
-               absl::StrCat(R"([{"name": "DATABASE_URL", "value": ")", db_url, R"("},
-      {"name": "PORT", "value": "3000"}, {"name": "DEBUG", "value": "true"}])"));
+               absl::StrCat(R"([{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef":
+                                   {"name": "postgres-credentials", "key": "password"}}},
+                                {"name": "DATABASE_URL", "value": ")",
+                            db_url, R"json("},
+      {"name": "PORT", "value": "3000"}, {"name": "DEBUG", "value": "true"}])json"));
   ExpectJsonEq(*kube::Member(web, "ports"),
                R"([{"name": "http", "containerPort": 3000, "protocol": "TCP"}])");
   ExpectJsonEq(*kube::Member(web, "readinessProbe"),
@@ -385,7 +393,9 @@ TEST(BuildersTest, UserEnvVarsComeAfterOursAndWinOnAName) {
                   {"name": "X", "value": "$(PORT)"})json");
   const Desired d = MustResolve(json);
   ExpectJsonEq(*kube::Member(Containers(BuildDeployment(d, d.main))[0], "env"),
-               R"json([{"name": "DATABASE_URL", "value": "postgres://elsewhere/db"},
+               R"json([{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef":
+                          {"name": "postgres-credentials", "key": "password"}}},
+                       {"name": "DATABASE_URL", "value": "postgres://elsewhere/db"},
                        {"name": "PORT", "value": "3000"},
                        {"name": "X", "value": "$(PORT)"}])json");
 }

@@ -1,7 +1,7 @@
 // The informers' transform on ingest: whatever it drops, an object the
 // operator applied must still compare equal under the planner's subset check
 // (or every resync would write), and the cached bytes must shrink.
-#include "controllers/cache_transform.h"
+#include "controllers/environment/cache_transform.h"
 
 #include <functional>
 #include <map>
@@ -11,17 +11,17 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "controllers/builders.h"
 #include "api/v1alpha1/environment.h"
 #include "api/v1alpha1/project.h"
-#include "controllers/resolve.h"
-#include "support/catalyst.h"
-#include "controllers/naming.h"
-#include "controllers/planner.h"
-#include "controllers/subset.h"
+#include "controllers/environment/manifests.h"
+#include "controllers/environment/naming.h"
+#include "controllers/environment/planner.h"
+#include "controllers/environment/resolve.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "informer/informer.h"
+#include "kube/subset.h"
+#include "support/catalyst.h"
 #include "support/mock_lister_watcher.h"
 
 namespace controllers {
@@ -228,10 +228,10 @@ TEST(CacheTransformTest, KeepsEveryFieldTheBuildersSet) {
 TEST(CacheTransformTest, AppliedObjectsStillCompareEqualAndShrink) {
   for (const kube::Object& desired : EveryBuilderOutput()) {
     const kube::Object server = AsServerReturns(desired);
-    ASSERT_TRUE(IsSubset(desired.json(), server.json())) << Where(desired);
+    ASSERT_TRUE(kube::IsSubset(desired.json(), server.json())) << Where(desired);
     const kube::Object cached = Transformed(server);
-    EXPECT_TRUE(IsSubset(desired.json(), cached.json())) << Where(desired) << "\n"
-                                                         << cached.Serialize();
+    EXPECT_TRUE(kube::IsSubset(desired.json(), cached.json())) << Where(desired) << "\n"
+                                                               << cached.Serialize();
     EXPECT_LT(cached.Serialize().size(), server.Serialize().size()) << Where(desired);
     // What the store, the handlers and the planner read of every object.
     EXPECT_EQ(cached.Key(), server.Key());
@@ -355,14 +355,14 @@ TEST(InformerTransformTest, ListWatchAndDeleteAreTransformed) {
   EXPECT_CALL(*lw, List(::testing::_))
       .WillOnce(::testing::Return(kube::ListResult{"10", "", {Obj("n", "a", "1")}}));
   EXPECT_CALL(*lw, Watch(::testing::_, ::testing::_, ::testing::_))
-      .WillOnce([](const kube::WatchOptions&, kube::Cancellation& cancel,
+      .WillOnce([](const kube::WatchOptions&, util::Cancellation& cancel,
                    absl::FunctionRef<bool(kube::WatchEvent)> on_event) {
         on_event(Event(Type::kAdded, Obj("n", "b", "2")));
         on_event(Event(Type::kDeleted, Obj("n", "a", "3")));
         cancel.WaitFor(absl::Seconds(30));
         return absl::CancelledError("cancelled");
       })
-      .WillRepeatedly([](const kube::WatchOptions&, kube::Cancellation& cancel,
+      .WillRepeatedly([](const kube::WatchOptions&, util::Cancellation& cancel,
                          absl::FunctionRef<bool(kube::WatchEvent)>) {
         cancel.WaitFor(absl::Seconds(30));
         return absl::CancelledError("cancelled");
@@ -399,8 +399,7 @@ class TransformedState : public ClusterState {
     if (it == objects_.end()) return std::nullopt;
     return it->second;
   }
-  std::vector<kube::Object> Owned(const kube::Resource& res,
-                                  absl::string_view uid) const override {
+  std::vector<kube::Object> Owned(const kube::Resource& res, absl::string_view uid) const override {
     std::vector<kube::Object> out;
     for (const auto& [key, o] : objects_)
       if (absl::StartsWith(key, absl::StrCat(res.plural, "/")) &&
@@ -412,7 +411,7 @@ class TransformedState : public ClusterState {
   // through the informer's transform.
   void Commit(const Plan& plan) {
     for (const Action& a : plan.actions)
-      if (a.type == Action::Type::kApply)
+      if (a.type == Action::Type::kApply || a.type == Action::Type::kCreate)
         objects_[absl::StrCat(a.resource.plural, "/", a.ns, "/", a.name)] =
             CacheTransform(a.resource)(AsServerReturns(a.body));
   }
@@ -440,7 +439,7 @@ TEST(CacheTransformTest, APassOverATransformedCacheSendsNothing) {
       p = PlanEnvironment({env, state, cfg, now});
       state.Commit(p);
     }
-    EXPECT_EQ(p.phase, "Ready") << type;
+    EXPECT_EQ(p.phase, v1alpha1::Phase::kReady) << type;
     p = PlanEnvironment({env, state, cfg, now});
     EXPECT_TRUE(p.actions.empty()) << type << ": " << p.actions.size() << " actions, first "
                                    << (p.actions.empty() ? "" : p.actions[0].name);

@@ -1,6 +1,6 @@
 // The git-clone init container's script (controllers/git_clone.h), run with
 // sh and git against a local repository as the init container would run it.
-#include "controllers/git_clone.h"
+#include "controllers/environment/git_clone.h"
 
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -46,14 +46,14 @@ class GitCloneTest : public ::testing::Test {
     // An upstream with main (two commits) and a feature branch.
     const std::string git = "git -c user.email=t@t -c user.name=t -c init.defaultBranch=main";
     std::string out;
-    ASSERT_EQ(Shell(absl::StrCat("set -e; cd ", dir_, "; mkdir up; cd up; ", git, " init -q; ",
-                               "echo one > a.txt; ", git, " add a.txt; ", git,
-                               " commit -qm one; echo two > a.txt; ", git, " commit -qam two; ",
-                               git, " checkout -qb feature; echo f > f.txt; ", git,
-                               " add f.txt; ", git, " commit -qm feature; ", git,
-                               " checkout -q main"),
-                  &out),
-              0)
+    ASSERT_EQ(
+        Shell(absl::StrCat("set -e; cd ", dir_, "; mkdir up; cd up; ", git, " init -q; ",
+                           "echo one > a.txt; ", git, " add a.txt; ", git,
+                           " commit -qm one; echo two > a.txt; ", git, " commit -qam two; ", git,
+                           " checkout -qb feature; echo f > f.txt; ", git, " add f.txt; ", git,
+                           " commit -qm feature; ", git, " checkout -q main"),
+              &out),
+        0)
         << out;
     url_ = absl::StrCat("file://", dir_, "/up");
     first_ = Rev("main~1");
@@ -69,8 +69,8 @@ class GitCloneTest : public ::testing::Test {
   int Clone(const std::string& branch, const std::string& sha, const std::string& dest,
             std::string* out) {
     return Shell(absl::StrCat("HOME=", dir_, " sh -c ", Quote(kGitCloneScript), " git-clone ",
-                            Quote(url_), " ", Quote(branch), " ", Quote(sha), " ", Quote(dest)),
-               out);
+                              Quote(url_), " ", Quote(branch), " ", Quote(sha), " ", Quote(dest)),
+                 out);
   }
   std::string Head(const std::string& dest) {
     std::string out;

@@ -155,7 +155,7 @@ TEST(LeaderElectorTest, ExactlyOneOfTwoCandidatesLeadsAndAStopHandsOver) {
   LeaderElector a(&lock, slow_expiry);
   slow_expiry.identity = "b";
   LeaderElector b(&lock, slow_expiry);
-  kube::Cancellation stop_a, stop_b;
+  util::Cancellation stop_a, stop_b;
   std::atomic<bool> a_result{false};
   std::thread ta([&] { a_result = a.Run(stop_a); });
   ASSERT_TRUE(WaitUntil([&] { return a.IsLeader(); }));
@@ -182,7 +182,7 @@ TEST(LeaderElectorTest, ExactlyOneOfTwoCandidatesLeadsAndAStopHandsOver) {
 TEST(LeaderElectorTest, ALeaderThatCannotRenewLosesAndStopsWriting) {
   MemoryLock lock;
   LeaderElector a(&lock, Fast("a"));
-  kube::Cancellation stop;
+  util::Cancellation stop;
   std::atomic<int> result{-1};
   std::thread t([&] { result = a.Run(stop) ? 1 : 0; });
   ASSERT_TRUE(WaitUntil([&] { return a.IsLeader(); }));
@@ -201,7 +201,7 @@ TEST(LeaderElectorTest, TheFenceClosesAtTheDeadlineEvenWhileRenewalIsStuck) {
   config.renew_deadline = absl::Seconds(10);
   config.lease_duration = absl::Seconds(15);
   LeaderElector a(&lock, config);
-  kube::Cancellation stop;
+  util::Cancellation stop;
   std::thread t([&] { a.Run(stop); });
   ASSERT_TRUE(WaitUntil([&] { return a.IsLeader(); }));
   EXPECT_TRUE(a.AllowWrite().ok());

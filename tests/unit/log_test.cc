@@ -14,9 +14,9 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "informer/work_queue.h"
-#include "informer/worker_pool.h"
 #include "rapidjson/document.h"
+#include "workqueue/work_queue.h"
+#include "workqueue/worker_pool.h"
 
 namespace util {
 namespace {
@@ -215,15 +215,15 @@ TEST(LogContextTest, FieldsAppearAndVanishWithTheScope) {
 
 TEST(LogContextTest, WorkerPoolNamesEachReconcile) {
   CaptureSink sink;
-  informer::WorkQueue queue(informer::WorkQueueOptions{.name = "test"});
+  workqueue::WorkQueue queue(workqueue::WorkQueueOptions{.name = "test"});
   std::mutex mu;
   int done = 0;  // guarded by mu
   absl::Notification all_done;
-  informer::WorkerPool pool(&queue, 2, [&](const std::string&) {
+  workqueue::WorkerPool pool(&queue, 2, [&](const std::string&) {
     Log(LogLevel::kInfo, "reconciler", "reconciling", {{"step", 1}});
     std::lock_guard l(mu);
     if (++done == 3) all_done.Notify();
-    return informer::ReconcileResult{};
+    return workqueue::ReconcileResult{};
   });
   queue.Add("team-a/pr-1");
   queue.Add("team-b/pr-2");

@@ -2,7 +2,7 @@
 // app's namespace-utils.ts, byte for byte (it computes the same name to list
 // an Environment's pods). Golden values from the web app's own tests and
 // from running its code (docs/contract.md).
-#include "controllers/naming.h"
+#include "controllers/environment/naming.h"
 
 #include <string>
 
@@ -39,12 +39,19 @@ std::string Target(const EnvironmentSpec& e) {
 
 // namespace-utils.test.ts: sanitizeNamespaceComponent.
 TEST(NamingTest, SanitizeAsTheWebApp) {
-  const std::pair<const char*, const char*> cases[] = {
-      {"MyTeam", "myteam"},         {"my_team", "my-team"},   {"my team", "my-team"},
-      {"my/team", "my-team"},       {"my.team", "my-team"},   {"my---team", "my-team"},
-      {"my___team", "my-team"},     {"-myteam-", "myteam"},   {"--myteam--", "myteam"},
-      {"My_Team-Name.123", "my-team-name-123"},                {"", ""},
-      {"--..__", ""},               {"Ünïcode Team", "n-code-team"}};
+  const std::pair<const char*, const char*> cases[] = {{"MyTeam", "myteam"},
+                                                       {"my_team", "my-team"},
+                                                       {"my team", "my-team"},
+                                                       {"my/team", "my-team"},
+                                                       {"my.team", "my-team"},
+                                                       {"my---team", "my-team"},
+                                                       {"my___team", "my-team"},
+                                                       {"-myteam-", "myteam"},
+                                                       {"--myteam--", "myteam"},
+                                                       {"My_Team-Name.123", "my-team-name-123"},
+                                                       {"", ""},
+                                                       {"--..__", ""},
+                                                       {"Ünïcode Team", "n-code-team"}};
   for (const auto& [in, want] : cases) EXPECT_EQ(SanitizeNamespaceComponent(in), want) << in;
 }
 

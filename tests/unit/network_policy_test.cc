@@ -1,7 +1,10 @@
 // The built NetworkPolicies, evaluated as an enforcing CNI would: the
 // connections operator-AGENTS.md "NetworkPolicy Configuration" needs pass,
 // the rest are refused.
-#include "controllers/builders.h"
+#include "absl/strings/str_cat.h"
+#include "api/v1alpha1/environment.h"
+#include "controllers/environment/manifests.h"
+#include "controllers/environment/resolve.h"
 #include "gtest/gtest.h"
 #include "support/netpol_eval.h"
 
@@ -15,13 +18,17 @@ using testing_support::Protocol;
 
 constexpr char kNs[] = "team-app-pr-1";
 
-Desired Env() {
-  Desired d;
-  d.env.name = "pr-1";
-  d.env.namespace_ = "team-app";
-  d.env.uid = "uid-1";
-  d.ns = kNs;
-  return d;
+// A development Environment cloning url, resolved as the planner would.
+Desired Env(absl::string_view url = "https://example.test/repo") {
+  auto obj = kube::Object::Parse(absl::StrCat(
+      R"({"metadata":{"name":"pr-1","namespace":"team-app","uid":"uid-1"},
+          "spec":{"type":"development","sources":[{"name":"web","repositoryUrl":")",
+      url, R"("}]}})"));
+  auto spec = v1alpha1::ParseEnvironment(*obj);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  auto d = Resolve({*spec, kNs, nullptr, OperatorConfig{}});
+  EXPECT_TRUE(d.ok()) << d.status();
+  return *d;
 }
 
 // Namespaces as a 1.21+ API server labels them.
@@ -58,9 +65,34 @@ TEST_F(NetworkPolicyTest, APodOfAnotherNamespaceCannotReachWeb) {
   EXPECT_FALSE(cluster_.Allowed(internet_, web_, Protocol::kTCP, 3000));
 }
 
-// Rule 2.
-TEST_F(NetworkPolicyTest, TheIngressControllerReachesWeb) {
+// Rule 2: the web port, nothing else of the namespace.
+TEST_F(NetworkPolicyTest, TheIngressControllerReachesWebsPortOnly) {
   EXPECT_TRUE(cluster_.Allowed(ingress_controller_, web_, Protocol::kTCP, 3000));
+  EXPECT_FALSE(cluster_.Allowed(ingress_controller_, web_, Protocol::kTCP, 9229));
+  EXPECT_FALSE(cluster_.Allowed(ingress_controller_, postgres_, Protocol::kTCP, 5432));
+}
+
+// git-clone over ssh, git:// or http://: the port its URL needs, for the web
+// pod (where git-clone runs) and no other.
+TEST(NetworkPolicyGitTest, TheCloneGetsThePortItsUrlNeeds) {
+  const std::pair<const char*, int> cases[] = {
+      {"git@github.com:org/repo.git", 22},        {"ssh://git@example.test/repo", 22},
+      {"ssh://git@example.test:2222/repo", 2222}, {"git://example.test/repo", 9418},
+      {"http://example.test/repo", 80},           {"http://user@example.test:8080/r", 8080}};
+  const Peer web = Peer::Pod(kNs, {{"app.kubernetes.io/name", "web"}});
+  const Peer postgres = Peer::Pod(kNs, {{"app.kubernetes.io/name", "postgres"}});
+  for (const auto& [url, port] : cases) {
+    NetpolCluster c;
+    c.AddNamespace(kNs, NameLabel(kNs));
+    for (const kube::Object& p : BuildNetworkPolicies(Env(url), OperatorConfig{})) c.AddPolicy(p);
+    EXPECT_TRUE(c.Allowed(web, Peer::External(), Protocol::kTCP, port)) << url;
+    EXPECT_FALSE(c.Allowed(postgres, Peer::External(), Protocol::kTCP, port)) << url;
+    EXPECT_FALSE(c.Allowed(web, Peer::External(), Protocol::kTCP, port + 1)) << url;
+  }
+  // Over HTTPS, the web pods' policy isolates ingress only: their egress is the common one.
+  const auto https = BuildNetworkPolicies(Env("https://example.test/r"), OperatorConfig{});
+  ASSERT_EQ(https.size(), 2u);
+  EXPECT_EQ(https[1].json()["spec"]["policyTypes"].Size(), 1u);
 }
 
 // Rule 4.
@@ -93,8 +125,9 @@ TEST_F(NetworkPolicyTest, EverythingElseIsDenied) {
 TEST_F(NetworkPolicyTest, IntraNamespaceNeedsBothHalves) {
   NetpolCluster ingress_only;
   ingress_only.AddNamespace(kNs, NameLabel(kNs));
-  std::vector<kube::Object> policies = BuildNetworkPolicies(Env(), OperatorConfig{});
-  ingress_only.AddPolicy(policies[0]);  // deny-all
+  auto deny_all = kube::Object::Parse(R"({"metadata": {"name": "d", "namespace": "team-app-pr-1"},
+      "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}})");
+  ingress_only.AddPolicy(*deny_all);
   auto same_ns = kube::Object::Parse(R"({"metadata": {"name": "x", "namespace": "team-app-pr-1"},
       "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
                "ingress": [{"from": [{"podSelector": {}}]}]}})");

@@ -1,6 +1,6 @@
 // The reconciler's skip of settled, unchanged Environments (pass_memo.h): what
 // is skipped, and that drift, spec changes and deadlines still get a full pass.
-#include "controllers/pass_memo.h"
+#include "controllers/environment/pass_memo.h"
 
 #include <functional>
 #include <map>
@@ -8,7 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "controllers/reconciler.h"
+#include "controllers/environment/reconciler.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "informer/store.h"
@@ -35,8 +35,7 @@ class FakeState final : public ClusterState {
     if (it == stores_.end()) return std::nullopt;
     return it->second.Get(ns.empty() ? std::string(name) : absl::StrCat(ns, "/", name));
   }
-  std::vector<kube::Object> Owned(const kube::Resource& res,
-                                  absl::string_view uid) const override {
+  std::vector<kube::Object> Owned(const kube::Resource& res, absl::string_view uid) const override {
     std::vector<kube::Object> out;
     auto it = stores_.find(Plural(res));
     if (it != stores_.end())
@@ -108,7 +107,7 @@ class PassMemoTest : public ::testing::Test {
       Plan plan = PlanEnvironment({*envs_.Get(kKey), state_, config_, clock_.Now()});
       if (plan.actions.empty() && !plan.status_patch) return;
       for (const auto& a : plan.actions)
-        if (a.type == Action::Type::kApply)
+        if (a.type == Action::Type::kApply || a.type == Action::Type::kCreate)
           state_.Put(a.resource, Stored(a, ++rv_, deployments_ready));
       if (plan.status_patch) {
         const std::string& p = *plan.status_patch;
@@ -181,13 +180,13 @@ TEST_F(PassMemoTest, SettledReadyEnvironmentIsSkippedUntilSomethingChanges) {
 TEST_F(PassMemoTest, DeletedOwnedObjectIsRecreated) {
   Converge(true);
   ASSERT_TRUE(reconciler_->Reconcile(kKey).status.ok());
-  state_.Erase(r::kNetworkPolicies, kTargetNs, "default-deny-all");
+  state_.Erase(r::kNetworkPolicies, kTargetNs, "environment-isolation");
   // The repair goes through Provisioning again (a status patch, an Event).
   AllowStatusAndEvents();
   EXPECT_CALL(*transport_,
               Send(AllOf(Field(&kube::HttpRequest::method, "PATCH"),
                          Field(&kube::HttpRequest::path,
-                               HasSubstr("/networkpolicies/default-deny-all?fieldManager=")))))
+                               HasSubstr("/networkpolicies/environment-isolation?fieldManager=")))))
       .WillOnce(Return(Json(200, R"({"metadata":{}})")));
   EXPECT_TRUE(reconciler_->Reconcile(kKey).status.ok());
   EXPECT_EQ(reconciler_->skipped(), 0);
@@ -332,15 +331,16 @@ TEST_F(PassMemoTest, AnEnvironmentDeletedDuringThePassIsNotAnOrphan) {
 
 TEST(SettledTest, OnlyFinalPhasesWithNothingPending) {
   Plan p;
-  p.phase = "Ready";
+  p.phase = v1alpha1::Phase::kReady;
   EXPECT_TRUE(Settled(p));
-  p.phase = "Failed";
+  p.phase = v1alpha1::Phase::kFailed;
   EXPECT_TRUE(Settled(p));
-  for (const char* phase : {"Pending", "Provisioning", "Deploying", "Terminating", ""}) {
+  for (v1alpha1::Phase phase : {v1alpha1::Phase::kPending, v1alpha1::Phase::kProvisioning,
+                                v1alpha1::Phase::kDeploying, v1alpha1::Phase::kTerminating}) {
     p.phase = phase;
-    EXPECT_FALSE(Settled(p)) << phase;
+    EXPECT_FALSE(Settled(p)) << v1alpha1::PhaseName(phase);
   }
-  p.phase = "Failed";
+  p.phase = v1alpha1::Phase::kFailed;
   p.requeue_after = absl::Seconds(5);
   EXPECT_FALSE(Settled(p));
   p.requeue_after.reset();
@@ -353,6 +353,97 @@ TEST(SettledTest, OnlyFinalPhasesWithNothingPending) {
 
 // An absence is watched through the cache's add mark: a pass that found no
 // Project (or no pull credentials) holds until the cache adds something.
+// A write the leader fence refuses (FailedPrecondition, like an orphan's
+// outcome used to be) is an error to retry with backoff, never an
+// Environment remembered as orphaned and left alone for minutes.
+TEST(ReconcilerFenceTest, AFencedWriteIsRetriedNotTakenForAnOrphan) {
+  class Closed final : public kube::WriteFence {
+   public:
+    absl::Status AllowWrite() const override {
+      return absl::FailedPreconditionError("not the leader any more");
+    }
+  } fence;
+  testing_support::FakeClock clock;
+  auto t = std::make_unique<testing::StrictMock<testing_support::MockTransport>>();
+  kube::Client client(std::move(t), {.max_attempts = 1, .clock = &clock, .fence = &fence});
+  informer::Store envs;
+  FakeState state;
+  envs.Upsert(*kube::Object::Parse(EnvJson(1, "")));
+  EnvironmentReconciler reconciler(&client, &envs, &state, OperatorConfig{}, &clock);
+  for (int pass = 0; pass < 2; ++pass) {
+    workqueue::ReconcileResult r = reconciler.Reconcile(kKey);
+    EXPECT_TRUE(absl::IsFailedPrecondition(r.status)) << r.status;
+    EXPECT_EQ(reconciler.settled(), 0u) << "not remembered";
+    EXPECT_EQ(reconciler.skipped(), 0) << "planned again";
+  }
+}
+
+// The postgres password is made once: random for a new Environment, the one
+// its postgres Deployment still names for one set up before passwords lived
+// in a Secret (its data was initialised with it), nothing once the Secret exists.
+TEST(DbCredentialsTest, MadeOnceAndMigrated) {
+  auto secret_of = [](const Plan& p) -> std::string {
+    for (const Action& a : p.actions)
+      if (a.resource.plural == "secrets" && a.name == "postgres-credentials") {
+        EXPECT_EQ(a.type, Action::Type::kCreate);
+        return std::string(a.body.Str({"data", "password"}));
+      }
+    return "<none>";
+  };
+  FakeState state;
+  const auto env = *kube::Object::Parse(EnvJson(1, ""));
+  const OperatorConfig cfg;
+  const absl::Time now = absl::Now();
+  Plan p = PlanEnvironment(
+      {.env = env, .state = state, .config = cfg, .now = now, .fresh_password = "fresh0"});
+  EXPECT_EQ(secret_of(p), "ZnJlc2gw");  // base64("fresh0")
+  // The old operator's postgres Deployment, with the password in clear.
+  state.Put(r::kDeployments, *kube::Object::Parse(R"({"metadata":{"name":"postgres",
+      "namespace":"team-pr-1","resourceVersion":"4"},"spec":{"template":{"spec":{"containers":[
+      {"name":"postgres","env":[{"name":"POSTGRES_PASSWORD","value":"legacy"}]}]}}}})"));
+  p = PlanEnvironment(
+      {.env = env, .state = state, .config = cfg, .now = now, .fresh_password = "fresh1"});
+  EXPECT_EQ(secret_of(p), "bGVnYWN5");  // base64("legacy")
+  state.Put(r::kSecrets, *kube::Object::Parse(R"({"metadata":{"name":"postgres-credentials",
+      "namespace":"team-pr-1","resourceVersion":"5","labels":{
+      "catalyst.dev/environment-uid":"u-1"}},"data":{"password":"bGVnYWN5"}})"));
+  p = PlanEnvironment(
+      {.env = env, .state = state, .config = cfg, .now = now, .fresh_password = "fresh2"});
+  EXPECT_EQ(secret_of(p), "<none>");
+  for (const Action& a : p.actions)
+    EXPECT_FALSE(a.type == Action::Type::kDelete && a.name == "postgres-credentials");
+}
+
+// An Environment's name may be 253 characters: its Events are named by the
+// server (generateName), never "<name>.<nanoseconds>" past the limit.
+TEST(ReconcilerEventTest, EventsOfLongNamedEnvironmentsHaveValidNames) {
+  testing_support::FakeClock clock;
+  auto t = std::make_unique<testing::NiceMock<testing_support::MockTransport>>();
+  std::vector<std::string> events;
+  ON_CALL(*t, Send(::testing::_)).WillByDefault([&](const kube::HttpRequest& req) {
+    if (absl::StrContains(req.path, "/events")) events.push_back(req.body);
+    return Json(200, R"({"metadata":{}})");
+  });
+  kube::Client client(std::move(t), {.max_attempts = 1, .clock = &clock});
+  informer::Store envs;
+  FakeState state;
+  const std::string name(253, 'n');
+  std::string json = EnvJson(1, "");
+  json.replace(json.find(R"("name":"pr-1")"), 13, absl::StrCat(R"("name":")", name, R"(")"));
+  envs.Upsert(*kube::Object::Parse(json));
+  EnvironmentReconciler reconciler(&client, &envs, &state, OperatorConfig{}, &clock);
+  (void)reconciler.Reconcile(absl::StrCat("team/", name));
+  ASSERT_FALSE(events.empty());
+  for (const std::string& e : events) {
+    auto o = kube::Object::Parse(e);
+    ASSERT_TRUE(o.ok());
+    EXPECT_EQ(o->Name(), "");
+    const absl::string_view prefix = o->Str({"metadata", "generateName"});
+    EXPECT_LE(prefix.size(), 253u - 5) << "room for the server's suffix";
+    EXPECT_EQ(o->Str({"involvedObject", "name"}), name);
+  }
+}
+
 TEST(RecordingStateTest, AbsentReadIsWatchedThroughTheAddMark) {
   FakeState state;
   state.Put(
@@ -370,8 +461,9 @@ TEST(RecordingStateTest, AbsentReadIsWatchedThroughTheAddMark) {
   memo.Remember(kKey, env, reads);
   EXPECT_TRUE(memo.Unchanged(kKey, env, absl::Now()));
   // Another Project anywhere: the absence may have ended; plan again.
-  state.Put(r::kProjects, *kube::Object::Parse(
-                              R"({"metadata":{"namespace":"x","name":"q","resourceVersion":"3"}})"));
+  state.Put(
+      r::kProjects,
+      *kube::Object::Parse(R"({"metadata":{"namespace":"x","name":"q","resourceVersion":"3"}})"));
   EXPECT_FALSE(memo.Unchanged(kKey, env, absl::Now()));
 }
 

@@ -1,9 +1,9 @@
-#include "controllers/planner.h"
+#include "controllers/environment/planner.h"
 
 #include <map>
 
 #include "absl/strings/str_cat.h"
-#include "controllers/naming.h"
+#include "controllers/environment/naming.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "support/catalyst.h"
@@ -22,8 +22,7 @@ class FakeState : public ClusterState {
     if (it == objects_.end()) return std::nullopt;
     return it->second;
   }
-  std::vector<kube::Object> Owned(const kube::Resource& res,
-                                  absl::string_view uid) const override {
+  std::vector<kube::Object> Owned(const kube::Resource& res, absl::string_view uid) const override {
     std::vector<kube::Object> out;
     const std::string prefix = absl::StrCat(res.group, "/", res.plural, "/");
     for (const auto& [key, o] : objects_)
@@ -39,7 +38,7 @@ class FakeState : public ClusterState {
   // when `ready` says so.
   void Commit(const Plan& plan, bool deployments_ready) {
     for (const auto& a : plan.actions) {
-      if (a.type == Action::Type::kApply) {
+      if (a.type == Action::Type::kApply || a.type == Action::Type::kCreate) {
         std::string json = a.body.Serialize();
         if (a.resource.plural == "deployments" && deployments_ready)
           json = json.substr(0, json.size() - 1) +
@@ -97,6 +96,16 @@ class PlannerTest : public ::testing::Test {
   Plan Run(const kube::Object& env, const Diagnosis* d = nullptr) {
     return PlanEnvironment({env, state_, config_, now_, d});
   }
+  // Plans and commits (Deployments ready) `passes` times: the Environment as
+  // the server then holds it.
+  kube::Object Converge(kube::Object env, int passes) {
+    for (int i = 0; i < passes; ++i) {
+      Plan p = Run(env);
+      state_.Commit(p, true);
+      env = WithStatus(env, p);
+    }
+    return env;
+  }
   FakeState state_;
   OperatorConfig config_;
   absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
@@ -104,14 +113,12 @@ class PlannerTest : public ::testing::Test {
 
 TEST_F(PlannerTest, FirstPassSetsUpEverythingUpToPostgresButNotWeb) {
   Plan p = Run(Env());
-  EXPECT_THAT(Names(p),
-              ::testing::ElementsAre(
-                  "finalizer", "namespaces/team-pr-1", "resourcequotas/environment-quota",
-                  "networkpolicies/default-deny-all", "networkpolicies/allow-ingress-controller",
-                  "networkpolicies/allow-same-namespace", "networkpolicies/allow-dns-egress",
-                  "networkpolicies/allow-https-egress", "persistentvolumeclaims/postgres-data",
-                  "deployments/postgres", "services/postgres"));
-  EXPECT_EQ(p.phase, "Provisioning");
+  EXPECT_THAT(Names(p), ::testing::ElementsAre(
+                            "finalizer", "namespaces/team-pr-1", "resourcequotas/environment-quota",
+                            "networkpolicies/environment-isolation", "networkpolicies/allow-web",
+                            "secrets/postgres-credentials", "persistentvolumeclaims/postgres-data",
+                            "deployments/postgres", "services/postgres"));
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   ASSERT_TRUE(p.status_patch);
   EXPECT_TRUE(p.event);
   EXPECT_TRUE(p.diagnose_selector.empty()) << "no pod listing while still applying";
@@ -124,7 +131,7 @@ TEST_F(PlannerTest, WebComesOnlyAfterPostgresIsReadyThenReady) {
   env = WithStatus(env, p);
   p = Run(env);
   EXPECT_TRUE(p.actions.empty());
-  EXPECT_EQ(p.phase, "Provisioning");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   EXPECT_EQ(p.diagnose_selector, "app.kubernetes.io/name=postgres");
   // Postgres ready: the web objects come.
   state_.Put(r::kDeployments, *kube::Object::Parse([&] {
@@ -135,29 +142,24 @@ TEST_F(PlannerTest, WebComesOnlyAfterPostgresIsReadyThenReady) {
   p = Run(env);
   EXPECT_THAT(Names(p), ::testing::ElementsAre("persistentvolumeclaims/workspace",
                                                "deployments/web", "services/web", "ingresses/web"));
-  EXPECT_EQ(p.phase, "Deploying");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kDeploying);
   state_.Commit(p, /*deployments_ready=*/true);
   env = WithStatus(env, p);
   p = Run(env);
   EXPECT_TRUE(p.actions.empty());
-  EXPECT_EQ(p.phase, "Ready");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kReady);
   ASSERT_TRUE(p.status_patch);
   EXPECT_NE(p.status_patch->find("http://team-pr-1.preview.local"), std::string::npos);
 }
 
 TEST_F(PlannerTest, AnUpToDateEnvironmentYieldsNothing) {
-  kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
-  for (int i = 0; i < 5; ++i) {
-    Plan p = Run(env);
-    state_.Commit(p, true);
-    env = WithStatus(env, p);
-  }
+  kube::Object env = Converge(Env(R"(,"finalizers":["catalyst.dev/finalizer"])"), 5);
   now_ += absl::Minutes(30);  // time alone changes nothing
   Plan p = Run(env);
   EXPECT_TRUE(p.actions.empty()) << ::testing::PrintToString(Names(p));
   EXPECT_FALSE(p.status_patch) << *p.status_patch;
   EXPECT_FALSE(p.event);
-  EXPECT_EQ(p.phase, "Ready");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kReady);
   EXPECT_TRUE(p.diagnose_selector.empty()) << "a ready environment needs no pod listing";
 }
 
@@ -169,7 +171,7 @@ TEST_F(PlannerTest, DeletionDeletesTheOwnedNamespaceThenReleases) {
   Plan p = Run(deleting);
   EXPECT_THAT(Names(p), ::testing::ElementsAre("namespaces/team-pr-1"));
   EXPECT_EQ(p.actions[0].type, Action::Type::kDelete);
-  EXPECT_EQ(p.phase, "Terminating");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kTerminating);
   state_.Commit(p, true);  // the namespace is gone
   p = Run(deleting);
   // Not in the cache: it is asked for (it may be too new to be cached), then released.
@@ -183,24 +185,24 @@ TEST_F(PlannerTest, DeletionDeletesTheOwnedNamespaceThenReleases) {
 // Ownership, not the name the spec gives now, decides what is deleted.
 TEST_F(PlannerTest, DeletionDeletesEveryOwnedNamespaceWhateverTheSpecSays) {
   for (const char* name : {"team-pr-1", "old-name"})
-    state_.Put(r::kNamespaces,
-               *kube::Object::Parse(absl::StrCat(R"({"metadata":{"name":")", name,
-                                                 R"(","labels":{"catalyst.dev/environment-uid":"u-1"}}})")));
+    state_.Put(r::kNamespaces, *kube::Object::Parse(absl::StrCat(
+                                   R"({"metadata":{"name":")", name,
+                                   R"(","labels":{"catalyst.dev/environment-uid":"u-1"}}})")));
   // A spec that no longer parses.
   auto env = *kube::Object::Parse(R"({"metadata":{"name":"pr-1","namespace":"team","uid":"u-1",
       "finalizers":["catalyst.dev/finalizer"],"deletionTimestamp":"2026-01-01T00:00:00Z"},
       "spec":{"type":"nonsense"}})");
   Plan p = Run(env);
-  EXPECT_THAT(Names(p), ::testing::UnorderedElementsAre("namespaces/team-pr-1",
-                                                        "namespaces/old-name"));
-  EXPECT_EQ(p.phase, "Terminating");
+  EXPECT_THAT(Names(p),
+              ::testing::UnorderedElementsAre("namespaces/team-pr-1", "namespaces/old-name"));
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kTerminating);
 }
 
 TEST_F(PlannerTest, ANamespaceOfSomeoneElseIsNeitherTouchedNorDeleted) {
   state_.Put(r::kNamespaces, *kube::Object::Parse(R"({"metadata":{"name":"team-pr-1"}})"));
   Plan p = Run(Env(R"(,"finalizers":["catalyst.dev/finalizer"])"));
   EXPECT_TRUE(p.actions.empty()) << ::testing::PrintToString(Names(p));
-  EXPECT_EQ(p.phase, "Failed");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
   EXPECT_NE(p.status_patch->find("NamespaceConflict"), std::string::npos);
   p = Run(Env(
       R"(,"finalizers":["catalyst.dev/finalizer"],"deletionTimestamp":"2026-01-01T00:00:00Z")"));
@@ -219,34 +221,35 @@ TEST_F(PlannerTest, ATerminatingNamespaceIsWaitedFor) {
       "labels":{"catalyst.dev/environment-uid":"the-old-uid"}}})"));
   Plan p = Run(Env(R"(,"finalizers":["catalyst.dev/finalizer"])"));
   EXPECT_TRUE(p.actions.empty()) << ::testing::PrintToString(Names(p));
-  EXPECT_EQ(p.phase, "Pending");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kPending);
   EXPECT_NE(p.status_patch->find("NamespaceTerminating"), std::string::npos);
   EXPECT_TRUE(p.requeue_after);
 }
 
 // Declarative both ways: what the Environment owns but no longer wants goes.
 TEST_F(PlannerTest, ObjectsNoLongerDesiredArePruned) {
-  kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
-  for (int i = 0; i < 4; ++i) {
-    Plan p = Run(env);
-    state_.Commit(p, true);
-    env = WithStatus(env, p);
-  }
-  ASSERT_EQ(Run(env).phase, "Ready");
+  kube::Object env = Converge(Env(R"(,"finalizers":["catalyst.dev/finalizer"])"), 4);
+  ASSERT_EQ(Run(env).phase, v1alpha1::Phase::kReady);
   const std::string owned = R"("labels":{"catalyst.dev/environment-uid":"u-1"})";
-  state_.Put(r::kDeployments, *kube::Object::Parse(absl::StrCat(
-                                  R"({"metadata":{"name":"workspace","namespace":"team-pr-1",)",
-                                  owned, "}}")));
+  state_.Put(r::kDeployments,
+             *kube::Object::Parse(absl::StrCat(
+                 R"({"metadata":{"name":"workspace","namespace":"team-pr-1",)", owned, "}}")));
   state_.Put(r::kNamespaces, *kube::Object::Parse(absl::StrCat(
                                  R"({"metadata":{"name":"team-old-name",)", owned, "}}")));
+  // An upgrade from the release that wrote one NetworkPolicy per rule.
+  state_.Put(
+      r::kNetworkPolicies,
+      *kube::Object::Parse(absl::StrCat(
+          R"({"metadata":{"name":"default-deny-all","namespace":"team-pr-1",)", owned, "}}")));
   // Someone else's in the same namespace, and ours elsewhere: left alone.
-  state_.Put(r::kServices, *kube::Object::Parse(
-                               R"({"metadata":{"name":"theirs","namespace":"team-pr-1"}})"));
+  state_.Put(r::kServices,
+             *kube::Object::Parse(R"({"metadata":{"name":"theirs","namespace":"team-pr-1"}})"));
   Plan p = Run(env);
-  EXPECT_THAT(Names(p), ::testing::UnorderedElementsAre("namespaces/team-old-name",
-                                                        "deployments/workspace"));
+  EXPECT_THAT(Names(p),
+              ::testing::UnorderedElementsAre("namespaces/team-old-name", "deployments/workspace",
+                                              "networkpolicies/default-deny-all"));
   for (const Action& a : p.actions) EXPECT_EQ(a.type, Action::Type::kDelete);
-  EXPECT_EQ(p.phase, "Ready");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kReady);
 }
 
 TEST_F(PlannerTest, InvalidSpecFailsWithoutCreatingAnything) {
@@ -255,7 +258,7 @@ TEST_F(PlannerTest, InvalidSpecFailsWithoutCreatingAnything) {
       "finalizers":["catalyst.dev/finalizer"]},"spec":{"type":"deployment"}})");
   Plan p = Run(env);
   EXPECT_TRUE(p.actions.empty());
-  EXPECT_EQ(p.phase, "Failed");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
   EXPECT_NE(p.status_patch->find("image"), std::string::npos) << *p.status_patch;
   EXPECT_FALSE(p.requeue_after) << "no hot retry loop";
 }
@@ -268,18 +271,18 @@ TEST_F(PlannerTest, FailingPodsMakeItFailedAndTheDeadlineToo) {
   Diagnosis oom{Diagnosis::Severity::kFailing, "OOMKilled",
                 "container postgres of pod x was OOMKilled"};
   p = Run(env, &oom);
-  EXPECT_EQ(p.phase, "Failed");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
   EXPECT_NE(p.status_patch->find("OOMKilled"), std::string::npos);
   EXPECT_EQ(p.event->type, "Warning");
   // Merely slow: Provisioning until the deadline, then Failed.
   Diagnosis none;
   p = Run(env, &none);
-  EXPECT_EQ(p.phase, "Provisioning");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   ASSERT_TRUE(p.requeue_after);
   EXPECT_LE(*p.requeue_after, config_.failure_deadline);
   now_ += config_.failure_deadline + absl::Seconds(1);
   p = Run(env, &none);
-  EXPECT_EQ(p.phase, "Failed");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
   EXPECT_NE(p.status_patch->find("ProgressDeadlineExceeded"), std::string::npos);
 }
 
@@ -292,15 +295,17 @@ TEST_F(PlannerTest, AMissingProjectIsAStatusNotASilentRetry) {
   kube::Object env = *kube::Object::Parse(testing_support::EnvironmentJson(f));
   Plan p = Run(env);
   EXPECT_THAT(Names(p), ::testing::ElementsAre("finalizer"));
-  EXPECT_EQ(p.phase, "Pending");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kPending);
   ASSERT_TRUE(p.status_patch);
-  EXPECT_NE(p.status_patch->find(R"("type":"ProjectResolved","status":"False","reason":"ProjectNotFound","message":"Project catalyst not found in namespace my-team or my-team-catalyst")"),
-            std::string::npos)
+  EXPECT_NE(
+      p.status_patch->find(
+          R"("type":"ProjectResolved","status":"False","reason":"ProjectNotFound","message":"Project catalyst not found in namespace my-team or my-team-catalyst")"),
+      std::string::npos)
       << *p.status_patch;
   // Once it exists, everything proceeds from its source.
   state_.Put(r::kProjects, *kube::Object::Parse(testing_support::ProjectJson({})));
   p = Run(env);
-  EXPECT_EQ(p.phase, "Provisioning");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   EXPECT_NE(p.status_patch->find(R"("type":"ProjectResolved","status":"True")"), std::string::npos);
   EXPECT_THAT(Names(p), ::testing::Contains("deployments/postgres"));
 }
@@ -309,7 +314,7 @@ TEST_F(PlannerTest, AMissingProjectIsAStatusNotASilentRetry) {
 // not wait for a Project it names but that does not exist.
 TEST_F(PlannerTest, ASelfSufficientEnvironmentGoesAheadWithoutItsProject) {
   Plan p = Run(Env());
-  EXPECT_EQ(p.phase, "Provisioning");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   EXPECT_NE(p.status_patch->find(R"("type":"ProjectResolved","status":"False")"),
             std::string::npos);
 }
@@ -325,8 +330,7 @@ TEST_F(PlannerTest, RegistryCredentialsAreCopiedFromTheProjectsNamespace) {
       "metadata":{"name":"registry-credentials","namespace":"my-team","resourceVersion":"3"},
       "type":"kubernetes.io/dockerconfigjson","data":{".dockerconfigjson":"e30="}})"));
   Plan p = Run(env);
-  EXPECT_THAT(Names(p),
-              ::testing::Contains("secrets/registry-credentials"));
+  EXPECT_THAT(Names(p), ::testing::Contains("secrets/registry-credentials"));
   for (const Action& a : p.actions) {
     if (a.resource.plural == "secrets") {
       EXPECT_EQ(a.ns, "my-team-catalyst-dev-happy-otter-42");
@@ -338,16 +342,18 @@ TEST_F(PlannerTest, RegistryCredentialsAreCopiedFromTheProjectsNamespace) {
 // (judged by its restarts and last termination), so the phase does not flap.
 TEST(DiagnosisTest, ACrashLoopStaysFailingWhileTheContainerRunsBetweenBackOffs) {
   auto pod = [](absl::string_view cs) {
-    return *kube::Object::Parse(absl::StrCat(
-        R"({"metadata":{"name":"web-1"},"status":{"containerStatuses":[)", cs, "]}}"));
+    return *kube::Object::Parse(
+        absl::StrCat(R"({"metadata":{"name":"web-1"},"status":{"containerStatuses":[)", cs, "]}}"));
   };
   const std::string crashed =
       R"("lastState":{"terminated":{"reason":"Error","exitCode":1,
          "message":"npm ERR! missing script: start\n"}})";
   auto waiting = Diagnose({pod(absl::StrCat(R"({"name":"web","restartCount":2,"ready":false,
-      "state":{"waiting":{"reason":"CrashLoopBackOff"}},)", crashed, "}"))});
+      "state":{"waiting":{"reason":"CrashLoopBackOff"}},)",
+                                            crashed, "}"))});
   auto running = Diagnose({pod(absl::StrCat(R"({"name":"web","restartCount":3,"ready":false,
-      "state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}},)", crashed, "}"))});
+      "state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}},)",
+                                            crashed, "}"))});
   for (const Diagnosis& d : {waiting, running}) {
     EXPECT_EQ(d.severity, Diagnosis::Severity::kFailing);
     EXPECT_EQ(d.reason, "CrashLoopBackOff");
@@ -357,7 +363,8 @@ TEST(DiagnosisTest, ACrashLoopStaysFailingWhileTheContainerRunsBetweenBackOffs) 
   }
   // Ready again: recovered.
   auto ready = Diagnose({pod(absl::StrCat(R"({"name":"web","restartCount":3,"ready":true,
-      "state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}},)", crashed, "}"))});
+      "state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}},)",
+                                          crashed, "}"))});
   EXPECT_EQ(ready.severity, Diagnosis::Severity::kNone);
 }
 
@@ -382,8 +389,9 @@ TEST(DiagnosisTest, UnschedulablePodsAndQuotaRefusalsAreFailingAtOnce) {
   EXPECT_EQ(unschedulable.severity, Diagnosis::Severity::kFailing);
   EXPECT_EQ(unschedulable.reason, "Unschedulable");
   EXPECT_NE(unschedulable.message.find("Insufficient cpu"), std::string::npos);
-  auto refused = Diagnose({}, {*kube::Object::Parse(
-      R"({"metadata":{"name":"web-5d9"},"status":{"conditions":[{"type":"ReplicaFailure",
+  auto refused = Diagnose(
+      {}, {*kube::Object::Parse(
+              R"({"metadata":{"name":"web-5d9"},"status":{"conditions":[{"type":"ReplicaFailure",
           "status":"True","reason":"FailedCreate","message":"pods \"web-5d9-x\" is forbidden: exceeded quota: q"}]}})")});
   EXPECT_EQ(refused.severity, Diagnosis::Severity::kFailing);
   EXPECT_EQ(refused.reason, "FailedCreate");
@@ -400,13 +408,13 @@ TEST_F(PlannerTest, ASpecChangeRestartsTheFailureDeadline) {
   now_ += config_.failure_deadline + absl::Seconds(1);
   Diagnosis none;
   p = Run(env, &none);
-  ASSERT_EQ(p.phase, "Failed");
+  ASSERT_EQ(p.phase, v1alpha1::Phase::kFailed);
   env = WithStatus(env, p);
   // A new commit: generation 2.
   std::string json = env.Serialize();
   json.replace(json.find(R"("generation":1)"), 14, R"("generation":2)");
   p = Run(*kube::Object::Parse(json), &none);
-  EXPECT_EQ(p.phase, "Provisioning") << *p.status_patch;
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning) << *p.status_patch;
   ASSERT_TRUE(p.requeue_after);
   EXPECT_EQ(*p.requeue_after, config_.failure_deadline);
   EXPECT_NE(p.status_patch->find(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", now_, absl::UTCTimeZone())),

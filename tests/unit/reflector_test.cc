@@ -49,7 +49,7 @@ kube::ListResult ListOf(std::string rv, std::vector<kube::Object> items, std::st
 // A watch that sends events and then blocks until cancelled (as a healthy
 // stream does), returning Cancelled.
 auto StreamThenBlock(std::vector<kube::WatchEvent> events) {
-  return [events](const kube::WatchOptions&, kube::Cancellation& cancel,
+  return [events](const kube::WatchOptions&, util::Cancellation& cancel,
                   absl::FunctionRef<bool(kube::WatchEvent)> on_event) {
     for (const auto& e : events) on_event(e);
     cancel.WaitFor(absl::Seconds(30));
@@ -57,7 +57,7 @@ auto StreamThenBlock(std::vector<kube::WatchEvent> events) {
   };
 }
 auto Returns(std::vector<kube::WatchEvent> events, absl::Status end) {
-  return [events, end](const kube::WatchOptions&, kube::Cancellation&,
+  return [events, end](const kube::WatchOptions&, util::Cancellation&,
                        absl::FunctionRef<bool(kube::WatchEvent)> on_event) {
     for (const auto& e : events) on_event(e);
     return end;
@@ -90,7 +90,7 @@ class ReflectorTest : public ::testing::Test {
   }
   // Runs the reflector until cond holds, then stops it.
   void RunUntil(Reflector& r, const std::function<bool()>& cond) {
-    kube::Cancellation stop;
+    util::Cancellation stop;
     std::thread t([&] { r.Run(stop); });
     EXPECT_TRUE(WaitUntil(cond)) << ::testing::PrintToString(sink_.Log());
     stop.Cancel();
@@ -122,7 +122,7 @@ TEST_F(ReflectorTest, WatchTimeoutIsRandomisedBetweenFiveAndTenMinutes) {
   EXPECT_CALL(lw_, List(_)).WillOnce(Return(ListOf("1", {})));
   EXPECT_CALL(lw_, Watch(_, _, _))
       .Times(::testing::AtLeast(20))
-      .WillRepeatedly(Invoke([&](const kube::WatchOptions& o, kube::Cancellation&,
+      .WillRepeatedly(Invoke([&](const kube::WatchOptions& o, util::Cancellation&,
                                  absl::FunctionRef<bool(kube::WatchEvent)> on_event) {
         timeouts.push_back(o.timeout_seconds);
         on_event(Event(Type::kBookmark, Obj("", "", "2")));  // not empty: no backoff
@@ -218,7 +218,7 @@ TEST_F(ReflectorTest, WatchdogTearsDownASilentStream) {
       .WillOnce(Invoke(StreamThenBlock({})))  // silent: never sends anything
       .WillOnce(Invoke(StreamThenBlock({Event(Type::kAdded, Obj("n", "after", "11"))})));
   Reflector r(&lw_, &sink_, Options());
-  kube::Cancellation stop;
+  util::Cancellation stop;
   std::thread t([&] { r.Run(stop); });
   ASSERT_TRUE(WaitUntil([&] { return r.Watching(); }));
   clock_.Advance(absl::Minutes(2));  // under the deadline: left alone
@@ -315,7 +315,7 @@ TEST(InformerTest, FailingWatchAttemptsDoNotKeepItFresh) {
   std::atomic<bool> server_back = false;
   EXPECT_CALL(*lw, List(_)).WillOnce(Return(ListOf("10", {Obj("n", "a", "1")})));
   EXPECT_CALL(*lw, Watch(_, _, _))
-      .WillRepeatedly(Invoke([&](const kube::WatchOptions& o, kube::Cancellation& cancel,
+      .WillRepeatedly(Invoke([&](const kube::WatchOptions& o, util::Cancellation& cancel,
                                  absl::FunctionRef<bool(kube::WatchEvent)> on_event) {
         ++attempts;
         if (server_back) return StreamThenBlock({})(o, cancel, on_event);

@@ -1,14 +1,14 @@
 // Resolve (controllers/resolve.h): the Catalyst web app's Environment and
 // Project made into what the builders render — PRODUCT.md "The real client"
 // and docs/contract.md, field by field.
-#include "controllers/resolve.h"
+#include "controllers/environment/resolve.h"
 
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "controllers/builders.h"
-#include "controllers/naming.h"
+#include "controllers/environment/manifests.h"
+#include "controllers/environment/naming.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "support/catalyst.h"
@@ -16,12 +16,12 @@
 namespace controllers {
 namespace {
 
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using testing_support::EnvironmentFields;
 using testing_support::EnvironmentJson;
 using testing_support::ProjectFields;
 using testing_support::ProjectJson;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using v1alpha1::Container;
 using v1alpha1::DeploymentMode;
 
@@ -122,7 +122,8 @@ TEST(ResolveTest, TheWebAppsDevelopmentEnvironment) {
   EXPECT_THAT(pg.container.readiness_probe.Serialize(), HasSubstr("pg_isready"));
 
   std::vector<std::string> claims;
-  for (const ClaimObject& c : d.claims) claims.push_back(absl::StrCat(c.name, ":", c.claim.storage));
+  for (const ClaimObject& c : d.claims)
+    claims.push_back(absl::StrCat(c.name, ":", c.claim.storage));
   EXPECT_THAT(claims, ElementsAre("postgres-data:1Gi", "code:5Gi"));
   EXPECT_EQ(web.volumes.size(), 1u);
   EXPECT_EQ(web.volumes[0].claim, "code");
@@ -194,10 +195,10 @@ TEST(ResolveTest, TheEnvironmentsConfigWinsOverTheTemplates) {
   const Desired d = MustResolve(e, ProjectJson({}));
   EXPECT_EQ(d.main.container.image, "node:23");
   EXPECT_EQ(d.main.container.working_dir, "/code/web") << "from the template";
-  EXPECT_THAT(Env(d.main.container),
-              ElementsAre("PORT=3000", "WATCHPACK_POLLING=false",
-                          "DATABASE_URL=postgresql://postgres:postgres@postgres:5432/catalyst",
-                          "EXTRA=1"));
+  EXPECT_THAT(
+      Env(d.main.container),
+      ElementsAre("PORT=3000", "WATCHPACK_POLLING=false",
+                  "DATABASE_URL=postgresql://postgres:postgres@postgres:5432/catalyst", "EXTRA=1"));
   EXPECT_EQ(Limit(d.main.container, "memory"), "3Gi");
   EXPECT_EQ(Limit(d.main.container, "cpu"), "1") << "filled in: the quota counts limits.cpu";
 }
@@ -284,8 +285,9 @@ TEST(ResolveTest, MountsNeedVolumesAndServicesTheirOwnNames) {
   EXPECT_THAT(d.status().message(),
               HasSubstr("spec.config.volumeMounts[0].name \"nowhere\" is not one of "
                         "spec.config.volumes"));
-  EXPECT_THAT(d.status().message(),
-              HasSubstr("spec.config.services[0].name \"web\" is the operator's own workload name"));
+  EXPECT_THAT(
+      d.status().message(),
+      HasSubstr("spec.config.services[0].name \"web\" is the operator's own workload name"));
 }
 
 TEST(ResolveTest, PullCredentialsGoToEveryPod) {

@@ -1,21 +1,30 @@
 // IsSubset and CanonicalQuantity (subset.h), and the subset check against
 // what kube-apiserver 1.20 really stores for the builders' manifests.
-#include "controllers/subset.h"
+#include "kube/subset.h"
 
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "controllers/builders.h"
 #include "api/v1alpha1/environment.h"
-#include "controllers/resolve.h"
+#include "controllers/environment/manifests.h"
+#include "controllers/environment/resolve.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "rapidjson/pointer.h"
 
 namespace controllers {
 namespace {
+
+// tests/data/<path>: what kube-apiserver 1.20 returned for the objects the
+// builders made (captured with kubectl get -o json).
+std::string Fixture(const std::string& path) {
+  std::ifstream in(std::string(SOURCE_ROOT "/tests/data/") + path);
+  EXPECT_TRUE(in.good()) << path;
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 rapidjson::Document Doc(const std::string& json) {
   rapidjson::Document d;
@@ -25,7 +34,7 @@ rapidjson::Document Doc(const std::string& json) {
 }
 
 bool Sub(const std::string& desired, const std::string& actual) {
-  return IsSubset(Doc(desired), Doc(actual));
+  return kube::IsSubset(Doc(desired), Doc(actual));
 }
 
 TEST(SubsetTest, ObjectsIgnoreExtraMembersInActual) {
@@ -97,7 +106,6 @@ TEST(SubsetTest, ZeroValuesInDesiredMatchAbsentMembers) {
   EXPECT_FALSE(Sub(R"({"a": [1]})", R"({})"));
 }
 
-
 // --- against kube-apiserver 1.20 ----------------------------------------------------------------
 //
 // What kube-apiserver v1.20.2 (scripts/cluster-up.sh, with its
@@ -109,747 +117,53 @@ TEST(SubsetTest, ZeroValuesInDesiredMatchAbsentMembers) {
 // controllers' status. managedFields are left out. To refresh: apply the
 // builders' output to a local cluster the same way and GET it back.
 
-constexpr char kServerNamespace[] = R"json({
-  "kind": "Namespace",
-  "apiVersion": "v1",
-  "metadata": {
-    "name": "my-team-my-project-pr-123",
-    "uid": "3e94624a-e356-4790-b09c-0def06e37d23",
-    "resourceVersion": "221",
-    "creationTimestamp": "2026-11-27T16:50:11Z",
-    "labels": {
-      "app.kubernetes.io/managed-by": "kube-operator",
-      "app.kubernetes.io/part-of": "catalyst-environment",
-      "catalyst.dev/branch": "feature-login",
-      "catalyst.dev/environment": "pr-123",
-      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11",
-      "catalyst.dev/namespace-type": "environment",
-      "catalyst.dev/project": "my-project",
-      "catalyst.dev/team": "my-team"
-    },
-    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
-  },
-  "spec": {"finalizers": ["kubernetes"]},
-  "status": {"phase": "Active"}
-})json";
+const std::string kServerNamespace = Fixture("server/namespace.json");
 
-constexpr char kServerResourceQuotaEnvironmentQuota[] = R"json({
-  "kind": "ResourceQuota",
-  "apiVersion": "v1",
-  "metadata": {
-    "name": "environment-quota",
-    "namespace": "my-team-my-project-pr-123",
-    "uid": "5d01d5c8-7b27-42fd-a5a9-0b19a28431f7",
-    "resourceVersion": "371",
-    "creationTimestamp": "2026-11-27T16:50:12Z",
-    "labels": {
-      "app.kubernetes.io/managed-by": "kube-operator",
-      "app.kubernetes.io/part-of": "catalyst-environment",
-      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
-    },
-    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
-  },
-  "spec": {
-    "hard": {
-      "limits.memory": "8Gi",
-      "pods": "20",
-      "requests.cpu": "4",
-      "requests.memory": "8Gi",
-      "requests.storage": "20Gi"
-    }
-  },
-  "status": {
-    "hard": {
-      "limits.memory": "8Gi",
-      "pods": "20",
-      "requests.cpu": "4",
-      "requests.memory": "8Gi",
-      "requests.storage": "20Gi"
-    },
-    "used": {
-      "limits.memory": "2560Mi",
-      "pods": "2",
-      "requests.cpu": "350m",
-      "requests.memory": "2560Mi",
-      "requests.storage": "6Gi"
-    }
-  }
-})json";
+const std::string kServerResourceQuotaEnvironmentQuota =
+    Fixture("server/resource-quota-environment-quota.json");
 
-constexpr char kServerNetworkPolicyDefaultDenyAll[] = R"json({
-  "kind": "NetworkPolicy",
-  "apiVersion": "networking.k8s.io/v1",
-  "metadata": {
-    "name": "default-deny-all",
-    "namespace": "my-team-my-project-pr-123",
-    "uid": "293b335f-d535-4299-a036-1d9f1938617b",
-    "resourceVersion": "228",
-    "generation": 1,
-    "creationTimestamp": "2026-11-27T16:50:12Z",
-    "labels": {
-      "app.kubernetes.io/managed-by": "kube-operator",
-      "app.kubernetes.io/part-of": "catalyst-environment",
-      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
-    },
-    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
-  },
-  "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-})json";
+const std::string kServerNetworkPolicyEnvironmentIsolation =
+    Fixture("server/network-policy-environment-isolation.json");
 
-constexpr char kServerNetworkPolicyAllowIngressController[] = R"json({
-  "kind": "NetworkPolicy",
-  "apiVersion": "networking.k8s.io/v1",
-  "metadata": {
-    "name": "allow-ingress-controller",
-    "namespace": "my-team-my-project-pr-123",
-    "uid": "39e5f0ff-c172-49d6-b758-415c24d61658",
-    "resourceVersion": "229",
-    "generation": 1,
-    "creationTimestamp": "2026-11-27T16:50:12Z",
-    "labels": {
-      "app.kubernetes.io/managed-by": "kube-operator",
-      "app.kubernetes.io/part-of": "catalyst-environment",
-      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
-    },
-    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
-  },
-  "spec": {
-    "podSelector": {},
-    "ingress": [
-      {
-        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]
-      }
-    ],
-    "policyTypes": ["Ingress"]
-  }
-})json";
+const std::string kServerNetworkPolicyAllowWeb = Fixture("server/network-policy-allow-web.json");
 
-constexpr char kServerNetworkPolicyAllowSameNamespace[] = R"json({
-  "kind": "NetworkPolicy",
-  "apiVersion": "networking.k8s.io/v1",
-  "metadata": {
-    "name": "allow-same-namespace",
-    "namespace": "my-team-my-project-pr-123",
-    "uid": "d4eb211d-def4-44ee-a9d7-e92056b25d57",
-    "resourceVersion": "230",
-    "generation": 1,
-    "creationTimestamp": "2026-11-27T16:50:12Z",
-    "labels": {
-      "app.kubernetes.io/managed-by": "kube-operator",
-      "app.kubernetes.io/part-of": "catalyst-environment",
-      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
-    },
-    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
-  },
-  "spec": {
-    "podSelector": {},
-    "ingress": [{"from": [{"podSelector": {}}]}],
-    "egress": [{"to": [{"podSelector": {}}]}],
-    "policyTypes": ["Ingress", "Egress"]
-  }
-})json";
+const std::string kServerPersistentVolumeClaimPostgresData =
+    Fixture("server/persistent-volume-claim-postgres-data.json");
 
-constexpr char kServerNetworkPolicyAllowDnsEgress[] = R"json({
-  "kind": "NetworkPolicy",
-  "apiVersion": "networking.k8s.io/v1",
-  "metadata": {
-    "name": "allow-dns-egress",
-    "namespace": "my-team-my-project-pr-123",
-    "uid": "ba3beb89-7878-4d2c-bcca-2164a90c2845",
-    "resourceVersion": "231",
-    "generation": 1,
-    "creationTimestamp": "2026-11-27T16:50:12Z",
-    "labels": {
-      "app.kubernetes.io/managed-by": "kube-operator",
-      "app.kubernetes.io/part-of": "catalyst-environment",
-      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
-    },
-    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
-  },
-  "spec": {
-    "podSelector": {},
-    "egress": [
-      {
-        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}]
-      }
-    ],
-    "policyTypes": ["Egress"]
-  }
-})json";
+const std::string kServerDeploymentPostgres = Fixture("server/deployment-postgres.json");
 
-constexpr char kServerNetworkPolicyAllowHttpsEgress[] = R"json({
-  "kind": "NetworkPolicy",
-  "apiVersion": "networking.k8s.io/v1",
-  "metadata": {
-    "name": "allow-https-egress",
-    "namespace": "my-team-my-project-pr-123",
-    "uid": "84718435-ce38-42a7-8b51-5342bd0d4a6b",
-    "resourceVersion": "232",
-    "generation": 1,
-    "creationTimestamp": "2026-11-27T16:50:12Z",
-    "labels": {
-      "app.kubernetes.io/managed-by": "kube-operator",
-      "app.kubernetes.io/part-of": "catalyst-environment",
-      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
-    },
-    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
-  },
-  "spec": {
-    "podSelector": {},
-    "egress": [{"ports": [{"protocol": "TCP", "port": 443}]}],
-    "policyTypes": ["Egress"]
-  }
-})json";
+const std::string kServerServicePostgres = Fixture("server/service-postgres.json");
 
-constexpr char kServerPersistentVolumeClaimPostgresData[] = R"json({
-  "kind": "PersistentVolumeClaim",
-  "apiVersion": "v1",
-  "metadata": {
-    "name": "postgres-data",
-    "namespace": "my-team-my-project-pr-123",
-    "uid": "e9775c6b-7fb5-4d53-bff8-3011ff667be8",
-    "resourceVersion": "322",
-    "creationTimestamp": "2026-11-27T16:50:12Z",
-    "labels": {
-      "app.kubernetes.io/managed-by": "kube-operator",
-      "app.kubernetes.io/name": "postgres",
-      "app.kubernetes.io/part-of": "catalyst-environment",
-      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
-    },
-    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"},
-    "finalizers": ["kubernetes.io/pvc-protection"]
-  },
-  "spec": {
-    "accessModes": ["ReadWriteOnce"],
-    "resources": {"requests": {"storage": "1Gi"}},
-    "volumeMode": "Filesystem"
-  },
-  "status": {"phase": "Pending"}
-})json";
+const std::string kServerPersistentVolumeClaimWorkspace =
+    Fixture("server/persistent-volume-claim-workspace.json");
 
-constexpr char kServerDeploymentPostgres[] = R"json({
-  "kind": "Deployment",
-  "apiVersion": "apps/v1",
-  "metadata": {
-    "name": "postgres",
-    "namespace": "my-team-my-project-pr-123",
-    "uid": "777d87ac-a528-4201-9d9b-b691a7713ed0",
-    "resourceVersion": "356",
-    "generation": 2,
-    "creationTimestamp": "2026-11-27T16:50:12Z",
-    "labels": {
-      "app.kubernetes.io/managed-by": "kube-operator",
-      "app.kubernetes.io/name": "postgres",
-      "app.kubernetes.io/part-of": "catalyst-environment",
-      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
-    },
-    "annotations": {
-      "catalyst.dev/environment": "my-team-my-project/pr-123",
-      "deployment.kubernetes.io/revision": "2"
-    }
-  },
-  "spec": {
-    "replicas": 1,
-    "selector": {"matchLabels": {"app.kubernetes.io/name": "postgres"}},
-    "template": {
-      "metadata": {
-        "creationTimestamp": null,
-        "labels": {
-          "app.kubernetes.io/managed-by": "kube-operator",
-          "app.kubernetes.io/name": "postgres",
-          "app.kubernetes.io/part-of": "catalyst-environment",
-          "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
-        },
-        "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
-      },
-      "spec": {
-        "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "postgres-data"}}],
-        "containers": [
-          {
-            "name": "postgres",
-            "image": "postgres:16-alpine",
-            "ports": [{"name": "postgres", "containerPort": 5432, "protocol": "TCP"}],
-            "env": [
-              {"name": "POSTGRES_DB", "value": "app"},
-              {"name": "POSTGRES_USER", "value": "app"},
-              {"name": "POSTGRES_PASSWORD", "value": "fb04a0a71fb27a34bf58e220b769098c"},
-              {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"}
-            ],
-            "resources": {"limits": {"memory": "512Mi"}, "requests": {"cpu": "100m", "memory": "512Mi"}},
-            "volumeMounts": [{"name": "data", "mountPath": "/var/lib/postgresql/data"}],
-            "readinessProbe": {
-              "exec": {"command": ["pg_isready", "-U", "app", "-d", "app"]},
-              "timeoutSeconds": 1,
-              "periodSeconds": 5,
-              "successThreshold": 1,
-              "failureThreshold": 3
-            },
-            "terminationMessagePath": "/dev/termination-log",
-            "terminationMessagePolicy": "FallbackToLogsOnError",
-            "imagePullPolicy": "IfNotPresent"
-          }
-        ],
-        "restartPolicy": "Always",
-        "terminationGracePeriodSeconds": 30,
-        "dnsPolicy": "ClusterFirst",
-        "automountServiceAccountToken": false,
-        "securityContext": {},
-        "schedulerName": "default-scheduler",
-        "enableServiceLinks": false
-      }
-    },
-    "strategy": {"type": "Recreate"},
-    "revisionHistoryLimit": 3,
-    "progressDeadlineSeconds": 600
-  },
-  "status": {
-    "observedGeneration": 2,
-    "replicas": 1,
-    "updatedReplicas": 1,
-    "unavailableReplicas": 1,
-    "conditions": [
-      {
-        "type": "Available",
-        "status": "False",
-        "lastUpdateTime": "2026-11-27T16:50:12Z",
-        "lastTransitionTime": "2026-11-27T16:50:12Z",
-        "reason": "MinimumReplicasUnavailable",
-        "message": "Deployment does not have minimum availability."
-      },
-      {
-        "type": "Progressing",
-        "status": "True",
-        "lastUpdateTime": "2026-11-27T16:51:07Z",
-        "lastTransitionTime": "2026-11-27T16:50:12Z",
-        "reason": "ReplicaSetUpdated",
-        "message": "ReplicaSet \"postgres-56d55c8578\" is progressing."
-      }
-    ]
-  }
-})json";
+const std::string kServerDeploymentWeb = Fixture("server/deployment-web.json");
 
-constexpr char kServerServicePostgres[] = R"json({
-  "kind": "Service",
-  "apiVersion": "v1",
-  "metadata": {
-    "name": "postgres",
-    "namespace": "my-team-my-project-pr-123",
-    "uid": "13fe57af-89f4-4901-93ab-c9f9b6650cc2",
-    "resourceVersion": "248",
-    "creationTimestamp": "2026-11-27T16:50:12Z",
-    "labels": {
-      "app.kubernetes.io/managed-by": "kube-operator",
-      "app.kubernetes.io/name": "postgres",
-      "app.kubernetes.io/part-of": "catalyst-environment",
-      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
-    },
-    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
-  },
-  "spec": {
-    "ports": [{"name": "postgres", "protocol": "TCP", "port": 5432, "targetPort": 5432}],
-    "selector": {"app.kubernetes.io/name": "postgres"},
-    "clusterIP": "10.96.247.4",
-    "clusterIPs": ["10.96.247.4"],
-    "type": "ClusterIP",
-    "sessionAffinity": "None"
-  },
-  "status": {"loadBalancer": {}}
-})json";
+const std::string kServerServiceWeb = Fixture("server/service-web.json");
 
-constexpr char kServerPersistentVolumeClaimWorkspace[] = R"json({
-  "kind": "PersistentVolumeClaim",
-  "apiVersion": "v1",
-  "metadata": {
-    "name": "workspace",
-    "namespace": "my-team-my-project-pr-123",
-    "uid": "f894b7b8-bd34-4f1d-ac40-b0cdef0da8a9",
-    "resourceVersion": "324",
-    "creationTimestamp": "2026-11-27T16:50:12Z",
-    "labels": {
-      "app.kubernetes.io/managed-by": "kube-operator",
-      "app.kubernetes.io/name": "web",
-      "app.kubernetes.io/part-of": "catalyst-environment",
-      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
-    },
-    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"},
-    "finalizers": ["kubernetes.io/pvc-protection"]
-  },
-  "spec": {
-    "accessModes": ["ReadWriteOnce"],
-    "resources": {"requests": {"storage": "5Gi"}},
-    "volumeMode": "Filesystem"
-  },
-  "status": {"phase": "Pending"}
-})json";
+const std::string kServerIngressWeb = Fixture("server/ingress-web.json");
 
-constexpr char kServerDeploymentWeb[] = R"json({
-  "kind": "Deployment",
-  "apiVersion": "apps/v1",
-  "metadata": {
-    "name": "web",
-    "namespace": "my-team-my-project-pr-123",
-    "uid": "bf32e52d-579b-4976-987e-576c391ee989",
-    "resourceVersion": "377",
-    "generation": 2,
-    "creationTimestamp": "2026-11-27T16:50:12Z",
-    "labels": {
-      "app.kubernetes.io/managed-by": "kube-operator",
-      "app.kubernetes.io/name": "web",
-      "app.kubernetes.io/part-of": "catalyst-environment",
-      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
-    },
-    "annotations": {
-      "catalyst.dev/environment": "my-team-my-project/pr-123",
-      "deployment.kubernetes.io/revision": "2"
-    }
-  },
-  "spec": {
-    "replicas": 1,
-    "selector": {"matchLabels": {"app.kubernetes.io/name": "web"}},
-    "template": {
-      "metadata": {
-        "creationTimestamp": null,
-        "labels": {
-          "app.kubernetes.io/managed-by": "kube-operator",
-          "app.kubernetes.io/name": "web",
-          "app.kubernetes.io/part-of": "catalyst-environment",
-          "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
-        },
-        "annotations": {
-          "catalyst.dev/environment": "my-team-my-project/pr-123",
-          "catalyst.dev/revision": "2d7a270ed736"
-        }
-      },
-      "spec": {
-        "volumes": [{"name": "workspace", "persistentVolumeClaim": {"claimName": "workspace"}}],
-        "initContainers": [
-          {
-            "name": "git-clone",
-            "image": "alpine/git:2.45.2",
-            "command": [
-              "sh",
-              "-c",
-              "set -eu\nurl=$1 branch=$2 sha=$3 dest=$4\nmkdir -p \"$dest\"\ncd \"$dest\"\nexport GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0=\"$dest\"\n[ -d .git ] || git init -q .\ngit remote remove origin 2>/dev/null || true\ngit remote add origin \"$url\"\nif [ -n \"$sha\" ]; then\n  if [ ${#sha} -eq 40 ] && git fetch -q --depth 1 origin \"$sha\"; then :; else\n    git fetch -q --tags origin '+refs/heads/*:refs/remotes/origin/*'\n  fi\n  git rev-parse -q --verify \"$sha^{commit}\" >/dev/null ||\n    { echo \"commit $sha not found in $url\" >&2; exit 1; }\n  ref=$sha\nelif [ -n \"$branch\" ]; then\n  git fetch -q --depth 1 origin \"+refs/heads/$branch:refs/remotes/origin/$branch\" ||\n    { echo \"branch $branch not found in $url\" >&2; exit 1; }\n  ref=refs/remotes/origin/$branch\nelse\n  git fetch -q --depth 1 origin HEAD\n  ref=FETCH_HEAD\nfi\ngit checkout -q -f --detach \"$ref\"\ngit clean -q -ffdx -e lost+found -e .npm\n",
-              "git-clone",
-              "https://github.com/org/repo",
-              "feature/login",
-              "a1b2c3d",
-              "/workspace/app"
-            ],
-            "resources": {"limits": {"memory": "2Gi"}, "requests": {"cpu": "250m", "memory": "2Gi"}},
-            "volumeMounts": [{"name": "workspace", "mountPath": "/workspace"}],
-            "terminationMessagePath": "/dev/termination-log",
-            "terminationMessagePolicy": "FallbackToLogsOnError",
-            "imagePullPolicy": "IfNotPresent"
-          },
-          {
-            "name": "npm-install",
-            "image": "node:20-bookworm-slim",
-            "command": ["npm", "ci"],
-            "workingDir": "/workspace/app",
-            "env": [
-              {"name": "npm_config_cache", "value": "/workspace/.npm"},
-              {"name": "DEBUG", "value": "true"}
-            ],
-            "resources": {"limits": {"memory": "2Gi"}, "requests": {"cpu": "250m", "memory": "2Gi"}},
-            "volumeMounts": [{"name": "workspace", "mountPath": "/workspace"}],
-            "terminationMessagePath": "/dev/termination-log",
-            "terminationMessagePolicy": "FallbackToLogsOnError",
-            "imagePullPolicy": "IfNotPresent"
-          },
-          {
-            "name": "db-migrate",
-            "image": "node:20-bookworm-slim",
-            "command": ["npm", "run", "db:migrate"],
-            "workingDir": "/workspace/app",
-            "env": [
-              {
-                "name": "DATABASE_URL",
-                "value": "postgres://app:fb04a0a71fb27a34bf58e220b769098c@postgres.my-team-my-project-pr-123.svc:5432/app"
-              },
-              {"name": "PORT", "value": "3000"},
-              {"name": "DEBUG", "value": "true"}
-            ],
-            "resources": {"limits": {"memory": "2Gi"}, "requests": {"cpu": "250m", "memory": "2Gi"}},
-            "volumeMounts": [{"name": "workspace", "mountPath": "/workspace"}],
-            "terminationMessagePath": "/dev/termination-log",
-            "terminationMessagePolicy": "FallbackToLogsOnError",
-            "imagePullPolicy": "IfNotPresent"
-          }
-        ],
-        "containers": [
-          {
-            "name": "web",
-            "image": "node:20-bookworm-slim",
-            "command": ["npx", "next", "dev", "--turbopack", "--hostname", "0.0.0.0", "--port", "3000"],
-            "workingDir": "/workspace/app",
-            "ports": [{"name": "http", "containerPort": 3000, "protocol": "TCP"}],
-            "env": [
-              {
-                "name": "DATABASE_URL",
-                "value": "postgres://app:fb04a0a71fb27a34bf58e220b769098c@postgres.my-team-my-project-pr-123.svc:5432/app"
-              },
-              {"name": "PORT", "value": "3000"},
-              {"name": "DEBUG", "value": "true"}
-            ],
-            "resources": {"limits": {"memory": "2Gi"}, "requests": {"cpu": "250m", "memory": "2Gi"}},
-            "volumeMounts": [{"name": "workspace", "mountPath": "/workspace"}],
-            "readinessProbe": {
-              "tcpSocket": {"port": 3000},
-              "timeoutSeconds": 1,
-              "periodSeconds": 5,
-              "successThreshold": 1,
-              "failureThreshold": 3
-            },
-            "terminationMessagePath": "/dev/termination-log",
-            "terminationMessagePolicy": "FallbackToLogsOnError",
-            "imagePullPolicy": "IfNotPresent"
-          }
-        ],
-        "restartPolicy": "Always",
-        "terminationGracePeriodSeconds": 30,
-        "dnsPolicy": "ClusterFirst",
-        "automountServiceAccountToken": false,
-        "securityContext": {},
-        "schedulerName": "default-scheduler",
-        "enableServiceLinks": false
-      }
-    },
-    "strategy": {"type": "Recreate"},
-    "revisionHistoryLimit": 3,
-    "progressDeadlineSeconds": 600
-  },
-  "status": {
-    "observedGeneration": 2,
-    "replicas": 1,
-    "updatedReplicas": 1,
-    "unavailableReplicas": 1,
-    "conditions": [
-      {
-        "type": "Available",
-        "status": "False",
-        "lastUpdateTime": "2026-11-27T16:50:13Z",
-        "lastTransitionTime": "2026-11-27T16:50:13Z",
-        "reason": "MinimumReplicasUnavailable",
-        "message": "Deployment does not have minimum availability."
-      },
-      {
-        "type": "Progressing",
-        "status": "True",
-        "lastUpdateTime": "2026-11-27T16:51:07Z",
-        "lastTransitionTime": "2026-11-27T16:50:13Z",
-        "reason": "ReplicaSetUpdated",
-        "message": "ReplicaSet \"web-585988f866\" is progressing."
-      }
-    ]
-  }
-})json";
-
-constexpr char kServerServiceWeb[] = R"json({
-  "kind": "Service",
-  "apiVersion": "v1",
-  "metadata": {
-    "name": "web",
-    "namespace": "my-team-my-project-pr-123",
-    "uid": "a4d11a0b-7097-4d7a-8747-5b93391c1ed4",
-    "resourceVersion": "266",
-    "creationTimestamp": "2026-11-27T16:50:13Z",
-    "labels": {
-      "app.kubernetes.io/managed-by": "kube-operator",
-      "app.kubernetes.io/name": "web",
-      "app.kubernetes.io/part-of": "catalyst-environment",
-      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
-    },
-    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
-  },
-  "spec": {
-    "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 3000}],
-    "selector": {"app.kubernetes.io/name": "web"},
-    "clusterIP": "10.96.189.178",
-    "clusterIPs": ["10.96.189.178"],
-    "type": "ClusterIP",
-    "sessionAffinity": "None"
-  },
-  "status": {"loadBalancer": {}}
-})json";
-
-constexpr char kServerIngressWeb[] = R"json({
-  "kind": "Ingress",
-  "apiVersion": "networking.k8s.io/v1",
-  "metadata": {
-    "name": "web",
-    "namespace": "my-team-my-project-pr-123",
-    "uid": "c792fef5-fa5f-44d4-8a80-a7cd43fbf2f4",
-    "resourceVersion": "269",
-    "generation": 1,
-    "creationTimestamp": "2026-11-27T16:50:13Z",
-    "labels": {
-      "app.kubernetes.io/managed-by": "kube-operator",
-      "app.kubernetes.io/name": "web",
-      "app.kubernetes.io/part-of": "catalyst-environment",
-      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
-    },
-    "annotations": {"catalyst.dev/environment": "my-team-my-project/pr-123"}
-  },
-  "spec": {
-    "ingressClassName": "nginx",
-    "rules": [
-      {
-        "host": "my-team-my-project-pr-123.preview.local",
-        "http": {
-          "paths": [
-            {
-              "path": "/",
-              "pathType": "Prefix",
-              "backend": {"service": {"name": "web", "port": {"number": 80}}}
-            }
-          ]
-        }
-      }
-    ]
-  },
-  "status": {"loadBalancer": {}}
-})json";
-
-constexpr char kServerDeploymentTypeDeploymentWeb[] = R"json({
-  "kind": "Deployment",
-  "apiVersion": "apps/v1",
-  "metadata": {
-    "name": "web",
-    "namespace": "deploy-ns",
-    "uid": "0b4e90e5-c24b-413e-b653-8f92396e40c0",
-    "resourceVersion": "422",
-    "generation": 2,
-    "creationTimestamp": "2026-11-27T16:50:15Z",
-    "labels": {
-      "app.kubernetes.io/managed-by": "kube-operator",
-      "app.kubernetes.io/name": "web",
-      "app.kubernetes.io/part-of": "catalyst-environment",
-      "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
-    },
-    "annotations": {
-      "catalyst.dev/environment": "my-team-my-project/pr-123",
-      "deployment.kubernetes.io/revision": "2"
-    }
-  },
-  "spec": {
-    "replicas": 1,
-    "selector": {"matchLabels": {"app.kubernetes.io/name": "web"}},
-    "template": {
-      "metadata": {
-        "creationTimestamp": null,
-        "labels": {
-          "app.kubernetes.io/managed-by": "kube-operator",
-          "app.kubernetes.io/name": "web",
-          "app.kubernetes.io/part-of": "catalyst-environment",
-          "catalyst.dev/environment-uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11"
-        },
-        "annotations": {
-          "catalyst.dev/environment": "my-team-my-project/pr-123",
-          "catalyst.dev/revision": "cd636028c120"
-        }
-      },
-      "spec": {
-        "initContainers": [
-          {
-            "name": "db-migrate",
-            "image": "ghcr.io/org/app:sha",
-            "command": ["npm", "run", "db:migrate"],
-            "env": [
-              {
-                "name": "DATABASE_URL",
-                "value": "postgres://app:fb04a0a71fb27a34bf58e220b769098c@postgres.deploy-ns.svc:5432/app"
-              },
-              {"name": "PORT", "value": "3000"},
-              {"name": "DEBUG", "value": "true"}
-            ],
-            "resources": {"limits": {"memory": "2Gi"}, "requests": {"cpu": "250m", "memory": "2Gi"}},
-            "terminationMessagePath": "/dev/termination-log",
-            "terminationMessagePolicy": "FallbackToLogsOnError",
-            "imagePullPolicy": "IfNotPresent"
-          }
-        ],
-        "containers": [
-          {
-            "name": "web",
-            "image": "ghcr.io/org/app:sha",
-            "ports": [{"name": "http", "containerPort": 3000, "protocol": "TCP"}],
-            "env": [
-              {
-                "name": "DATABASE_URL",
-                "value": "postgres://app:fb04a0a71fb27a34bf58e220b769098c@postgres.deploy-ns.svc:5432/app"
-              },
-              {"name": "PORT", "value": "3000"},
-              {"name": "DEBUG", "value": "true"}
-            ],
-            "resources": {"limits": {"memory": "2Gi"}, "requests": {"cpu": "250m", "memory": "2Gi"}},
-            "readinessProbe": {
-              "tcpSocket": {"port": 3000},
-              "timeoutSeconds": 1,
-              "periodSeconds": 5,
-              "successThreshold": 1,
-              "failureThreshold": 3
-            },
-            "terminationMessagePath": "/dev/termination-log",
-            "terminationMessagePolicy": "FallbackToLogsOnError",
-            "imagePullPolicy": "IfNotPresent"
-          }
-        ],
-        "restartPolicy": "Always",
-        "terminationGracePeriodSeconds": 30,
-        "dnsPolicy": "ClusterFirst",
-        "automountServiceAccountToken": false,
-        "securityContext": {},
-        "schedulerName": "default-scheduler",
-        "enableServiceLinks": false
-      }
-    },
-    "strategy": {"type": "Recreate"},
-    "revisionHistoryLimit": 3,
-    "progressDeadlineSeconds": 600
-  },
-  "status": {
-    "observedGeneration": 2,
-    "replicas": 1,
-    "updatedReplicas": 1,
-    "unavailableReplicas": 1,
-    "conditions": [
-      {
-        "type": "Available",
-        "status": "False",
-        "lastUpdateTime": "2026-11-27T16:50:15Z",
-        "lastTransitionTime": "2026-11-27T16:50:15Z",
-        "reason": "MinimumReplicasUnavailable",
-        "message": "Deployment does not have minimum availability."
-      },
-      {
-        "type": "Progressing",
-        "status": "True",
-        "lastUpdateTime": "2026-11-27T16:51:08Z",
-        "lastTransitionTime": "2026-11-27T16:50:15Z",
-        "reason": "ReplicaSetUpdated",
-        "message": "ReplicaSet \"web-65fb84c548\" is progressing."
-      }
-    ]
-  }
-})json";
+const std::string kServerDeploymentTypeDeploymentWeb =
+    Fixture("server/deployment-type-deployment-web.json");
 
 // The Environment the objects above were built from (before the real
 // client's config: a development Environment's config.image now runs the web
 // container, so the development fixture leaves it out).
 v1alpha1::EnvironmentSpec ServerSpec(bool development) {
-  auto obj = kube::Object::Parse(absl::StrCat(R"({
+  auto obj =
+      kube::Object::Parse(absl::StrCat(R"({
     "apiVersion": "catalyst.catalyst.dev/v1alpha1", "kind": "Environment",
     "metadata": {"name": "pr-123", "namespace": "my-team-my-project",
       "uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11", "generation": 3,
       "labels": {"catalyst.dev/team": "my-team", "catalyst.dev/project": "my-project",
                  "catalyst.dev/environment": "pr-123"}},
-    "spec": {"type": ")", development ? "development" : "deployment", R"(",
+    "spec": {"type": ")",
+                                       development ? "development" : "deployment", R"(",
       "sources": [{"name": "web", "repositoryUrl": "https://github.com/org/repo",
                    "branch": "feature/login", "commitSha": "a1b2c3d", "prNumber": 123}],
-      "config": {)", development ? "" : R"("image": "ghcr.io/org/app:sha", )",
-      R"("envVars": [{"name": "DEBUG", "value": "true"}]}}})"));
+      "config": {)",
+                                       development ? "" : R"("image": "ghcr.io/org/app:sha", )",
+                                       R"("envVars": [{"name": "DEBUG", "value": "true"}]}}})"));
   absl::StatusOr<v1alpha1::EnvironmentSpec> env = v1alpha1::ParseEnvironment(*obj);
   EXPECT_TRUE(env.ok()) << env.status();
   return *env;
@@ -865,7 +179,7 @@ constexpr char kServerNs[] = "my-team-my-project-pr-123";
 
 struct ServerCase {
   kube::Object desired;
-  const char* server;
+  const std::string& server;
 };
 
 std::vector<ServerCase> ServerCases() {
@@ -881,11 +195,8 @@ std::vector<ServerCase> ServerCases() {
   return {
       {BuildNamespace(dev), kServerNamespace},
       {BuildResourceQuota(dev), kServerResourceQuotaEnvironmentQuota},
-      {policies[0], kServerNetworkPolicyDefaultDenyAll},
-      {policies[1], kServerNetworkPolicyAllowIngressController},
-      {policies[2], kServerNetworkPolicyAllowSameNamespace},
-      {policies[3], kServerNetworkPolicyAllowDnsEgress},
-      {policies[4], kServerNetworkPolicyAllowHttpsEgress},
+      {policies[0], kServerNetworkPolicyEnvironmentIsolation},
+      {policies[1], kServerNetworkPolicyAllowWeb},
       {claim("postgres-data"), kServerPersistentVolumeClaimPostgresData},
       {BuildDeployment(dev, dev.services.front()), kServerDeploymentPostgres},
       {BuildService(dev, dev.services.front()), kServerServicePostgres},
@@ -903,18 +214,18 @@ TEST(SubsetServerTest, BuiltObjectsAreSubsetsOfWhatTheServerStored) {
     SCOPED_TRACE(absl::StrCat(c.desired.Kind(), " ", c.desired.Name()));
     rapidjson::Document server = Doc(c.server);
     EXPECT_EQ(c.desired.Name(), kube::StrOf(kube::Member(server["metadata"], "name")));
-    EXPECT_TRUE(IsSubset(c.desired.json(), server));
+    EXPECT_TRUE(kube::IsSubset(c.desired.json(), server));
     // Not the other way round: the server added defaults.
-    EXPECT_FALSE(IsSubset(server, c.desired.json()));
+    EXPECT_FALSE(kube::IsSubset(server, c.desired.json()));
   }
 }
 
 // An edit of the server's copy that the planner must repair.
-bool StillSubsetAfter(const kube::Object& desired, const char* server,
+bool StillSubsetAfter(const kube::Object& desired, const std::string& server,
                       const std::function<void(rapidjson::Document&)>& edit) {
   rapidjson::Document d = Doc(server);
   edit(d);
-  return IsSubset(desired.json(), d);
+  return kube::IsSubset(desired.json(), d);
 }
 
 void Set(rapidjson::Document& d, const char* pointer, const char* value) {
@@ -931,9 +242,9 @@ void EraseAt(rapidjson::Document& d, const char* array_pointer, rapidjson::SizeT
 
 TEST(SubsetServerTest, DriftIsSeen) {
   std::vector<ServerCase> cases = ServerCases();
-  auto find = [&](const char* server) -> const kube::Object& {
+  auto find = [&](const std::string& server) -> const kube::Object& {
     for (const ServerCase& c : cases)
-      if (c.server == server) return c.desired;
+      if (&c.server == &server) return c.desired;
     ADD_FAILURE() << "no case";
     return cases[0].desired;
   };
@@ -975,15 +286,17 @@ TEST(SubsetServerTest, DriftIsSeen) {
     Set(d, "/spec/template/spec/containers/0/resources/limits/memory", "256Mi");
   }));
   // A NetworkPolicy rule removed or weakened.
-  EXPECT_FALSE(StillSubsetAfter(find(kServerNetworkPolicyAllowDnsEgress),
-                                kServerNetworkPolicyAllowDnsEgress,
-                                [](auto& d) { EraseAt(d, "/spec/egress/0/ports", 0); }));
-  EXPECT_FALSE(StillSubsetAfter(find(kServerNetworkPolicyDefaultDenyAll),
-                                kServerNetworkPolicyDefaultDenyAll,
+  EXPECT_FALSE(StillSubsetAfter(find(kServerNetworkPolicyEnvironmentIsolation),
+                                kServerNetworkPolicyEnvironmentIsolation,
+                                [](auto& d) { EraseAt(d, "/spec/egress/1/ports", 0); }));
+  EXPECT_FALSE(StillSubsetAfter(find(kServerNetworkPolicyEnvironmentIsolation),
+                                kServerNetworkPolicyEnvironmentIsolation,
                                 [](auto& d) { EraseAt(d, "/spec/policyTypes", 1); }));
-  EXPECT_FALSE(StillSubsetAfter(find(kServerNetworkPolicyAllowSameNamespace),
-                                kServerNetworkPolicyAllowSameNamespace,
+  EXPECT_FALSE(StillSubsetAfter(find(kServerNetworkPolicyEnvironmentIsolation),
+                                kServerNetworkPolicyEnvironmentIsolation,
                                 [](auto& d) { d["spec"].RemoveMember("egress"); }));
+  EXPECT_FALSE(StillSubsetAfter(find(kServerNetworkPolicyAllowWeb), kServerNetworkPolicyAllowWeb,
+                                [](auto& d) { EraseAt(d, "/spec/ingress/0/ports", 0); }));
   // Metadata: a label the informers filter on, the annotation they map back with.
   EXPECT_FALSE(StillSubsetAfter(find(kServerNamespace), kServerNamespace, [](auto& d) {
     d["metadata"]["labels"].RemoveMember("app.kubernetes.io/managed-by");
@@ -1015,17 +328,18 @@ TEST(SubsetServerTest, SpecChangesAreSeen) {
   v1alpha1::EnvironmentSpec env = ServerSpec(true);
   env.sources[0].commit_sha = "b2c3d4e";
   Desired d = ServerFixture(env, kServerNs);
-  EXPECT_FALSE(IsSubset(BuildDeployment(d, d.main).json(), Doc(kServerDeploymentWeb)));
+  EXPECT_FALSE(kube::IsSubset(BuildDeployment(d, d.main).json(), Doc(kServerDeploymentWeb)));
   env = ServerSpec(true);
   env.sources[0].pr_number = 124;
   env.generation = 4;
   d = ServerFixture(env, kServerNs);
-  EXPECT_TRUE(IsSubset(BuildDeployment(d, d.main).json(), Doc(kServerDeploymentWeb)));
+  EXPECT_TRUE(kube::IsSubset(BuildDeployment(d, d.main).json(), Doc(kServerDeploymentWeb)));
   // The image is the deployment type's whole rollout.
   env = ServerSpec(false);
   env.config.container.image = "ghcr.io/org/app:sha2";
   d = ServerFixture(env, "deploy-ns");
-  EXPECT_FALSE(IsSubset(BuildDeployment(d, d.main).json(), Doc(kServerDeploymentTypeDeploymentWeb)));
+  EXPECT_FALSE(
+      kube::IsSubset(BuildDeployment(d, d.main).json(), Doc(kServerDeploymentTypeDeploymentWeb)));
 }
 
 }  // namespace

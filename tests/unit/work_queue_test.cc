@@ -1,4 +1,4 @@
-#include "informer/work_queue.h"
+#include "workqueue/work_queue.h"
 
 #include <optional>
 #include <string>
@@ -10,10 +10,10 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "informer/rate_limiter.h"
 #include "support/fake_clock.h"
+#include "workqueue/rate_limiter.h"
 
-namespace informer {
+namespace workqueue {
 namespace {
 
 using ::testing::ElementsAre;
@@ -468,4 +468,4 @@ TEST_F(WorkQueueTest, ReportsMetricsAndUnfinishedWork) {
 }
 
 }  // namespace
-}  // namespace informer
+}  // namespace workqueue

@@ -1,4 +1,4 @@
-#include "informer/worker_pool.h"
+#include "workqueue/worker_pool.h"
 
 #include <atomic>
 #include <functional>
@@ -13,7 +13,7 @@
 #include "gtest/gtest.h"
 #include "support/fake_clock.h"
 
-namespace informer {
+namespace workqueue {
 namespace {
 
 using ::testing::ElementsAre;
@@ -239,4 +239,4 @@ TEST_F(WorkerPoolTest, StopWithoutStartAndStopTwiceAreHarmless) {
 }
 
 }  // namespace
-}  // namespace informer
+}  // namespace workqueue

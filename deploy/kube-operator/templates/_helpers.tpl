@@ -95,3 +95,31 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "kube-operator.pdbApiVersion" -}}
 {{- if semverCompare ">=1.21-0" .Capabilities.KubeVersion.Version }}policy/v1{{ else }}policy/v1beta1{{ end }}
 {{- end }}
+
+{{/* Name of the metrics port: https-metrics when secure, http-metrics when not. */}}
+{{- define "kube-operator.metricsPortName" -}}
+{{- if .Values.metrics.secure }}https-metrics{{ else }}http-metrics{{ end }}
+{{- end }}
+
+{{/* Where a metrics.certSecret is mounted (controller-runtime's default directory). */}}
+{{- define "kube-operator.metricsCertDir" -}}
+/tmp/k8s-metrics-server/metrics-certs
+{{- end }}
+
+{{/*
+PromQL label matchers of the operator's series as the Prometheus Operator
+scrapes them through the ServiceMonitor (namespace and service target labels).
+*/}}
+{{- define "kube-operator.promSelector" -}}
+namespace="{{ .Release.Namespace }}", service="{{ include "kube-operator.fullname" . }}-metrics"
+{{- end }}
+
+{{/*
+Labels of the `helm test` Pod. Not the operator's selector labels: its
+ReplicaSet would adopt a matching Pod, and its Service route to it.
+*/}}
+{{- define "kube-operator.testLabels" -}}
+app.kubernetes.io/name: {{ include "kube-operator.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: test
+{{- end }}

@@ -18,30 +18,13 @@ const Value* M(const Value* obj, absl::string_view key) {
   return obj ? kube::Member(*obj, key) : nullptr;
 }
 
-// A quantity given as a string or a number (int-or-string), canonical.
-std::string Quantity(const Value* v, absl::string_view path, Problems& p) {
-  std::string q;
-  if (v && v->IsNumber()) {
-    q = v->IsInt64() ? absl::StrCat(v->GetInt64()) : absl::StrCat(v->GetDouble());
-  } else {
-    q = p.Str(v, path);
-  }
-  if (q.empty()) return q;
-  absl::StatusOr<std::string> c = kube::CanonicalQuantity(q);
-  if (!c.ok()) {
-    p.Add(absl::StrCat(path, " \"", q, "\" is not a quantity (e.g. 500m, 2, 512Mi, 2Gi)"));
-    return "";
-  }
-  return *c;
-}
-
 ResourceList ParseResourceList(const Value* v, absl::string_view path, Problems& p) {
   ResourceList out;
   const Value* o = p.Obj(v, path);
   if (!o) return out;
   for (const auto& m : o->GetObject()) {
     std::string name(m.name.GetString(), m.name.GetStringLength());
-    std::string q = Quantity(&m.value, absl::StrCat(path, ".", name), p);
+    std::string q = ParseQuantity(&m.value, absl::StrCat(path, ".", name), p);
     if (!q.empty()) out.emplace_back(std::move(name), std::move(q));
   }
   return out;
@@ -66,9 +49,9 @@ std::optional<Claim> ParseClaim(const Value* v, absl::string_view path, Problems
                          "\" is not one of ReadWriteOnce, ReadOnlyMany, ReadWriteMany, "
                          "ReadWriteOncePod"));
   const std::string at = absl::StrCat(path, ".resources.requests.storage");
-  c.storage = Quantity(M(M(p.Obj(M(o, "resources"), absl::StrCat(path, ".resources")), "requests"),
-                         "storage"),
-                       at, p);
+  c.storage = ParseQuantity(
+      M(M(p.Obj(M(o, "resources"), absl::StrCat(path, ".resources")), "requests"), "storage"), at,
+      p);
   if (c.storage.empty()) p.Add(absl::StrCat(at, " is required"));
   c.storage_class = p.Str(M(o, "storageClassName"), absl::StrCat(path, ".storageClassName"));
   return c;
@@ -81,80 +64,60 @@ kube::Object CopyObject(const Value* v, absl::string_view path, Problems& p) {
 
 std::vector<EnvVar> ParseEnv(const Value* v, absl::string_view path, Problems& p) {
   std::vector<EnvVar> out;
-  const Value* a = p.Arr(v, path);
-  if (!a) return out;
   absl::flat_hash_set<std::string> seen;
-  for (SizeType i = 0; i < a->Size(); ++i) {
-    const std::string at = absl::StrCat(path, "[", i, "]");
-    const Value* item = p.Obj(&(*a)[i], at);
-    if (!item) continue;
+  p.ForEachObject(v, path, [&](const Value& item, const std::string& at) {
     EnvVar e;
-    e.name = p.Str(M(item, "name"), at + ".name");
-    e.value = p.Str(M(item, "value"), at + ".value");
-    e.value_from = CopyObject(M(item, "valueFrom"), at + ".valueFrom", p);
-    if (!ValidEnvName(e.name)) {
-      p.Add(absl::StrCat(at, ".name \"", e.name,
-                         "\" must start with a letter or '_' and contain only letters, digits, "
-                         "'_', '.' and '-'"));
-      continue;
-    }
+    e.name = p.Str(M(&item, "name"), at + ".name");
+    e.value = p.Str(M(&item, "value"), at + ".value");
+    e.value_from = CopyObject(M(&item, "valueFrom"), at + ".valueFrom", p);
+    if (!ValidEnvName(e.name))
+      return p.Add(absl::StrCat(at, ".name \"", e.name,
+                                "\" must start with a letter or '_' and contain only letters, "
+                                "digits, '_', '.' and '-'"));
     // Server-side apply keys container env by name: a duplicate fails every apply.
-    if (!seen.insert(e.name).second) {
-      p.Add(absl::StrCat(at, ".name \"", e.name, "\" is listed more than once"));
-      continue;
-    }
+    if (!seen.insert(e.name).second)
+      return p.Add(absl::StrCat(at, ".name \"", e.name, "\" is listed more than once"));
     out.push_back(std::move(e));
-  }
+  });
   return out;
 }
 
 std::vector<ContainerPort> ParsePorts(const Value* v, absl::string_view path, Problems& p) {
   std::vector<ContainerPort> out;
-  const Value* a = p.Arr(v, path);
-  if (!a) return out;
   absl::flat_hash_set<std::string> seen;
-  for (SizeType i = 0; i < a->Size(); ++i) {
-    const std::string at = absl::StrCat(path, "[", i, "]");
-    const Value* item = p.Obj(&(*a)[i], at);
-    if (!item) continue;
+  p.ForEachObject(v, path, [&](const Value& item, const std::string& at) {
     ContainerPort port;
-    port.container_port = p.Int(M(item, "containerPort"), at + ".containerPort").value_or(0);
-    port.name = p.Str(M(item, "name"), at + ".name");
-    port.protocol = p.Str(M(item, "protocol"), at + ".protocol");
-    if (port.container_port < 1 || port.container_port > 65535) {
-      p.Add(absl::StrCat(at, ".containerPort must be 1 to 65535"));
-      continue;
-    }
+    port.container_port = p.Int(M(&item, "containerPort"), at + ".containerPort").value_or(0);
+    port.name = p.Str(M(&item, "name"), at + ".name");
+    port.protocol = p.Str(M(&item, "protocol"), at + ".protocol");
+    if (port.container_port < 1 || port.container_port > 65535)
+      return p.Add(absl::StrCat(at, ".containerPort must be 1 to 65535"));
     if (!port.protocol.empty() && port.protocol != "TCP" && port.protocol != "UDP" &&
         port.protocol != "SCTP")
       p.Add(absl::StrCat(at, ".protocol \"", port.protocol, "\" is not one of TCP, UDP, SCTP"));
     // Keyed by (containerPort, protocol) in server-side apply.
-    if (!seen.insert(absl::StrCat(port.container_port, "/", port.protocol.empty() ? "TCP" : port.protocol))
-             .second)
+    const std::string key =
+        absl::StrCat(port.container_port, "/", port.protocol.empty() ? "TCP" : port.protocol);
+    if (!seen.insert(key).second)
       p.Add(absl::StrCat(at, ".containerPort ", port.container_port, " is listed more than once"));
     out.push_back(std::move(port));
-  }
+  });
   return out;
 }
 
 std::vector<kube::Object> ParseMounts(const Value* v, absl::string_view path, Problems& p) {
   std::vector<kube::Object> out;
-  const Value* a = p.Arr(v, path);
-  if (!a) return out;
   absl::flat_hash_set<std::string> seen;
-  for (SizeType i = 0; i < a->Size(); ++i) {
-    const std::string at = absl::StrCat(path, "[", i, "]");
-    const Value* item = p.Obj(&(*a)[i], at);
-    if (!item) continue;
-    const std::string name = p.Str(M(item, "name"), at + ".name");
-    const std::string mount = p.Str(M(item, "mountPath"), at + ".mountPath");
+  p.ForEachObject(v, path, [&](const Value& item, const std::string& at) {
+    const std::string name = p.Str(M(&item, "name"), at + ".name");
+    const std::string mount = p.Str(M(&item, "mountPath"), at + ".mountPath");
     if (name.empty()) p.Add(absl::StrCat(at, ".name is required"));
     if (!absl::StartsWith(mount, "/"))
       p.Add(absl::StrCat(at, ".mountPath \"", mount, "\" must be an absolute path"));
     else if (!seen.insert(mount).second)
       p.Add(absl::StrCat(at, ".mountPath \"", mount, "\" is listed more than once"));
-    out.push_back(kube::Object::Copy(*item));
-  }
+    out.push_back(kube::Object::Copy(item));
+  });
   return out;
 }
 
@@ -182,34 +145,43 @@ Container ParseContainer(const Value* o, absl::string_view path, Problems& p) {
 template <typename T, typename Parse>
 std::optional<std::vector<T>> ParseNamed(const Value* v, absl::string_view path, Problems& p,
                                          Parse parse) {
-  const Value* a = p.Arr(v, path);
-  if (!a) return std::nullopt;
+  if (!p.Arr(v, path)) return std::nullopt;
   std::vector<T> out;
   absl::flat_hash_set<std::string> seen;
-  for (SizeType i = 0; i < a->Size(); ++i) {
-    const std::string at = absl::StrCat(path, "[", i, "]");
-    const Value* item = p.Obj(&(*a)[i], at);
-    if (!item) continue;
-    const std::string name = p.Str(M(item, "name"), at + ".name");
-    if (!ValidDnsLabel(name)) {
-      p.Add(absl::StrCat(at, ".name \"", name,
-                         "\" must be a lowercase DNS label (a-z, 0-9, '-', at most 63)"));
-      continue;
-    }
-    if (!seen.insert(name).second) {
-      p.Add(absl::StrCat(at, ".name \"", name, "\" is listed more than once"));
-      continue;
-    }
-    T t = parse(item, at);
+  p.ForEachObject(v, path, [&](const Value& item, const std::string& at) {
+    const std::string name = p.Str(M(&item, "name"), at + ".name");
+    if (!ValidDnsLabel(name))
+      return p.Add(absl::StrCat(at, ".name \"", name,
+                                "\" must be a lowercase DNS label (a-z, 0-9, '-', at most 63)"));
+    if (!seen.insert(name).second)
+      return p.Add(absl::StrCat(at, ".name \"", name, "\" is listed more than once"));
+    T t = parse(&item, at);
     t.name = name;
     out.push_back(std::move(t));
-  }
+  });
   return out;
 }
 
 bool NonEmpty(const auto& opt) { return opt && !opt->empty(); }
 
 }  // namespace
+
+// A quantity given as a string or a number (int-or-string), canonical.
+std::string ParseQuantity(const Value* v, absl::string_view path, Problems& p) {
+  std::string q;
+  if (v && v->IsNumber()) {
+    q = v->IsInt64() ? absl::StrCat(v->GetInt64()) : absl::StrCat(v->GetDouble());
+  } else {
+    q = p.Str(v, path);
+  }
+  if (q.empty()) return q;
+  absl::StatusOr<std::string> c = kube::CanonicalQuantity(q);
+  if (!c.ok()) {
+    p.Add(absl::StrCat(path, " \"", q, "\" is not a quantity (e.g. 500m, 2, 512Mi, 2Gi)"));
+    return "";
+  }
+  return *c;
+}
 
 bool ValidEnvName(absl::string_view n) {
   if (n.empty() || !(absl::ascii_isalpha(n[0]) || n[0] == '_')) return false;
@@ -264,7 +236,8 @@ Config ParseConfig(const Value* v, absl::string_view path, Problems& p) {
 std::vector<EnvVar> MergeEnv(const std::vector<EnvVar>& base, const std::vector<EnvVar>& over) {
   std::vector<EnvVar> out = base;
   for (const EnvVar& e : over) {
-    auto it = std::find_if(out.begin(), out.end(), [&](const EnvVar& b) { return b.name == e.name; });
+    auto it =
+        std::find_if(out.begin(), out.end(), [&](const EnvVar& b) { return b.name == e.name; });
     if (it != out.end())
       *it = e;
     else

@@ -97,6 +97,10 @@ Config MergeConfig(const Config& base, const Config& over);
 // An env list with `over` merged into `base` by name (MergeConfig's rule).
 std::vector<EnvVar> MergeEnv(const std::vector<EnvVar>& base, const std::vector<EnvVar>& over);
 
+// A quantity given as a string or a number (int-or-string), canonical; a
+// problem named by path (and "") when it does not parse; "" when absent.
+std::string ParseQuantity(const rapidjson::Value* v, absl::string_view path, Problems& p);
+
 // Validation shared with the Environment's own fields.
 bool ValidEnvName(absl::string_view n);
 bool ValidDnsLabel(absl::string_view s);  // RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, <= 63

@@ -22,17 +22,12 @@ bool ValidCommitSha(absl::string_view s) {
 }
 
 void ParseSources(const Value* v, Problems& p, std::vector<Source>& out) {
-  const Value* a = p.Arr(v, "spec.sources");
-  if (!a) return;
-  for (rapidjson::SizeType i = 0; i < a->Size(); ++i) {
-    const std::string path = absl::StrCat("spec.sources[", i, "]");
-    const Value* item = p.Obj(&(*a)[i], path);
-    if (!item) continue;
+  p.ForEachObject(v, "spec.sources", [&](const Value& item, const std::string& path) {
     Source s;
-    s.name = p.Str(kube::Member(*item, "name"), path + ".name");
-    s.repository_url = p.Str(kube::Member(*item, "repositoryUrl"), path + ".repositoryUrl");
-    s.branch = p.Str(kube::Member(*item, "branch"), path + ".branch");
-    s.commit_sha = p.Str(kube::Member(*item, "commitSha"), path + ".commitSha");
+    s.name = p.Str(kube::Member(item, "name"), path + ".name");
+    s.repository_url = p.Str(kube::Member(item, "repositoryUrl"), path + ".repositoryUrl");
+    s.branch = p.Str(kube::Member(item, "branch"), path + ".branch");
+    s.commit_sha = p.Str(kube::Member(item, "commitSha"), path + ".commitSha");
     // The web app sends commitSha "" (older clients "HEAD") to mean "the branch".
     if (s.commit_sha == "HEAD") s.commit_sha.clear();
     if (s.name.empty()) p.Add(absl::StrCat(path, ".name is required"));
@@ -45,14 +40,14 @@ void ParseSources(const Value* v, Problems& p, std::vector<Source>& out) {
     if (!s.commit_sha.empty() && !ValidCommitSha(s.commit_sha))
       p.Add(absl::StrCat(path, ".commitSha \"", s.commit_sha,
                          "\" must be 7 to 40 lowercase hex digits (or empty, or HEAD)"));
-    if (const Value* pr = kube::Member(*item, "prNumber"); pr && !pr->IsNull()) {
+    if (const Value* pr = kube::Member(item, "prNumber"); pr && !pr->IsNull()) {
       if (pr->IsInt64() && pr->GetInt64() >= 1)
         s.pr_number = pr->GetInt64();
       else
         p.Add(absl::StrCat(path, ".prNumber must be a positive integer"));
     }
     out.push_back(std::move(s));
-  }
+  });
 }
 
 }  // namespace

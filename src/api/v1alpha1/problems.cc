@@ -49,6 +49,17 @@ const rapidjson::Value* Problems::Arr(const rapidjson::Value* v, absl::string_vi
   return v;
 }
 
+void Problems::ForEachObject(
+    const rapidjson::Value* v, absl::string_view path,
+    absl::FunctionRef<void(const rapidjson::Value& item, const std::string& at)> fn) {
+  const rapidjson::Value* a = Arr(v, path);
+  if (!a) return;
+  for (rapidjson::SizeType i = 0; i < a->Size(); ++i) {
+    const std::string at = absl::StrCat(path, "[", i, "]");
+    if (const rapidjson::Value* item = Obj(&(*a)[i], at)) fn(*item, at);
+  }
+}
+
 bool HasSpaceOrControl(absl::string_view s) {
   for (unsigned char c : s)
     if (c <= ' ' || c == 0x7f) return true;

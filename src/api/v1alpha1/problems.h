@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
@@ -32,6 +33,11 @@ class Problems {
   const rapidjson::Value* Obj(const rapidjson::Value* v, absl::string_view path);
   // v as an array; as Obj.
   const rapidjson::Value* Arr(const rapidjson::Value* v, absl::string_view path);
+  // Calls fn(item, "path[i]") for each element of the list at v that is an
+  // object; anything else is a problem named by its path.
+  void ForEachObject(
+      const rapidjson::Value* v, absl::string_view path,
+      absl::FunctionRef<void(const rapidjson::Value& item, const std::string& at)> fn);
 
  private:
   std::vector<std::string> msgs_;

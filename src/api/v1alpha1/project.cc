@@ -14,17 +14,6 @@ const Value* M(const Value* obj, absl::string_view key) {
   return obj ? kube::Member(*obj, key) : nullptr;
 }
 
-std::string QuotaValue(const Value* v, absl::string_view path, Problems& p) {
-  const std::string q = p.Str(v, path);
-  if (q.empty()) return q;
-  absl::StatusOr<std::string> c = kube::CanonicalQuantity(q);
-  if (!c.ok()) {
-    p.Add(absl::StrCat(path, " \"", q, "\" is not a quantity"));
-    return "";
-  }
-  return *c;
-}
-
 }  // namespace
 
 const ProjectSource* ProjectSpec::FindSource(absl::string_view name) const {
@@ -48,24 +37,20 @@ absl::StatusOr<ProjectSpec> ParseProject(const kube::Object& project) {
     p.Add("spec is required");
     return p.ToStatus();
   }
-  if (const Value* a = p.Arr(M(spec, "sources"), "spec.sources")) {
-    for (rapidjson::SizeType i = 0; i < a->Size(); ++i) {
-      const std::string at = absl::StrCat("spec.sources[", i, "]");
-      const Value* item = p.Obj(&(*a)[i], at);
-      if (!item) continue;
-      ProjectSource s{p.Str(M(item, "name"), at + ".name"),
-                      p.Str(M(item, "repositoryUrl"), at + ".repositoryUrl"),
-                      p.Str(M(item, "branch"), at + ".branch")};
-      if (s.name.empty()) p.Add(at + ".name is required");
-      if (!ValidRepositoryUrl(s.repository_url))
-        p.Add(absl::StrCat(at, ".repositoryUrl \"", s.repository_url,
-                           "\" must start with https://, http://, ssh://, git:// or git@ and "
-                           "contain no spaces"));
-      if (!s.branch.empty() && !ValidBranch(s.branch))
-        p.Add(absl::StrCat(at, ".branch \"", s.branch, "\" is not a valid git branch name"));
-      out.sources.push_back(std::move(s));
-    }
-  }
+  p.ForEachObject(
+      M(spec, "sources"), "spec.sources", [&](const Value& item, const std::string& at) {
+        ProjectSource s{p.Str(M(&item, "name"), at + ".name"),
+                        p.Str(M(&item, "repositoryUrl"), at + ".repositoryUrl"),
+                        p.Str(M(&item, "branch"), at + ".branch")};
+        if (s.name.empty()) p.Add(at + ".name is required");
+        if (!ValidRepositoryUrl(s.repository_url))
+          p.Add(absl::StrCat(at, ".repositoryUrl \"", s.repository_url,
+                             "\" must start with https://, http://, ssh://, git:// or git@ and "
+                             "contain no spaces"));
+        if (!s.branch.empty() && !ValidBranch(s.branch))
+          p.Add(absl::StrCat(at, ".branch \"", s.branch, "\" is not a valid git branch name"));
+        out.sources.push_back(std::move(s));
+      });
   if (const Value* t = p.Obj(M(spec, "templates"), "spec.templates")) {
     for (const auto& m : t->GetObject()) {
       const std::string key(m.name.GetString(), m.name.GetStringLength());
@@ -83,11 +68,10 @@ absl::StatusOr<ProjectSpec> ParseProject(const kube::Object& project) {
   }
   const Value* quota = M(p.Obj(M(spec, "resources"), "spec.resources"), "defaultQuota");
   if (const Value* q = p.Obj(quota, "spec.resources.defaultQuota")) {
-    out.quota_cpu = QuotaValue(M(q, "cpu"), "spec.resources.defaultQuota.cpu", p);
-    out.quota_memory = QuotaValue(M(q, "memory"), "spec.resources.defaultQuota.memory", p);
+    out.quota_cpu = ParseQuantity(M(q, "cpu"), "spec.resources.defaultQuota.cpu", p);
+    out.quota_memory = ParseQuantity(M(q, "memory"), "spec.resources.defaultQuota.memory", p);
   }
-  out.github_installation_id =
-      p.Str(M(spec, "githubInstallationId"), "spec.githubInstallationId");
+  out.github_installation_id = p.Str(M(spec, "githubInstallationId"), "spec.githubInstallationId");
   if (!p.empty()) return p.ToStatus();
   return out;
 }

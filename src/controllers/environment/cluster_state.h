@@ -1,0 +1,40 @@
+// ClusterState: what the planner may read of the cluster — the informers'
+// caches, never the API server. Tests hand it a map.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "kube/object.h"
+#include "kube/resource.h"
+
+namespace controllers {
+
+// The Secrets the operator reads but does not own — each Project namespace's
+// registry-credentials — cached apart from its own Secrets (a distinct
+// informer: another selection of the same collection). A ClusterState tells
+// the two apart by this constant's address.
+inline constexpr kube::Resource kRegistrySourceSecrets{"", "v1", "secrets"};
+
+// Objects handed out are the cache's own documents: the cache marks one
+// superseded (kube::Object::MarkSuperseded) when it replaces or drops it, as
+// informer::Store does; the reconciler's pass memo relies on that.
+class ClusterState {
+ public:
+  virtual ~ClusterState() = default;
+  virtual std::optional<kube::Object> Get(const kube::Resource& r, absl::string_view ns,
+                                          absl::string_view name) const = 0;
+  // The cached objects of r labelled catalyst.dev/environment-uid=uid, in any
+  // namespace: what an Environment owns, whatever its names are now.
+  virtual std::vector<kube::Object> Owned(const kube::Resource& r, absl::string_view uid) const = 0;
+  // A mark the cache of r sets (and replaces) whenever it adds an object, or
+  // null if it keeps none: taken before a Get that finds nothing, it tells a
+  // later reader whether that absence may have ended (pass_memo.h).
+  virtual std::shared_ptr<const kube::CacheMark> AddMark(const kube::Resource&) const {
+    return nullptr;
+  }
+};
+
+}  // namespace controllers

@@ -1,0 +1,115 @@
+#include "controllers/environment/config.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "kube/quantity.h"
+
+namespace controllers {
+
+void RegisterFlags(util::FlagSet& flags, OperatorConfig* cfg) {
+  flags.String("ingress-namespace", &cfg->ingress_namespace, "namespace of the ingress controller");
+  flags.String("ingress-class", &cfg->ingress_class,
+               "ingressClassName of web Ingresses (empty: default)");
+  flags.String("url-host-template", &cfg->url_host_template,
+               "web host; {name} {namespace} replaced");
+  flags.String("url-scheme", &cfg->url_scheme, "scheme of status.url");
+  flags.Duration("failure-deadline", &cfg->failure_deadline,
+                 "no progress for this long: phase Failed");
+  flags.String("quota-cpu", &cfg->quota_cpu, "ResourceQuota requests.cpu");
+  flags.String("quota-memory", &cfg->quota_memory, "ResourceQuota memory");
+  flags.String("quota-storage", &cfg->quota_storage, "ResourceQuota requests.storage");
+  flags.String("quota-pods", &cfg->quota_pods, "ResourceQuota pods");
+  flags.String("postgres-image", &cfg->postgres_image, "postgres image");
+  flags.String("node-image", &cfg->node_image, "node image (npm install, migrate, next dev)");
+  flags.String("git-image", &cfg->git_image, "git image (clone)");
+  flags.String("web-memory-limit", &cfg->web_memory_limit, "web container memory limit");
+  flags.String("postgres-memory-limit", &cfg->postgres_memory_limit, "postgres memory limit");
+  flags.String("postgres-storage", &cfg->postgres_storage, "postgres volume size");
+  flags.String("workspace-storage", &cfg->workspace_storage, "workspace volume size");
+  flags.String("storage-class", &cfg->storage_class,
+               "storageClassName of volumes (empty: default)");
+  flags.Bool("registry-credentials", &cfg->registry_credentials,
+             "copy each Project namespace's registry-credentials Secret to its environments "
+             "(needs RBAC on Secrets)");
+}
+
+absl::Status ValidateConfig(const OperatorConfig& cfg) {
+  std::vector<std::string> problems;
+  auto quantity = [&](absl::string_view field, absl::string_view q) -> double {
+    absl::StatusOr<double> v = kube::QuantityValue(q);
+    if (!v.ok()) {
+      problems.push_back(absl::StrCat(field, ": ", v.status().message()));
+      return 0;
+    }
+    if (*v <= 0) problems.push_back(absl::StrCat(field, " must be positive, got \"", q, "\""));
+    return *v;
+  };
+  double quota_cpu = quantity("quota_cpu", cfg.quota_cpu);
+  double quota_memory = quantity("quota_memory", cfg.quota_memory);
+  double quota_storage = quantity("quota_storage", cfg.quota_storage);
+  double quota_pods = quantity("quota_pods", cfg.quota_pods);
+  double web_memory = quantity("web_memory_limit", cfg.web_memory_limit);
+  double pg_memory = quantity("postgres_memory_limit", cfg.postgres_memory_limit);
+  double web_cpu = quantity("web_cpu_request", cfg.web_cpu_request);
+  double pg_cpu = quantity("postgres_cpu_request", cfg.postgres_cpu_request);
+  quantity("default_cpu_limit", cfg.default_cpu_limit);
+  double pg_storage = quantity("postgres_storage", cfg.postgres_storage);
+  double ws_storage = quantity("workspace_storage", cfg.workspace_storage);
+  if (problems.empty()) {
+    // One environment: the web pod and the postgres pod (Recreate: never two
+    // web pods) and both volumes, or the quota refuses them for good.
+    if (web_memory + pg_memory > quota_memory)
+      problems.push_back(absl::StrCat("quota_memory ", cfg.quota_memory,
+                                      " cannot hold web_memory_limit ", cfg.web_memory_limit,
+                                      " + postgres_memory_limit ", cfg.postgres_memory_limit));
+    if (web_cpu + pg_cpu > quota_cpu)
+      problems.push_back(absl::StrCat("quota_cpu ", cfg.quota_cpu, " cannot hold web_cpu_request ",
+                                      cfg.web_cpu_request, " + postgres_cpu_request ",
+                                      cfg.postgres_cpu_request));
+    if (pg_storage + ws_storage > quota_storage)
+      problems.push_back(absl::StrCat("quota_storage ", cfg.quota_storage,
+                                      " cannot hold postgres_storage ", cfg.postgres_storage,
+                                      " + workspace_storage ", cfg.workspace_storage));
+    if (quota_pods < 2)
+      problems.emplace_back("quota_pods must allow at least 2 pods (web, postgres)");
+  }
+  for (auto [field, value] :
+       {std::pair<absl::string_view, absl::string_view>{"postgres_image", cfg.postgres_image},
+        {"node_image", cfg.node_image},
+        {"git_image", cfg.git_image},
+        {"ingress_namespace", cfg.ingress_namespace},
+        {"dns_namespace", cfg.dns_namespace},
+        {"field_manager", cfg.field_manager}})
+    if (value.empty()) problems.push_back(absl::StrCat(field, " must not be empty"));
+  if (cfg.url_scheme != "http" && cfg.url_scheme != "https")
+    problems.push_back(
+        absl::StrCat("url_scheme must be http or https, got \"", cfg.url_scheme, "\""));
+  // The Ingress host must be a DNS subdomain for the longest target namespace
+  // (63 characters) and a 63-character name (longer names are rare).
+  std::string host = absl::StrReplaceAll(
+      cfg.url_host_template,
+      {{"{name}", std::string(63, 'n')}, {"{namespace}", std::string(63, 's')}});
+  bool host_ok = !host.empty() && host.size() <= 253;
+  for (absl::string_view label : absl::StrSplit(host, '.')) {
+    host_ok = host_ok && !label.empty() && label.size() <= 63 && label.front() != '-' &&
+              label.back() != '-';
+    for (char c : label)
+      host_ok = host_ok && (absl::ascii_isdigit(c) || (c >= 'a' && c <= 'z') || c == '-');
+  }
+  if (!host_ok)
+    problems.push_back(absl::StrCat("url_host_template \"", cfg.url_host_template,
+                                    "\" does not render to a lowercase DNS name (placeholders: "
+                                    "{name}, {namespace})"));
+  if (cfg.failure_deadline <= absl::ZeroDuration())
+    problems.emplace_back("failure_deadline must be positive");
+  if (problems.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(problems, "; "));
+}
+
+}  // namespace controllers

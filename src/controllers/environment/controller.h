@@ -1,0 +1,76 @@
+// EnvironmentController: the design card's runtime shape. Informers stream
+// Environments, Projects, Namespaces, registry credentials and every kind the
+// operator owns (filtered by its managed-by label) into caches; their events feed a rate-limited,
+// de-duplicating work queue consumed by worker threads; a resync re-queues
+// every Environment at low priority every few seconds (the original polling
+// semantics) without calling the API server.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "controllers/environment/cache_view.h"
+#include "controllers/environment/cluster_state.h"
+#include "controllers/environment/config.h"
+#include "controllers/environment/reconciler.h"
+#include "informer/informer.h"
+#include "kube/client.h"
+#include "workqueue/work_queue.h"
+#include "workqueue/worker_pool.h"
+
+namespace controllers {
+
+struct ControllerOptions {
+  int workers = 4;
+  absl::Duration resync_period = absl::Seconds(5);
+  OperatorConfig config;
+  workqueue::QueueMetrics* queue_metrics = nullptr;
+  workqueue::WorkerPoolObserver* worker_observer = nullptr;
+  ReconcileObserver* reconcile_observer = nullptr;
+};
+
+class EnvironmentController {
+ public:
+  EnvironmentController(kube::Client* client, ControllerOptions options);
+  ~EnvironmentController();
+
+  // Starts the informers (caches stay warm on standbys too).
+  void StartInformers();
+  bool HasSynced() const;
+  bool Stale() const;  // any informer stale
+  // Starts reconciling: the resync loop and the workers.
+  void StartWorkers();
+  // Stops taking work and waits up to grace for in-flight reconciles.
+  bool Stop(absl::Duration grace);
+
+  const workqueue::WorkQueue& queue() const { return queue_; }
+  // Cached Environments by status.phase (no phase yet counts as Pending).
+  std::map<std::string, int> CountByPhase() const;
+
+  // What the planner reads: the informers' caches.
+  const ClusterState& state() const { return view_; }
+
+ private:
+  // r must be a constant of static lifetime (kube::resources, kRegistrySourceSecrets).
+  informer::Informer* Add(const kube::Resource& r, std::string label_selector,
+                          std::string field_selector = "");
+  void ResyncLoop();
+
+  kube::Client* const client_;
+  const ControllerOptions options_;
+  util::RealClock clock_;
+  workqueue::WorkQueue queue_;
+  // Keyed by the resource constant (kube::resources, kRegistrySourceSecrets).
+  std::vector<std::pair<const kube::Resource*, std::unique_ptr<informer::Informer>>> informers_;
+  informer::Informer* environments_ = nullptr;
+  CacheView view_;
+  std::vector<std::unique_ptr<informer::EventHandler>> handlers_;
+  std::unique_ptr<EnvironmentReconciler> reconciler_;
+  std::unique_ptr<workqueue::WorkerPool> workers_;
+  util::Cancellation stop_;
+  std::thread resync_;
+};
+
+}  // namespace controllers

@@ -1,0 +1,166 @@
+// Step 1-3 objects of an Environment (PRODUCT.md "Reconciliation"): the
+// namespace, its quota, its NetworkPolicies, and the Secrets in it.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "controllers/environment/manifests.h"
+#include "controllers/environment/manifests_common.h"
+#include "controllers/environment/naming.h"
+#include "kube/json_builder.h"
+
+namespace controllers {
+namespace {
+
+using internal::Annotations;
+using internal::Labels;
+using internal::Manifest;
+using internal::Metadata;
+using kube::J;
+
+J NamespaceSelector(absl::string_view ns) {
+  // kubernetes.io/metadata.name is set by the API server from 1.21 on and
+  // cannot be forged by a tenant labelling its own namespace. On 1.20 the
+  // platform must add it to the ingress and DNS namespaces (docs).
+  return J::Obj({{"namespaceSelector",
+                  J::Obj({{"matchLabels", J::Obj({{"kubernetes.io/metadata.name", ns}})}})}});
+}
+
+// The TCP port git talks to for url: 443 https, 80 http, 9418 git://, 22
+// ssh:// and scp-like git@host:path, or the URL's own port; 0 for none.
+int GitPort(absl::string_view url) {
+  int port = 0;
+  absl::string_view rest = url;
+  for (const auto& [scheme, p] : {std::pair<absl::string_view, int>{"https://", 443},
+                                  {"http://", 80},
+                                  {"git://", 9418},
+                                  {"ssh://", 22}})
+    if (absl::ConsumePrefix(&rest, scheme)) port = p;
+  if (port == 0) return absl::StartsWith(url, "git@") ? 22 : 0;
+  // [user@]host[:port]/path
+  absl::string_view authority = rest.substr(0, rest.find('/'));
+  if (size_t at = authority.rfind('@'); at != absl::string_view::npos)
+    authority = authority.substr(at + 1);
+  int explicit_port = 0;
+  if (size_t colon = authority.rfind(':');
+      colon != absl::string_view::npos && authority.find(']', colon) == absl::string_view::npos &&
+      absl::SimpleAtoi(authority.substr(colon + 1), &explicit_port) && explicit_port > 0 &&
+      explicit_port < 65536)
+    return explicit_port;
+  return port;
+}
+
+J Policy(const Desired& d, absl::string_view name, J spec) {
+  return Manifest("networking.k8s.io/v1", "NetworkPolicy", Metadata(d, name), std::move(spec));
+}
+
+}  // namespace
+
+// PRODUCT.md "API" / "Reconciliation" 1: the namespace carries the hierarchy
+// labels, the branch, its type, managed-by and a label naming its Environment
+// (the uid: a name can be 253 characters, too long for a label value; the
+// annotation has it).
+kube::Object BuildNamespace(const Desired& d) {
+  J labels = Labels(d, "");
+  if (!d.env.team.empty()) labels.Set(kTeamLabel, d.env.team);
+  if (!d.env.project.empty()) labels.Set(kProjectLabel, d.env.project);
+  if (!d.env.environment.empty()) labels.Set(kEnvironmentLabel, d.env.environment);
+  if (!d.branch_label.empty()) labels.Set(kBranchLabel, d.branch_label);
+  labels.Set(kNamespaceTypeLabel, "environment");
+  return J::Obj({{"apiVersion", "v1"},
+                 {"kind", "Namespace"},
+                 {"metadata", J::Obj({{"name", d.ns},
+                                      {"labels", std::move(labels)},
+                                      {"annotations", Annotations(d)}})}})
+      .ToObject();
+}
+
+// PRODUCT.md "Reconciliation" 2: CPU, memory, storage, pod count; the
+// Project's defaultQuota sets the CPU and memory (and then limits.cpu).
+kube::Object BuildResourceQuota(const Desired& d) {
+  const Quota& q = d.quota;
+  J hard = J::Obj({{"requests.cpu", q.requests_cpu},
+                   {"requests.memory", q.requests_memory},
+                   {"limits.memory", q.limits_memory}});
+  if (!q.limits_cpu.empty()) hard.Set("limits.cpu", q.limits_cpu);
+  hard.Set("requests.storage", q.requests_storage).Set("pods", q.pods);
+  return Manifest("v1", "ResourceQuota", Metadata(d, kQuotaName),
+                  J::Obj({{"hard", std::move(hard)}}))
+      .ToObject();
+}
+
+// PRODUCT.md "Reconciliation" 3 / operator-AGENTS.md "NetworkPolicy
+// Configuration" 1-5, in two objects (each costs a write per Environment):
+//
+// - environment-isolation selects every pod, for ingress and egress: that is
+//   rule 1 (deny-all; a selected pod admits only what some policy allows),
+//   with rules 3 (same namespace, both halves: with egress isolated, ingress
+//   alone would still stop db-migrate -> postgres at its source), 4 (DNS, UDP
+//   and TCP 53, to the DNS namespace) and 5 (HTTPS anywhere);
+// - allow-web selects the web pods only: rule 2 (the ingress controller's
+//   namespace, to the web port only: not postgres, not other ports; none in
+//   workspace mode) and, for a repository cloned over ssh, git:// or http://,
+//   exactly the port its URL needs (git-clone runs in that pod).
+//
+// Policies add up: a connection passes when the source's egress and the
+// destination's ingress both allow it.
+std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorConfig& cfg) {
+  J all_pods = J::Obj({});
+  J same_namespace = J::Arr({J::Obj({{"podSelector", all_pods}})});
+  J isolation = J::Obj(
+      {{"podSelector", all_pods},
+       {"policyTypes", J::Arr({"Ingress", "Egress"})},
+       {"ingress", J::Arr({J::Obj({{"from", same_namespace}})})},
+       {"egress",
+        J::Arr({J::Obj({{"to", same_namespace}}),
+                J::Obj({{"to", J::Arr({NamespaceSelector(cfg.dns_namespace)})},
+                        {"ports", J::Arr({J::Obj({{"protocol", "UDP"}, {"port", 53}}),
+                                          J::Obj({{"protocol", "TCP"}, {"port", 53}})})}}),
+                J::Obj({{"ports", J::Arr({J::Obj({{"protocol", "TCP"}, {"port", 443}})})}})})}});
+  J from_ingress = J::Arr({});
+  if (d.http)
+    from_ingress.Push(
+        J::Obj({{"from", J::Arr({NamespaceSelector(cfg.ingress_namespace)})},
+                {"ports", J::Arr({J::Obj({{"protocol", "TCP"},
+                                          {"port", d.main.service_ports.front().target}})})}}));
+  J web =
+      J::Obj({{"podSelector", J::Obj({{"matchLabels", J::Obj({{kAppNameLabel, d.main.name}})}})}});
+  const int git = GitPort(d.repository_url);
+  if (git != 0 && git != 443) {
+    web.Set("policyTypes", J::Arr({"Ingress", "Egress"}))
+        .Set("ingress", std::move(from_ingress))
+        .Set("egress",
+             J::Arr({J::Obj({{"ports", J::Arr({J::Obj({{"protocol", "TCP"}, {"port", git}})})}})}));
+  } else {
+    web.Set("policyTypes", J::Arr({"Ingress"})).Set("ingress", std::move(from_ingress));
+  }
+  return {Policy(d, kIsolationPolicyName, std::move(isolation)).ToObject(),
+          Policy(d, kWebPolicyName, std::move(web)).ToObject()};
+}
+
+// PRODUCT.md "The real client": the Project namespace's pull credentials,
+// usable by the environment's pods (a Secret is only usable in its namespace).
+kube::Object BuildRegistrySecret(const Desired& d, const kube::Object& source) {
+  J secret = J::Obj(
+      {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", Metadata(d, kRegistrySecretName)}});
+  if (absl::string_view type = source.Str({"type"}); !type.empty()) secret.Set("type", type);
+  if (const auto* data = source.Find({"data"}); data && data->IsObject())
+    secret.Set("data", kube::Object::Copy(*data));
+  return secret.ToObject();
+}
+
+kube::Object BuildDbSecret(const Desired& d, absl::string_view password) {
+  return J::Obj({{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"metadata", Metadata(d, kDbSecretName, kPostgresName)},
+                 {"type", "Opaque"},
+                 {"data", J::Obj({{kDbPasswordKey, absl::Base64Escape(password)}})}})
+      .ToObject();
+}
+
+}  // namespace controllers

@@ -1,0 +1,394 @@
+#include "controllers/environment/planner.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "api/v1alpha1/environment.h"
+#include "api/v1alpha1/project.h"
+#include "controllers/environment/manifests.h"
+#include "controllers/environment/naming.h"
+#include "controllers/environment/resolve.h"
+#include "controllers/environment/status.h"
+#include "controllers/project/dependents.h"
+#include "kube/subset.h"
+
+namespace controllers {
+namespace {
+
+namespace r = kube::resources;
+using v1alpha1::Phase;
+
+bool HasFinalizer(const kube::Object& env) {
+  const auto* f = env.Find({"metadata", "finalizers"});
+  if (!f || !f->IsArray()) return false;
+  for (const auto& v : f->GetArray())
+    if (kube::StrOf(&v) == kFinalizer) return true;
+  return false;
+}
+
+// Ready enough to go on: at least one ready replica of the current template.
+bool DeploymentReady(const std::optional<kube::Object>& d, const kube::Object& desired) {
+  if (!d) return false;
+  if (d->Int({"status", "observedGeneration"}) < d->Generation()) return false;
+  if (d->Int({"status", "readyReplicas"}) <= 0) return false;
+  // A rollout in progress: the ready pod may be the old revision.
+  if (d->Int({"status", "updatedReplicas"}) <= 0) return false;
+  return kube::IsSubset(desired.json(), d->json());
+}
+
+// The kinds an Environment owns inside its namespace, pruned when no longer desired.
+constexpr const kube::Resource* kOwnedKinds[] = {
+    &r::kDeployments,     &r::kServices,       &r::kPersistentVolumeClaims,
+    &r::kNetworkPolicies, &r::kResourceQuotas, &r::kIngresses,
+    &r::kSecrets};
+
+// The Project an Environment refers to, as found in the cache.
+struct ProjectLookup {
+  std::optional<kube::Object> object;
+  std::vector<std::string> looked_in;
+};
+
+class Planner {
+ public:
+  explicit Planner(const PlanInput& in)
+      : in_(in),
+        env_(in.env),
+        current_(ReadStatus(in.env)),
+        new_generation_(current_.observed_generation != in.env.Generation()),
+        sb_(current_, in.now, new_generation_) {}
+  Plan Run();
+
+ private:
+  Plan Finish(Phase phase, std::string ns, std::string url);
+  Plan Deletion();
+  Plan Failed(absl::string_view reason, absl::string_view why, std::string ns = "");
+  ProjectLookup LookUpProject(const v1alpha1::EnvironmentSpec& spec) const;
+  void Apply(const kube::Resource& res, const kube::Object& desired);
+  void Prune(const Desired& d, const std::vector<Built>& desired);
+  void DbCredentials(const Desired& d);
+  bool Applying() const;
+  // This object is being applied: what the cache shows of it is not current.
+  bool Applying(const kube::Resource& res, absl::string_view name) const;
+  Plan NotReady(absl::string_view cond, absl::string_view app, Phase phase,
+                absl::string_view waiting_msg, const std::string& ns, const std::string& url);
+  Plan Provision(const Desired& d, const kube::Object& registry);
+
+  const PlanInput& in_;
+  const kube::Object& env_;
+  const Status current_;
+  const bool new_generation_;  // the spec changed since the status was written
+  StatusBuilder sb_;
+  Plan plan_;
+};
+
+Plan Planner::Finish(Phase phase, std::string ns, std::string url) {
+  Status& s = sb_.out();
+  s.phase = phase;
+  s.ns = std::move(ns);
+  s.url = std::move(url);
+  s.observed_generation = env_.Generation();
+  plan_.phase = phase;
+  plan_.target_namespace = s.ns;
+  if (!s.SameIgnoringTimes(current_)) plan_.status_patch = StatusPatch(s, env_.Generation());
+  if (s.phase != current_.phase) {
+    const Condition* ready = s.Find(kReady);
+    plan_.event = Plan::Event{phase == Phase::kFailed ? "Warning" : "Normal",
+                              std::string(v1alpha1::PhaseName(phase)),
+                              ready ? ready->message : std::string(v1alpha1::PhaseName(phase))};
+  }
+  return std::move(plan_);
+}
+
+// PRODUCT.md rules: an invalid Environment gets Failed with a clear message,
+// no hot retry loop (a spec change brings it back).
+Plan Planner::Failed(absl::string_view reason, absl::string_view why, std::string ns) {
+  sb_.Set(kReady, false, reason, why);
+  return Finish(Phase::kFailed, std::move(ns), "");
+}
+
+// PRODUCT.md "Deletion": a finalizer deletes the target namespace, waits for
+// it to be gone, then releases the Environment. What is deleted is what the
+// Environment owns (its uid label), whatever its spec says now; a namespace
+// not in the cache yet (created just before the delete) is asked for.
+Plan Planner::Deletion() {
+  if (!HasFinalizer(env_)) return std::move(plan_);
+  std::vector<std::string> going;
+  for (const kube::Object& ns : in_.state.Owned(r::kNamespaces, env_.Uid())) {
+    going.emplace_back(ns.Name());
+    if (!ns.Deleting())
+      plan_.actions.push_back({Action::Type::kDelete, r::kNamespaces, "", std::string(ns.Name())});
+  }
+  if (!going.empty()) {
+    sb_.Set(kReady, false, "Terminating",
+            absl::StrCat("deleting namespace ", absl::StrJoin(going, ", ")));
+    return Finish(Phase::kTerminating, going.front(), current_.url);
+  }
+  if (auto target = TargetNamespaceOf(env_); target.ok())
+    plan_.actions.push_back(
+        {Action::Type::kDeleteIfOwned, r::kNamespaces, "", *target, {}, std::string(env_.Uid())});
+  plan_.actions.push_back({Action::Type::kRemoveFinalizer, r::kEnvironments,
+                           std::string(env_.Namespace()), std::string(env_.Name())});
+  return std::move(plan_);  // the object is going away: no status to write
+}
+
+ProjectLookup Planner::LookUpProject(const v1alpha1::EnvironmentSpec& spec) const {
+  ProjectLookup out;
+  for (const std::string& ns : ProjectNamespaces(env_)) {
+    out.looked_in.push_back(ns);
+    if ((out.object = in_.state.Get(r::kProjects, ns, spec.project_ref))) break;
+  }
+  return out;
+}
+
+// Applied when the cached object lacks something of the desired manifest
+// (drift, a deletion) or was applied from another desired manifest (its
+// digest differs: what the operator no longer wants goes too).
+void Planner::Apply(const kube::Resource& res, const kube::Object& desired) {
+  const std::string digest = HexSha256(desired.Serialize(), 16);
+  auto cached = in_.state.Get(res, desired.Namespace(), desired.Name());
+  if (cached && cached->Annotation(kDesiredHashAnnotation) == digest &&
+      kube::IsSubset(desired.json(), cached->json()))
+    return;
+  rapidjson::Document body;
+  body.CopyFrom(desired.json(), body.GetAllocator());
+  rapidjson::Value& meta = body["metadata"];
+  if (!meta.HasMember("annotations"))
+    meta.AddMember("annotations", rapidjson::Value(rapidjson::kObjectType), body.GetAllocator());
+  meta["annotations"].AddMember(rapidjson::StringRef(kDesiredHashAnnotation),
+                                rapidjson::Value(digest.c_str(), body.GetAllocator()),
+                                body.GetAllocator());
+  plan_.actions.push_back({Action::Type::kApply, res, std::string(desired.Namespace()),
+                           std::string(desired.Name()), kube::Object::Copy(body)});
+}
+
+bool Planner::Applying() const {
+  return std::any_of(plan_.actions.begin(), plan_.actions.end(),
+                     [](const Action& a) { return a.type == Action::Type::kApply; });
+}
+
+bool Planner::Applying(const kube::Resource& res, absl::string_view name) const {
+  return std::any_of(plan_.actions.begin(), plan_.actions.end(), [&](const Action& a) {
+    return a.type == Action::Type::kApply && a.resource.plural == res.plural && a.name == name;
+  });
+}
+
+// Declarative both ways: an object of the Environment's that its desired
+// state no longer has (a service removed, a mode switched, a namespace left
+// behind by a renamed hierarchy) is deleted.
+void Planner::Prune(const Desired& d, const std::vector<Built>& desired) {
+  absl::flat_hash_set<std::string> keep;
+  for (const Built& b : desired)
+    keep.insert(absl::StrCat(b.resource->plural, "/", b.object.Namespace(), "/", b.object.Name()));
+  if (d.db_credentials)
+    keep.insert(absl::StrCat(r::kSecrets.plural, "/", d.ns, "/", kDbSecretName));
+  for (const kube::Object& ns : in_.state.Owned(r::kNamespaces, d.env.uid))
+    if (ns.Name() != d.ns && !ns.Deleting())
+      plan_.actions.push_back({Action::Type::kDelete, r::kNamespaces, "", std::string(ns.Name())});
+  for (const kube::Resource* res : kOwnedKinds)
+    for (const kube::Object& o : in_.state.Owned(*res, d.env.uid))
+      if (o.Namespace() == d.ns && !o.Deleting() &&
+          !keep.contains(absl::StrCat(res->plural, "/", o.Namespace(), "/", o.Name())))
+        plan_.actions.push_back({Action::Type::kDelete, *res, d.ns, std::string(o.Name())});
+}
+
+// The postgres password, made once: a random one, or for an Environment the
+// operator set up before it kept passwords in a Secret, the one its postgres
+// Deployment still names (initdb used it; the data keeps it). Created, never
+// applied: a later pass (or another replica) must not replace it.
+void Planner::DbCredentials(const Desired& d) {
+  if (in_.state.Get(r::kSecrets, d.ns, kDbSecretName)) return;
+  std::string password = in_.fresh_password;
+  if (auto pg = in_.state.Get(r::kDeployments, d.ns, kPostgresName))
+    if (const auto* cs = pg->Find({"spec", "template", "spec", "containers"});
+        cs && cs->IsArray() && !cs->Empty())
+      if (const auto* env = kube::Member((*cs)[0], "env"); env && env->IsArray())
+        for (const auto& e : env->GetArray())
+          if (kube::StrOf(kube::Member(e, "name")) == "POSTGRES_PASSWORD" &&
+              !kube::StrOf(kube::Member(e, "value")).empty())
+            password = std::string(kube::StrOf(kube::Member(e, "value")));
+  plan_.actions.push_back(
+      {Action::Type::kCreate, r::kSecrets, d.ns, kDbSecretName, BuildDbSecret(d, password)});
+}
+
+// A failing pod, or no progress past the deadline: Failed (PRODUCT.md rules).
+Plan Planner::NotReady(absl::string_view cond, absl::string_view app, Phase phase,
+                       absl::string_view waiting_msg, const std::string& ns,
+                       const std::string& url) {
+  std::string reason = "Progressing";
+  std::string message(waiting_msg);
+  Phase out_phase = phase;
+  if (!in_.diagnosis) {
+    // Pods are worth a look only once everything is in place.
+    if (!Applying()) plan_.diagnose_selector = absl::StrCat(kAppNameLabel, "=", app);
+  } else if (in_.diagnosis->severity != Diagnosis::Severity::kNone) {
+    reason = in_.diagnosis->reason;
+    message = in_.diagnosis->message;
+    if (in_.diagnosis->severity == Diagnosis::Severity::kFailing) out_phase = Phase::kFailed;
+  }
+  // The deadline runs from when Ready last became False, or the spec last changed.
+  const OperatorConfig& cfg = in_.config;
+  const Condition* ready = current_.Find(kReady);
+  absl::Time since = in_.now;
+  if (!new_generation_ && ready && ready->status == "False" &&
+      absl::ParseTime(absl::RFC3339_full, ready->last_transition, &since, nullptr)) {
+    const absl::Duration waited = in_.now - since;
+    if (waited >= cfg.failure_deadline && out_phase != Phase::kFailed) {
+      out_phase = Phase::kFailed;
+      reason = "ProgressDeadlineExceeded";
+      message = absl::StrCat(message, " (no progress for ",
+                             absl::FormatDuration(cfg.failure_deadline), ")");
+    } else if (waited < cfg.failure_deadline) {
+      plan_.requeue_after = cfg.failure_deadline - waited;
+    }
+  } else {
+    plan_.requeue_after = cfg.failure_deadline;
+  }
+  sb_.Set(cond, false, reason, message);
+  if (cond == kPostgresReady)
+    sb_.Set(kWebReady, false, "WaitingForPostgres", "web starts once postgres is ready");
+  sb_.Set(kReady, false, reason, message);
+  return Finish(out_phase, ns, url);
+}
+
+// PRODUCT.md "Reconciliation" 1-8, from the namespace on.
+Plan Planner::Provision(const Desired& d, const kube::Object& registry) {
+  const OperatorConfig& cfg = in_.config;
+  const std::vector<Built> desired = BuildAll(d, cfg, registry);
+  // 1. Namespace, 2. ResourceQuota, 3. NetworkPolicy (the five rules), and
+  // the pull credentials the pods will name.
+  for (const Built& b : desired)
+    if (b.resource == &r::kNamespaces || b.resource == &r::kResourceQuotas ||
+        b.resource == &r::kNetworkPolicies || b.resource == &r::kSecrets)
+      Apply(*b.resource, b.object);
+  if (d.db_credentials) DbCredentials(d);
+  Prune(d, desired);
+  sb_.Set(kNamespaceReady, true, "Created", absl::StrCat("namespace ", d.ns, " is set up"));
+
+  // 4. The services (postgres by default): claims, Deployments, Services.
+  auto owned_by = [](const Built& b, absl::string_view app) {
+    return b.object.Label(kAppNameLabel) == app;
+  };
+  std::vector<std::pair<std::string, kube::Object>> service_deployments;
+  for (const Workload& w : d.services)
+    for (const Built& b : desired)
+      if (owned_by(b, w.name)) {
+        Apply(*b.resource, b.object);
+        if (b.resource == &r::kDeployments) service_deployments.emplace_back(w.name, b.object);
+      }
+  const std::string url = EnvironmentUrl(d, cfg);
+
+  // 5. Wait until every service has readyReplicas > 0 (from the cache). Only
+  // its own Deployment's apply holds a step back: a repaired NetworkPolicy or
+  // Service does not make a Ready Environment Provisioning again.
+  for (const auto& [name, deployment] : service_deployments)
+    if (Applying(r::kDeployments, name) ||
+        !DeploymentReady(in_.state.Get(r::kDeployments, d.ns, name), deployment))
+      return NotReady(kPostgresReady, name, Phase::kProvisioning,
+                      absl::StrCat("waiting for ", name, " to be ready"), d.ns, url);
+  if (d.services.empty())
+    sb_.Set(kPostgresReady, true, "NotConfigured", "the config names no services");
+  else
+    sb_.Set(kPostgresReady, true, "Available",
+            absl::StrCat(d.services.size() == 1 ? d.services.front().name : "every service",
+                         " has a ready replica"));
+
+  // 6. The web (or workspace) Deployment, its volumes, Service and Ingress.
+  kube::Object main;
+  for (const Built& b : desired)
+    if (owned_by(b, d.main.name)) {
+      Apply(*b.resource, b.object);
+      if (b.resource == &r::kDeployments) main = b.object;
+    }
+
+  // 7. Wait until it has readyReplicas > 0 (from the cache).
+  if (Applying(r::kDeployments, d.main.name) ||
+      !DeploymentReady(in_.state.Get(r::kDeployments, d.ns, d.main.name), main))
+    return NotReady(kWebReady, d.main.name, Phase::kDeploying,
+                    absl::StrCat("waiting for ", d.main.name, " to be ready"), d.ns, url);
+  sb_.Set(kWebReady, true, "Available", absl::StrCat(d.main.name, " has a ready replica"));
+
+  // 8. phase = Ready, url set, conditions true.
+  sb_.Set(kReady, true, "Ready",
+          url.empty() ? absl::StrCat("environment is ready in namespace ", d.ns)
+                      : absl::StrCat("environment is ready at ", url));
+  return Finish(Phase::kReady, d.ns, url);
+}
+
+Plan Planner::Run() {
+  if (env_.Deleting()) return Deletion();
+  if (!HasFinalizer(env_))
+    plan_.actions.push_back({Action::Type::kAddFinalizer, r::kEnvironments,
+                             std::string(env_.Namespace()), std::string(env_.Name())});
+  auto spec = v1alpha1::ParseEnvironment(env_);
+  if (!spec.ok()) return Failed("InvalidSpec", spec.status().message());
+  auto target = TargetNamespace(*spec);
+  if (!target.ok()) return Failed("InvalidSpec", target.status().message());
+  const std::string& ns = *target;
+
+  // PRODUCT.md "The real client": the Project supplies the repository, the
+  // template config and the quota.
+  std::optional<v1alpha1::ProjectSpec> project;
+  kube::Object registry;
+  if (!spec->project_ref.empty()) {
+    ProjectLookup found = LookUpProject(*spec);
+    if (found.object) {
+      auto parsed = v1alpha1::ParseProject(*found.object);
+      if (!parsed.ok())
+        return Failed("InvalidProject",
+                      absl::StrCat("Project ", found.object->Namespace(), "/", found.object->Name(),
+                                   " is invalid: ", parsed.status().message()));
+      project = std::move(*parsed);
+      sb_.Set(kProjectResolved, true, "Found",
+              absl::StrCat("Project ", project->namespace_, "/", project->name));
+      // The team's pull credentials, unless it is one of the operator's own copies.
+      if (auto s =
+              in_.config.registry_credentials
+                  ? in_.state.Get(kRegistrySourceSecrets, project->namespace_, kRegistrySecretName)
+                  : std::nullopt;
+          s && s->Label(kManagedByLabel) != kManagedByValue)
+        registry = *s;
+    } else {
+      sb_.Set(kProjectResolved, false, "ProjectNotFound",
+              absl::StrCat("Project ", spec->project_ref, " not found in namespace ",
+                           absl::StrJoin(found.looked_in, " or ")));
+    }
+  }
+  auto desired = Resolve({*spec, ns, project ? &*project : nullptr, in_.config, bool(registry)});
+  if (!desired.ok() && !project && !spec->project_ref.empty()) {
+    // Nothing is created until the Project exists (its informer brings the
+    // Environment back); an Environment complete on its own goes ahead.
+    sb_.NotReadyAsLast();
+    return Finish(Phase::kPending, ns, "");
+  }
+  if (!desired.ok()) return Failed("InvalidSpec", desired.status().message());
+
+  // 1. Namespace — unless one of that name is going away or belongs to someone else.
+  if (auto existing = in_.state.Get(r::kNamespaces, "", ns); existing && existing->Deleting()) {
+    sb_.Set(kNamespaceReady, false, "NamespaceTerminating",
+            absl::StrCat("namespace ", ns, " is still being deleted"));
+    sb_.NotReadyAsLast();
+    plan_.requeue_after = absl::Seconds(5);
+    return Finish(Phase::kPending, ns, "");
+  } else if (existing && existing->Label(kEnvironmentUidLabel) != spec->uid) {
+    sb_.Set(
+        kNamespaceReady, false, "NamespaceConflict",
+        absl::StrCat("namespace ", ns,
+                     " exists and is not managed by this Environment; rename the Environment or "
+                     "remove the namespace"));
+    sb_.NotReadyAsLast();
+    return Finish(Phase::kFailed, ns, "");
+  }
+  return Provision(*desired, registry);
+}
+
+}  // namespace
+
+std::string OwnerKey(const kube::Object& managed) {
+  return std::string(managed.Annotation(kEnvironmentAnnotation));
+}
+
+Plan PlanEnvironment(const PlanInput& in) { return Planner(in).Run(); }
+
+}  // namespace controllers

@@ -1,0 +1,98 @@
+// Resolve: an Environment, its Project and the operator's configuration made
+// into the one description the builders render (PRODUCT.md "The real
+// client"; the field-by-field contract is docs/contract.md):
+//
+// - the repository and ref to clone: the Environment source's repositoryUrl,
+//   else the Project source of the same name, else the template's sourceRef,
+//   else the Project's first source; commitSha unless empty, else the
+//   Environment's branch, else the Project source's branch;
+// - the Project template config for spec.type merged under spec.config
+//   (v1alpha1::MergeConfig), the seed's defaults filled in where both are
+//   silent (node image, next dev, git-clone -> npm-install -> db-migrate, a
+//   2Gi web container, a 512Mi postgres), per deployment mode;
+// - every container's resources completed so the namespace quota admits the
+//   pod, and the whole checked against that quota;
+// - the quota itself (the Project's defaultQuota, else the operator's).
+//
+// Pure: no I/O, no clock. Errors are InvalidArgument naming the field.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "api/v1alpha1/config.h"
+#include "api/v1alpha1/environment.h"
+#include "api/v1alpha1/project.h"
+#include "controllers/environment/config.h"
+
+namespace controllers {
+
+// A volume of a pod: a claim of the Environment's, or an emptyDir.
+struct PodVolume {
+  std::string name;
+  std::string claim;  // empty: emptyDir
+};
+
+// A PersistentVolumeClaim in the target namespace.
+struct ClaimObject {
+  std::string name;
+  std::string app;  // app.kubernetes.io/name of the workload it belongs to
+  v1alpha1::Claim claim;
+};
+
+struct ServicePort {
+  std::string name;
+  int64_t port = 0;
+  int64_t target = 0;
+  std::string protocol;  // TCP, UDP, SCTP
+};
+
+// One Deployment (one replica) and, when it has ports, its Service.
+struct Workload {
+  std::string name;  // Deployment, Service, container and app.kubernetes.io/name
+  std::vector<v1alpha1::Container> init_containers;  // complete: name, image, resources...
+  v1alpha1::Container container;                     // complete; its name is `name`
+  std::vector<PodVolume> volumes;
+  std::vector<ServicePort> service_ports;  // empty: no Service
+};
+
+// The ResourceQuota's hard limits, canonical.
+struct Quota {
+  std::string requests_cpu, requests_memory, limits_memory, requests_storage, pods;
+  std::string limits_cpu;  // empty: not limited (no defaultQuota.cpu)
+};
+
+struct Desired {
+  v1alpha1::EnvironmentSpec env;
+  v1alpha1::DeploymentMode mode = v1alpha1::DeploymentMode::kDevelopment;
+  std::string ns;  // the target namespace
+  // What git-clone fetches (development and workspace); empty in production.
+  std::string repository_url, branch, commit_sha;
+  std::vector<Workload> services;   // PRODUCT.md "Reconciliation" 4: postgres by default
+  Workload main;                    // 6: web (development, production) or workspace
+  bool http = false;                // main gets a Service on port 80 and an Ingress
+  std::vector<ClaimObject> claims;  // service data and volumes
+  Quota quota;
+  bool pull_secret = false;  // pods use the registry-credentials copy
+  // The operator's own postgres runs: its password is in Secret
+  // postgres-credentials, referenced by postgres and by the web pod.
+  bool db_credentials = false;
+  std::string branch_label;  // catalyst.dev/branch on the namespace; empty: none
+};
+
+struct ResolveInput {
+  const v1alpha1::EnvironmentSpec& env;
+  std::string ns;                        // TargetNamespace(env)
+  const v1alpha1::ProjectSpec* project;  // null: no Project (not found or no projectRef)
+  const OperatorConfig& config;
+  bool registry_credentials = false;  // the Project's namespace has registry-credentials
+};
+
+absl::StatusOr<Desired> Resolve(const ResolveInput& in);
+
+// Object names the operator uses for the main workload.
+inline constexpr char kWorkspaceName[] = "workspace";  // the workspace-mode Deployment
+
+}  // namespace controllers

@@ -1,0 +1,84 @@
+#include "controllers/environment/status.h"
+
+#include "kube/json_builder.h"
+
+namespace controllers {
+namespace {
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+const Condition* Status::Find(absl::string_view type) const {
+  for (const auto& c : conditions)
+    if (c.type == type) return &c;
+  return nullptr;
+}
+
+bool Status::SameIgnoringTimes(const Status& b) const {
+  if (phase != b.phase || ns != b.ns || url != b.url ||
+      observed_generation != b.observed_generation || conditions.size() != b.conditions.size())
+    return false;
+  for (size_t i = 0; i < conditions.size(); ++i) {
+    const auto &x = conditions[i], &y = b.conditions[i];
+    if (x.type != y.type || x.status != y.status || x.reason != y.reason || x.message != y.message)
+      return false;
+  }
+  return true;
+}
+
+Status ReadStatus(const kube::Object& env) {
+  Status s;
+  s.phase = v1alpha1::ParsePhase(env.Str({"status", "phase"}));
+  s.ns = std::string(env.Str({"status", "namespace"}));
+  s.url = std::string(env.Str({"status", "url"}));
+  s.observed_generation = env.Int({"status", "observedGeneration"});
+  if (const auto* conds = env.Find({"status", "conditions"}); conds && conds->IsArray())
+    for (const auto& c : conds->GetArray())
+      s.conditions.push_back({std::string(kube::StrOf(kube::Member(c, "type"))),
+                              std::string(kube::StrOf(kube::Member(c, "status"))),
+                              std::string(kube::StrOf(kube::Member(c, "reason"))),
+                              std::string(kube::StrOf(kube::Member(c, "message"))),
+                              std::string(kube::StrOf(kube::Member(c, "lastTransitionTime")))});
+  return s;
+}
+
+std::string StatusPatch(const Status& s, int64_t generation) {
+  using kube::J;
+  J conditions = J::Arr({});
+  for (const auto& c : s.conditions)
+    conditions.Push(J::Obj({{"type", c.type},
+                            {"status", c.status},
+                            {"reason", c.reason},
+                            {"message", c.message},
+                            {"lastTransitionTime", c.last_transition},
+                            {"observedGeneration", generation}}));
+  return J::Obj({{"status", J::Obj({{"phase", s.phase ? v1alpha1::PhaseName(*s.phase) : ""},
+                                    {"namespace", s.ns},
+                                    {"url", s.url},
+                                    {"observedGeneration", s.observed_generation},
+                                    {"conditions", std::move(conditions)}})}})
+      .Serialize();
+}
+
+StatusBuilder::StatusBuilder(const Status& current, absl::Time now, bool new_generation)
+    : current_(current), now_(Rfc3339(now)), new_generation_(new_generation) {}
+
+void StatusBuilder::Set(absl::string_view type, bool ok, absl::string_view reason,
+                        absl::string_view message) {
+  Condition c{std::string(type), ok ? "True" : "False", std::string(reason), std::string(message),
+              now_};
+  const bool restart = new_generation_ && !ok && type == kReady;
+  if (const Condition* old = current_.Find(type); old && old->status == c.status && !restart)
+    c.last_transition = old->last_transition;
+  out_.conditions.push_back(std::move(c));
+}
+
+void StatusBuilder::NotReadyAsLast() {
+  const Condition last = out_.conditions.back();
+  Set(kReady, false, last.reason, last.message);
+}
+
+}  // namespace controllers

@@ -1,0 +1,67 @@
+// Status: an Environment's status (PRODUCT.md "API") as the planner reads and
+// writes it — phase, target namespace, URL, observedGeneration and
+// metav1.Condition-shaped conditions — and the merge patch that writes it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "api/v1alpha1/phase.h"
+#include "kube/object.h"
+
+namespace controllers {
+
+// The condition types, in the order they are written.
+inline constexpr char kProjectResolved[] = "ProjectResolved";
+inline constexpr char kNamespaceReady[] = "NamespaceReady";
+inline constexpr char kPostgresReady[] = "PostgresReady";
+inline constexpr char kWebReady[] = "WebReady";
+inline constexpr char kReady[] = "Ready";
+
+struct Condition {
+  std::string type, status, reason, message, last_transition;
+};
+
+struct Status {
+  std::optional<v1alpha1::Phase> phase;  // none yet (or not one of ours)
+  std::string ns, url;
+  int64_t observed_generation = 0;
+  std::vector<Condition> conditions;
+
+  const Condition* Find(absl::string_view type) const;
+  // Equal but for the conditions' transition times.
+  bool SameIgnoringTimes(const Status& other) const;
+};
+
+Status ReadStatus(const kube::Object& env);
+
+// The merge patch for the status subresource; every condition is stamped
+// with generation (metav1.Condition's observedGeneration).
+std::string StatusPatch(const Status& s, int64_t generation);
+
+// Builds the status from the per-step outcome, keeping transition times of
+// conditions that did not change.
+//
+// Ready=False also restarts its time when the spec changed (a new generation):
+// the failure deadline runs from it, and a corrected spec or a new commit is
+// a new attempt, not one already past its deadline.
+class StatusBuilder {
+ public:
+  StatusBuilder(const Status& current, absl::Time now, bool new_generation);
+  void Set(absl::string_view type, bool ok, absl::string_view reason, absl::string_view message);
+  // Ready=False with the reason and message of the condition set last.
+  void NotReadyAsLast();
+  Status& out() { return out_; }
+
+ private:
+  const Status& current_;
+  const std::string now_;
+  const bool new_generation_;
+  Status out_;
+};
+
+}  // namespace controllers
