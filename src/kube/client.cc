@@ -1,5 +1,7 @@
 #include "kube/client.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "kube/api_error.h"
@@ -7,6 +9,7 @@
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 #include "util/backoff.h"
+#include "util/log.h"
 
 namespace kube {
 namespace {
@@ -27,6 +30,8 @@ void Query(std::string& q, absl::string_view name, absl::string_view value) {
   if (value.empty()) return;
   absl::StrAppend(&q, q.empty() ? "?" : "&", name, "=", QueryEscape(value));
 }
+
+constexpr absl::string_view kLogger = "client";
 
 absl::string_view PatchContentType(PatchType t) {
   switch (t) {
@@ -75,10 +80,44 @@ Client::Client(std::unique_ptr<Transport> transport, ClientOptions options)
     : transport_(std::move(transport)),
       options_(std::move(options)),
       clock_(options_.clock ? options_.clock : &real_clock_),
-      limiter_(options_.qps, options_.burst, clock_) {}
+      limiter_(options_.qps < 0 ? kAutomaticQps : options_.qps, options_.burst, clock_) {}
 
-void Client::Throttle() {
-  if (absl::Duration wait = limiter_.Reserve(); wait > absl::ZeroDuration()) clock_->SleepFor(wait);
+void Client::Throttle(absl::string_view method) {
+  const bool limited = options_.qps > 0 || (options_.qps < 0 && !ServerHasFlowControl());
+  absl::Duration wait = absl::ZeroDuration();
+  bool paused = false;
+  {
+    std::lock_guard l(pause_mu_);
+    if (pause_until_ != absl::InfinitePast())
+      if (const absl::Time now = clock_->Now(); pause_until_ > now)
+        wait = pause_until_ - now, paused = true;
+  }
+  // A token is taken during a pause too: the bucket has refilled by its end.
+  if (limited) wait = std::max(wait, limiter_.Reserve());
+  if (wait > absl::ZeroDuration()) clock_->SleepFor(wait);
+  if ((limited || paused) && options_.observer)
+    options_.observer->ObserveRateLimiterWait(method, wait);
+}
+
+void Client::PauseFor(absl::Duration d) {
+  std::lock_guard l(pause_mu_);
+  pause_until_ = std::max(pause_until_, clock_->Now() + d);
+}
+
+void Client::NoteFlowControl(const HttpResponse& resp) {
+  // A 401 is answered before APF classifies the request: it says nothing.
+  if (resp.status == 401) return;
+  const bool apf = !resp.flow_schema_uid.empty() || !resp.priority_level_uid.empty();
+  if (flow_control_.exchange(apf, std::memory_order_relaxed) == apf || options_.qps >= 0) return;
+  if (apf)
+    util::Log(util::LogLevel::kInfo, kLogger,
+              "the API server announces API Priority and Fairness: no client-side rate limit",
+              {{"priority_level_uid", resp.priority_level_uid}});
+  else
+    util::Log(util::LogLevel::kInfo, kLogger,
+              "the API server does not announce API Priority and Fairness: client-side rate "
+              "limit",
+              {{"qps", kAutomaticQps}, {"burst", options_.burst}});
 }
 
 absl::StatusOr<HttpResponse> Client::Do(absl::string_view verb, HttpRequest req, bool idempotent) {
@@ -86,11 +125,12 @@ absl::StatusOr<HttpResponse> Client::Do(absl::string_view verb, HttpRequest req,
   util::Backoff backoff(options_.backoff_initial, options_.backoff_cap);
   bool reauthenticated = false;
   for (int attempt = 1;; ++attempt) {
-    Throttle();
+    Throttle(req.method);
     if (options_.fence && req.method != "GET")
       if (absl::Status s = options_.fence->AllowWrite(); !s.ok()) return s;
     const absl::Time start = clock_->Now();
     absl::StatusOr<HttpResponse> resp = transport_->Send(req);
+    if (resp.ok()) NoteFlowControl(*resp);
     absl::Status err;
     if (!resp.ok()) {
       err = resp.status();
@@ -115,14 +155,20 @@ absl::StatusOr<HttpResponse> Client::Do(absl::string_view verb, HttpRequest req,
     // A 429, or a 5xx with Retry-After (the API server "is starting", or
     // shed the request), was not processed, so even a create may be sent
     // again: client-go's checkWait does the same for every verb.
-    const bool not_processed = apierrors::IsTooManyRequests(err) || apierrors::WasNotSent(err) ||
-                               (apierrors::RetryAfter(err) > absl::ZeroDuration() &&
-                                GetApiError(err) && GetApiError(err)->code >= 500);
+    const absl::Duration retry_after = apierrors::RetryAfter(err);
+    const bool asked_to_wait =
+        apierrors::IsTooManyRequests(err) || (retry_after > absl::ZeroDuration() &&
+                                              GetApiError(err) && GetApiError(err)->code >= 500);
+    const bool not_processed = asked_to_wait || apierrors::WasNotSent(err);
     const bool retry = apierrors::IsRetryable(err) && (idempotent || not_processed);
-    if (!retry || attempt >= options_.max_attempts) return err;
     absl::Duration wait = backoff.Next();
-    if (absl::Duration ra = apierrors::RetryAfter(err); ra > absl::ZeroDuration()) wait = ra;
-    clock_->SleepFor(wait);
+    if (retry_after > absl::ZeroDuration()) wait = retry_after;
+    // The server asked for a pause: every request of this client takes it
+    // (with no client-side limit, the others would keep coming), this one at
+    // its next Throttle.
+    if (asked_to_wait) PauseFor(wait);
+    if (!retry || attempt >= options_.max_attempts) return err;
+    if (!asked_to_wait) clock_->SleepFor(wait);
   }
 }
 
@@ -253,7 +299,7 @@ absl::Status Client::Watch(const Resource& r, absl::string_view ns, const WatchO
   Query(q, "resourceVersion", o.resource_version);
   if (o.allow_bookmarks) Query(q, "allowWatchBookmarks", "true");
   if (o.timeout_seconds > 0) Query(q, "timeoutSeconds", absl::StrCat(o.timeout_seconds));
-  Throttle();
+  Throttle("GET");
   const absl::Time start = clock_->Now();
   WatchDecoder decoder(16 << 20, o.slim);
   absl::Status stream_err;  // a decode error

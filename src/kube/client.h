@@ -1,13 +1,17 @@
 // Client: the Kubernetes REST verbs over a Transport.
 //
 // Adds what every caller needs and no caller should write: JSON decoding,
-// error mapping (api_error.h), a shared QPS/burst limiter, retries with
-// jittered backoff on idempotent verbs (honouring Retry-After), a bearer
-// token re-read after 401, and a metrics hook.
+// error mapping (api_error.h), a shared QPS/burst limiter (lifted, in the
+// automatic mode, while the API server announces API Priority and Fairness),
+// retries with jittered backoff on idempotent verbs (honouring Retry-After;
+// a 429 pauses every request of the client), a bearer token re-read after
+// 401, and a metrics hook.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,6 +77,12 @@ class RequestObserver {
   // code: HTTP status, or "<error>" when none arrived. verb: GET, LIST, WATCH, ...
   virtual void Observe(absl::string_view verb, absl::string_view method, absl::string_view code,
                        absl::Duration latency) = 0;
+  // How long a request waited in the client before it was sent: the QPS
+  // limiter's delay, or the pause a 429 (or a 5xx with Retry-After) asked
+  // for. Called for every request that passed an active limiter (zero waits
+  // included) and for every request a pause held back; not while no limit
+  // applies. method: GET, POST, PUT, PATCH, DELETE (a LIST and a WATCH are GETs).
+  virtual void ObserveRateLimiterWait(absl::string_view /*method*/, absl::Duration /*waited*/) {}
 };
 
 // Decides whether a write may be sent now (leader election's fencing: a
@@ -84,7 +94,17 @@ class WriteFence {
 };
 
 struct ClientOptions {
-  double qps = 0;  // <= 0: no client-side limit
+  // The client-side limit, a token bucket shared by every request:
+  // - qps > 0: qps and burst, always;
+  // - qps == 0: none;
+  // - qps < 0: automatic: none while the API server announces API Priority
+  //   and Fairness (the X-Kubernetes-PF-* headers of its latest answer to a
+  //   request; kube-apiserver 1.20+ has it on by default), which queues and
+  //   sheds load per flow on the server; otherwise (before the first answer,
+  //   an older server, APF turned off) kAutomaticQps and burst.
+  // Whatever the limit, a 429 (or a 5xx with Retry-After) pauses every
+  // request of this client for the server's Retry-After, else the backoff.
+  double qps = 0;
   int burst = 0;
   int max_attempts = 5;  // for retryable failures of idempotent verbs
   absl::Duration backoff_initial = absl::Milliseconds(200);
@@ -98,7 +118,14 @@ struct ClientOptions {
 
 class Client {
  public:
+  // The automatic mode's limit while the server does not announce APF.
+  static constexpr double kAutomaticQps = 50;
+
   Client(std::unique_ptr<Transport> transport, ClientOptions options);
+
+  // True while the server announces API Priority and Fairness (as of its
+  // latest answer to a request).
+  bool ServerHasFlowControl() const { return flow_control_.load(std::memory_order_relaxed); }
 
   absl::StatusOr<Object> Get(const Resource& r, absl::string_view ns, absl::string_view name,
                              absl::string_view subresource = {});
@@ -124,13 +151,21 @@ class Client {
 
  private:
   absl::StatusOr<HttpResponse> Do(absl::string_view verb, HttpRequest req, bool idempotent);
-  void Throttle();
+  // Waits for the pause a 429 asked for and for the limiter, if one applies.
+  void Throttle(absl::string_view method);
+  // Every request of this client waits until now + d (or later).
+  void PauseFor(absl::Duration d);
+  // Notes whether the server announced APF in this answer.
+  void NoteFlowControl(const HttpResponse& resp);
 
   std::unique_ptr<Transport> transport_;
   const ClientOptions options_;
   util::RealClock real_clock_;
   const util::Clock* clock_;
   util::TokenBucket limiter_;
+  std::atomic<bool> flow_control_{false};
+  std::mutex pause_mu_;
+  absl::Time pause_until_ = absl::InfinitePast();  // guarded by pause_mu_
 };
 
 // Converts an ERROR watch event's Status object to the matching error.

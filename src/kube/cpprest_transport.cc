@@ -168,6 +168,11 @@ class CpprestTransport final : public Transport {
     out.content_type = resp.headers().content_type();
     auto it = resp.headers().find("Retry-After");
     if (it != resp.headers().end()) out.retry_after = it->second;
+    // (cpprest compares header names without case.)
+    it = resp.headers().find("X-Kubernetes-PF-FlowSchema-UID");
+    if (it != resp.headers().end()) out.flow_schema_uid = it->second;
+    it = resp.headers().find("X-Kubernetes-PF-PriorityLevel-UID");
+    if (it != resp.headers().end()) out.priority_level_uid = it->second;
     return out;
   }
 

@@ -41,6 +41,13 @@ struct HttpResponse {
   std::string content_type;
   std::string retry_after;  // the Retry-After header, verbatim
   std::string body;
+  // API Priority and Fairness (kube-apiserver 1.20+ by default) names the
+  // FlowSchema and PriorityLevel that classified the request in every
+  // response it handled: X-Kubernetes-PF-FlowSchema-UID and
+  // X-Kubernetes-PF-PriorityLevel-UID. Empty when absent (an older server,
+  // APF turned off, a watch: long-running requests are not classified).
+  std::string flow_schema_uid;
+  std::string priority_level_uid;
 };
 
 // What Send returns for an exchange that outlived req.timeout:

@@ -32,8 +32,9 @@ void RegisterFlags(util::FlagSet& flags, Options* o) {
   flags.String("log-level", &o->log_level, "debug|info|warn|error");
   flags.String("log-format", &o->log_format, "json|text");
   flags.Double("kube-api-qps", &o->kube_api_qps,
-               "client-side QPS limit towards the API server (0: none)");
-  flags.Int("kube-api-burst", &o->kube_api_burst, "client-side burst");
+               "client-side QPS limit towards the API server (0: none; -1: none while the server "
+               "announces API Priority and Fairness, else 50)");
+  flags.Int("kube-api-burst", &o->kube_api_burst, "client-side burst (when a QPS limit applies)");
   controllers::RegisterFlags(flags, &o->config);
   flags.Bool("leader-elect", &o->leader_elect,
              "elect a leader on a Lease; only the leader reconciles (run 2+ replicas)");

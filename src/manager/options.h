@@ -19,7 +19,7 @@ struct Options {
   absl::Duration shutdown_grace = absl::Seconds(20);
   std::string log_level = "info";
   std::string log_format = "json";
-  double kube_api_qps = 50;
+  double kube_api_qps = -1;  // automatic (docs/benchmarks.md, "Burst")
   int kube_api_burst = 100;
   std::string metrics_bind_address = ":8080";
   std::string health_probe_bind_address = ":8081";

@@ -58,6 +58,7 @@ struct Metrics::Impl {
   prometheus::Gauge* active_workers = nullptr;
   prometheus::Family<prometheus::Counter>* requests = nullptr;
   prometheus::Family<Histogram>* request_duration = nullptr;
+  prometheus::Family<Histogram>* rate_limiter_duration = nullptr;
   prometheus::Gauge* rss = nullptr;
   prometheus::Counter* cpu = nullptr;
   double cpu_reported = 0;  // a counter only moves forward: what it has been given
@@ -139,6 +140,11 @@ Metrics::Metrics(std::string controller, std::string host, int max_workers)
                             .Name("rest_client_request_duration_seconds")
                             .Help("Request latency in seconds. Broken down by verb, and host.")
                             .Register(r);
+  m.rate_limiter_duration =
+      &BuildHistogram()
+           .Name("rest_client_rate_limiter_duration_seconds")
+           .Help("Client side rate limiter latency in seconds. Broken down by verb, and host.")
+           .Register(r);
   m.rss = &BuildGauge()
                .Name("process_resident_memory_bytes")
                .Help("Resident memory size in bytes.")
@@ -252,6 +258,11 @@ void Metrics::Observe(absl::string_view verb, absl::string_view method, absl::st
   if (verb == "WATCH") return;
   impl_->request_duration->Add({{"verb", S(method)}, {"host", impl_->host}}, kRequestBuckets)
       .Observe(absl::ToDoubleSeconds(latency));
+}
+
+void Metrics::ObserveRateLimiterWait(absl::string_view method, absl::Duration waited) {
+  impl_->rate_limiter_duration->Add({{"verb", S(method)}, {"host", impl_->host}}, kRequestBuckets)
+      .Observe(absl::ToDoubleSeconds(waited));
 }
 
 std::string Metrics::Scrape() {

@@ -61,6 +61,12 @@ class Metrics final : public workqueue::QueueMetrics,
   // the latency histogram: its duration is the stream's lifetime.
   void Observe(absl::string_view verb, absl::string_view method, absl::string_view code,
                absl::Duration latency) override;
+  // rest_client_rate_limiter_duration_seconds{verb,host}: client-go's name,
+  // labels and buckets (those of rest_client_request_duration_seconds);
+  // verb is the HTTP method. Observed for each request while a client-side
+  // limit applies (zero waits too) and for each one a 429's pause held back,
+  // so an operator throttling itself shows here.
+  void ObserveRateLimiterWait(absl::string_view method, absl::Duration waited) override;
 
  private:
   struct Impl;

@@ -3,6 +3,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kube/api_error.h"
+#include "ops/metrics.h"
 #include "support/fake_clock.h"
 #include "support/mock_transport.h"
 
@@ -30,8 +31,20 @@ class RecordingObserver : public RequestObserver {
                absl::Duration) override {
     seen.push_back(std::string(verb) + " " + std::string(method) + " " + std::string(code));
   }
+  void ObserveRateLimiterWait(absl::string_view method, absl::Duration waited) override {
+    waits.push_back(std::string(method) + " " + absl::FormatDuration(waited));
+  }
   std::vector<std::string> seen;
+  std::vector<std::string> waits;
 };
+
+// An answer of a server running API Priority and Fairness: it names the
+// FlowSchema and PriorityLevel that classified the request.
+HttpResponse Apf(HttpResponse r) {
+  r.flow_schema_uid = "1235eba8-ddfc-40f6-bea6-eae7f388994a";
+  r.priority_level_uid = "00e511cd-4f12-4f98-b58f-a1ce1015779c";
+  return r;
+}
 
 class ClientTest : public ::testing::Test {
  protected:
@@ -423,6 +436,151 @@ TEST_F(ClientTest, ATimedOutCreateIsNotResent) {
       .WillOnce(Invoke([](const HttpRequest& req) { return RequestTimeoutError(req); }));
   const absl::Status s = client_->Create(resources::kPods, "ns", "{}").status();
   EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+}
+
+// --- Client-side limits: the automatic mode, 429 pauses, the wait metric ---
+
+constexpr char kPod[] = R"({"metadata":{"name":"x"}})";
+
+TEST(ClientLimitTest, TheAutomaticLimitIsLiftedWhileTheServerAnnouncesFlowControl) {
+  auto t = std::make_unique<testing_support::MockTransport>();
+  auto* transport = t.get();
+  testing_support::FakeClock clock;
+  RecordingObserver observer;
+  Client client(std::move(t), {.qps = -1,
+                               .burst = 2,
+                               .clock = &clock,
+                               .token = std::make_shared<CountingToken>(),
+                               .observer = &observer});
+  EXPECT_FALSE(client.ServerHasFlowControl());
+  // No APF headers (before the first answer, or an older server): 50 QPS, burst 2.
+  EXPECT_CALL(*transport, Send(_)).Times(4).WillRepeatedly(Return(Json(200, kPod)));
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(client.Get(resources::kPods, "ns", "x").ok());
+  EXPECT_EQ(clock.slept(), absl::Milliseconds(40));  // two free, then 1/50 s each
+  EXPECT_THAT(observer.waits, ::testing::ElementsAre("GET 0", "GET 0", "GET 20ms", "GET 20ms"));
+  // The headers appear: from the next request on, nothing waits and nothing is observed.
+  EXPECT_CALL(*transport, Send(_)).WillOnce(Return(Apf(Json(200, kPod))));
+  ASSERT_TRUE(client.Get(resources::kPods, "ns", "x").ok());
+  EXPECT_TRUE(client.ServerHasFlowControl());
+  const absl::Duration slept = clock.slept();
+  observer.waits.clear();
+  EXPECT_CALL(*transport, Send(_)).Times(100).WillRepeatedly(Return(Apf(Json(201, kPod))));
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(client.Create(resources::kPods, "ns", "{}").ok());
+  EXPECT_EQ(clock.slept(), slept);
+  EXPECT_THAT(observer.waits, ::testing::IsEmpty());
+  // A watch (not classified by APF, so never with the headers) and a 401
+  // (answered before classification) say nothing about the server.
+  EXPECT_CALL(*transport, Stream(_, _, _))
+      .WillOnce(Return(HttpResponse{.status = 200, .content_type = "application/json"}));
+  Cancellation cancel;
+  ASSERT_TRUE(client.Watch(resources::kPods, "", {}, cancel, [](WatchEvent) { return true; }).ok());
+  EXPECT_CALL(*transport, Send(_))
+      .WillOnce(Return(Json(401, "")))
+      .WillOnce(Return(Apf(Json(200, kPod))));
+  ASSERT_TRUE(client.Get(resources::kPods, "ns", "x").ok());
+  EXPECT_TRUE(client.ServerHasFlowControl());
+  EXPECT_EQ(clock.slept(), slept);
+  // An answer without them (APF turned off, another server behind a balancer): limited again.
+  EXPECT_CALL(*transport, Send(_)).Times(4).WillRepeatedly(Return(Json(200, kPod)));
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(client.Get(resources::kPods, "ns", "x").ok());
+  EXPECT_FALSE(client.ServerHasFlowControl());
+  EXPECT_GT(clock.slept(), slept);
+}
+
+TEST(ClientLimitTest, AnExplicitLimitHoldsUnderFlowControl) {
+  auto t = std::make_unique<testing_support::MockTransport>();
+  EXPECT_CALL(*t, Send(_)).WillRepeatedly(Return(Apf(Json(200, kPod))));
+  testing_support::FakeClock clock;
+  Client client(std::move(t), {.qps = 5, .burst = 1, .clock = &clock});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(client.Get(resources::kPods, "ns", "x").ok());
+  EXPECT_TRUE(client.ServerHasFlowControl());
+  EXPECT_EQ(clock.slept(), absl::Milliseconds(400));
+}
+
+TEST(ClientLimitTest, NoLimitMeansNoWaitAndNothingObserved) {
+  auto t = std::make_unique<testing_support::MockTransport>();
+  EXPECT_CALL(*t, Send(_)).WillRepeatedly(Return(Json(200, kPod)));
+  testing_support::FakeClock clock;
+  RecordingObserver observer;
+  Client client(std::move(t), {.qps = 0, .clock = &clock, .observer = &observer});
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(client.Get(resources::kPods, "ns", "x").ok());
+  EXPECT_EQ(clock.slept(), absl::ZeroDuration());
+  EXPECT_THAT(observer.waits, ::testing::IsEmpty());
+}
+
+// With no client-side limit, a 429 is what slows the client down: the request
+// is sent again after Retry-After, and every other request waits for it too.
+TEST(ClientLimitTest, A429PausesEveryRequestForItsRetryAfter) {
+  auto t = std::make_unique<testing_support::MockTransport>();
+  auto* transport = t.get();
+  testing_support::FakeClock clock;
+  RecordingObserver observer;
+  Client client(std::move(t), {.qps = -1, .max_attempts = 1, .clock = &clock, .observer = &observer});
+  EXPECT_CALL(*transport, Send(Field(&HttpRequest::method, "POST")))
+      .WillOnce(Return(Apf(
+          Json(429, R"({"kind":"Status","reason":"TooManyRequests","code":429})", "3"))));
+  EXPECT_TRUE(apierrors::IsTooManyRequests(client.Create(resources::kPods, "ns", "{}").status()));
+  EXPECT_EQ(clock.slept(), absl::ZeroDuration());  // this one gave up (max_attempts 1)
+  // The next request, another verb, waits out the rest of the pause before it is sent.
+  clock.Advance(absl::Seconds(1));
+  EXPECT_CALL(*transport, Send(Field(&HttpRequest::method, "GET")))
+      .WillOnce(Invoke([&](const HttpRequest&) {
+        EXPECT_EQ(clock.slept(), absl::Seconds(2));  // sent only after the pause
+        return Apf(Json(200, kPod));
+      }));
+  ASSERT_TRUE(client.Get(resources::kPods, "ns", "x").ok());
+  // (The POST passed the automatic limiter: no answer had announced APF yet.)
+  EXPECT_THAT(observer.waits, ::testing::ElementsAre("POST 0", "GET 2s"));
+  // Once it is over, nothing waits (the server announces APF: no limit).
+  EXPECT_CALL(*transport, Send(_)).WillOnce(Return(Apf(Json(200, kPod))));
+  ASSERT_TRUE(client.Get(resources::kPods, "ns", "x").ok());
+  EXPECT_EQ(clock.slept(), absl::Seconds(2));
+}
+
+TEST(ClientLimitTest, A429IsRetriedAfterItsRetryAfterOrTheBackoff) {
+  auto t = std::make_unique<testing_support::MockTransport>();
+  auto* transport = t.get();
+  testing_support::FakeClock clock;
+  RecordingObserver observer;
+  Client client(std::move(t), {.qps = 0,
+                               .max_attempts = 3,
+                               .backoff_initial = absl::Milliseconds(200),
+                               .clock = &clock,
+                               .observer = &observer});
+  EXPECT_CALL(*transport, Send(_))
+      .WillOnce(Return(Apf(Json(429, R"({"kind":"Status","code":429})", "7"))))
+      .WillOnce(Return(Apf(Json(429, R"({"kind":"Status","code":429})"))))  // no Retry-After
+      .WillOnce(Return(Apf(Json(201, kPod))));
+  ASSERT_TRUE(client.Create(resources::kPods, "ns", "{}").ok());
+  ASSERT_EQ(observer.waits.size(), 2u);
+  EXPECT_EQ(observer.waits[0], "POST 7s");
+  const absl::Duration backoff = clock.slept() - absl::Seconds(7);
+  // The jittered backoff's second step (the first one gave way to Retry-After).
+  EXPECT_GE(backoff, absl::Milliseconds(400));
+  EXPECT_LT(backoff, absl::Milliseconds(600));
+  EXPECT_THAT(observer.seen, ::testing::ElementsAre("POST POST 429", "POST POST 429", "POST POST 201"));
+}
+
+TEST(ClientLimitTest, TheWaitIsExportedAsClientGosRateLimiterHistogram) {
+  auto t = std::make_unique<testing_support::MockTransport>();
+  EXPECT_CALL(*t, Send(_)).WillRepeatedly(Return(Json(200, kPod)));
+  testing_support::FakeClock clock;
+  ops::Metrics metrics("environment", "h:6443", 4);
+  Client client(std::move(t), {.qps = 5, .burst = 1, .clock = &clock, .observer = &metrics});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(client.Get(resources::kPods, "ns", "x").ok());
+  ASSERT_TRUE(client.Delete(resources::kPods, "ns", "x").ok());
+  const std::string text = metrics.Scrape();
+  EXPECT_THAT(text, HasSubstr("# TYPE rest_client_rate_limiter_duration_seconds histogram"));
+  EXPECT_THAT(text, HasSubstr("rest_client_rate_limiter_duration_seconds_count{host=\"h:6443\","
+                              "verb=\"GET\"} 3"));
+  EXPECT_THAT(text, HasSubstr("rest_client_rate_limiter_duration_seconds_sum{host=\"h:6443\","
+                              "verb=\"GET\"} 0.4"));
+  EXPECT_THAT(text, HasSubstr("rest_client_rate_limiter_duration_seconds_bucket{host=\"h:6443\","
+                              "verb=\"GET\",le=\"0.005\"} 1"));
+  EXPECT_THAT(text, HasSubstr("rest_client_rate_limiter_duration_seconds_bucket{host=\"h:6443\","
+                              "verb=\"GET\",le=\"0.25\"} 3"));
+  EXPECT_THAT(text, HasSubstr("rest_client_rate_limiter_duration_seconds_count{host=\"h:6443\","
+                              "verb=\"DELETE\"} 1"));
 }
 
 }  // namespace
