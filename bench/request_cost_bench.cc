@@ -85,8 +85,7 @@ bool ParseFlags(int argc, char** argv, Options& o) {
     else if (k == "--pause-pid") {
       ok = absl::SimpleAtoi(v, &pid) && pid > 0;
       if (ok) o.pause_pids.push_back(pid);
-    }
-    else if (k == "--idle-seconds")
+    } else if (k == "--idle-seconds")
       ok = absl::SimpleAtod(v, &o.idle_seconds);
     else
       ok = false;
@@ -96,10 +95,11 @@ bool ParseFlags(int argc, char** argv, Options& o) {
     }
   }
   if (o.kubeconfig.empty() || o.out.empty() || o.apiserver_pid == 0) {
-    std::fprintf(stderr,
-                 "usage: request_cost_bench --kubeconfig=F --apiserver-pid=P --out=F [--etcd-pid=P] "
-                 "[--pause-pid=P]... [--n=100] [--threads=4] [--namespace=bench-cost] "
-                 "[--idle-seconds=5]\n");
+    std::fprintf(
+        stderr,
+        "usage: request_cost_bench --kubeconfig=F --apiserver-pid=P --out=F [--etcd-pid=P] "
+        "[--pause-pid=P]... [--n=100] [--threads=4] [--namespace=bench-cost] "
+        "[--idle-seconds=5]\n");
     return false;
   }
   return true;
@@ -172,7 +172,8 @@ std::string StatusPatch(absl::string_view target_ns, absl::string_view phase) {
 std::string EventJson(absl::string_view ns, absl::string_view env, int i) {
   return absl::StrCat(
       R"({"apiVersion":"v1","kind":"Event","metadata":{"name":")", env, ".", absl::Hex(i),
-      R"(","namespace":")", ns, R"("},"involvedObject":{"apiVersion":"catalyst.catalyst.dev/v1alpha1",)",
+      R"(","namespace":")", ns,
+      R"("},"involvedObject":{"apiVersion":"catalyst.catalyst.dev/v1alpha1",)",
       R"("kind":"Environment","namespace":")", ns, R"(","name":")", env,
       R"("},"reason":"Provisioning","message":"Provisioning: creating the namespace",)",
       R"("type":"Normal","source":{"component":"kube-operator"},)",
@@ -244,14 +245,14 @@ int main(int argc, char** argv) {
     const double wall = Seconds(t0, Clock::now());
     const double cpu = CpuSeconds(o.apiserver_pid) - cpu0 - idle_rate * wall;
     const double etcd = CpuSeconds(o.etcd_pid) - etcd0 - idle_etcd_rate * wall;
-    rows.push_back(absl::StrFormat(
-        R"({"request":"%s","resource":"%s","count":%d,"errors":%d,"seconds":%.2f,)"
-        R"("apiserver_cpu_ms_per_request":%.2f,"etcd_cpu_ms_per_request":%.2f,)"
-        R"("latency_ms":{"p50":%.1f,"p99":%.1f}})",
-        what, resource, o.n, errors.load(), wall, 1000 * cpu / o.n, 1000 * etcd / o.n,
-        Quantile(lat, 0.5), Quantile(lat, 0.99)));
-    say(absl::StrFormat("%-10s %-24s %6.2f ms API server CPU, %5.2f ms etcd, p50 %.1f ms%s",
-                        what, resource, 1000 * cpu / o.n, 1000 * etcd / o.n, Quantile(lat, 0.5),
+    rows.push_back(
+        absl::StrFormat(R"({"request":"%s","resource":"%s","count":%d,"errors":%d,"seconds":%.2f,)"
+                        R"("apiserver_cpu_ms_per_request":%.2f,"etcd_cpu_ms_per_request":%.2f,)"
+                        R"("latency_ms":{"p50":%.1f,"p99":%.1f}})",
+                        what, resource, o.n, errors.load(), wall, 1000 * cpu / o.n,
+                        1000 * etcd / o.n, Quantile(lat, 0.5), Quantile(lat, 0.99)));
+    say(absl::StrFormat("%-10s %-24s %6.2f ms API server CPU, %5.2f ms etcd, p50 %.1f ms%s", what,
+                        resource, 1000 * cpu / o.n, 1000 * etcd / o.n, Quantile(lat, 0.5),
                         errors ? absl::StrCat(" (", errors.load(), " errors)") : ""));
   };
   auto label = [](const controllers::Built& b) {
@@ -326,8 +327,8 @@ int main(int argc, char** argv) {
 
   std::ofstream f(o.out);
   f << absl::StrFormat(
-      R"({"n":%d,"threads":%d,"idle_apiserver_cpu_percent":%.2f,"idle_etcd_cpu_percent":%.2f,"requests":[%s]})",
-      o.n, o.threads, 100 * idle_rate, 100 * idle_etcd_rate, absl::StrJoin(rows, ","))
+           R"({"n":%d,"threads":%d,"idle_apiserver_cpu_percent":%.2f,"idle_etcd_cpu_percent":%.2f,"requests":[%s]})",
+           o.n, o.threads, 100 * idle_rate, 100 * idle_etcd_rate, absl::StrJoin(rows, ","))
     << "\n";
   say(absl::StrCat("wrote ", o.out));
   return 0;

@@ -94,8 +94,7 @@ bool ParseFlags(int argc, char** argv, Options& o) {
       int pid = 0;
       ok = !np.first.empty() && absl::SimpleAtoi(np.second, &pid) && pid > 0;
       if (ok) o.pids.emplace_back(np.first, pid);
-    }
-    else if (k == "--n")
+    } else if (k == "--n")
       ok = absl::SimpleAtoi(v, &o.n);
     else if (k == "--operator-pid")
       ok = absl::SimpleAtoi(v, &o.operator_pid);
@@ -209,8 +208,7 @@ std::optional<std::pair<double, double>> ScrapeLimiter(const std::string& url) {
   bool seen = false;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     const bool is_sum = absl::StartsWith(line, "rest_client_rate_limiter_duration_seconds_sum");
-    const bool is_count =
-        absl::StartsWith(line, "rest_client_rate_limiter_duration_seconds_count");
+    const bool is_count = absl::StartsWith(line, "rest_client_rate_limiter_duration_seconds_count");
     if (!is_sum && !is_count) continue;
     double v = 0;
     if (!absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) continue;
@@ -472,11 +470,10 @@ int main(int argc, char** argv) {
   informer::Informer envs(std::make_unique<informer::ClientListerWatcher>(
                               &client, kube::resources::kEnvironments, o.ns),
                           {.reflector = {.name = "environments"}});
-  informer::Informer nss(
-      std::make_unique<informer::ClientListerWatcher>(
-          &client, kube::resources::kNamespaces, "",
-          absl::StrCat("app.kubernetes.io/managed-by=", o.managed_by)),
-      {.reflector = {.name = "namespaces"}});
+  informer::Informer nss(std::make_unique<informer::ClientListerWatcher>(
+                             &client, kube::resources::kNamespaces, "",
+                             absl::StrCat("app.kubernetes.io/managed-by=", o.managed_by)),
+                         {.reflector = {.name = "namespaces"}});
   // The driver's own namespaces (the floor under a probe), on a watch of their own.
   informer::Informer floors(
       std::make_unique<informer::ClientListerWatcher>(&client, kube::resources::kNamespaces, "",
@@ -523,8 +520,8 @@ int main(int argc, char** argv) {
     return rc;
   };
   out.push_back(absl::StrCat(R"("n":)", o.n));
-  out.push_back(absl::StrCat(R"("operator":")", o.label, R"(","loadavg_start":")", LoadAverage(),
-                             R"(")"));
+  out.push_back(
+      absl::StrCat(R"("operator":")", o.label, R"(","loadavg_start":")", LoadAverage(), R"(")"));
   auto snapshot = [&] {
     Snapshot s{.at = Clock::now(), .op = Sample(o.operator_pid), .machine = SampleMachine()};
     for (const auto& [name, pid] : o.pids) s.cpu[name] = Sample(pid).cpu_seconds;
@@ -544,8 +541,8 @@ int main(int argc, char** argv) {
   const Snapshot idle_end = snapshot();
   const ProcSample& idle = idle_end.op;
   out.push_back(absl::StrFormat(
-      R"("idle":{"rss_kib":%d,"threads":%d,"cpu_seconds_total":%.2f,"processes":%s})",
-      idle.rss_kib, idle.threads, idle.cpu_seconds, CpuBetween(idle_start, idle_end)));
+      R"("idle":{"rss_kib":%d,"threads":%d,"cpu_seconds_total":%.2f,"processes":%s})", idle.rss_kib,
+      idle.threads, idle.cpu_seconds, CpuBetween(idle_start, idle_end)));
 
   // Ramp.
   say(absl::StrCat("ramp: creating ", o.n));

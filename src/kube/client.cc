@@ -157,8 +157,8 @@ absl::StatusOr<HttpResponse> Client::Do(absl::string_view verb, HttpRequest req,
     // again: client-go's checkWait does the same for every verb.
     const absl::Duration retry_after = apierrors::RetryAfter(err);
     const bool asked_to_wait =
-        apierrors::IsTooManyRequests(err) || (retry_after > absl::ZeroDuration() &&
-                                              GetApiError(err) && GetApiError(err)->code >= 500);
+        apierrors::IsTooManyRequests(err) ||
+        (retry_after > absl::ZeroDuration() && GetApiError(err) && GetApiError(err)->code >= 500);
     const bool not_processed = asked_to_wait || apierrors::WasNotSent(err);
     const bool retry = apierrors::IsRetryable(err) && (idempotent || not_processed);
     absl::Duration wait = backoff.Next();

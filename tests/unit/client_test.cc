@@ -515,10 +515,11 @@ TEST(ClientLimitTest, A429PausesEveryRequestForItsRetryAfter) {
   auto* transport = t.get();
   testing_support::FakeClock clock;
   RecordingObserver observer;
-  Client client(std::move(t), {.qps = -1, .max_attempts = 1, .clock = &clock, .observer = &observer});
+  Client client(std::move(t),
+                {.qps = -1, .max_attempts = 1, .clock = &clock, .observer = &observer});
   EXPECT_CALL(*transport, Send(Field(&HttpRequest::method, "POST")))
-      .WillOnce(Return(Apf(
-          Json(429, R"({"kind":"Status","reason":"TooManyRequests","code":429})", "3"))));
+      .WillOnce(Return(
+          Apf(Json(429, R"({"kind":"Status","reason":"TooManyRequests","code":429})", "3"))));
   EXPECT_TRUE(apierrors::IsTooManyRequests(client.Create(resources::kPods, "ns", "{}").status()));
   EXPECT_EQ(clock.slept(), absl::ZeroDuration());  // this one gave up (max_attempts 1)
   // The next request, another verb, waits out the rest of the pause before it is sent.
@@ -558,7 +559,8 @@ TEST(ClientLimitTest, A429IsRetriedAfterItsRetryAfterOrTheBackoff) {
   // The jittered backoff's second step (the first one gave way to Retry-After).
   EXPECT_GE(backoff, absl::Milliseconds(400));
   EXPECT_LT(backoff, absl::Milliseconds(600));
-  EXPECT_THAT(observer.seen, ::testing::ElementsAre("POST POST 429", "POST POST 429", "POST POST 201"));
+  EXPECT_THAT(observer.seen,
+              ::testing::ElementsAre("POST POST 429", "POST POST 429", "POST POST 201"));
 }
 
 TEST(ClientLimitTest, TheWaitIsExportedAsClientGosRateLimiterHistogram) {
