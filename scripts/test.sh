@@ -54,7 +54,7 @@ RESULTS=$(mktemp -d /tmp/kube-operator-results.XXXXXX)
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$REPO/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$REPO/tests/tsan.supp
 FAILED_RUNS=()
 run() { # label, binary
   local label=$1 bin=$2
@@ -103,8 +103,8 @@ done
 if ((!UNIT_ONLY)); then
   # A private control plane on its own ports, so a developer's cluster can stay up.
   export CLUSTER_DIR=${CLUSTER_DIR:-$(mktemp -d /tmp/kube-operator-e2e.XXXXXX)/cluster}
-  export APISERVER_PORT=${TEST_APISERVER_PORT:-26443} ETCD_CLIENT_PORT=${TEST_ETCD_CLIENT_PORT:-33790} \
-    ETCD_PEER_PORT=${TEST_ETCD_PEER_PORT:-33800}
+  export APISERVER_PORT=${TEST_APISERVER_PORT:-26443} ETCD_CLIENT_PORT=${TEST_ETCD_CLIENT_PORT:-24790} \
+    ETCD_PEER_PORT=${TEST_ETCD_PEER_PORT:-24800}
   trap '"$REPO/scripts/cluster-down.sh" >/dev/null 2>&1 || true' EXIT
   # The audit log lets e2e tests see exactly what the operator sent (RBAC, fencing).
   "$REPO/scripts/cluster-up.sh" --audit-log "$CLUSTER_DIR/audit.log" >"$RESULTS/cluster-up.log" 2>&1 ||
