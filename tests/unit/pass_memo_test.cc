@@ -54,6 +54,12 @@ class FakeState final : public ClusterState {
   void Erase(const kube::Resource& res, absl::string_view ns, absl::string_view name) {
     store(res).Remove(absl::StrCat(ns, "/", name));
   }
+  // What a new Environment's first pass makes: its namespace.
+  void MakeNamespace(const kube::Object& env) {
+    for (const Action& a : PlanEnvironment({env, *this, OperatorConfig{}, absl::Now()}).actions)
+      if (a.type == Action::Type::kApply && a.resource.plural == "namespaces")
+        Put(a.resource, a.body);
+  }
 
  private:
   static std::string Plural(const kube::Resource& res) {
@@ -394,6 +400,7 @@ TEST(DbCredentialsTest, MadeOnceAndMigrated) {
   const auto env = *kube::Object::Parse(EnvJson(1, ""));
   const OperatorConfig cfg;
   const absl::Time now = absl::Now();
+  state.MakeNamespace(env);
   Plan p = PlanEnvironment(
       {.env = env, .state = state, .config = cfg, .now = now, .fresh_password = "fresh0"});
   EXPECT_EQ(secret_of(p), "ZnJlc2gw");  // base64("fresh0")
@@ -432,6 +439,8 @@ TEST(ReconcilerEventTest, EventsOfLongNamedEnvironmentsHaveValidNames) {
   json.replace(json.find(R"("name":"pr-1")"), 13, absl::StrCat(R"("name":")", name, R"(")"));
   envs.Upsert(*kube::Object::Parse(json));
   EnvironmentReconciler reconciler(&client, &envs, &state, OperatorConfig{}, &clock);
+  (void)reconciler.Reconcile(absl::StrCat("team/", name));  // the namespace
+  state.MakeNamespace(*envs.Get(absl::StrCat("team/", name)));
   (void)reconciler.Reconcile(absl::StrCat("team/", name));
   ASSERT_FALSE(events.empty());
   for (const std::string& e : events) {

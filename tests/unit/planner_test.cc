@@ -106,15 +106,32 @@ class PlannerTest : public ::testing::Test {
     }
     return env;
   }
+  // A new Environment's first pass: its namespace only (committed).
+  void MakeNamespace(const kube::Object& env) { state_.Commit(Run(env), false); }
   FakeState state_;
   OperatorConfig config_;
   absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
 };
 
-TEST_F(PlannerTest, FirstPassSetsUpEverythingUpToPostgresButNotWeb) {
+// A new Environment's first pass makes its namespace only (what the web app
+// shows first; in a burst every namespace comes before deeper steps), and no
+// status: the pass costs what a pass doing it all would.
+TEST_F(PlannerTest, FirstPassMakesTheNamespaceOnly) {
   Plan p = Run(Env());
+  EXPECT_THAT(Names(p), ::testing::ElementsAre("finalizer", "namespaces/team-pr-1"));
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
+  EXPECT_EQ(p.target_namespace, "team-pr-1");
+  EXPECT_FALSE(p.status_patch);
+  EXPECT_FALSE(p.event);
+  EXPECT_FALSE(p.requeue_after) << "the namespace's ADD event brings it back";
+}
+
+TEST_F(PlannerTest, SecondPassSetsUpEverythingUpToPostgresButNotWeb) {
+  kube::Object env = Env();
+  state_.Commit(Run(env), false);
+  Plan p = Run(env);
   EXPECT_THAT(Names(p), ::testing::ElementsAre(
-                            "finalizer", "namespaces/team-pr-1", "resourcequotas/environment-quota",
+                            "finalizer", "resourcequotas/environment-quota",
                             "networkpolicies/environment-isolation", "networkpolicies/allow-web",
                             "secrets/postgres-credentials", "persistentvolumeclaims/postgres-data",
                             "deployments/postgres", "services/postgres"));
@@ -126,6 +143,7 @@ TEST_F(PlannerTest, FirstPassSetsUpEverythingUpToPostgresButNotWeb) {
 
 TEST_F(PlannerTest, WebComesOnlyAfterPostgresIsReadyThenReady) {
   kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
+  MakeNamespace(env);
   Plan p = Run(env);
   state_.Commit(p, /*deployments_ready=*/false);
   env = WithStatus(env, p);
@@ -265,6 +283,7 @@ TEST_F(PlannerTest, InvalidSpecFailsWithoutCreatingAnything) {
 
 TEST_F(PlannerTest, FailingPodsMakeItFailedAndTheDeadlineToo) {
   kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
+  MakeNamespace(env);
   Plan p = Run(env);
   state_.Commit(p, false);
   env = WithStatus(env, p);
@@ -304,6 +323,7 @@ TEST_F(PlannerTest, AMissingProjectIsAStatusNotASilentRetry) {
       << *p.status_patch;
   // Once it exists, everything proceeds from its source.
   state_.Put(r::kProjects, *kube::Object::Parse(testing_support::ProjectJson({})));
+  MakeNamespace(env);
   p = Run(env);
   EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   EXPECT_NE(p.status_patch->find(R"("type":"ProjectResolved","status":"True")"), std::string::npos);
@@ -313,6 +333,7 @@ TEST_F(PlannerTest, AMissingProjectIsAStatusNotASilentRetry) {
 // An Environment complete on its own (the seed's, with a repositoryUrl) does
 // not wait for a Project it names but that does not exist.
 TEST_F(PlannerTest, ASelfSufficientEnvironmentGoesAheadWithoutItsProject) {
+  MakeNamespace(Env());
   Plan p = Run(Env());
   EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   EXPECT_NE(p.status_patch->find(R"("type":"ProjectResolved","status":"False")"),
@@ -329,6 +350,7 @@ TEST_F(PlannerTest, RegistryCredentialsAreCopiedFromTheProjectsNamespace) {
   state_.Put(r::kSecrets, *kube::Object::Parse(R"({"apiVersion":"v1","kind":"Secret",
       "metadata":{"name":"registry-credentials","namespace":"my-team","resourceVersion":"3"},
       "type":"kubernetes.io/dockerconfigjson","data":{".dockerconfigjson":"e30="}})"));
+  MakeNamespace(env);
   Plan p = Run(env);
   EXPECT_THAT(Names(p), ::testing::Contains("secrets/registry-credentials"));
   for (const Action& a : p.actions) {
@@ -402,6 +424,7 @@ TEST(DiagnosisTest, UnschedulablePodsAndQuotaRefusalsAreFailingAtOnce) {
 // runs again from the change, not from the old failure.
 TEST_F(PlannerTest, ASpecChangeRestartsTheFailureDeadline) {
   kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
+  MakeNamespace(env);
   Plan p = Run(env);
   state_.Commit(p, false);
   env = WithStatus(env, p);

@@ -256,8 +256,20 @@ Plan Planner::NotReady(absl::string_view cond, absl::string_view app, Phase phas
 Plan Planner::Provision(const Desired& d, const kube::Object& registry) {
   const OperatorConfig& cfg = in_.config;
   const std::vector<Built> desired = BuildAll(d, cfg, registry);
-  // 1. Namespace, 2. ResourceQuota, 3. NetworkPolicy (the five rules), and
-  // the pull credentials the pods will name.
+  // 1. Namespace, alone in the first pass of a new Environment: the web app
+  // shows it first, so in a burst every new Environment's namespace comes
+  // before the deeper steps of older ones. The namespace's ADD event queues
+  // the rest behind the namespaces still to make (the queue is FIFO); no
+  // status yet, so the pass costs no more requests than one doing it all.
+  if (!in_.state.Get(r::kNamespaces, "", d.ns)) {
+    for (const Built& b : desired)
+      if (b.resource == &r::kNamespaces) Apply(*b.resource, b.object);
+    plan_.phase = Phase::kProvisioning;
+    plan_.target_namespace = d.ns;
+    return std::move(plan_);
+  }
+  // 2. ResourceQuota, 3. NetworkPolicy (the five rules), and the pull
+  // credentials the pods will name.
   for (const Built& b : desired)
     if (b.resource == &r::kNamespaces || b.resource == &r::kResourceQuotas ||
         b.resource == &r::kNetworkPolicies || b.resource == &r::kSecrets)
