@@ -38,6 +38,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "api/v1alpha1/environment.h"
+#include "bench_client.h"
 #include "controllers/environment/manifests.h"
 #include "controllers/environment/naming.h"
 #include "controllers/environment/resolve.h"
@@ -185,20 +186,12 @@ std::string EventJson(absl::string_view ns, absl::string_view env, int i) {
 int main(int argc, char** argv) {
   Options o;
   if (!ParseFlags(argc, argv, o)) return 2;
-  const util::RealClock clock;
-  auto config = kube::LoadRestConfig(kube::ConfigSources::FromEnvironment(o.kubeconfig), &clock);
-  if (!config.ok()) return std::fprintf(stderr, "%s\n", config.status().ToString().c_str()), 1;
-  auto transport = kube::NewCpprestTransport(*config, {.pool_threads = 8});
-  if (!transport.ok())
-    return std::fprintf(stderr, "%s\n", transport.status().ToString().c_str()), 1;
-  kube::Client client(std::move(*transport), {.token = config->token});
   auto say = [](const std::string& s) {
     std::fprintf(stderr, "[request_cost_bench] %s\n", s.c_str()), std::fflush(stderr);
   };
-  if (auto s = client.Create(kube::resources::kNamespaces, "",
-                             absl::StrCat(R"({"metadata":{"name":")", o.ns, R"("}})"));
-      !s.ok() && !kube::apierrors::IsAlreadyExists(s.status()))
-    return say(s.status().ToString()), 1;
+  auto connected = bench::Connect(o.kubeconfig, o.ns);
+  if (!connected.ok()) return say(connected.status().ToString()), 1;
+  kube::Client& client = **connected;
 
   // Desired objects of N Environments per path ("c": create, "a": apply).
   const controllers::OperatorConfig cfg;

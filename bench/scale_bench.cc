@@ -40,6 +40,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "bench_client.h"
 #include "informer/informer.h"
 #include "kube/api_error.h"
 #include "kube/client.h"
@@ -448,21 +449,12 @@ std::streamoff FileSize(const std::string& path) {
 int main(int argc, char** argv) {
   Options o;
   if (!ParseFlags(argc, argv, o)) return 2;
-  const util::RealClock clock;
-  auto config = kube::LoadRestConfig(kube::ConfigSources::FromEnvironment(o.kubeconfig), &clock);
-  if (!config.ok()) return std::fprintf(stderr, "%s\n", config.status().ToString().c_str()), 1;
-  auto transport = kube::NewCpprestTransport(*config, {.pool_threads = 8});
-  if (!transport.ok())
-    return std::fprintf(stderr, "%s\n", transport.status().ToString().c_str()), 1;
-  kube::Client client(std::move(*transport), {.token = config->token});
   auto say = [](const std::string& s) {
     std::fprintf(stderr, "[scale_bench] %s\n", s.c_str()), std::fflush(stderr);
   };
-
-  if (auto s = client.Create(kube::resources::kNamespaces, "",
-                             absl::StrCat(R"({"metadata":{"name":")", o.ns, R"("}})"));
-      !s.ok() && !kube::apierrors::IsAlreadyExists(s.status()))
-    return say(s.status().ToString()), 1;
+  auto connected = bench::Connect(o.kubeconfig, o.ns);
+  if (!connected.ok()) return say(connected.status().ToString()), 1;
+  kube::Client& client = **connected;
 
   Tracker tracker;
   EnvHandler env_handler(&tracker);
