@@ -15,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "api/v1alpha1/resources.h"
 #include "controllers/environment/cache_transform.h"
 #include "informer/informer.h"
 #include "kube/resource.h"
@@ -80,7 +81,7 @@ void CachePerEnvironment(const std::string& list_json, int n) {
     const std::string obj = kube::Object::Copy(item).Serialize();
     const kube::Object parsed = kube::Object::Copy(item);
     const std::string kind(parsed.Kind());
-    const kube::Resource* res = kube::resources::ForKind(kind);
+    const kube::Resource* res = v1alpha1::ForKind(kind);
     const controllers::ObjectTransform t =
         res ? controllers::CacheTransform(*res) : controllers::ObjectTransform();
     size_t json_bytes = 0;

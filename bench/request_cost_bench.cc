@@ -38,6 +38,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "api/v1alpha1/environment.h"
+#include "api/v1alpha1/resources.h"
 #include "bench_client.h"
 #include "controllers/environment/manifests.h"
 #include "controllers/environment/naming.h"
@@ -277,17 +278,17 @@ int main(int argc, char** argv) {
   std::vector<std::string> envs;
   for (int i = 0; i < o.n; ++i) envs.push_back(absl::StrFormat("cost-e-%05d", i));
   measure("create", "environments", [&](int i) {
-    return client.Create(kube::resources::kEnvironments, o.ns, EnvJson(o.ns, envs[i], i)).ok();
+    return client.Create(v1alpha1::kEnvironments, o.ns, EnvJson(o.ns, envs[i], i)).ok();
   });
   measure("patch", "environments (finalizer)", [&](int i) {
     return client
-        .Patch(kube::resources::kEnvironments, o.ns, envs[i], kube::PatchType::kMerge,
+        .Patch(v1alpha1::kEnvironments, o.ns, envs[i], kube::PatchType::kMerge,
                R"({"metadata":{"finalizers":["catalyst.dev/finalizer"]}})")
         .ok();
   });
   measure("patch", "environments/status", [&](int i) {
     return client
-        .Patch(kube::resources::kEnvironments, o.ns, envs[i], kube::PatchType::kMerge,
+        .Patch(v1alpha1::kEnvironments, o.ns, envs[i], kube::PatchType::kMerge,
                StatusPatch(absl::StrCat(o.ns, "-", envs[i]), "Provisioning"), {}, "status")
         .ok();
   });
@@ -310,9 +311,9 @@ int main(int argc, char** argv) {
 
   // Leave nothing behind: the Environments (no finalizer owner runs: drop it) and the namespaces.
   for (const auto& e : envs) {
-    (void)client.Patch(kube::resources::kEnvironments, o.ns, e, kube::PatchType::kMerge,
+    (void)client.Patch(v1alpha1::kEnvironments, o.ns, e, kube::PatchType::kMerge,
                        R"({"metadata":{"finalizers":null}})");
-    (void)client.Delete(kube::resources::kEnvironments, o.ns, e);
+    (void)client.Delete(v1alpha1::kEnvironments, o.ns, e);
   }
   for (const auto* set : {&created, &applied})
     for (const auto& objs : *set)

@@ -40,6 +40,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "api/v1alpha1/resources.h"
 #include "controllers/environment/controller.h"
 #include "controllers/environment/planner.h"
 #include "kube/client.h"
@@ -399,14 +400,14 @@ int Run(const Options& o) {
     std::vector<std::string> env_json;
     env_json.reserve(envs.size());
     for (const auto& e : envs) env_json.push_back(e.Json());
-    collections[r::kEnvironments.Path()] = std::move(env_json);
+    collections[v1alpha1::kEnvironments.Path()] = std::move(env_json);
   }
   size_t objects = 0, bytes = 0;
   auto server = std::make_unique<FakeApiServer>();
   FakeApiServer* fake = server.get();
   for (const auto& res :
-       {r::kEnvironments, r::kNamespaces, r::kDeployments, r::kServices, r::kPersistentVolumeClaims,
-        r::kNetworkPolicies, r::kResourceQuotas, r::kIngresses}) {
+       {v1alpha1::kEnvironments, r::kNamespaces, r::kDeployments, r::kServices,
+        r::kPersistentVolumeClaims, r::kNetworkPolicies, r::kResourceQuotas, r::kIngresses}) {
     auto& items = collections[res.Path()];
     objects += items.size();
     for (const auto& j : items) bytes += j.size();
@@ -475,7 +476,7 @@ int Run(const Options& o) {
     p.rv = fake->NextResourceVersion();
     const std::string json = p.Json();
     const auto sent = Clock::now();
-    fake->Inject(r::kEnvironments.Path(), "ADDED", json);
+    fake->Inject(v1alpha1::kEnvironments.Path(), "ADDED", json);
     auto got = fake->WaitNamespaceApply(absl::StrCat(kEnvNamespace, "-", p.name),
                                         std::chrono::seconds(30));
     if (got) {
@@ -485,7 +486,7 @@ int Run(const Options& o) {
     }
     // Gone again, so the N stay N (its reconcile then finds nothing to do).
     p.rv = fake->NextResourceVersion();
-    fake->Inject(r::kEnvironments.Path(), "DELETED", p.Json());
+    fake->Inject(v1alpha1::kEnvironments.Path(), "DELETED", p.Json());
   }
   const std::string probe = Percentiles(latencies);
   std::printf("probe ADDED -> namespace apply (ms, %d probes, %d missed): %s\n", o.probes, missed,

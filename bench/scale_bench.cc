@@ -40,6 +40,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "api/v1alpha1/resources.h"
 #include "bench_client.h"
 #include "informer/informer.h"
 #include "kube/api_error.h"
@@ -459,9 +460,9 @@ int main(int argc, char** argv) {
   Tracker tracker;
   EnvHandler env_handler(&tracker);
   NamespaceHandler ns_handler(&tracker, o.ns);
-  informer::Informer envs(std::make_unique<informer::ClientListerWatcher>(
-                              &client, kube::resources::kEnvironments, o.ns),
-                          {.reflector = {.name = "environments"}});
+  informer::Informer envs(
+      std::make_unique<informer::ClientListerWatcher>(&client, v1alpha1::kEnvironments, o.ns),
+      {.reflector = {.name = "environments"}});
   informer::Informer nss(std::make_unique<informer::ClientListerWatcher>(
                              &client, kube::resources::kNamespaces, "",
                              absl::StrCat("app.kubernetes.io/managed-by=", o.managed_by)),
@@ -548,8 +549,7 @@ int main(int argc, char** argv) {
   const ProcSample& before_ramp = ramp_from.op;
   Parallel(o.n, o.threads, [&](int i) {
     tracker.Created(names[i], Clock::now());
-    if (auto s = client.Create(kube::resources::kEnvironments, o.ns, EnvJson(o.ns, names[i]));
-        !s.ok())
+    if (auto s = client.Create(v1alpha1::kEnvironments, o.ns, EnvJson(o.ns, names[i])); !s.ok())
       ++create_errors, say(s.status().ToString());
   });
   const double create_seconds = Seconds(ramp_start, Clock::now());
@@ -615,7 +615,7 @@ int main(int argc, char** argv) {
     const std::string name = absl::StrFormat("probe-%03d", i);
     probe_names.push_back(name);
     tracker.Created(name, Clock::now());
-    if (auto s = client.Create(kube::resources::kEnvironments, o.ns, EnvJson(o.ns, name)); !s.ok())
+    if (auto s = client.Create(v1alpha1::kEnvironments, o.ns, EnvJson(o.ns, name)); !s.ok())
       say(s.status().ToString());
     WaitUntil(30, [&] { return tracker.NamespaceAt(name).has_value(); });
     // The floor under that: a namespace the driver creates itself, seen
@@ -639,6 +639,9 @@ int main(int argc, char** argv) {
                              R"(,"floor_namespace_create_to_watch_ms":)",
                              Percentiles(tracker.Latencies(floor_names, nullptr).first), "}"));
 
+  // Resumed here, not only for the deletion: with --delete=0 the next
+  // operator of the run would otherwise find the simulator stopped.
+  if (o.sim_pid) kill(o.sim_pid, SIGCONT);  // pods need it to finish terminating
   if (!o.del) {
     out.push_back(absl::StrFormat(R"("rss_hwm_kib":%d)", Sample(o.operator_pid).hwm_kib));
     return finish(0);
@@ -646,13 +649,11 @@ int main(int argc, char** argv) {
   // Delete all; an Environment is gone once the operator saw its namespace go.
   say("delete");
   phase = "delete";
-  if (o.sim_pid) kill(o.sim_pid, SIGCONT);  // pods need it to finish terminating
   names.insert(names.end(), probe_names.begin(), probe_names.end());
   const Snapshot del_from = snapshot();
   const Time del_start = del_from.at;
   Parallel(static_cast<int>(names.size()), o.threads, [&](int i) {
-    if (auto s = client.Delete(kube::resources::kEnvironments, o.ns, names[i]); !s.ok())
-      say(s.ToString());
+    if (auto s = client.Delete(v1alpha1::kEnvironments, o.ns, names[i]); !s.ok()) say(s.ToString());
   });
   const double delete_issued = Seconds(del_start, Clock::now());
   const bool all_gone = WaitUntil(o.timeout_seconds, [&] { return envs.store().Size() == 0; });

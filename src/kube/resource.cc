@@ -37,9 +37,7 @@ const Resource* ForKind(absl::string_view kind) {
       {"Lease", &kLeases},
       {"CustomResourceDefinition", &kCustomResourceDefinitions},
       {"ClusterRole", &kClusterRoles},
-      {"ClusterRoleBinding", &kClusterRoleBindings},
-      {"Environment", &kEnvironments},
-      {"Project", &kProjects}};
+      {"ClusterRoleBinding", &kClusterRoleBindings}};
   for (const auto& [k, r] : kKinds)
     if (k == kind) return r;
   return nullptr;

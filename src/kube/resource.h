@@ -40,8 +40,6 @@ inline constexpr Resource kCustomResourceDefinitions{"apiextensions.k8s.io", "v1
 inline constexpr Resource kClusterRoles{"rbac.authorization.k8s.io", "v1", "clusterroles", false};
 inline constexpr Resource kClusterRoleBindings{"rbac.authorization.k8s.io", "v1",
                                                "clusterrolebindings", false};
-inline constexpr Resource kEnvironments{"catalyst.catalyst.dev", "v1alpha1", "environments"};
-inline constexpr Resource kProjects{"catalyst.catalyst.dev", "v1alpha1", "projects"};
 
 // The constant above serving kind (a RESTMapper for these kinds only), or
 // null: for objects known by their kind alone, such as captured fixtures.

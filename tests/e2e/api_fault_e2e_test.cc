@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "api/v1alpha1/resources.h"
 #include "e2e/environments.h"
 #include "e2e/harness.h"
 #include "e2e/operator_process.h"
@@ -104,7 +105,7 @@ TEST_F(ApiFaultE2E, ExternalEditsDuringReconcilesLoseNoStatusAndSpamNoConflicts)
     if (round % 8 == 0) sha = absl::StrCat(1000000 + round);
     for (int attempt = 0;; ++attempt) {
       ASSERT_LT(attempt, 50) << "round " << round;
-      auto cur = Admin().Get(kEnvironments, ns.name(), "env");
+      auto cur = Admin().Get(v1alpha1::kEnvironments, ns.name(), "env");
       ASSERT_TRUE(cur.ok()) << cur.status();
       rapidjson::Document doc;
       doc.Parse(cur->Serialize().c_str());
@@ -118,7 +119,7 @@ TEST_F(ApiFaultE2E, ExternalEditsDuringReconcilesLoseNoStatusAndSpamNoConflicts)
       rapidjson::StringBuffer buf;
       rapidjson::Writer<rapidjson::StringBuffer> w(buf);
       doc.Accept(w);
-      auto put = Admin().Update(kEnvironments, ns.name(), "env", buf.GetString());
+      auto put = Admin().Update(v1alpha1::kEnvironments, ns.name(), "env", buf.GetString());
       if (put.ok()) break;
       ASSERT_TRUE(kube::apierrors::IsConflict(put.status())) << put.status();
       ++editor_conflicts;
@@ -126,7 +127,7 @@ TEST_F(ApiFaultE2E, ExternalEditsDuringReconcilesLoseNoStatusAndSpamNoConflicts)
   }
   // The status ends describing the last spec, Ready; nothing of the editor's is lost.
   EXPECT_TRUE(WaitFor(absl::Seconds(120), [&] { return ReadyAt(ns.name(), "env", sha); }));
-  auto env = Admin().Get(kEnvironments, ns.name(), "env");
+  auto env = Admin().Get(v1alpha1::kEnvironments, ns.name(), "env");
   ASSERT_TRUE(env.ok()) << env.status();
   for (int round = 1; round <= 40; ++round)
     EXPECT_EQ(env->Annotation(absl::StrCat("e2e.catalyst.dev/edit-", round)), "yes") << round;

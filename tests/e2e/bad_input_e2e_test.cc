@@ -15,6 +15,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "api/v1alpha1/resources.h"
 #include "e2e/harness.h"
 #include "e2e/operator_process.h"
 #include "gtest/gtest.h"
@@ -171,7 +172,7 @@ TEST(BadInputE2E, AThousandOddEnvironmentsEachGetAClearStatusAndTheGoodOnesGetRe
   // The API server itself refuses unicode in a label value: that never
   // reaches the operator.
   auto unicode_label = Admin().Create(
-      kEnvironments, ns.name(),
+      v1alpha1::kEnvironments, ns.name(),
       R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment","metadata":)"
       R"({"name":"unicode-label","labels":{"catalyst.dev/team":"tëam"}},"spec":{"type":"deployment"}})");
   EXPECT_TRUE(kube::apierrors::IsInvalid(unicode_label.status())) << unicode_label.status();
@@ -182,7 +183,7 @@ TEST(BadInputE2E, AThousandOddEnvironmentsEachGetAClearStatusAndTheGoodOnesGetRe
   for (int i = 0; i < kTotal; ++i) {
     Case c = Generate(i, clash, pair);
     auto created = Admin().Create(
-        kEnvironments, ns.name(),
+        v1alpha1::kEnvironments, ns.name(),
         absl::StrCat(R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment",)",
                      R"("metadata":{"name":)", Q(c.name), R"(,"labels":)", c.labels, R"(},"spec":)",
                      c.spec, "}"));
@@ -195,7 +196,7 @@ TEST(BadInputE2E, AThousandOddEnvironmentsEachGetAClearStatusAndTheGoodOnesGetRe
   // it gets Ready, the other a NamespaceConflict (whichever it is).
   std::map<std::string, kube::Object> last;
   auto settled = [&] {
-    auto list = Admin().List(kEnvironments, ns.name(), {});
+    auto list = Admin().List(v1alpha1::kEnvironments, ns.name(), {});
     if (!list.ok()) return false;
     int pending = 0;
     std::multiset<std::string> pair_phases;
@@ -278,7 +279,7 @@ TEST(BadInputE2E, AThousandOddEnvironmentsEachGetAClearStatusAndTheGoodOnesGetRe
   // every write a 404), patched every pass until the reconciler learned to
   // name an orphan and leave it alone (reconciler.cc, NotFoundOutcome).
   EXPECT_LE(writes() - writes_before, 4) << "writes during two resync passes";
-  auto after = Admin().List(kEnvironments, ns.name(), {});
+  auto after = Admin().List(v1alpha1::kEnvironments, ns.name(), {});
   ASSERT_TRUE(after.ok()) << after.status();
   int rewritten = 0;
   for (const auto& e : after->items)
@@ -291,7 +292,7 @@ TEST(BadInputE2E, AThousandOddEnvironmentsEachGetAClearStatusAndTheGoodOnesGetRe
   EXPECT_TRUE(WaitFor(
       absl::Seconds(300),
       [&] {
-        auto list = Admin().List(kEnvironments, ns.name(), {.limit = 1});
+        auto list = Admin().List(v1alpha1::kEnvironments, ns.name(), {.limit = 1});
         return list.ok() && list->items.empty();
       },
       absl::Seconds(1)));

@@ -2,6 +2,7 @@
 // and validates custom objects, and runs Deployments to readiness through the
 // real controllers and the kubelet simulator.
 #include "absl/strings/str_cat.h"
+#include "api/v1alpha1/resources.h"
 #include "e2e/harness.h"
 #include "gtest/gtest.h"
 #include "kube/api_error.h"
@@ -11,7 +12,7 @@ namespace {
 
 using kube::resources::kCustomResourceDefinitions;
 using kube::resources::kDeployments;
-using kube::resources::kEnvironments;
+using v1alpha1::kEnvironments;
 
 class ClusterTest : public ::testing::Test {
  protected:
@@ -34,7 +35,7 @@ class ClusterTest : public ::testing::Test {
 
 TEST_F(ClusterTest, EnvironmentRoundTripsThroughOwnClient) {
   TestNamespace ns("crd");
-  auto created = Admin().Create(kEnvironments, ns.name(), R"({
+  auto created = Admin().Create(v1alpha1::kEnvironments, ns.name(), R"({
     "apiVersion": "catalyst.catalyst.dev/v1alpha1", "kind": "Environment",
     "metadata": {"name": "pr-123", "labels": {"catalyst.dev/team": "t"}},
     "spec": {"projectRef": {"name": "p"}, "type": "development",
@@ -42,7 +43,7 @@ TEST_F(ClusterTest, EnvironmentRoundTripsThroughOwnClient) {
                           "branch": "feature/login", "commitSha": "a1b2c3d", "prNumber": 123}],
              "config": {"envVars": [{"name": "DEBUG", "value": ""}]}}})");
   ASSERT_TRUE(created.ok()) << created.status();
-  auto got = Admin().Get(kEnvironments, ns.name(), "pr-123");
+  auto got = Admin().Get(v1alpha1::kEnvironments, ns.name(), "pr-123");
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->Uid(), created->Uid());
   EXPECT_EQ(got->Label("catalyst.dev/team"), "t");
@@ -52,7 +53,7 @@ TEST_F(ClusterTest, EnvironmentRoundTripsThroughOwnClient) {
   // The status subresource takes a condition with an empty message (needs the
   // validator fix in scripts/build-kube.sh) and leaves the generation alone.
   auto patched = Admin().Patch(
-      kEnvironments, ns.name(), "pr-123", kube::PatchType::kMerge,
+      v1alpha1::kEnvironments, ns.name(), "pr-123", kube::PatchType::kMerge,
       R"({"status":{"phase":"Pending","conditions":[{"type":"Ready","status":"False","reason":"Creating","message":"","lastTransitionTime":"2026-01-01T00:00:00Z"}]}})",
       {}, "status");
   ASSERT_TRUE(patched.ok()) << patched.status();
@@ -76,7 +77,7 @@ TEST_F(ClusterTest, SchemaRejectsMalformedEnvironments) {
   };
   for (const auto& spec : bad) {
     auto s = Admin().Create(
-        kEnvironments, ns.name(),
+        v1alpha1::kEnvironments, ns.name(),
         absl::StrCat(
             R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment","metadata":{"name":"bad"},)",
             spec, "}"));
@@ -90,8 +91,9 @@ TEST_F(ClusterTest, WatchFromExpiredVersionReportsGone) {
   // HTTP status or an ERROR event; the client reports both the same way).
   TestNamespace ns("gone");
   util::Cancellation cancel;
-  auto s = Admin().Watch(kEnvironments, ns.name(), {.resource_version = "1", .timeout_seconds = 5},
-                         cancel, [](kube::WatchEvent) { return true; });
+  auto s = Admin().Watch(v1alpha1::kEnvironments, ns.name(),
+                         {.resource_version = "1", .timeout_seconds = 5}, cancel,
+                         [](kube::WatchEvent) { return true; });
   EXPECT_TRUE(kube::apierrors::IsGone(s)) << s;
 }
 

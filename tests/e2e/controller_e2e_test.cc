@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "api/v1alpha1/resources.h"
 #include "e2e/harness.h"
 #include "e2e/operator_process.h"
 #include "gtest/gtest.h"
@@ -24,8 +25,8 @@ class ControllerE2E : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     ASSERT_TRUE(Kubectl({"apply", "-f", SOURCE_ROOT "/crds/"}).ok());
-    ASSERT_TRUE(
-        WaitFor(absl::Seconds(30), [] { return Admin().List(kEnvironments, "", {}).ok(); }));
+    ASSERT_TRUE(WaitFor(absl::Seconds(30),
+                        [] { return Admin().List(v1alpha1::kEnvironments, "", {}).ok(); }));
     op_ = new OperatorProcess("e2e", 28080);
     op_->Start();
   }
@@ -40,7 +41,7 @@ class ControllerE2E : public ::testing::Test {
   // Creates an Environment in ns (kind development unless spec says otherwise).
   static void CreateEnv(const std::string& ns, const std::string& name, const std::string& spec) {
     auto s = Admin().Create(
-        kEnvironments, ns,
+        v1alpha1::kEnvironments, ns,
         absl::StrCat(R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment",)",
                      R"("metadata":{"name":")", name, R"("},"spec":)", spec, "}"));
     ASSERT_TRUE(s.ok()) << s.status();
@@ -52,7 +53,7 @@ class ControllerE2E : public ::testing::Test {
         R"("}]})");
   }
   static kube::Object Env(const std::string& ns, const std::string& name) {
-    auto e = Admin().Get(kEnvironments, ns, name);
+    auto e = Admin().Get(v1alpha1::kEnvironments, ns, name);
     return e.ok() ? *e : kube::Object();
   }
   static std::string Phase(const std::string& ns, const std::string& name) {
@@ -161,7 +162,7 @@ TEST_F(ControllerE2E, RunsUnderTheChartsClusterRoleAndNothingMore) {
   ASSERT_TRUE(config.ok()) << config.status();
   auto as_operator = NewClient(*config);
   // Inside the ClusterRole: read Environments everywhere.
-  EXPECT_TRUE(as_operator->List(kEnvironments, "", {}).ok());
+  EXPECT_TRUE(as_operator->List(v1alpha1::kEnvironments, "", {}).ok());
   // Outside it: ConfigMaps, RBAC, and Environments' spec are not the operator's.
   // (Secrets are, for the registry-credentials copies: rbac.secrets.)
   EXPECT_TRUE(kube::apierrors::IsForbidden(as_operator->List(kConfigMaps, "", {}).status()));
@@ -225,7 +226,7 @@ TEST_F(ControllerE2E, NewCommitRollsOutThroughDeploying) {
   ASSERT_TRUE(
       Admin()
           .Patch(
-              kEnvironments, ns.name(), "pr-3", kube::PatchType::kMerge,
+              v1alpha1::kEnvironments, ns.name(), "pr-3", kube::PatchType::kMerge,
               R"({"spec":{"sources":[{"name":"web","repositoryUrl":"https://github.com/org/repo","branch":"main","commitSha":"d4e5f6a"}]}})")
           .ok());
   EXPECT_TRUE(WaitFor(absl::Seconds(90), [&] {
@@ -292,7 +293,7 @@ TEST_F(ControllerE2E, ForeignNamespaceIsNeverTouched) {
   CreateEnv(ns.name(), "taken", DevSpec("a1b2c3d"));
   ExpectPhase(ns.name(), "taken", "Failed");
   EXPECT_EQ(ReadyCondition(Env(ns.name(), "taken"), "reason"), "NamespaceConflict");
-  ASSERT_TRUE(Admin().Delete(kEnvironments, ns.name(), "taken").ok());
+  ASSERT_TRUE(Admin().Delete(v1alpha1::kEnvironments, ns.name(), "taken").ok());
   EXPECT_TRUE(WaitFor(absl::Seconds(30), [&] { return Phase(ns.name(), "taken") == "<gone>"; }));
   auto still = Admin().Get(kNamespaces, "", target);
   ASSERT_TRUE(still.ok());
@@ -305,7 +306,7 @@ TEST_F(ControllerE2E, DeleteRemovesTheNamespaceThenTheEnvironment) {
   CreateEnv(ns.name(), "pr-6", DevSpec("a1b2c3d"));
   ExpectPhase(ns.name(), "pr-6", "Ready");
   const std::string target = ns.name() + "-pr-6";
-  ASSERT_TRUE(Admin().Delete(kEnvironments, ns.name(), "pr-6").ok());
+  ASSERT_TRUE(Admin().Delete(v1alpha1::kEnvironments, ns.name(), "pr-6").ok());
   EXPECT_TRUE(WaitFor(absl::Seconds(90), [&] { return Phase(ns.name(), "pr-6") == "<gone>"; }));
   EXPECT_TRUE(kube::apierrors::IsNotFound(Admin().Get(kNamespaces, "", target).status()))
       << "the Environment was released before its namespace was gone";

@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "api/v1alpha1/resources.h"
 #include "e2e/harness.h"
 #include "gtest/gtest.h"
 #include "kube/api_error.h"
@@ -11,7 +12,7 @@ namespace e2e {
 using namespace kube::resources;
 
 kube::Object GetEnv(const std::string& ns, const std::string& name) {
-  auto e = Admin().Get(kEnvironments, ns, name);
+  auto e = Admin().Get(v1alpha1::kEnvironments, ns, name);
   return e.ok() ? *e : kube::Object();
 }
 
@@ -29,20 +30,20 @@ std::string DevSpec(absl::string_view sha) {
 
 void CreateEnv(const std::string& ns, const std::string& name, absl::string_view sha) {
   auto s = Admin().Create(
-      kEnvironments, ns,
+      v1alpha1::kEnvironments, ns,
       absl::StrCat(R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment",)",
                    R"("metadata":{"name":")", name, R"("},"spec":)", DevSpec(sha), "}"));
   ASSERT_TRUE(s.ok()) << s.status();
 }
 
 void SetSha(const std::string& ns, const std::string& name, absl::string_view sha) {
-  auto s = Admin().Patch(kEnvironments, ns, name, kube::PatchType::kMerge,
+  auto s = Admin().Patch(v1alpha1::kEnvironments, ns, name, kube::PatchType::kMerge,
                          absl::StrCat(R"({"spec":)", DevSpec(sha), "}"));
   ASSERT_TRUE(s.ok()) << s.status();
 }
 
 bool ReadyAt(const std::string& ns, const std::string& name, absl::string_view sha) {
-  auto e = Admin().Get(kEnvironments, ns, name);
+  auto e = Admin().Get(v1alpha1::kEnvironments, ns, name);
   if (!e.ok() || e->Str({"status", "phase"}) != "Ready" ||
       e->Int({"status", "observedGeneration"}) != e->Generation())
     return false;
@@ -60,13 +61,13 @@ bool StartScenario(const std::string& ns, absl::Duration timeout) {
 void ChangeScenario(const std::string& ns) {
   CreateEnv(ns, "new", "bbbbbbb");
   SetSha(ns, "keep", "ccccccc");
-  auto s = Admin().Delete(kEnvironments, ns, "gone");
+  auto s = Admin().Delete(v1alpha1::kEnvironments, ns, "gone");
   ASSERT_TRUE(s.ok()) << s;
 }
 
 bool ScenarioConverged(const std::string& ns) {
   return ReadyAt(ns, "new", "bbbbbbb") && ReadyAt(ns, "keep", "ccccccc") &&
-         kube::apierrors::IsNotFound(Admin().Get(kEnvironments, ns, "gone").status());
+         kube::apierrors::IsNotFound(Admin().Get(v1alpha1::kEnvironments, ns, "gone").status());
 }
 
 }  // namespace e2e

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "api/v1alpha1/resources.h"
 #include "e2e/harness.h"
 #include "gtest/gtest.h"
 #include "informer/informer.h"
@@ -64,9 +65,9 @@ TEST(InformerE2E, SeesDeploymentsNamespacesAndCustomResources) {
   auto d = Start(kDeployments, ns.name(), "", &deploys);
   auto n = Start(kNamespaces, "", "e2e=true", &namespaces);
   ASSERT_TRUE(WaitFor(absl::Seconds(30), [&] {
-    return Admin().List(kEnvironments, ns.name(), {}).ok();  // CRD established
+    return Admin().List(v1alpha1::kEnvironments, ns.name(), {}).ok();  // CRD established
   }));
-  auto e = Start(kEnvironments, ns.name(), "", &envs);
+  auto e = Start(v1alpha1::kEnvironments, ns.name(), "", &envs);
   EXPECT_TRUE(namespaces.Saw("add:" + ns.name())) << namespaces.All();
 
   ASSERT_TRUE(Admin()
@@ -74,11 +75,11 @@ TEST(InformerE2E, SeesDeploymentsNamespacesAndCustomResources) {
       "metadata":{"name":"web"},"spec":{"replicas":0,"selector":{"matchLabels":{"a":"b"}},
       "template":{"metadata":{"labels":{"a":"b"}},"spec":{"containers":[{"name":"c","image":"x"}]}}}})")
                   .ok());
-  ASSERT_TRUE(
-      Admin()
-          .Create(kEnvironments, ns.name(), R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1",
+  ASSERT_TRUE(Admin()
+                  .Create(v1alpha1::kEnvironments, ns.name(),
+                          R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1",
       "kind":"Environment","metadata":{"name":"pr-1"},"spec":{"type":"development"}})")
-          .ok());
+                  .ok());
   ASSERT_TRUE(
       WaitFor(absl::Seconds(20), [&] { return deploys.Saw("add:web") && envs.Saw("add:pr-1"); }))
       << deploys.All() << " | " << envs.All();
@@ -86,7 +87,7 @@ TEST(InformerE2E, SeesDeploymentsNamespacesAndCustomResources) {
                   .Patch(kDeployments, ns.name(), "web", kube::PatchType::kMerge,
                          R"({"spec":{"replicas":1}})")
                   .ok());
-  ASSERT_TRUE(Admin().Delete(kEnvironments, ns.name(), "pr-1").ok());
+  ASSERT_TRUE(Admin().Delete(v1alpha1::kEnvironments, ns.name(), "pr-1").ok());
   EXPECT_TRUE(WaitFor(absl::Seconds(20),
                       [&] { return deploys.Saw("update:web") && envs.Saw("delete:pr-1"); }))
       << deploys.All() << " | " << envs.All();

@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "api/v1alpha1/resources.h"
 #include "e2e/harness.h"
 #include "e2e/operator_process.h"
 #include "gtest/gtest.h"
@@ -77,7 +78,7 @@ class LeaderElectionE2E : public ::testing::Test {
   }
   static void CreateEnv(const std::string& ns, const std::string& name) {
     auto s = Admin().Create(
-        kEnvironments, ns,
+        v1alpha1::kEnvironments, ns,
         absl::StrCat(R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment",)",
                      R"("metadata":{"name":")", name,
                      R"("},"spec":{"type":"development","projectRef":{"name":"p"},)",
@@ -86,7 +87,7 @@ class LeaderElectionE2E : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status();
   }
   static bool Ready(const std::string& ns, const std::string& name) {
-    auto e = Admin().Get(kEnvironments, ns, name);
+    auto e = Admin().Get(v1alpha1::kEnvironments, ns, name);
     return e.ok() && e->Str({"status", "phase"}) == "Ready";
   }
   double Reconciles(int i) const {

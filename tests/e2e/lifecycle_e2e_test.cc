@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "api/v1alpha1/resources.h"
 #include "e2e/environments.h"
 #include "e2e/harness.h"
 #include "e2e/operator_process.h"
@@ -47,7 +48,7 @@ std::string Hierarchy(absl::string_view team, absl::string_view project, absl::s
 void CreateWithLabels(const std::string& ns, const std::string& name, const std::string& labels,
                       absl::string_view sha = "a1b2c3d") {
   auto s = Admin().Create(
-      kEnvironments, ns,
+      v1alpha1::kEnvironments, ns,
       absl::StrCat(R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment",)",
                    R"("metadata":{"name":")", name, R"(","labels":)", labels, R"(},"spec":)",
                    DevSpec(sha), "}"));
@@ -79,7 +80,7 @@ TEST_F(LifecycleE2E, CreateThenDeleteLeaksNoNamespace) {
   for (int i = 0; i < kCount; ++i) {
     const std::string target = absl::StrCat(ns.name(), "-q", i);
     EXPECT_TRUE(WaitFor(kSettle, [&] { return Admin().Get(kNamespaces, "", target).ok(); }));
-    ASSERT_TRUE(Admin().Delete(kEnvironments, ns.name(), absl::StrCat("q", i)).ok());
+    ASSERT_TRUE(Admin().Delete(v1alpha1::kEnvironments, ns.name(), absl::StrCat("q", i)).ok());
   }
   for (int i = 0; i < kCount; ++i) {
     EXPECT_TRUE(
@@ -98,7 +99,7 @@ TEST_F(LifecycleE2E, AMovedEnvironmentLeavesNoNamespaceBehind) {
   EXPECT_TRUE(WaitFor(kSettle, [&] { return ReadyAt(ns.name(), "mover", "a1b2c3d"); }));
   const std::string first = absl::StrCat(team, "-p-one"), second = absl::StrCat(team, "-p-two");
   ASSERT_TRUE(Admin()
-                  .Patch(kEnvironments, ns.name(), "mover", kube::PatchType::kMerge,
+                  .Patch(v1alpha1::kEnvironments, ns.name(), "mover", kube::PatchType::kMerge,
                          R"({"metadata":{"labels":{"catalyst.dev/environment":"two"}}})")
                   .ok());
   EXPECT_TRUE(WaitFor(kSettle, [&] {
@@ -110,12 +111,12 @@ TEST_F(LifecycleE2E, AMovedEnvironmentLeavesNoNamespaceBehind) {
   // A branch git refuses: the spec no longer parses (Failed), and deletion
   // still removes what the Environment owns.
   ASSERT_TRUE(Admin()
-                  .Patch(kEnvironments, ns.name(), "mover", kube::PatchType::kMerge,
+                  .Patch(v1alpha1::kEnvironments, ns.name(), "mover", kube::PatchType::kMerge,
                          R"({"spec":{"sources":[{"name":"web","repositoryUrl":"https://x/y",)"
                          R"("branch":"-bad"}]}})")
                   .ok());
   EXPECT_TRUE(WaitFor(kSettle, [&] { return Phase(ns.name(), "mover") == "Failed"; }));
-  ASSERT_TRUE(Admin().Delete(kEnvironments, ns.name(), "mover").ok());
+  ASSERT_TRUE(Admin().Delete(v1alpha1::kEnvironments, ns.name(), "mover").ok());
   EXPECT_TRUE(WaitFor(kSettle, [&] { return Phase(ns.name(), "mover") == "<gone>"; }));
   EXPECT_TRUE(NamespaceGoneOrGoing(second));
 }
@@ -126,7 +127,7 @@ TEST_F(LifecycleE2E, SameNameRecreateWaitsForTheOldNamespace) {
   TestNamespace ns("lc-again");
   CreateEnv(ns.name(), "again", "a1b2c3d");
   EXPECT_TRUE(WaitFor(kSettle, [&] { return ReadyAt(ns.name(), "again", "a1b2c3d"); }));
-  ASSERT_TRUE(Admin().Delete(kEnvironments, ns.name(), "again").ok());
+  ASSERT_TRUE(Admin().Delete(v1alpha1::kEnvironments, ns.name(), "again").ok());
   EXPECT_TRUE(WaitFor(kSettle, [&] { return Phase(ns.name(), "again") == "<gone>"; }));
   const std::string target = ns.name() + "-again";
   const bool terminating = Admin().Get(kNamespaces, "", target).ok();

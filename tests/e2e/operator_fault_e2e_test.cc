@@ -10,6 +10,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "api/v1alpha1/resources.h"
 #include "e2e/environments.h"
 #include "e2e/harness.h"
 #include "e2e/operator_process.h"
@@ -101,9 +102,10 @@ TEST(OperatorFaultE2E, TwentySigkillsAtRandomPointsOfReconcilesLoseNothing) {
   for (const auto& e : envs) ExpectExactlyTheDesiredObjects(ns.name() + "-" + e);
   EXPECT_EQ(ManagedNamespacesOf(ns.name()).size(), envs.size());
   // And they still go away cleanly.
-  for (const auto& e : envs) ASSERT_TRUE(Admin().Delete(kEnvironments, ns.name(), e).ok());
+  for (const auto& e : envs)
+    ASSERT_TRUE(Admin().Delete(v1alpha1::kEnvironments, ns.name(), e).ok());
   EXPECT_TRUE(WaitFor(absl::Seconds(90), [&] {
-    auto list = Admin().List(kEnvironments, ns.name(), {});
+    auto list = Admin().List(v1alpha1::kEnvironments, ns.name(), {});
     return list.ok() && list->items.empty() && ManagedNamespacesOf(ns.name()).empty();
   }));
   ExpectCleanShutdown(op);

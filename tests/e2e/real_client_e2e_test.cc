@@ -12,6 +12,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "api/v1alpha1/resources.h"
 #include "e2e/environments.h"
 #include "e2e/harness.h"
 #include "e2e/operator_process.h"
@@ -76,28 +77,29 @@ struct Team {
 void SyncProject(const ProjectFields& p) {
   const std::string json = testing_support::ProjectJson(p);
   const std::string ns = WebAppSanitize(p.team);
-  auto created = Admin().Create(kProjects, ns, json);
+  auto created = Admin().Create(v1alpha1::kProjects, ns, json);
   if (created.ok()) return;
   ASSERT_TRUE(kube::apierrors::IsConflict(created.status()) ||
               kube::apierrors::IsAlreadyExists(created.status()))
       << created.status();
-  auto existing = Admin().Get(kProjects, ns, p.name);
+  auto existing = Admin().Get(v1alpha1::kProjects, ns, p.name);
   ASSERT_TRUE(existing.ok()) << existing.status();
   auto desired = kube::Object::Parse(json);
   ASSERT_TRUE(desired.ok());
   rapidjson::Document body;
   body.CopyFrom(existing->json(), body.GetAllocator());
   body["spec"].CopyFrom(*desired->Find({"spec"}), body.GetAllocator());
-  auto updated = Admin().Update(kProjects, ns, p.name, kube::Object::Copy(body).Serialize());
+  auto updated =
+      Admin().Update(v1alpha1::kProjects, ns, p.name, kube::Object::Copy(body).Serialize());
   ASSERT_TRUE(updated.ok()) << updated.status();
 }
 
 // createEnvironmentCR, then patchEnvironmentCRAnnotations (a JSON merge patch).
 void CreateEnvironment(const EnvironmentFields& e) {
-  auto created = Admin().Create(kEnvironments, e.ns, testing_support::EnvironmentJson(e));
+  auto created = Admin().Create(v1alpha1::kEnvironments, e.ns, testing_support::EnvironmentJson(e));
   ASSERT_TRUE(created.ok()) << created.status();
   auto patched = Admin().Patch(
-      kEnvironments, e.ns, e.name, kube::PatchType::kMerge,
+      v1alpha1::kEnvironments, e.ns, e.name, kube::PatchType::kMerge,
       absl::StrCat(R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment",)",
                    R"("metadata":{"name":")", e.name, R"(","namespace":")", e.ns,
                    R"(","annotations":{"catalyst.dev/environment-id":"env-)", Random(), R"("}}})"));
@@ -157,7 +159,8 @@ class RealClientE2E : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     ASSERT_TRUE(Kubectl({"apply", "-f", SOURCE_ROOT "/crds/"}).ok());
-    ASSERT_TRUE(WaitFor(absl::Seconds(30), [] { return Admin().List(kProjects, "", {}).ok(); }));
+    ASSERT_TRUE(
+        WaitFor(absl::Seconds(30), [] { return Admin().List(v1alpha1::kProjects, "", {}).ok(); }));
     op_ = new OperatorProcess("client", 28190, {"--resync-period=10m"});
     op_->Start();
   }
@@ -282,9 +285,9 @@ TEST_F(RealClientE2E, TheWebAppsEnvironmentsBecomeReady) {
     return s.ok() && s->Str({"data", ".dockerconfigjson"}) == rotated;
   }));
   for (const auto* e : {&dev, &preview, &seed, &production, &workspace})
-    ASSERT_TRUE(Admin().Delete(kEnvironments, e->ns, e->name).ok());
+    ASSERT_TRUE(Admin().Delete(v1alpha1::kEnvironments, e->ns, e->name).ok());
   EXPECT_TRUE(WaitFor(kReady, [&] {
-    return Admin().List(kEnvironments, t.project_ns.name(), {}).value().items.empty();
+    return Admin().List(v1alpha1::kEnvironments, t.project_ns.name(), {}).value().items.empty();
   }));
 }
 
@@ -302,7 +305,7 @@ TEST_F(RealClientE2E, LongNamesMatchTheWebAppByteForByte) {
   auto pods = Admin().List(kPods, want, {});
   ASSERT_TRUE(pods.ok());
   EXPECT_FALSE(pods->items.empty()) << "the web app lists pods in " << want;
-  ASSERT_TRUE(Admin().Delete(kEnvironments, e.ns, e.name).ok());
+  ASSERT_TRUE(Admin().Delete(v1alpha1::kEnvironments, e.ns, e.name).ok());
   EXPECT_TRUE(WaitFor(kReady, [&] {
     return kube::apierrors::IsNotFound(Admin().Get(kNamespaces, "", want).status()) &&
            Phase(e.ns, e.name) == "<gone>";
@@ -326,7 +329,7 @@ TEST_F(RealClientE2E, AMissingProjectIsShownThenTheEnvironmentProceeds) {
       << "nothing is created without the Project";
   SyncProject(t.Project());
   ExpectReady(e);
-  ASSERT_TRUE(Admin().Delete(kEnvironments, e.ns, e.name).ok());
+  ASSERT_TRUE(Admin().Delete(v1alpha1::kEnvironments, e.ns, e.name).ok());
   EXPECT_TRUE(WaitFor(kReady, [&] { return Phase(e.ns, e.name) == "<gone>"; }));
 }
 
@@ -349,7 +352,8 @@ TEST_F(RealClientE2E, AProjectsNewRepositoryReachesItsEnvironments) {
     })) << e->name;
     ExpectReady(*e);
   }
-  for (const auto* e : {&a, &b}) ASSERT_TRUE(Admin().Delete(kEnvironments, e->ns, e->name).ok());
+  for (const auto* e : {&a, &b})
+    ASSERT_TRUE(Admin().Delete(v1alpha1::kEnvironments, e->ns, e->name).ok());
   EXPECT_TRUE(WaitFor(
       kReady, [&] { return Phase(a.ns, a.name) == "<gone>" && Phase(b.ns, b.name) == "<gone>"; }));
 }

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/v1alpha1/environment.h"
 #include "api/v1alpha1/project.h"
+#include "api/v1alpha1/resources.h"
 #include "controllers/environment/manifests.h"
 #include "controllers/environment/naming.h"
 #include "controllers/environment/planner.h"
@@ -136,7 +137,7 @@ kube::Object AsServerReturns(const kube::Object& desired) {
 }
 
 const kube::Resource& ResourceOf(absl::string_view kind) {
-  const kube::Resource* res = r::ForKind(kind);
+  const kube::Resource* res = v1alpha1::ForKind(kind);
   EXPECT_TRUE(res) << kind;
   return res ? *res : r::kPods;
 }
@@ -430,7 +431,7 @@ TEST(CacheTransformTest, APassOverATransformedCacheSendsNothing) {
         type, R"(","projectRef":{"name":"p"},"config":{"image":"ghcr.io/org/app:1",
             "envVars":[{"name":"DEBUG","value":"1"}]},
             "sources":[{"name":"web","repositoryUrl":"https://github.com/org/repo"}]}})");
-    const kube::Object env = CacheTransform(r::kEnvironments)(Must(json));
+    const kube::Object env = CacheTransform(v1alpha1::kEnvironments)(Must(json));
     TransformedState state;
     const OperatorConfig cfg;
     const absl::Time now = absl::FromUnixSeconds(1'800'000'000);

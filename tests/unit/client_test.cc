@@ -1,5 +1,6 @@
 #include "kube/client.h"
 
+#include "api/v1alpha1/resources.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kube/api_error.h"
@@ -81,13 +82,15 @@ TEST_F(ClientTest, GetBuildsPathAndDecodes) {
 TEST_F(ClientTest, PathsForCoreClusterScopedAndSubresources) {
   EXPECT_EQ(resources::kNamespaces.Path("ignored", "x"), "/api/v1/namespaces/x");
   EXPECT_EQ(resources::kPods.Path(), "/api/v1/pods");
-  EXPECT_EQ(resources::kEnvironments.Path("team", "pr-1", "status"),
+  EXPECT_EQ(v1alpha1::kEnvironments.Path("team", "pr-1", "status"),
             "/apis/catalyst.catalyst.dev/v1alpha1/namespaces/team/environments/pr-1/status");
 }
 
 TEST(ResourcesTest, ForKindFindsTheConstant) {
   EXPECT_EQ(resources::ForKind("Deployment"), &resources::kDeployments);
-  EXPECT_EQ(resources::ForKind("Environment"), &resources::kEnvironments);
+  EXPECT_EQ(resources::ForKind("Environment"), nullptr) << "not a built-in kind";
+  EXPECT_EQ(v1alpha1::ForKind("Environment"), &v1alpha1::kEnvironments);
+  EXPECT_EQ(v1alpha1::ForKind("Deployment"), &resources::kDeployments);
   EXPECT_EQ(resources::ForKind("deployment"), nullptr) << "kinds are case-sensitive";
   EXPECT_EQ(resources::ForKind("Widget"), nullptr);
 }
@@ -226,8 +229,8 @@ TEST_F(ClientTest, PatchTypesAndApply) {
                       "/apis/catalyst.catalyst.dev/v1alpha1/namespaces/ns/environments/e/status"))))
       .WillOnce(Return(Json(200, R"({"metadata":{"name":"e"}})")));
   EXPECT_TRUE(client_
-                  ->Patch(resources::kEnvironments, "ns", "e", PatchType::kMerge,
-                          R"({"status":{}})", {}, "status")
+                  ->Patch(v1alpha1::kEnvironments, "ns", "e", PatchType::kMerge, R"({"status":{}})",
+                          {}, "status")
                   .ok());
   // A JSON patch is not resent: it may not be idempotent.
   EXPECT_CALL(*transport_, Send(Field(&HttpRequest::content_type, "application/json-patch+json")))

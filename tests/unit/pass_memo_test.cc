@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "api/v1alpha1/resources.h"
 #include "controllers/environment/reconciler.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -461,7 +462,7 @@ TEST(RecordingStateTest, AbsentReadIsWatchedThroughTheAddMark) {
   RecordingState rec(state);
   EXPECT_TRUE(rec.Get(r::kServices, "n", "web"));
   EXPECT_TRUE(rec.Get(r::kServices, "n", "web"));  // a repeat is kept once
-  EXPECT_FALSE(rec.Get(r::kProjects, "team", "p"));
+  EXPECT_FALSE(rec.Get(v1alpha1::kProjects, "team", "p"));
   EXPECT_TRUE(rec.complete());
   std::vector<Mark> reads = rec.TakeReads();
   EXPECT_EQ(reads.size(), 2u);
@@ -471,7 +472,7 @@ TEST(RecordingStateTest, AbsentReadIsWatchedThroughTheAddMark) {
   EXPECT_TRUE(memo.Unchanged(kKey, env, absl::Now()));
   // Another Project anywhere: the absence may have ended; plan again.
   state.Put(
-      r::kProjects,
+      v1alpha1::kProjects,
       *kube::Object::Parse(R"({"metadata":{"namespace":"x","name":"q","resourceVersion":"3"}})"));
   EXPECT_FALSE(memo.Unchanged(kKey, env, absl::Now()));
 }

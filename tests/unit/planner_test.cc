@@ -3,6 +3,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "api/v1alpha1/resources.h"
 #include "controllers/environment/naming.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -322,7 +323,7 @@ TEST_F(PlannerTest, AMissingProjectIsAStatusNotASilentRetry) {
       std::string::npos)
       << *p.status_patch;
   // Once it exists, everything proceeds from its source.
-  state_.Put(r::kProjects, *kube::Object::Parse(testing_support::ProjectJson({})));
+  state_.Put(v1alpha1::kProjects, *kube::Object::Parse(testing_support::ProjectJson({})));
   MakeNamespace(env);
   p = Run(env);
   EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
@@ -346,7 +347,7 @@ TEST_F(PlannerTest, RegistryCredentialsAreCopiedFromTheProjectsNamespace) {
   testing_support::EnvironmentFields f;
   f.uid = "u-9";
   kube::Object env = *kube::Object::Parse(testing_support::EnvironmentJson(f));
-  state_.Put(r::kProjects, *kube::Object::Parse(testing_support::ProjectJson({})));
+  state_.Put(v1alpha1::kProjects, *kube::Object::Parse(testing_support::ProjectJson({})));
   state_.Put(r::kSecrets, *kube::Object::Parse(R"({"apiVersion":"v1","kind":"Secret",
       "metadata":{"name":"registry-credentials","namespace":"my-team","resourceVersion":"3"},
       "type":"kubernetes.io/dockerconfigjson","data":{".dockerconfigjson":"e30="}})"));

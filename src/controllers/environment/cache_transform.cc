@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "api/v1alpha1/resources.h"
 #include "rapidjson/document.h"
 
 namespace controllers {
@@ -131,7 +132,7 @@ const FieldMask* MaskFor(const kube::Resource& res) {
     static const auto* m = new FieldMask(Mask({kMetadata}));
     return m;
   }
-  if (is(r::kProjects)) {
+  if (is(v1alpha1::kProjects)) {
     // The spec is what Environments read; its status is not the operator's.
     static const auto* m = new FieldMask(Mask({kMetadata, {"spec"}}));
     return m;
@@ -142,7 +143,7 @@ const FieldMask* MaskFor(const kube::Resource& res) {
     static const auto* m = new FieldMask(Mask({kMetadata, {"type", "data"}}));
     return m;
   }
-  if (is(r::kEnvironments)) {
+  if (is(v1alpha1::kEnvironments)) {
     // The spec and status whole; the finalizer is the operator's, and
     // creationTimestamp times create -> Ready.
     static const auto* m = new FieldMask(

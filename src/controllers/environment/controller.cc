@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "api/v1alpha1/resources.h"
 #include "controllers/environment/cache_transform.h"
 #include "controllers/environment/naming.h"
 #include "controllers/environment/planner.h"
@@ -59,8 +60,8 @@ EnvironmentController::EnvironmentController(kube::Client* client, ControllerOpt
       options_(std::move(options)),
       queue_({.name = "environment", .metrics = options_.queue_metrics}) {
   const std::string managed = absl::StrCat(kManagedByLabel, "=", kManagedByValue);
-  environments_ = Add(r::kEnvironments, "");
-  auto* projects = Add(r::kProjects, "");
+  environments_ = Add(v1alpha1::kEnvironments, "");
+  auto* projects = Add(v1alpha1::kProjects, "");
   // All namespaces, not only ours: a clash with someone else's must be seen.
   Add(r::kNamespaces, "");
   // By address: an informer is known by its resource constant (Find).
@@ -110,7 +111,7 @@ informer::Informer* EnvironmentController::Add(const kube::Resource& res, std::s
   // The owned objects are read only when an Environment is planned in full,
   // which a settled resync pass skips (pass_memo.h): kept packed, they cost
   // half the memory (docs/benchmarks.md). Environments are read every pass.
-  options.packed = &res != &r::kEnvironments && &res != &r::kProjects;
+  options.packed = &res != &v1alpha1::kEnvironments && &res != &v1alpha1::kProjects;
   auto inf = std::make_unique<informer::Informer>(
       std::make_unique<informer::ClientListerWatcher>(client_, res, "", std::move(selector),
                                                       std::move(field_selector)),

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "api/v1alpha1/environment.h"
 #include "api/v1alpha1/project.h"
+#include "api/v1alpha1/resources.h"
 #include "controllers/environment/manifests.h"
 #include "controllers/environment/naming.h"
 #include "controllers/environment/resolve.h"
@@ -128,7 +129,7 @@ Plan Planner::Deletion() {
   if (auto target = TargetNamespaceOf(env_); target.ok())
     plan_.actions.push_back(
         {Action::Type::kDeleteIfOwned, r::kNamespaces, "", *target, {}, std::string(env_.Uid())});
-  plan_.actions.push_back({Action::Type::kRemoveFinalizer, r::kEnvironments,
+  plan_.actions.push_back({Action::Type::kRemoveFinalizer, v1alpha1::kEnvironments,
                            std::string(env_.Namespace()), std::string(env_.Name())});
   return std::move(plan_);  // the object is going away: no status to write
 }
@@ -137,7 +138,7 @@ ProjectLookup Planner::LookUpProject(const v1alpha1::EnvironmentSpec& spec) cons
   ProjectLookup out;
   for (const std::string& ns : ProjectNamespaces(env_)) {
     out.looked_in.push_back(ns);
-    if ((out.object = in_.state.Get(r::kProjects, ns, spec.project_ref))) break;
+    if ((out.object = in_.state.Get(v1alpha1::kProjects, ns, spec.project_ref))) break;
   }
   return out;
 }
@@ -331,7 +332,7 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry) {
 Plan Planner::Run() {
   if (env_.Deleting()) return Deletion();
   if (!HasFinalizer(env_))
-    plan_.actions.push_back({Action::Type::kAddFinalizer, r::kEnvironments,
+    plan_.actions.push_back({Action::Type::kAddFinalizer, v1alpha1::kEnvironments,
                              std::string(env_.Namespace()), std::string(env_.Name())});
   auto spec = v1alpha1::ParseEnvironment(env_);
   if (!spec.ok()) return Failed("InvalidSpec", spec.status().message());

@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "api/v1alpha1/resources.h"
 #include "controllers/environment/diagnosis.h"
 #include "controllers/environment/naming.h"
 #include "controllers/environment/planner.h"
@@ -116,7 +117,7 @@ EnvironmentReconciler::Outcome EnvironmentReconciler::DeleteIfOwned(const Action
 // that every resync would be a request per pass forever, so it is named.
 EnvironmentReconciler::Outcome EnvironmentReconciler::NotFoundOutcome(const kube::Object& env,
                                                                       absl::Status not_found) {
-  if (!client_->Get(r::kEnvironments, env.Namespace(), env.Name()).ok())
+  if (!client_->Get(v1alpha1::kEnvironments, env.Namespace(), env.Name()).ok())
     return {Outcome::Kind::kEnvironmentGone, std::move(not_found)};
   return {Outcome::Kind::kOrphaned,
           absl::NotFoundError(absl::StrCat(
@@ -243,7 +244,7 @@ workqueue::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& k
     }
   }
   if (plan.status_patch) {
-    auto s = client_->Patch(r::kEnvironments, env->Namespace(), env->Name(),
+    auto s = client_->Patch(v1alpha1::kEnvironments, env->Namespace(), env->Name(),
                             kube::PatchType::kMerge, *plan.status_patch, {}, "status");
     if (kube::apierrors::IsNotFound(s.status())) {
       if (Outcome o = NotFoundOutcome(*env, s.status()); o.kind == Outcome::Kind::kOrphaned)
