@@ -74,7 +74,8 @@ class Planner {
   bool Applying(const kube::Resource& res, absl::string_view name) const;
   Plan NotReady(absl::string_view cond, absl::string_view app, Phase phase,
                 absl::string_view waiting_msg, const std::string& ns, const std::string& url);
-  Plan Provision(const Desired& d, const kube::Object& registry);
+  // namespace_cached: the cache holds the Environment's namespace.
+  Plan Provision(const Desired& d, const kube::Object& registry, bool namespace_cached);
 
   const PlanInput& in_;
   const kube::Object& env_;
@@ -254,7 +255,7 @@ Plan Planner::NotReady(absl::string_view cond, absl::string_view app, Phase phas
 }
 
 // PRODUCT.md "Reconciliation" 1-8, from the namespace on.
-Plan Planner::Provision(const Desired& d, const kube::Object& registry) {
+Plan Planner::Provision(const Desired& d, const kube::Object& registry, bool namespace_cached) {
   const OperatorConfig& cfg = in_.config;
   const std::vector<Built> desired = BuildAll(d, cfg, registry);
   // 1. Namespace, alone in the first pass of a new Environment: the web app
@@ -262,7 +263,7 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry) {
   // before the deeper steps of older ones. The namespace's ADD event queues
   // the rest behind the namespaces still to make (the queue is FIFO); no
   // status yet, so the pass costs no more requests than one doing it all.
-  if (!in_.state.Get(r::kNamespaces, "", d.ns)) {
+  if (!namespace_cached) {
     for (const Built& b : desired)
       if (b.resource == &r::kNamespaces) Apply(*b.resource, b.object);
     plan_.phase = Phase::kProvisioning;
@@ -378,7 +379,8 @@ Plan Planner::Run() {
   if (!desired.ok()) return Failed("InvalidSpec", desired.status().message());
 
   // 1. Namespace — unless one of that name is going away or belongs to someone else.
-  if (auto existing = in_.state.Get(r::kNamespaces, "", ns); existing && existing->Deleting()) {
+  const std::optional<kube::Object> existing = in_.state.Get(r::kNamespaces, "", ns);
+  if (existing && existing->Deleting()) {
     sb_.Set(kNamespaceReady, false, "NamespaceTerminating",
             absl::StrCat("namespace ", ns, " is still being deleted"));
     sb_.NotReadyAsLast();
@@ -393,7 +395,7 @@ Plan Planner::Run() {
     sb_.NotReadyAsLast();
     return Finish(Phase::kFailed, ns, "");
   }
-  return Provision(*desired, registry);
+  return Provision(*desired, registry, existing.has_value());
 }
 
 }  // namespace
