@@ -109,6 +109,15 @@ class PlannerTest : public ::testing::Test {
   }
   // A new Environment's first pass: its namespace only (committed).
   void MakeNamespace(const kube::Object& env) { state_.Commit(Run(env), false); }
+  // An Environment with the finalizer after its first two passes (namespace,
+  // then everything up to postgres), postgres not ready yet.
+  kube::Object WaitingForPostgres() {
+    kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
+    MakeNamespace(env);
+    Plan p = Run(env);
+    state_.Commit(p, /*deployments_ready=*/false);
+    return WithStatus(env, p);
+  }
   FakeState state_;
   OperatorConfig config_;
   absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
@@ -143,12 +152,8 @@ TEST_F(PlannerTest, SecondPassSetsUpEverythingUpToPostgresButNotWeb) {
 }
 
 TEST_F(PlannerTest, WebComesOnlyAfterPostgresIsReadyThenReady) {
-  kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
-  MakeNamespace(env);
+  kube::Object env = WaitingForPostgres();
   Plan p = Run(env);
-  state_.Commit(p, /*deployments_ready=*/false);
-  env = WithStatus(env, p);
-  p = Run(env);
   EXPECT_TRUE(p.actions.empty());
   EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   EXPECT_EQ(p.diagnose_selector, "app.kubernetes.io/name=postgres");
@@ -283,14 +288,10 @@ TEST_F(PlannerTest, InvalidSpecFailsWithoutCreatingAnything) {
 }
 
 TEST_F(PlannerTest, FailingPodsMakeItFailedAndTheDeadlineToo) {
-  kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
-  MakeNamespace(env);
-  Plan p = Run(env);
-  state_.Commit(p, false);
-  env = WithStatus(env, p);
+  kube::Object env = WaitingForPostgres();
   Diagnosis oom{Diagnosis::Severity::kFailing, "OOMKilled",
                 "container postgres of pod x was OOMKilled"};
-  p = Run(env, &oom);
+  Plan p = Run(env, &oom);
   EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
   EXPECT_NE(p.status_patch->find("OOMKilled"), std::string::npos);
   EXPECT_EQ(p.event->type, "Warning");
@@ -424,14 +425,10 @@ TEST(DiagnosisTest, UnschedulablePodsAndQuotaRefusalsAreFailingAtOnce) {
 // A Failed Environment whose spec changes starts a new attempt: the deadline
 // runs again from the change, not from the old failure.
 TEST_F(PlannerTest, ASpecChangeRestartsTheFailureDeadline) {
-  kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
-  MakeNamespace(env);
-  Plan p = Run(env);
-  state_.Commit(p, false);
-  env = WithStatus(env, p);
+  kube::Object env = WaitingForPostgres();
   now_ += config_.failure_deadline + absl::Seconds(1);
   Diagnosis none;
-  p = Run(env, &none);
+  Plan p = Run(env, &none);
   ASSERT_EQ(p.phase, v1alpha1::Phase::kFailed);
   env = WithStatus(env, p);
   // A new commit: generation 2.
