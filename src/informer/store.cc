@@ -1,7 +1,10 @@
 #include "informer/store.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <utility>
+
+#include "absl/strings/numbers.h"
 
 namespace informer {
 
@@ -42,6 +45,15 @@ bool Store::Same(const Entry& a, const Entry& b) {
   return a.object && b.object && &a.object.json() == &b.object.json();
 }
 
+// resourceVersions are opaque to clients, except that kube-apiserver hands out
+// etcd revisions, which only grow: compared as numbers where both are (as the
+// scheduler's assume cache does), and never newer where either is not.
+bool Store::Newer(const Entry& cached, const kube::Object& incoming) {
+  uint64_t a = 0, b = 0;
+  return absl::SimpleAtoi(Version(cached), &a) &&
+         absl::SimpleAtoi(incoming.ResourceVersion(), &b) && a > b;
+}
+
 void Store::AddIndex(const std::string& name, IndexFunc fn) {
   std::unique_lock l(mu_);
   index_funcs_[name] = std::move(fn);
@@ -69,6 +81,10 @@ std::optional<kube::Object> Store::Upsert(const kube::Object& obj) {
   const std::string key = obj.Key();
   Entry held = Hold(obj);  // packing (serializing) outside the lock
   std::unique_lock l(mu_);
+  if (auto t = tombstones_.find(key); t != tombstones_.end()) {
+    uint64_t v = 0;
+    if (absl::SimpleAtoi(obj.ResourceVersion(), &v) && v <= t->second) return std::nullopt;
+  }
   auto [it, inserted] = items_.try_emplace(key);
   std::optional<kube::Object> old;
   if (inserted) {
@@ -76,6 +92,8 @@ std::optional<kube::Object> Store::Upsert(const kube::Object& obj) {
     MarkAddedLocked();
   } else if (!packed_ && &it->second.object.json() == &obj.json()) {
     old = obj;  // a re-delivered document is still the cached one
+  } else if (Newer(it->second, obj)) {
+    return Read(it->second);  // written through: the watch has not caught up
   } else {
     Entry prev = std::exchange(it->second, std::move(held));
     Mark(prev);
@@ -85,8 +103,15 @@ std::optional<kube::Object> Store::Upsert(const kube::Object& obj) {
   return old;
 }
 
-std::optional<kube::Object> Store::Remove(const std::string& key) {
+std::optional<kube::Object> Store::Remove(const std::string& key, absl::string_view deleted_at) {
   std::unique_lock l(mu_);
+  if (uint64_t v = 0; absl::SimpleAtoi(deleted_at, &v)) {
+    if (tombstones_.insert_or_assign(key, v).second) tombstone_order_.push_back(key);
+    if (tombstone_order_.size() > kTombstones) {
+      tombstones_.erase(tombstone_order_.front());
+      tombstone_order_.pop_front();
+    }
+  }
   auto it = items_.find(key);
   if (it == items_.end()) return std::nullopt;
   Entry old = std::move(it->second);
@@ -107,6 +132,9 @@ std::vector<Store::Delta> Store::Replace(const std::vector<kube::Object>& objs) 
     auto old = items_.find(key);
     if (old == items_.end()) {
       deltas.push_back({std::nullopt, obj});
+    } else if (Newer(old->second, obj)) {
+      next.insert_or_assign(std::move(key), old->second);
+      continue;
     } else if (Version(old->second) != obj.ResourceVersion()) {
       deltas.push_back({Read(old->second), obj});
     } else if (!obj.ResourceVersion().empty()) {

@@ -8,6 +8,8 @@
 // owning Environment) to the keys of the objects that carry it.
 #pragma once
 
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -45,9 +47,17 @@ class Store {
   // drops what it was read from.
 
   // Inserts or replaces; returns the previous object under that key, if any.
+  // An object older than the cached one (a smaller resourceVersion: the
+  // cache holds the response to the operator's own write, written through
+  // before the watch delivered it) changes nothing; the cached one is
+  // returned as if it were replaced by itself.
   std::optional<kube::Object> Upsert(const kube::Object& obj);
-  // Removes; returns what was there.
-  std::optional<kube::Object> Remove(const std::string& key);
+  // Removes; returns what was there. deleted_at: the resourceVersion of the
+  // deletion (a watch's DELETED event): an Upsert of an older version of that
+  // key (a write's answer written through after the delete was seen) is not
+  // taken for a new object. The last kTombstones deletions are remembered.
+  std::optional<kube::Object> Remove(const std::string& key, absl::string_view deleted_at = {});
+  static constexpr size_t kTombstones = 4096;
 
   // The outcome of replacing the whole content (a relist).
   struct Delta {
@@ -57,7 +67,9 @@ class Store {
   // Replaces everything with objs. Returns what changed: adds, updates (the
   // resourceVersion differs) and deletes (keys not in objs) — the events a
   // watch would have delivered during a gap. An object whose resourceVersion
-  // did not change keeps its cached document (and stays current).
+  // did not change keeps its cached document (and stays current), and so does
+  // one the cache holds a newer version of (a list served from a lagging
+  // watch cache, after a write-through).
   std::vector<Delta> Replace(const std::vector<kube::Object>& objs);
 
   std::optional<kube::Object> Get(const std::string& key) const;
@@ -83,6 +95,7 @@ class Store {
   static absl::string_view Version(const Entry& e);
   static void Mark(const Entry& e);
   static bool Same(const Entry& a, const Entry& b);
+  static bool Newer(const Entry& cached, const kube::Object& incoming);
 
   void IndexLocked(const std::string& key, const kube::Object* old, const kube::Object* now);
 
@@ -92,6 +105,9 @@ class Store {
   mutable std::shared_mutex mu_;
   std::shared_ptr<const kube::CacheMark> add_mark_ = std::make_shared<const kube::CacheMark>();
   absl::flat_hash_map<std::string, Entry> items_;
+  // Recently deleted keys and the resourceVersion of their deletion, oldest first.
+  absl::flat_hash_map<std::string, uint64_t> tombstones_;
+  std::deque<std::string> tombstone_order_;
   absl::flat_hash_map<std::string, IndexFunc> index_funcs_;
   // index name → value → keys
   absl::flat_hash_map<std::string,

@@ -1,7 +1,10 @@
 #include "kube/quantity.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
+#include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -16,6 +19,7 @@ using u128 = unsigned __int128;
 
 constexpr u128 kNano = 1'000'000'000;
 // apimachinery caps a quantity at 2^63-1 (in units); values are held in nanos here.
+// Beyond that is refused (InvalidArgument, "quantity too large").
 constexpr u128 kMaxNanos = static_cast<u128>(std::numeric_limits<int64_t>::max()) * kNano;
 
 enum class Format { kDecimalSI, kBinarySI, kDecimalExponent };
@@ -53,10 +57,50 @@ std::string U128ToString(u128 v) {
   return s;
 }
 
+// digits (decimal, no leading zeros) times 2^b, exactly: b/10 passes over the
+// digits, whatever their number.
+std::string TimesPowerOfTwo(absl::string_view digits, int b) {
+  std::string r(digits.rbegin(), digits.rend());  // least significant first
+  for (; b > 0; b -= 10) {
+    const unsigned m = 1u << std::min(b, 10);
+    unsigned carry = 0;
+    for (char& c : r) {
+      const unsigned x = static_cast<unsigned>(c - '0') * m + carry;
+      c = static_cast<char>('0' + x % 10);
+      carry = x / 10;
+    }
+    for (; carry; carry /= 10) r.push_back(static_cast<char>('0' + carry % 10));
+  }
+  return std::string(r.rbegin(), r.rend());
+}
+
+// ceil(digits * 10^e) for digits a non-zero decimal string without leading
+// zeros, or nullopt past kMaxNanos. Exact for any length and exponent, in
+// one pass: trailing zeros go into e; a fraction left is then never zero, so
+// the ceiling is the integer part plus one.
+std::optional<u128> CeilNanos(absl::string_view digits, __int128 e) {
+  const size_t last = digits.find_last_not_of('0');
+  e += static_cast<__int128>(digits.size() - 1 - last);
+  digits = digits.substr(0, last + 1);
+  const __int128 int_digits = static_cast<__int128>(digits.size()) + e;
+  if (int_digits > 28) return std::nullopt;  // >= 10^28 > kMaxNanos
+  u128 v = 0;
+  if (e >= 0) {
+    for (char c : digits) v = v * 10 + static_cast<u128>(c - '0');
+    for (__int128 i = 0; i < e; ++i) v *= 10;  // < 10^28 throughout
+  } else {
+    const size_t n = int_digits > 0 ? static_cast<size_t>(int_digits) : 0;
+    for (char c : digits.substr(0, n)) v = v * 10 + static_cast<u128>(c - '0');
+    ++v;
+  }
+  if (v > kMaxNanos) return std::nullopt;
+  return v;
+}
+
 // A quantity as ParseQuantity reads it.
 struct Parsed {
   bool negative = false;
-  u128 nanos = 0;  // the magnitude, rounded up to 1n, capped
+  u128 nanos = 0;  // the magnitude, rounded up to 1m, at most kMaxNanos
   Format format = Format::kDecimalSI;
   bool kept_as_sent = false;  // the server keeps the string as sent
 };
@@ -91,41 +135,53 @@ absl::StatusOr<Parsed> Parse(absl::string_view q) {
   int64_t exp;
   if (!InterpretSuffix(q.substr(pos), base, exp, p.format)) return bad("unknown suffix");
 
+  // Lengths and exponents are tenant input: every use below is bounded so the
+  // work done never depends on their value (an exponent of 9e18 on a zero
+  // mantissa once scaled it 9e18 times), and is done in 128 bits (no overflow
+  // at INT64_MIN/INT64_MAX). kLen caps a digit count where only its size
+  // relative to 18 matters.
+  using i128 = __int128;
+  constexpr size_t kLen = 1000;
+  const int num_len = static_cast<int>(std::min(num.size(), kLen));
+  const int all_len = static_cast<int>(std::min(num.size() + denom.size(), kLen));
+
   // ParseQuantity's fast path keeps the string when it looks canonical already.
   if (p.format == Format::kBinarySI) {
-    int precision = 15 - static_cast<int>(num.size()) - static_cast<int>(exp * 3 / 10) - 1;
+    int precision = 15 - num_len - static_cast<int>(exp * 3 / 10) - 1;  // exp: 10..60
     int64_t value;
     p.kept_as_sent = denom.empty() && precision >= 0 && absl::SimpleAtoi(num, &value) &&
                      value <= (std::numeric_limits<int64_t>::max() >> exp) && exp % 10 == 0 &&
                      (value & 7) != 0;
   } else {
-    int precision = 18 - static_cast<int>(num.size() + denom.size());
-    int64_t scale = exp - static_cast<int64_t>(denom.size());
+    int precision = 18 - all_len;
+    i128 scale = static_cast<i128>(exp) - static_cast<i128>(denom.size());
     std::string shifted = num + denom;
     // ResourceList defaulting (RoundUp(-3)) clears the kept string below milli.
     p.kept_as_sent = precision >= 0 && scale >= -3 && scale % 3 == 0 &&
                      !absl::EndsWith(shifted, "000") && shifted[0] != '0';
   }
 
-  // The exact value in nanos, rounded up and capped as the server does.
-  std::string digits = num + denom;
+  // The exact value in nanos, rounded up to 1n as the server does.
+  const std::string all = absl::StrCat(num, denom);
+  absl::string_view digits = all;
   size_t first = digits.find_first_not_of('0');
-  digits = first == std::string::npos ? "0" : digits.substr(first);
-  if (digits.size() > 18) return bad("more than 18 significant digits");
-  u128 v = 0;
-  for (char c : digits) v = v * 10 + static_cast<u128>(c - '0');
-  int64_t exp10 = (base == 10 ? exp : 0) - static_cast<int64_t>(denom.size()) + 9;
-  if (base == 2) v <<= exp;  // < 10^18 * 2^60 < 2^120
-  if (exp10 >= 0) {
-    for (int64_t i = 0; i < exp10 && v <= kMaxNanos; ++i) v *= 10;
-  } else {
-    // ceil(ceil(x/a)/b) == ceil(x/(ab)): once 1, stays 1.
-    for (int64_t i = 0; i < -exp10 && v > 1; ++i) v = (v + 9) / 10;
+  if (first == absl::string_view::npos) return p;  // zero, whatever the exponent
+  digits.remove_prefix(first);
+  i128 exp10 = static_cast<i128>(base == 10 ? exp : 0) - static_cast<i128>(denom.size()) + 9;
+  // At least 10^(size-1+exp10) nanos: past 10^28 > kMaxNanos before any work.
+  if (static_cast<i128>(digits.size()) + exp10 > 28) return bad("quantity too large");
+  std::string shifted;
+  if (base == 2) {
+    shifted = TimesPowerOfTwo(digits, static_cast<int>(exp));  // exp: 10..60
+    digits = shifted;
   }
-  if (v > kMaxNanos) v = kMaxNanos;
+  std::optional<u128> v = CeilNanos(digits, exp10);
+  // apimachinery caps at 2^63-1 units; a ResourceList quantity beyond that is
+  // not what the tenant meant: refuse it rather than store a silent cap.
+  if (!v) return bad("quantity too large");
   // SetDefaults_ResourceList rounds every quantity up to 1m (away from zero).
   constexpr u128 kMilli = kNano / 1000;
-  p.nanos = (v + kMilli - 1) / kMilli * kMilli;
+  p.nanos = (*v + kMilli - 1) / kMilli * kMilli;
   return p;
 }
 
@@ -171,7 +227,7 @@ absl::StatusOr<std::string> CanonicalQuantity(absl::string_view q) {
     if (e != 0) suffix = absl::StrCat("e", e);
   } else {
     static constexpr const char* kDec[] = {"n", "u", "m", "", "k", "M", "G", "T", "P", "E"};
-    suffix = kDec[(e + 9) / 3];  // e is in [-9, 18]: values are capped at 2^63-1
+    suffix = kDec[(e + 9) / 3];  // e is in [-9, 18]: values are at most 2^63-1
   }
   return absl::StrCat(sign, U128ToString(v), suffix);
 }

@@ -51,6 +51,18 @@ class ReadyObserver final : public controllers::ReconcileObserver {
   ops::Metrics* const m_;
 };
 
+// Feeds the secrets fetch metrics.
+class SecretsFetchObserver final : public controllers::SecretsObserver {
+ public:
+  explicit SecretsFetchObserver(ops::Metrics* m) : m_(m) {}
+  void SecretsFetched(absl::string_view result, absl::Duration took) override {
+    m_->SecretsFetched(result, took);
+  }
+
+ private:
+  ops::Metrics* const m_;
+};
+
 // Opens once: the workers start after the caches synced, unless shutdown
 // closed it first (a reconcile on a half-filled cache would recreate what
 // exists; one after SIGTERM would outlive the lease).
@@ -109,6 +121,8 @@ struct Manager::Parts {
   std::unique_ptr<leaderelection::LeaderElector> elector;
   std::unique_ptr<kube::Client> client;
   std::unique_ptr<ReadyObserver> ready_observer;
+  std::unique_ptr<kube::Transport> web_app;  // the Catalyst web app (--web-url)
+  std::unique_ptr<SecretsFetchObserver> secrets_observer;
   std::unique_ptr<controllers::EnvironmentController> controller;
   // Secure metrics: every request's bearer token reviewed by the API server,
   // on its own client: no write fence (standbys are scraped too, and reviews
@@ -176,13 +190,31 @@ absl::Status Manager::Parts::BuildController() {
   if (!c.ok()) return c.status();
   client = std::move(*c);
   ready_observer = std::make_unique<ReadyObserver>(metrics.get());
+  secrets_observer = std::make_unique<SecretsFetchObserver>(metrics.get());
+  if (!o.config.web_url.empty()) {
+    static const util::RealClock clock;
+    // Only the scheme and authority: SecretsSync puts the URL's path in front of the endpoint.
+    std::string server = o.config.web_url;
+    if (size_t slash = server.find('/', server.find("://") + 3); slash != std::string::npos)
+      server.resize(slash);
+    kube::RestConfig web{.server = server, .user_agent = config.user_agent};
+    web.token = o.web_token_file.empty()
+                    ? config.token
+                    : std::make_shared<kube::FileTokenSource>(o.web_token_file, &clock);
+    auto t = kube::NewCpprestTransport(web);
+    if (!t.ok()) return t.status();
+    web_app = std::move(*t);
+  }
   controller = std::make_unique<controllers::EnvironmentController>(
       client.get(), controllers::ControllerOptions{.workers = o.workers,
                                                    .resync_period = o.resync_period,
                                                    .config = o.config,
                                                    .queue_metrics = metrics.get(),
                                                    .worker_observer = metrics.get(),
-                                                   .reconcile_observer = ready_observer.get()});
+                                                   .reconcile_observer = ready_observer.get(),
+                                                   .web_app = web_app.get(),
+                                                   .secrets_refresh = o.secrets_refresh,
+                                                   .secrets_observer = secrets_observer.get()});
   metrics->OnScrape([c = controller.get()](ops::Metrics& m) {
     m.SetUnfinishedWork("environment", c->queue().UnfinishedWork(), c->queue().LongestRunning());
     m.SetEnvironmentPhases(c->CountByPhase());

@@ -27,6 +27,10 @@ void RegisterFlags(util::FlagSet& flags, Options* o) {
                "serve /healthz and /readyz here (\"0\": off)");
   flags.Duration("resync-period", &o->resync_period,
                  "how often every Environment is looked at again");
+  flags.Duration("secrets-refresh", &o->secrets_refresh,
+                 "how often each Environment's secrets are fetched from the web app again");
+  flags.String("web-token-file", &o->web_token_file,
+               "bearer token file for the web app (empty: the API server's token)");
   flags.Duration("shutdown-grace", &o->shutdown_grace,
                  "how long in-flight reconciles may finish on SIGTERM");
   flags.String("log-level", &o->log_level, "debug|info|warn|error");

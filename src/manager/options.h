@@ -16,6 +16,11 @@ struct Options {
   std::string kubeconfig;
   int workers = 4;
   absl::Duration resync_period = absl::Seconds(5);
+  // The team's secrets from the web app (--web-url): how often each is
+  // fetched again, and the bearer token file sent (empty: the API token, the
+  // pod's ServiceAccount token in-cluster).
+  absl::Duration secrets_refresh = absl::Minutes(5);
+  std::string web_token_file;
   absl::Duration shutdown_grace = absl::Seconds(20);
   std::string log_level = "info";
   std::string log_format = "json";

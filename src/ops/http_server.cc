@@ -1,11 +1,19 @@
 #include "ops/http_server.h"
 
+// Asio brackets each handler with std::atomic_thread_fence, which TSan does
+// not model: GCC warns (an error here) on every use. The handoff between
+// threads goes through the scheduler's mutex as well, and that TSan sees.
+#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wtsan"
+#endif
+
 #include <arpa/inet.h>
 #include <openssl/ssl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
@@ -136,6 +144,9 @@ struct HttpServer::Impl {
   void Accept();
   // A session ended: one connection fewer; accept again if that was paused.
   void Closed();
+  // Stop's part on the loop: stop accepting, close every connection. The
+  // loop then runs out of work (and returns) once the last session has ended.
+  void Shutdown();
   // The filter, then the handler (or 404/405). Runs on the filter pool when
   // there is a filter, else on the loop.
   HttpReply Answer(const HttpRequest& req) const;
@@ -151,40 +162,58 @@ struct HttpServer::Impl {
   std::atomic<int> open{0};
   bool started = false;  // Start/Stop's caller only
 
-  // Destroyed in this order by Stop (the I/O objects before their io_context,
-  // which destroys the sessions still in its handlers).
+  // Destroyed by Stop once the loop has returned and the pool is joined, with
+  // no session left: the I/O objects before their io_context.
   std::optional<asio::io_context> io;
+  // The loop returns only when Stop lets it: not when every connection's
+  // request happens to be on the filter pool with the listener paused.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> accept_retry;
   std::thread thread;
   // The filter's threads: it may wait for the API server, the loop must not.
   std::optional<asio::thread_pool> pool;
+  // Set by Stop first (any thread): filter work still queued skips the filter.
+  std::atomic<bool> stopping{false};
 
   // The server's thread only (and Start's and Stop's, while it does not run).
-  bool stopped = false;
+  bool stopped = false;                     // Shutdown ran: nothing new starts
   bool accepting = false;                   // an async_accept is pending
+  std::list<SessionBase*> sessions;         // every open connection, for Shutdown
   std::list<SessionBase*> idle;             // waiting for a request, longest first
   std::shared_ptr<asio::ssl::context> tls;  // HTTPS: what new connections use
   absl::Time tls_checked;                   // when the files were last looked at
   std::pair<timespec, timespec> tls_mtimes{};
 };
 
-// What the server's idle list and eviction see of a connection.
+// What the server's lists, eviction and Shutdown see of a connection. Every
+// member is the loop's: a session lives and dies on it.
 class HttpServer::Impl::SessionBase {
  public:
   SessionBase(Impl* server, std::shared_ptr<asio::ssl::context> tls)
-      : server_(server), tls_(std::move(tls)) {}
+      : server_(server),
+        tls_(std::move(tls)),
+        pos_(server->sessions.insert(server->sessions.end(), this)) {}
   virtual ~SessionBase() {
     SetIdle(false);
+    server_->sessions.erase(pos_);
     server_->Closed();
   }
   SessionBase(const SessionBase&) = delete;
   SessionBase& operator=(const SessionBase&) = delete;
 
-  // Makes room for a new connection: the pending read ends, and with it the session.
-  virtual void Evict() = 0;
+  // Makes room for a new connection, or ends it at Stop: what is pending ends
+  // with operation_aborted, nothing new starts, and the session ends with its
+  // last handler. Destroys nothing itself, so Shutdown may walk the list.
+  void Close() {
+    closed_ = true;
+    SetIdle(false);
+    CloseStream();
+  }
 
  protected:
+  virtual void CloseStream() = 0;
+
   void SetIdle(bool idle) {
     if (idle == idle_pos_.has_value()) return;
     if (idle) {
@@ -199,8 +228,12 @@ class HttpServer::Impl::SessionBase {
   // The context this connection's TLS state came from, kept while it lives
   // (a reload replaces the server's).
   const std::shared_ptr<asio::ssl::context> tls_;
+  // Close() ran. A completion already queued when it did may still come with
+  // success: what would start an operation checks this first.
+  bool closed_ = false;
 
  private:
+  const std::list<SessionBase*>::iterator pos_;                // in server_->sessions
   std::optional<std::list<SessionBase*>::iterator> idle_pos_;  // set while in server_->idle
 };
 
@@ -231,10 +264,7 @@ class HttpServer::Impl::Session final : public SessionBase,
     }
   }
 
-  void Evict() override {
-    SetIdle(false);
-    Lowest().close();
-  }
+  void CloseStream() override { Lowest().close(); }
 
  private:
   static Stream MakeStream(tcp::socket socket, asio::ssl::context* tls) {
@@ -249,6 +279,7 @@ class HttpServer::Impl::Session final : public SessionBase,
   beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
 
   void Read() {
+    if (closed_) return;
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(kBodyLimit);
@@ -262,6 +293,7 @@ class HttpServer::Impl::Session final : public SessionBase,
   }
 
   void OnRead(const beast::error_code& ec) {
+    if (closed_) return;
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
       return Refuse(431, "request headers too large\n");
     if (ec == http::error::body_limit) return Refuse(413, "request body too large\n");
@@ -283,15 +315,20 @@ class HttpServer::Impl::Session final : public SessionBase,
     const bool head = req.method() == http::verb::head;
     if (!server_->options.filter) return Reply(server_->Answer(info), version, keep_alive, head);
     // The filter may wait for the API server: it runs on the pool, and the
-    // reply is written back on the loop (which owns the stream).
-    asio::post(*server_->pool, [self = this->shared_from_this(), info = std::move(info), version,
-                                keep_alive, head]() mutable {
-      HttpReply reply = self->server_->Answer(info);
-      auto executor = self->stream_.get_executor();
-      asio::post(executor,
-                 [self = std::move(self), reply = std::move(reply), version, keep_alive,
-                  head]() mutable { self->Reply(std::move(reply), version, keep_alive, head); });
-    });
+    // reply is written back on the loop (which owns the stream; the pool
+    // touches none of it). The work guard keeps the loop running until the
+    // reply is back, so that the session ends there, Stop or not.
+    asio::post(*server_->pool,
+               [self = this->shared_from_this(), info = std::move(info), version, keep_alive, head,
+                work = asio::make_work_guard(*server_->io)]() mutable {
+                 // Stopping: the reply would not be written, so the filter is not asked.
+                 std::optional<HttpReply> reply;
+                 if (!self->server_->stopping.load()) reply = self->server_->Answer(info);
+                 asio::post(work.get_executor(), [self = std::move(self), reply = std::move(reply),
+                                                  version, keep_alive, head]() mutable {
+                   if (reply) self->Reply(*std::move(reply), version, keep_alive, head);
+                 });
+               });
   }
 
   // A request that could not be read: say why, then close.
@@ -301,6 +338,7 @@ class HttpServer::Impl::Session final : public SessionBase,
   }
 
   void Reply(HttpReply reply, unsigned version, bool keep_alive, bool head) {
+    if (closed_) return;
     response_ = {};
     response_.version(version);
     response_.result(static_cast<unsigned>(reply.code));
@@ -326,6 +364,7 @@ class HttpServer::Impl::Session final : public SessionBase,
   // until it closes (or kLinger passes) rather than reset the connection.
   // Over TLS, saying so is the close_notify exchange.
   void Linger() {
+    if (closed_) return;
     Lowest().expires_after(kLinger);
     if constexpr (kTls) {
       stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
@@ -362,7 +401,7 @@ void HttpServer::Impl::Accept() {
       });
       return;
     }
-    if (open.load() >= options.max_connections && !idle.empty()) idle.front()->Evict();
+    if (open.load() >= options.max_connections && !idle.empty()) idle.front()->Close();
     ++open;
     if (tls) {
       // TLS writes a reply as several records: without this, Nagle holds the
@@ -382,6 +421,15 @@ void HttpServer::Impl::Accept() {
 void HttpServer::Impl::Closed() {
   --open;
   Accept();
+}
+
+void HttpServer::Impl::Shutdown() {
+  stopped = true;
+  beast::error_code ignored;
+  acceptor->close(ignored);
+  accept_retry->cancel();
+  for (SessionBase* session : sessions) session->Close();
+  work.reset();
 }
 
 HttpReply HttpServer::Impl::Answer(const HttpRequest& req) const {
@@ -533,6 +581,7 @@ absl::Status HttpServer::Start() {
              {"scheme", s.tls ? "https" : "http"},
              {"authorization", s.options.filter != nullptr}});
   s.Accept();
+  s.work.emplace(s.io->get_executor());
   s.thread = std::thread([&s] { s.io->run(); });
   return absl::OkStatus();
 }
@@ -540,18 +589,21 @@ absl::Status HttpServer::Start() {
 void HttpServer::Stop() {
   Impl& s = *impl_;
   if (!s.thread.joinable()) return;
-  s.io->stop();
+  s.stopping = true;
+  // The listener, the timer and the connections are the loop's, and are
+  // closed there. Closed from here (or left to die with the io_context while
+  // the loop or the pool still held them), a socket could be closed while the
+  // loop starts an operation on it: epoll_reactor then finds its descriptor
+  // state gone.
+  asio::post(*s.io, [&s] { s.Shutdown(); });
+  // The loop returns when the last session has ended, those whose request is
+  // on the filter pool too: each holds work on the loop until its reply is back.
   s.thread.join();
-  // The thread has ended: what follows runs alone. Destroying the io_context
-  // destroys the handlers it still holds, and with them the sessions.
-  s.stopped = true;
-  // Filter work not started is dropped, what runs finishes; either way the
-  // sessions it holds go before the io_context they belong to.
-  if (s.pool) {
-    s.pool->stop();
-    s.pool->join();
-    s.pool.reset();
-  }
+  // Only the loop gives the pool work, so what is left is the end of a job.
+  if (s.pool) s.pool->join();
+  // Alone now, with nothing pending: no handler, and so no session, is left
+  // for these destructors.
+  s.pool.reset();
   s.acceptor.reset();
   s.accept_retry.reset();
   s.io.reset();

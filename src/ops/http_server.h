@@ -90,7 +90,10 @@ class HttpServer {
   // Binds and serves on a thread of its own; the error names the address
   // (InvalidArgument: a bad address; Unavailable: it cannot be bound). Once only.
   absl::Status Start();
-  // Closes the listener and every connection and joins the thread.
+  // Stops accepting and closes every connection, on the server's thread (a
+  // request still on the filter pool gets no reply, one not started skips the
+  // filter); waits for them to end, joins, then frees the loop. Not from a
+  // handler or the filter (it waits for them), nor concurrently with Start.
   void Stop();
   // The bound port (the one picked, for port 0); 0 before Start.
   int port() const;

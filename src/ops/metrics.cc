@@ -65,6 +65,8 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Gauge>* leader = nullptr;
   prometheus::Family<prometheus::Gauge>* environments = nullptr;
   Histogram* ready_seconds = nullptr;
+  prometheus::Family<prometheus::Counter>* secrets_fetches = nullptr;
+  Histogram* secrets_fetch_seconds = nullptr;
   prometheus::Gauge* fds = nullptr;
   prometheus::Gauge* start_time = nullptr;
   std::mutex mu;          // scrapes may overlap: guards cpu_reported and what follows
@@ -194,6 +196,18 @@ Metrics::Metrics(std::string controller, std::string host, int max_workers)
            .Help("Seconds from an Environment's creation until it first reported Ready")
            .Register(r)
            .Add({}, Histogram::BucketBoundaries{1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200});
+  m.secrets_fetches = &BuildCounter()
+                           .Name("kube_operator_secrets_fetches_total")
+                           .Help(
+                               "Fetches of Environments' secrets from the Catalyst web app, by "
+                               "result (Synced or the SecretsSynced reason)")
+                           .Register(r);
+  m.secrets_fetch_seconds =
+      &BuildHistogram()
+           .Name("kube_operator_secrets_fetch_duration_seconds")
+           .Help("Latency of fetches of Environments' secrets from the Catalyst web app")
+           .Register(r)
+           .Add({}, kRequestBuckets);
 }
 
 void Metrics::SetLeader(absl::string_view lease, bool leading) {
@@ -218,6 +232,11 @@ void Metrics::SetEnvironmentPhases(const std::map<std::string, int>& counts) {
     auto it = counts.find(phase);
     impl_->environments->Add({{"phase", phase}}).Set(it == counts.end() ? 0 : it->second);
   }
+}
+
+void Metrics::SecretsFetched(absl::string_view result, absl::Duration took) {
+  impl_->secrets_fetches->Add({{"result", S(result)}}).Increment();
+  impl_->secrets_fetch_seconds->Observe(absl::ToDoubleSeconds(took));
 }
 
 void Metrics::EnvironmentReady(absl::Duration since_creation) {

@@ -42,6 +42,8 @@ class Metrics final : public workqueue::QueueMetrics,
   void SetEnvironmentPhases(const std::map<std::string, int>& counts);
   // kube_operator_environment_ready_seconds: create -> first Ready.
   void EnvironmentReady(absl::Duration since_creation);
+  // kube_operator_secrets_fetches_total{result} and the fetch latency.
+  void SecretsFetched(absl::string_view result, absl::Duration took);
 
   // The Prometheus text exposition of everything, process metrics included.
   std::string Scrape();

@@ -180,18 +180,8 @@ TEST(ClientE2E, RbacForbiddenAndBadCredentials) {
   // A ServiceAccount with no roles, talking with its own bearer token.
   TestNamespace ns("rbac");
   ASSERT_TRUE(Kubectl({"create", "serviceaccount", "nobody", "-n", ns.name()}).ok());
-  std::string token;
-  ASSERT_TRUE(WaitFor(absl::Seconds(30), [&] {
-    auto secrets = Admin().List(kSecrets, ns.name(),
-                                {.field_selector = "type=kubernetes.io/service-account-token"});
-    if (!secrets.ok()) return false;
-    for (const auto& s : secrets->items)
-      if (s.Annotation("kubernetes.io/service-account.name") == "nobody") {
-        std::string decoded;
-        if (absl::Base64Unescape(s.Str({"data", "token"}), &decoded)) token = decoded;
-      }
-    return !token.empty();
-  }));
+  const std::string token = ServiceAccountToken(ns.name(), "nobody");
+  ASSERT_FALSE(token.empty());
   kube::RestConfig sa = AdminConfig();
   sa.client_cert_pem.clear();
   sa.client_key_pem.clear();

@@ -136,7 +136,22 @@ TEST_F(ControllerE2E, ServesProbesAndMetricsThatPromtoolAccepts) {
   EXPECT_GT(op_->SumMetric("controller_runtime_reconcile_total"), reconciles_before);
   EXPECT_GT(op_->SumMetric("workqueue_adds_total", {"name=\"environment\""}), adds_before);
   EXPECT_GT(op_->SumMetric("rest_client_requests_total", {"code=\"201\""}), 0) << "creates";
+  // Observed once: the Ready transition is written (and counted) once, whatever
+  // the watch delivers when (docs/reliability.md, "Write once"); its Event too.
+  // (Both follow the status write the test saw: waited for, then counted.)
+  auto ready_events = [&] {
+    auto events = Admin().List(kEvents, ns.name(), {.field_selector = "involvedObject.name=m"});
+    int n = 0;
+    if (events.ok())
+      for (const kube::Object& e : events->items) n += e.Str({"reason"}) == "Ready";
+    return n;
+  };
+  EXPECT_TRUE(WaitFor(absl::Seconds(10), [&] {
+    return ready_events() >= 1 &&
+           op_->SumMetric("kube_operator_environment_ready_seconds_count") >= ready_before + 1;
+  }));
   EXPECT_EQ(op_->SumMetric("kube_operator_environment_ready_seconds_count"), ready_before + 1);
+  EXPECT_EQ(ready_events(), 1);
   EXPECT_GE(op_->Metric("kube_operator_environments{phase=\"Ready\"}"), 1);
   EXPECT_GT(op_->Metric("process_resident_memory_bytes"), 0);
 

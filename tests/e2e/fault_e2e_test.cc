@@ -489,27 +489,6 @@ void WriteFileAtomically(const std::string& path, absl::string_view data) {
   std::filesystem::rename(path + ".tmp", path);
 }
 
-// The token the token controller made for a ServiceAccount, and its Secret.
-std::pair<std::string, std::string> ServiceAccountToken(const std::string& ns,
-                                                        const std::string& sa) {
-  std::string secret;
-  EXPECT_TRUE(WaitFor(absl::Seconds(30),
-                      [&] {
-                        auto o = Admin().Get(kServiceAccounts, ns, sa);
-                        const auto* secrets = o.ok() ? o->Find({"secrets"}) : nullptr;
-                        if (!secrets || !secrets->IsArray() || secrets->Empty()) return false;
-                        secret = std::string(kube::StrOf(kube::Member((*secrets)[0], "name")));
-                        return true;
-                      }))
-      << "no token Secret for " << sa;
-  std::string token;
-  EXPECT_TRUE(WaitFor(absl::Seconds(30), [&] {
-    auto s = Admin().Get(kSecrets, ns, secret);
-    return s.ok() && absl::Base64Unescape(s->Str({"data", "token"}), &token) && !token.empty();
-  }));
-  return {token, secret};
-}
-
 // Issue #7 item 6: a token file that is replaced is in use within a minute
 // (the client's clock is a fake one here), and at once after a 401.
 TEST_F(FaultE2E, ReplacedTokenFileIsUsedWithinAMinuteAndAtOnceAfterA401) {
@@ -531,8 +510,8 @@ TEST_F(FaultE2E, ReplacedTokenFileIsUsedWithinAMinuteAndAtOnceAfterA401) {
     auto out = Kubectl(full);
     ASSERT_TRUE(out.ok()) << out.status();
   }
-  const auto [token_a, secret_a] = ServiceAccountToken(ns.name(), "a");
-  const auto [token_b, secret_b] = ServiceAccountToken(ns.name(), "b");
+  const std::string token_a = ServiceAccountToken(ns.name(), "a");
+  const std::string token_b = ServiceAccountToken(ns.name(), "b");
   ASSERT_FALSE(token_a.empty() || token_b.empty());
 
   const std::string dir =
@@ -581,10 +560,11 @@ current-context: local
   EXPECT_TRUE(lists_services()) << "b not in use a minute after it was written";
   EXPECT_EQ(codes.count("401"), 0);
 
-  // b is revoked (its Secret deleted) after a is written back: the first
-  // request with b gets 401, and the same call succeeds with a.
+  // b is revoked (its ServiceAccount deleted: a bound token names the account's
+  // uid) after a is written back: the first request with b gets 401, and the
+  // same call succeeds with a.
   WriteFileAtomically(token_file, token_a);
-  ASSERT_TRUE(Admin().Delete(kSecrets, ns.name(), secret_b).ok());
+  ASSERT_TRUE(Admin().Delete(kServiceAccounts, ns.name(), "b").ok());
   auto b_only = ClientFor({.server = admin.server,
                            .ca_pem = admin.ca_pem,
                            .token = std::make_shared<kube::StaticTokenSource>(token_b)});

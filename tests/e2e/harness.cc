@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "absl/random/random.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -67,6 +68,19 @@ std::unique_ptr<kube::Client> NewClient(const kube::RestConfig& config) {
 kube::Client& Admin() {
   static kube::Client* client = NewClient(AdminConfig()).release();
   return *client;
+}
+
+std::string ServiceAccountToken(const std::string& ns, const std::string& name,
+                                absl::Duration duration) {
+  std::string token;
+  WaitFor(absl::Seconds(30), [&] {
+    auto out = Kubectl({"create", "token", name, "-n", ns, "--duration",
+                        absl::StrCat(absl::ToInt64Seconds(duration), "s")});
+    if (!out.ok()) return false;
+    token = std::string(absl::StripAsciiWhitespace(*out));
+    return !token.empty();
+  });
+  return token;
 }
 
 absl::StatusOr<std::string> Kubectl(const std::vector<std::string>& args,

@@ -32,6 +32,12 @@ kube::Client& Admin();
 absl::StatusOr<std::string> Kubectl(const std::vector<std::string>& args,
                                     absl::string_view stdin_data = {});
 
+// A bound token of ServiceAccount ns/name from the TokenRequest API (there are
+// no token Secrets since 1.24), valid for duration; empty if none came within 30 s
+// (the ServiceAccount just created, not yet visible).
+std::string ServiceAccountToken(const std::string& ns, const std::string& name,
+                                absl::Duration duration = absl::Hours(24));
+
 // Polls cond until it holds or timeout passes; true if it held.
 bool WaitFor(absl::Duration timeout, absl::FunctionRef<bool()> cond,
              absl::Duration poll = absl::Milliseconds(100));

@@ -69,18 +69,7 @@ absl::StatusOr<std::string> ServiceAccountKubeconfig(const std::string& ns, cons
                                                      std::string* token_out) {
   (void)Kubectl({"create", "namespace", ns});
   (void)Kubectl({"create", "serviceaccount", name, "-n", ns});
-  // 1.20's token controller writes the ServiceAccount's token into a Secret.
-  std::string token;
-  WaitFor(absl::Seconds(30), [&] {
-    auto sa = Admin().Get(kube::resources::kServiceAccounts, ns, name);
-    const auto* secrets = sa.ok() ? sa->Find({"secrets"}) : nullptr;
-    if (!secrets || !secrets->IsArray() || secrets->Empty()) return false;
-    auto secret = Admin().Get(kube::resources::kSecrets, ns,
-                              kube::StrOf(kube::Member((*secrets)[0], "name")));
-    if (!secret.ok()) return false;
-    token = Run(absl::StrCat("echo ", secret->Str({"data", "token"}), " | base64 -d"));
-    return !token.empty();
-  });
+  const std::string token = ServiceAccountToken(ns, name);
   if (token.empty()) return absl::DeadlineExceededError("no token for ServiceAccount " + name);
   const std::string admin = Run("cat " + KubeconfigPath());
   const size_t users = admin.find("users:");

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "api/v1alpha1/resources.h"
+#include "e2e/catalyst_client.h"
 #include "e2e/environments.h"
 #include "e2e/harness.h"
 #include "e2e/operator_process.h"
@@ -32,91 +33,6 @@ using testing_support::WebAppSanitize;
 constexpr absl::Duration kReady = absl::Seconds(120);
 // An event-driven change (no resync in this suite's operator).
 constexpr absl::Duration kEventDriven = absl::Seconds(30);
-
-std::string Random() { return absl::StrCat(absl::Uniform<uint32_t>(absl::BitGen(), 0, 1u << 24)); }
-
-// A team and a project as the web app sets them up: the team namespace
-// sanitize(team), the project namespace gen(team, project).
-struct Team {
-  explicit Team(std::string team_name, std::string project_name = "Catalyst")
-      : team(std::move(team_name)),
-        project(std::move(project_name)),
-        team_ns(TestNamespace::Exact{}, WebAppSanitize(team)),
-        project_ns(TestNamespace::Exact{}, WebAppNamespace({team, project})) {}
-  // The Project CR's name: sync-project-cr.ts lowercases and replaces what is
-  // not [a-z0-9-] (no collapse, no trim).
-  std::string ProjectName() const {
-    std::string out;
-    for (char c : project) {
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      out.push_back((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ? c : '-');
-    }
-    return out;
-  }
-  ProjectFields Project(std::string repo = "https://github.com/acme/catalyst") const {
-    ProjectFields p;
-    p.name = ProjectName();
-    p.team = team;
-    p.repository_url = std::move(repo);
-    return p;
-  }
-  EnvironmentFields Environment(std::string name) const {
-    EnvironmentFields e;
-    e.name = std::move(name);
-    e.ns = project_ns.name();
-    e.team = team;
-    e.project = ProjectName();
-    return e;
-  }
-
-  std::string team, project;
-  TestNamespace team_ns, project_ns;
-};
-
-// createProjectCR, and on 409 updateProjectCR: GET, replace the spec, PUT whole.
-void SyncProject(const ProjectFields& p) {
-  const std::string json = testing_support::ProjectJson(p);
-  const std::string ns = WebAppSanitize(p.team);
-  auto created = Admin().Create(v1alpha1::kProjects, ns, json);
-  if (created.ok()) return;
-  ASSERT_TRUE(kube::apierrors::IsConflict(created.status()) ||
-              kube::apierrors::IsAlreadyExists(created.status()))
-      << created.status();
-  auto existing = Admin().Get(v1alpha1::kProjects, ns, p.name);
-  ASSERT_TRUE(existing.ok()) << existing.status();
-  auto desired = kube::Object::Parse(json);
-  ASSERT_TRUE(desired.ok());
-  rapidjson::Document body;
-  body.CopyFrom(existing->json(), body.GetAllocator());
-  body["spec"].CopyFrom(*desired->Find({"spec"}), body.GetAllocator());
-  auto updated =
-      Admin().Update(v1alpha1::kProjects, ns, p.name, kube::Object::Copy(body).Serialize());
-  ASSERT_TRUE(updated.ok()) << updated.status();
-}
-
-// createEnvironmentCR, then patchEnvironmentCRAnnotations (a JSON merge patch).
-void CreateEnvironment(const EnvironmentFields& e) {
-  auto created = Admin().Create(v1alpha1::kEnvironments, e.ns, testing_support::EnvironmentJson(e));
-  ASSERT_TRUE(created.ok()) << created.status();
-  auto patched = Admin().Patch(
-      v1alpha1::kEnvironments, e.ns, e.name, kube::PatchType::kMerge,
-      absl::StrCat(R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment",)",
-                   R"("metadata":{"name":")", e.name, R"(","namespace":")", e.ns,
-                   R"(","annotations":{"catalyst.dev/environment-id":"env-)", Random(), R"("}}})"));
-  ASSERT_TRUE(patched.ok()) << patched.status();
-}
-
-// "status/reason/message" of a condition, "" when absent.
-std::string Condition(const kube::Object& env, absl::string_view type) {
-  const auto* conds = env ? env.Find({"status", "conditions"}) : nullptr;
-  if (!conds || !conds->IsArray()) return "";
-  for (const auto& c : conds->GetArray())
-    if (kube::StrOf(kube::Member(c, "type")) == type)
-      return absl::StrCat(kube::StrOf(kube::Member(c, "status")), "/",
-                          kube::StrOf(kube::Member(c, "reason")), "/",
-                          kube::StrOf(kube::Member(c, "message")));
-  return "";
-}
 
 // Ready for the current generation (the web app reads phase and url).
 bool ReadyNow(const std::string& ns, const std::string& name) {

@@ -214,6 +214,12 @@ std::vector<kube::Object> EveryBuilderOutput() {
   for (const Desired& d : RealClient())
     for (Built& b : BuildAll(d, OperatorConfig{}, kRegistrySource))
       out.push_back(std::move(b.object));
+  // The team's secrets (envFrom, their hash) and git-clone's projected token.
+  Desired web_app = RealClient().front();
+  web_app.team_secrets = std::vector<std::pair<std::string, std::string>>{{"API_KEY", "djE="}};
+  web_app.team_secrets_hash = "0123456789abcdef";
+  web_app.main.volumes.push_back({kGitTokenVolume, "", true});
+  for (Built& b : BuildAll(web_app, OperatorConfig{})) out.push_back(std::move(b.object));
   return out;
 }
 

@@ -6,11 +6,16 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -313,6 +318,70 @@ TEST(HttpServerTest, StopClosesTheListenerAndConnections) {
   EXPECT_EQ(open.ReadToClose(), "");
   EXPECT_FALSE(Conn("127.0.0.1", server.port()).connected());
   EXPECT_EQ(server.Start().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// Stop ends connections in every state: silent, halfway through a request,
+// kept alive after a reply, lingering after the last one.
+TEST(HttpServerTest, StopEndsConnectionsInEveryState) {
+  HttpServer server("127.0.0.1:0");
+  server.Handle("/healthz", Ok);
+  ASSERT_TRUE(server.Start().ok());
+  Conn silent("127.0.0.1", server.port());
+  Conn half("127.0.0.1", server.port());
+  half.Send("GET /heal");
+  Conn kept("127.0.0.1", server.port());
+  kept.Send("GET /healthz HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(kept.Read().code, 200);
+  Conn lingering("127.0.0.1", server.port());
+  lingering.Send("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(lingering.Read().code, 200);
+  ASSERT_TRUE(WaitFor(absl::Seconds(10), [&] { return server.OpenConnections() == 4; }));
+  server.Stop();
+  EXPECT_EQ(server.OpenConnections(), 0);
+  for (Conn* c : {&silent, &half, &kept, &lingering}) EXPECT_EQ(c->ReadToClose(), "");
+}
+
+// Requests on the filter pool when Stop comes: their connections are closed
+// at once, no reply is written, and Stop returns once the filter has.
+TEST(HttpServerTest, StopClosesConnectionsWhileTheFilterRunsAndWaitsForIt) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int calls = 0;         // guarded by mu
+  bool release = false;  // guarded by mu
+  HttpServerOptions options;
+  options.filter_threads = 2;
+  options.filter = [&](const HttpRequest&) -> std::optional<HttpReply> {
+    std::unique_lock l(mu);
+    ++calls;
+    cv.notify_all();
+    cv.wait_for(l, std::chrono::seconds(10), [&] { return release; });
+    return std::nullopt;
+  };
+  HttpServer server("127.0.0.1:0", std::move(options));
+  server.Handle("/healthz", Ok);
+  ASSERT_TRUE(server.Start().ok());
+  Conn a("127.0.0.1", server.port()), b("127.0.0.1", server.port());
+  a.Send("GET /healthz HTTP/1.1\r\n\r\n");
+  b.Send("GET /healthz HTTP/1.1\r\n\r\n");
+  {
+    std::unique_lock l(mu);
+    ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(10), [&] { return calls == 2; }));
+  }
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    server.Stop();
+    stopped = true;
+  });
+  EXPECT_EQ(a.ReadToClose(), "");
+  EXPECT_EQ(b.ReadToClose(), "");
+  EXPECT_FALSE(stopped.load()) << "Stop returned with the filter still running";
+  {
+    std::lock_guard l(mu);
+    release = true;
+  }
+  cv.notify_all();
+  stopper.join();
+  EXPECT_EQ(server.OpenConnections(), 0);
 }
 
 TEST(HttpServerTest, BadOrTakenAddressesAreErrors) {

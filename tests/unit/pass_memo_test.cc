@@ -5,6 +5,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -531,6 +533,106 @@ TEST(PassMemoMarkTest, AnObjectReplacedWhileThePassRanIsNotCurrent) {
   memo.Remember(kKey, env, rec4.TakeReads(), now + absl::Minutes(5));
   EXPECT_TRUE(memo.Unchanged(kKey, env, now + absl::Minutes(4)));
   EXPECT_FALSE(memo.Unchanged(kKey, env, now + absl::Minutes(5))) << "past not_after";
+}
+
+// The API server's answers to the reconciler's writes, into the caches as
+// EnvironmentController's CacheView does (informer::Informer::WriteThrough).
+class WritingThrough final : public CacheWriter {
+ public:
+  WritingThrough(informer::Store* envs, FakeState* state) : envs_(envs), state_(state) {}
+  void Written(const kube::Resource& r, const kube::Object& answer) override {
+    ++writes;
+    if (r.plural == "environments")
+      envs_->Upsert(answer);
+    else
+      state_->Put(r, answer);
+  }
+  int writes = 0;
+
+ private:
+  informer::Store* const envs_;
+  FakeState* const state_;
+};
+
+// As the API server answers an apply or a status patch: the object stored
+// at a new resourceVersion.
+std::string WithVersion(std::string json, int rv) {
+  const std::string meta = "\"metadata\":{";
+  json.insert(json.find(meta) + meta.size(), absl::StrCat(R"("resourceVersion":")", rv, R"(",)"));
+  return json;
+}
+
+// docs/reliability.md, "Write once": the Environments' watch is broken (the
+// cache never shows the operator's own status writes), yet each transition is
+// written and announced once, and a settled Environment costs no request.
+TEST_F(PassMemoTest, EachTransitionIsWrittenOnceWhileTheWatchLags) {
+  Converge(/*deployments_ready=*/false);  // Provisioning: postgres not ready, no web yet
+  WritingThrough written(&envs_, &state_);
+  EnvironmentReconciler reconciler(client_.get(), &envs_, &state_, config_, &clock_, nullptr,
+                                   &written);
+  auto make_ready = [&](const kube::Object& d) {
+    std::string json = d.Serialize();
+    const size_t at = json.find(R"("status":{)");
+    ASSERT_NE(at, std::string::npos) << json;
+    json.insert(at + strlen(R"("status":{)"), R"("readyReplicas":1,"updatedReplicas":1,)");
+    json.replace(json.find(R"("resourceVersion":")"), strlen(R"("resourceVersion":")"),
+                 R"("resourceVersion":"9)");
+    state_.Put(r::kDeployments, *kube::Object::Parse(json));
+  };
+  for (const kube::Object& d : state_.store(r::kDeployments).List()) make_ready(d);
+  int status_writes = 0;
+  std::vector<std::string> events;
+  auto expect_writes = [&] {
+    EXPECT_CALL(*transport_, Send(Field(&kube::HttpRequest::path, HasSubstr("fieldManager="))))
+        .WillRepeatedly([&](const kube::HttpRequest& req) {
+          std::string json = req.body;
+          if (req.path.find("/deployments/") != std::string::npos)
+            json.insert(json.size() - 1, R"(,"status":{"observedGeneration":1})");
+          return Json(200, WithVersion(json, ++rv_));
+        });
+    EXPECT_CALL(*transport_, Send(Field(&kube::HttpRequest::path, HasSubstr("/status"))))
+        .WillRepeatedly([&](const kube::HttpRequest& req) {
+          ++status_writes;
+          const size_t prefix = strlen(R"({"status":)");
+          status_ = req.body.substr(prefix, req.body.size() - prefix - 1);
+          return Json(200, EnvJson(++rv_, status_));
+        });
+    EXPECT_CALL(*transport_, Send(Field(&kube::HttpRequest::path, HasSubstr("/events"))))
+        .WillRepeatedly([&](const kube::HttpRequest& req) {
+          events.push_back(req.body);
+          return Json(201, R"({"metadata":{}})");
+        });
+    EXPECT_CALL(*transport_, Send(Field(&kube::HttpRequest::method, "GET")))
+        .WillRepeatedly(Return(Json(200, R"({"kind":"List","apiVersion":"v1","items":[]})")));
+  };
+  expect_writes();
+  // Postgres ready: the web part is applied, Deploying; resyncs change nothing.
+  for (int i = 0; i < 4; ++i, clock_.Advance(absl::Seconds(5)))
+    ASSERT_TRUE(reconciler.Reconcile(kKey).status.ok());
+  EXPECT_THAT(status_, HasSubstr(R"("phase":"Deploying")"));
+  EXPECT_EQ(status_writes, 1);
+  ASSERT_EQ(events.size(), 1u);
+  // The web Deployment becomes ready (its own watch works): Ready, once.
+  auto web = state_.Get(r::kDeployments, kTargetNs, "web");
+  ASSERT_TRUE(web);
+  make_ready(*web);
+  for (int i = 0; i < 4; ++i, clock_.Advance(absl::Seconds(5)))
+    ASSERT_TRUE(reconciler.Reconcile(kKey).status.ok());
+  EXPECT_THAT(status_, HasSubstr(R"("phase":"Ready")"));
+  EXPECT_EQ(status_writes, 2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_THAT(events[1], HasSubstr("Ready"));
+  // Settled: from here on any request fails the test (StrictMock).
+  testing::Mock::VerifyAndClearExpectations(transport_);
+  for (int i = 0; i < 3; ++i, clock_.Advance(absl::Seconds(5)))
+    EXPECT_TRUE(reconciler.Reconcile(kKey).status.ok());
+  // The watch delivers the write's own version, then a lagging event of the
+  // version before it: neither makes a pass write anything.
+  envs_.Upsert(*kube::Object::Parse(EnvJson(rv_, status_)));
+  EXPECT_TRUE(reconciler.Reconcile(kKey).status.ok());
+  envs_.Upsert(*kube::Object::Parse(EnvJson(rv_ - 1, "")));
+  EXPECT_EQ(envs_.Get(kKey)->ResourceVersion(), absl::StrCat(rv_));
+  EXPECT_TRUE(reconciler.Reconcile(kKey).status.ok());
 }
 
 }  // namespace

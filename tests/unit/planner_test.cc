@@ -3,8 +3,10 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "api/v1alpha1/resources.h"
 #include "controllers/environment/naming.h"
+#include "controllers/environment/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "support/catalyst.h"
@@ -51,6 +53,12 @@ class FakeState : public ClusterState {
     }
   }
   size_t size() const { return objects_.size(); }
+  std::optional<TeamSecrets> Secrets(const std::string& key) const override {
+    auto it = secrets_.find(key);
+    if (it == secrets_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::map<std::string, TeamSecrets> secrets_;
 
  private:
   static std::string Key(const kube::Resource& res, absl::string_view ns, absl::string_view name) {
@@ -466,6 +474,103 @@ TEST(DiagnosisTest, NamesContainerAndCause) {
   EXPECT_EQ(initfail.reason, "InitContainerFailing");
   EXPECT_NE(initfail.message.find("npm-install"), std::string::npos);
   EXPECT_EQ(Diagnose({}).severity, Diagnosis::Severity::kNone);
+}
+
+using SecretData = std::vector<std::pair<std::string, std::string>>;
+SecretData Data(const std::string& k, const std::string& v) { return SecretData{{k, v}}; }
+
+// docs/contract.md, "The team's secrets".
+class TeamSecretsTest : public PlannerTest {
+ protected:
+  static constexpr char kId[] =
+      R"(,"finalizers":["catalyst.dev/finalizer"],"annotations":{"catalyst.dev/environment-id":"env-1"})";
+  const kube::Object* Find(const Plan& p, absl::string_view plural, absl::string_view name) {
+    for (const auto& a : p.actions)
+      if (a.resource.plural == plural && a.name == name) return &a.body;
+    return nullptr;
+  }
+  kube::Object ReadyWith(const std::vector<std::pair<std::string, std::string>>& data) {
+    state_.secrets_["team/pr-1"] = TeamSecrets{.environment_id = "env-1",
+                                               .synced = true,
+                                               .reason = "Synced",
+                                               .message = "1 secrets from the web app",
+                                               .data = data};
+    return Converge(Env(kId), 5);
+  }
+};
+
+TEST_F(TeamSecretsTest, TheSecretIsAppliedAndTheWebPodReadsItAndRollsOnAChange) {
+  kube::Object env = ReadyWith(Data("API_KEY", "djE="));
+  EXPECT_EQ(ReadStatus(env).phase, v1alpha1::Phase::kReady);
+  auto secret = state_.Get(r::kSecrets, "team-pr-1", "catalyst-secrets");
+  ASSERT_TRUE(secret);
+  EXPECT_EQ(secret->Str({"data", "API_KEY"}), "djE=");
+  auto web = state_.Get(r::kDeployments, "team-pr-1", "web");
+  ASSERT_TRUE(web);
+  const std::string hash(
+      web->Str({"spec", "template", "metadata", "annotations", "catalyst.dev/secrets-hash"}));
+  EXPECT_FALSE(hash.empty());
+  EXPECT_THAT(web->Serialize(),
+              testing::HasSubstr(
+                  R"("envFrom":[{"secretRef":{"name":"catalyst-secrets","optional":true}}])"));
+  const Status status = ReadStatus(env);
+  const Condition* synced = status.Find(kSecretsSynced);
+  ASSERT_TRUE(synced);
+  EXPECT_EQ(synced->status, "True");
+  // The answer changes (a key removed, one changed): the Secret follows, the pods roll.
+  state_.secrets_["team/pr-1"].data = Data("OTHER", "djI=");
+  Plan p = Run(env);
+  const kube::Object* s = Find(p, "secrets", "catalyst-secrets");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->Str({"data", "OTHER"}), "djI=");
+  EXPECT_EQ(s->Find({"data", "API_KEY"}), nullptr);
+  const kube::Object* d = Find(p, "deployments", "web");
+  ASSERT_TRUE(d);
+  EXPECT_NE(d->Str({"spec", "template", "metadata", "annotations", "catalyst.dev/secrets-hash"}),
+            hash);
+}
+
+TEST_F(TeamSecretsTest, AFailedFetchKeepsTheSecretAndReadyButSaysSo) {
+  kube::Object env = ReadyWith(Data("API_KEY", "djE="));
+  auto& t = state_.secrets_["team/pr-1"];
+  t.synced = false;
+  t.reason = "WebAppUnreachable";
+  t.message = "GET http://web/api/internal/secrets/env-1: connection refused";
+  Plan p = Run(env);
+  EXPECT_EQ(Find(p, "secrets", "catalyst-secrets"), nullptr);
+  EXPECT_EQ(Find(p, "deployments", "web"), nullptr);
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kReady);
+  EXPECT_FALSE(p.event) << "no phase change";
+  env = WithStatus(env, p);
+  const Status status = ReadStatus(env);
+  const Condition* synced = status.Find(kSecretsSynced);
+  ASSERT_TRUE(synced);
+  EXPECT_EQ(synced->status, "False");
+  EXPECT_EQ(synced->reason, "WebAppUnreachable");
+  EXPECT_EQ(ReadStatus(env).Find(kReady)->status, "True");
+}
+
+TEST_F(TeamSecretsTest, AfterARestartTheCachedSecretIsKeptUntilTheWebAppAnswers) {
+  kube::Object env = ReadyWith(Data("API_KEY", "djE="));
+  state_.secrets_.clear();  // the operator restarted: nothing heard yet
+  Plan p = Run(env);
+  EXPECT_TRUE(p.actions.empty()) << absl::StrJoin(Names(p), ", ");
+  EXPECT_FALSE(p.status_patch);
+}
+
+TEST_F(TeamSecretsTest, WithoutTheAnnotationTheSecretIsPrunedAndNotRead) {
+  kube::Object env = ReadyWith(Data("API_KEY", "djE="));
+  std::string json = env.Serialize();
+  json.replace(json.find(R"("catalyst.dev/environment-id":"env-1")"),
+               strlen(R"("catalyst.dev/environment-id":"env-1")"), R"("other":"x")");
+  Plan p = Run(*kube::Object::Parse(json));
+  bool deleted = false;
+  for (const auto& a : p.actions)
+    deleted |= a.type == Action::Type::kDelete && a.name == "catalyst-secrets";
+  EXPECT_TRUE(deleted);
+  const kube::Object* d = Find(p, "deployments", "web");
+  ASSERT_TRUE(d);
+  EXPECT_THAT(d->Serialize(), testing::Not(testing::HasSubstr("envFrom")));
 }
 
 }  // namespace

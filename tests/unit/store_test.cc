@@ -32,6 +32,40 @@ TEST(StoreTest, UpsertRemoveGetShareTheObject) {
   EXPECT_FALSE(s.Remove("ns/a"));
 }
 
+// A write's response written through (Informer::WriteThrough) stays until the
+// watch or a relist brings the same version or a newer one.
+TEST(StoreTest, AnOlderVersionNeverReplacesANewerOne) {
+  Store s;
+  s.Upsert(Obj("ns", "a", "5"));
+  auto kept = s.Upsert(Obj("ns", "a", "3"));
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->ResourceVersion(), "5");
+  EXPECT_FALSE(kept->Superseded());
+  EXPECT_EQ(s.Get("ns/a")->ResourceVersion(), "5");
+  EXPECT_TRUE(s.Replace({Obj("ns", "a", "4")}).empty());
+  EXPECT_EQ(s.Get("ns/a")->ResourceVersion(), "5");
+  auto deltas = s.Replace({Obj("ns", "a", "6")});
+  ASSERT_EQ(deltas.size(), 1u);
+  EXPECT_EQ(deltas[0].now->ResourceVersion(), "6");
+  // Versions that are not numbers cannot be ordered: the incoming one wins.
+  s.Upsert(Obj("ns", "a", "x7"));
+  EXPECT_EQ(s.Get("ns/a")->ResourceVersion(), "x7");
+  s.Upsert(Obj("ns", "a", "2"));
+  EXPECT_EQ(s.Get("ns/a")->ResourceVersion(), "2");
+}
+
+// A write's answer that reaches the cache after the watch delivered the
+// object's deletion must not bring it back.
+TEST(StoreTest, AnAnswerOlderThanASeenDeletionIsNoNewObject) {
+  Store s;
+  s.Upsert(Obj("ns", "a", "5"));
+  s.Remove("ns/a", "9");
+  EXPECT_FALSE(s.Upsert(Obj("ns", "a", "7")));
+  EXPECT_FALSE(s.Get("ns/a"));
+  s.Upsert(Obj("ns", "a", "10"));  // created again
+  EXPECT_EQ(s.Get("ns/a")->ResourceVersion(), "10");
+}
+
 TEST(StoreTest, IndexesFollowChanges) {
   Store s;
   s.AddIndex("namespace", ByNamespace);

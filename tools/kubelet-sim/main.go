@@ -1,10 +1,11 @@
 // kubelet-sim stands in for a kubelet (and a kube-scheduler) on a control
 // plane that cannot run containers: it registers a Node, binds pending pods
-// to it, and reports pod status the way a v1.20 kubelet would, including
+// to it, and reports pod status the way a kubelet would, including
 // injectable failures (see README.md).
 //
-// It is built in GOPATH mode inside the Kubernetes 1.20.2 source tree and
-// uses only that tree's vendored client-go/api/apimachinery.
+// It is a Go module of its own (go.mod: client-go of the default Kubernetes
+// lane, from the module proxy) and imports nothing but client-go, api,
+// apimachinery and klog.
 package main
 
 import (

@@ -22,7 +22,7 @@ import (
 )
 
 const (
-	kubeletVersion = "v1.20.2"
+	kubeletVersion = "v1.37.2"
 	nodeIP         = "127.0.0.1"
 	leaseNamespace = "kube-node-lease"
 	leaseDuration  = 40 // seconds, as the real kubelet's default

@@ -91,9 +91,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
-{{/* policy/v1 PodDisruptionBudget from Kubernetes 1.21; policy/v1beta1 on 1.20. */}}
-{{- define "kube-operator.pdbApiVersion" -}}
-{{- if semverCompare ">=1.21-0" .Capabilities.KubeVersion.Version }}policy/v1{{ else }}policy/v1beta1{{ end }}
+{{/* The Catalyst web app's URL: webApp.url, else the Catalyst chart's Service. */}}
+{{- define "kube-operator.webUrl" -}}
+{{- .Values.webApp.url | default (printf "http://%s-web.%s.svc.cluster.local:3000" .Release.Name .Release.Namespace) }}
 {{- end }}
 
 {{/* Name of the metrics port: https-metrics when secure, http-metrics when not. */}}

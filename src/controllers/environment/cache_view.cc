@@ -11,7 +11,7 @@ void CacheView::Add(const kube::Resource& r, informer::Informer* inf, bool owned
   informers_.emplace_back(&r, inf);
 }
 
-const informer::Informer* CacheView::Find(const kube::Resource& res) const {
+informer::Informer* CacheView::Find(const kube::Resource& res) const {
   // The constant itself first, then an equal resource (tests and callers
   // holding a copy); plurals are compared before groups.
   for (const auto& [r, inf] : informers_)
@@ -44,6 +44,18 @@ std::vector<kube::Object> CacheView::Owned(const kube::Resource& res, absl::stri
 std::shared_ptr<const kube::CacheMark> CacheView::AddMark(const kube::Resource& res) const {
   const informer::Informer* inf = Find(res);
   return inf ? inf->store().AddMark() : nullptr;
+}
+
+std::optional<TeamSecrets> CacheView::Secrets(const std::string& key) const {
+  return secrets_ ? secrets_->Get(key) : std::nullopt;
+}
+
+std::shared_ptr<const kube::CacheMark> CacheView::SecretsAddMark() const {
+  return secrets_ ? secrets_->AddMark() : nullptr;
+}
+
+void CacheView::Written(const kube::Resource& res, const kube::Object& answer) {
+  if (informer::Informer* inf = Find(res)) inf->WriteThrough(answer);
 }
 
 }  // namespace controllers

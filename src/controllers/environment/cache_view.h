@@ -10,11 +10,12 @@
 #include <vector>
 
 #include "controllers/environment/cluster_state.h"
+#include "controllers/environment/secrets_sync.h"
 #include "informer/informer.h"
 
 namespace controllers {
 
-class CacheView final : public ClusterState {
+class CacheView final : public ClusterState, public CacheWriter {
  public:
   // The index Owned() reads; Add(..., owned = true) puts it on the store.
   static constexpr char kUidIndex[] = "environment-uid";
@@ -26,10 +27,16 @@ class CacheView final : public ClusterState {
                                   absl::string_view name) const override;
   std::vector<kube::Object> Owned(const kube::Resource& r, absl::string_view uid) const override;
   std::shared_ptr<const kube::CacheMark> AddMark(const kube::Resource& r) const override;
+  void Written(const kube::Resource& r, const kube::Object& answer) override;
+  std::optional<TeamSecrets> Secrets(const std::string& key) const override;
+  std::shared_ptr<const kube::CacheMark> SecretsAddMark() const override;
+  // Where Secrets() reads; before the workers start. Null: none.
+  void SetSecrets(const SecretsSync* secrets) { secrets_ = secrets; }
 
  private:
-  const informer::Informer* Find(const kube::Resource& r) const;
+  informer::Informer* Find(const kube::Resource& r) const;
   std::vector<std::pair<const kube::Resource*, informer::Informer*>> informers_;
+  const SecretsSync* secrets_ = nullptr;
 };
 
 }  // namespace controllers

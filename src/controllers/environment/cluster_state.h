@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "controllers/environment/team_secrets.h"
 #include "kube/object.h"
 #include "kube/resource.h"
 
@@ -35,6 +36,23 @@ class ClusterState {
   virtual std::shared_ptr<const kube::CacheMark> AddMark(const kube::Resource&) const {
     return nullptr;
   }
+  // What the web app last said of the secrets of Environment key
+  // ("<namespace>/<name>"; secrets_sync.h), and the mark set when an outcome
+  // appears for a key that had none. None by default: no web app.
+  virtual std::optional<TeamSecrets> Secrets(const std::string& /*key*/) const {
+    return std::nullopt;
+  }
+  virtual std::shared_ptr<const kube::CacheMark> SecretsAddMark() const { return nullptr; }
+};
+
+// Where the reconciler hands what the API server answered to its writes: the
+// caches (informer::Informer::WriteThrough), so that the next pass sees the
+// operator's own writes even while a watch lags or is broken, and does not
+// write them again. Thread-safe.
+class CacheWriter {
+ public:
+  virtual ~CacheWriter() = default;
+  virtual void Written(const kube::Resource& r, const kube::Object& answer) = 0;
 };
 
 }  // namespace controllers

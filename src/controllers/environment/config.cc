@@ -1,9 +1,11 @@
 #include "controllers/environment/config.h"
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -34,6 +36,14 @@ void RegisterFlags(util::FlagSet& flags, OperatorConfig* cfg) {
   flags.String("workspace-storage", &cfg->workspace_storage, "workspace volume size");
   flags.String("storage-class", &cfg->storage_class,
                "storageClassName of volumes (empty: default)");
+  // The name the Catalyst chart and upstream's operator give it, below the flag and
+  // KUBE_OPERATOR_WEB_URL.
+  if (const char* url = std::getenv("CATALYST_WEB_URL"); url && cfg->web_url.empty())
+    cfg->web_url = url;
+  flags.String("web-url", &cfg->web_url,
+               "the Catalyst web app (git tokens, secrets); env CATALYST_WEB_URL too");
+  flags.String("web-namespace", &cfg->web_namespace,
+               "namespace of the web app (egress rule); empty: from --web-url's host");
   flags.Bool("registry-credentials", &cfg->registry_credentials,
              "copy each Project namespace's registry-credentials Secret to its environments "
              "(needs RBAC on Secrets)");
@@ -50,6 +60,9 @@ absl::Status ValidateConfig(const OperatorConfig& cfg) {
     if (*v <= 0) problems.push_back(absl::StrCat(field, " must be positive, got \"", q, "\""));
     return *v;
   };
+  if (!cfg.web_url.empty() && !absl::StartsWith(cfg.web_url, "http://") &&
+      !absl::StartsWith(cfg.web_url, "https://"))
+    problems.push_back(absl::StrCat("web_url \"", cfg.web_url, "\" is not an http(s) URL"));
   double quota_cpu = quantity("quota_cpu", cfg.quota_cpu);
   double quota_memory = quantity("quota_memory", cfg.quota_memory);
   double quota_storage = quantity("quota_storage", cfg.quota_storage);

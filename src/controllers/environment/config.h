@@ -63,6 +63,16 @@ struct OperatorConfig {
   bool registry_credentials = true;
   // Server-side apply field manager.
   std::string field_manager = "kube-operator";
+
+  // The Catalyst web app (docs/contract.md, "Private repositories and the
+  // team's secrets"): git-clone asks it for the Project's GitHub App token,
+  // the operator for each Environment's secrets. Empty: neither (clones are
+  // anonymous, no secrets). Its namespace and port get an egress rule from the
+  // pods that clone.
+  std::string web_url;
+  // The web app's namespace, for that egress rule; empty: the second label of
+  // the web URL's host when it is a Service name (<svc>.<ns>.svc...).
+  std::string web_namespace;
 };
 
 // Registers the flags (and Helm values, deploy/) that fill cfg.

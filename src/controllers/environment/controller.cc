@@ -95,7 +95,17 @@ EnvironmentController::EnvironmentController(kube::Client* client, ControllerOpt
       inf->AddHandler(owner);
   reconciler_ = std::make_unique<EnvironmentReconciler>(client_, &environments_->store(), &view_,
                                                         options_.config, &clock_,
-                                                        options_.reconcile_observer);
+                                                        options_.reconcile_observer, &view_);
+  if (options_.web_app && !options_.config.web_url.empty()) {
+    secrets_ =
+        std::make_unique<SecretsSync>(&environments_->store(),
+                                      SecretsSyncOptions{.web_url = options_.config.web_url,
+                                                         .web = options_.web_app,
+                                                         .refresh = options_.secrets_refresh,
+                                                         .observer = options_.secrets_observer},
+                                      &clock_, [this](const std::string& key) { queue_.Add(key); });
+    view_.SetSecrets(secrets_.get());
+  }
 }
 
 EnvironmentController::~EnvironmentController() { Stop(absl::Seconds(10)); }
@@ -142,6 +152,7 @@ void EnvironmentController::StartWorkers() {
       [this](const std::string& key) { return reconciler_->Reconcile(key); },
       options_.worker_observer);
   workers_->Start();
+  if (secrets_) secrets_->Start();
   resync_ = std::thread([this] { ResyncLoop(); });
 }
 
@@ -166,6 +177,7 @@ std::map<std::string, int> EnvironmentController::CountByPhase() const {
 bool EnvironmentController::Stop(absl::Duration grace) {
   stop_.Cancel();
   if (resync_.joinable()) resync_.join();
+  if (secrets_) secrets_->Stop();
   bool clean = true;
   if (workers_) clean = workers_->Stop(grace);
   queue_.ShutDown();

@@ -15,6 +15,7 @@
 #include "controllers/environment/cluster_state.h"
 #include "controllers/environment/config.h"
 #include "controllers/environment/reconciler.h"
+#include "controllers/environment/secrets_sync.h"
 #include "informer/informer.h"
 #include "kube/client.h"
 #include "workqueue/work_queue.h"
@@ -29,6 +30,11 @@ struct ControllerOptions {
   workqueue::QueueMetrics* queue_metrics = nullptr;
   workqueue::WorkerPoolObserver* worker_observer = nullptr;
   ReconcileObserver* reconcile_observer = nullptr;
+  // The Catalyst web app (config.web_url), with the operator's token: the
+  // team's secrets are fetched through it (secrets_sync.h). Null: not fetched.
+  kube::Transport* web_app = nullptr;
+  absl::Duration secrets_refresh = absl::Minutes(5);
+  SecretsObserver* secrets_observer = nullptr;
 };
 
 class EnvironmentController {
@@ -68,6 +74,7 @@ class EnvironmentController {
   CacheView view_;
   std::vector<std::unique_ptr<informer::EventHandler>> handlers_;
   std::unique_ptr<EnvironmentReconciler> reconciler_;
+  std::unique_ptr<SecretsSync> secrets_;
   std::unique_ptr<workqueue::WorkerPool> workers_;
   util::Cancellation stop_;
   std::thread resync_;

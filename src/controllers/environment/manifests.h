@@ -21,6 +21,7 @@
 #include "absl/strings/string_view.h"
 #include "controllers/environment/config.h"
 #include "controllers/environment/resolve.h"
+#include "controllers/environment/team_secrets.h"
 #include "kube/object.h"
 #include "kube/resource.h"
 
@@ -39,6 +40,8 @@ kube::Object BuildRegistrySecret(const Desired& d, const kube::Object& source);
 // The postgres-credentials Secret holding password (created once, never
 // applied over: see the planner).
 kube::Object BuildDbSecret(const Desired& d, absl::string_view password);
+// Secret catalyst-secrets: the team's secrets from the web app (d.team_secrets).
+kube::Object BuildTeamSecret(const Desired& d);
 // 4 and 6: a PersistentVolumeClaim (service data, the workspace, config volumes).
 kube::Object BuildClaim(const Desired& d, const ClaimObject& c, const OperatorConfig& cfg);
 // 4 and 6: a workload's Deployment (one replica, Recreate) and its Service.

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "controllers/environment/manifests.h"
 #include "controllers/environment/manifests_common.h"
@@ -55,6 +56,21 @@ int GitPort(absl::string_view url) {
   return port;
 }
 
+// The web app's namespace (the flag, else the second label of a Service
+// host <svc>.<ns>[.svc...]) and port, for git-clone's egress rule to it; an
+// empty namespace when neither tells.
+std::pair<std::string, int> WebEndpoint(const OperatorConfig& cfg) {
+  const int port = GitPort(cfg.web_url);
+  if (!cfg.web_namespace.empty()) return {cfg.web_namespace, port};
+  absl::string_view host = cfg.web_url;
+  if (size_t s = host.find("://"); s != absl::string_view::npos) host.remove_prefix(s + 3);
+  host = host.substr(0, host.find_first_of(":/"));
+  std::vector<absl::string_view> labels = absl::StrSplit(host, '.');
+  if (labels.size() >= 2 && (labels.size() == 2 || labels[2] == "svc"))
+    return {std::string(labels[1]), port};
+  return {"", port};
+}
+
 J Policy(const Desired& d, absl::string_view name, J spec) {
   return Manifest("networking.k8s.io/v1", "NetworkPolicy", Metadata(d, name), std::move(spec));
 }
@@ -67,8 +83,12 @@ J Policy(const Desired& d, absl::string_view name, J spec) {
 // annotation has it).
 kube::Object BuildNamespace(const Desired& d) {
   J labels = Labels(d, "");
-  if (!d.env.team.empty()) labels.Set(kTeamLabel, d.env.team);
-  if (!d.env.project.empty()) labels.Set(kProjectLabel, d.env.project);
+  // The web app's git-token check reads the Project from these two: where the
+  // operator found it wins over the Environment's own labels.
+  const std::string& team = d.project_namespace.empty() ? d.env.team : d.project_namespace;
+  const std::string& project = d.project_name.empty() ? d.env.project : d.project_name;
+  if (!team.empty()) labels.Set(kTeamLabel, team);
+  if (!project.empty()) labels.Set(kProjectLabel, project);
   if (!d.env.environment.empty()) labels.Set(kEnvironmentLabel, d.env.environment);
   if (!d.branch_label.empty()) labels.Set(kBranchLabel, d.branch_label);
   labels.Set(kNamespaceTypeLabel, "environment");
@@ -130,12 +150,22 @@ std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorC
                                           {"port", d.main.service_ports.front().target}})})}}));
   J web =
       J::Obj({{"podSelector", J::Obj({{"matchLabels", J::Obj({{kAppNameLabel, d.main.name}})}})}});
+  std::vector<J> egress;
   const int git = GitPort(d.repository_url);
-  if (git != 0 && git != 443) {
+  if (git != 0 && git != 443)
+    egress.push_back(J::Obj({{"ports", J::Arr({J::Obj({{"protocol", "TCP"}, {"port", git}})})}}));
+  // git-clone's git token comes from the web app (docs/contract.md, "Private repositories").
+  if (const auto [web_ns, web_port] = WebEndpoint(cfg);
+      !d.installation_id.empty() && !web_ns.empty() && web_port != 0)
+    egress.push_back(
+        J::Obj({{"to", J::Arr({NamespaceSelector(web_ns)})},
+                {"ports", J::Arr({J::Obj({{"protocol", "TCP"}, {"port", web_port}})})}}));
+  if (!egress.empty()) {
+    J rules = J::Arr({});
+    for (J& rule : egress) rules.Push(std::move(rule));
     web.Set("policyTypes", J::Arr({"Ingress", "Egress"}))
         .Set("ingress", std::move(from_ingress))
-        .Set("egress",
-             J::Arr({J::Obj({{"ports", J::Arr({J::Obj({{"protocol", "TCP"}, {"port", git}})})}})}));
+        .Set("egress", std::move(rules));
   } else {
     web.Set("policyTypes", J::Arr({"Ingress"})).Set("ingress", std::move(from_ingress));
   }
@@ -152,6 +182,17 @@ kube::Object BuildRegistrySecret(const Desired& d, const kube::Object& source) {
   if (const auto* data = source.Find({"data"}); data && data->IsObject())
     secret.Set("data", kube::Object::Copy(*data));
   return secret.ToObject();
+}
+
+kube::Object BuildTeamSecret(const Desired& d) {
+  J data = J::Obj({});
+  for (const auto& [k, v] : *d.team_secrets) data.Set(k, v);
+  return J::Obj({{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"metadata", Metadata(d, kTeamSecretName)},
+                 {"type", "Opaque"},
+                 {"data", std::move(data)}})
+      .ToObject();
 }
 
 kube::Object BuildDbSecret(const Desired& d, absl::string_view password) {

@@ -97,20 +97,39 @@ kube::Object BuildDeployment(const Desired& d, const Workload& w) {
   for (const Container& c : w.init_containers) init.Push(RenderContainer(c));
   J pod = J::Obj({{"automountServiceAccountToken", false}, {"enableServiceLinks", false}});
   if (!w.init_containers.empty()) pod.Set("initContainers", std::move(init));
-  pod.Set("containers", J::Arr({RenderContainer(w.container)}));
+  // The team's secrets (docs/contract.md): the main container only; optional,
+  // so a Secret pruned before the pod rolls does not stop it starting.
+  const bool secrets = &w == &d.main && !d.team_secrets_hash.empty();
+  J main = RenderContainer(w.container);
+  if (secrets)
+    main.Set(
+        "envFrom",
+        J::Arr({J::Obj({{"secretRef", J::Obj({{"name", kTeamSecretName}, {"optional", true}})}})}));
+  pod.Set("containers", J::Arr({std::move(main)}));
   if (!w.volumes.empty()) {
     J volumes = J::Arr({});
     for (const PodVolume& v : w.volumes)
-      volumes.Push(v.claim.empty()
-                       ? J::Obj({{"name", v.name}, {"emptyDir", J::Obj({})}})
-                       : J::Obj({{"name", v.name},
-                                 {"persistentVolumeClaim", J::Obj({{"claimName", v.claim}})}}));
+      if (v.service_account_token)
+        volumes.Push(J::Obj(
+            {{"name", v.name},
+             {"projected",
+              J::Obj({{"sources", J::Arr({J::Obj({{"serviceAccountToken",
+                                                   J::Obj({{"expirationSeconds", kGitTokenSeconds},
+                                                           {"path", "token"}})}})})}})}}));
+      else
+        volumes.Push(v.claim.empty()
+                         ? J::Obj({{"name", v.name}, {"emptyDir", J::Obj({})}})
+                         : J::Obj({{"name", v.name},
+                                   {"persistentVolumeClaim", J::Obj({{"claimName", v.claim}})}}));
     pod.Set("volumes", std::move(volumes));
   }
   if (d.pull_secret) pod.Set("imagePullSecrets", J::Arr({J::Obj({{"name", kRegistrySecretName}})}));
-  J tmpl = J::Obj(
-      {{"metadata", J::Obj({{"labels", Labels(d, w.name)}, {"annotations", Annotations(d)}})},
-       {"spec", std::move(pod)}});
+  J annotations = Annotations(d);
+  if (secrets) annotations.Set(kTeamSecretHashAnnotation, d.team_secrets_hash);
+  J tmpl =
+      J::Obj({{"metadata",
+               J::Obj({{"labels", Labels(d, w.name)}, {"annotations", std::move(annotations)}})},
+              {"spec", std::move(pod)}});
   return Manifest(
              "apps/v1", "Deployment", Metadata(d, w.name, w.name),
              J::Obj({{"replicas", 1},
@@ -163,6 +182,7 @@ std::vector<Built> BuildAll(const Desired& d, const OperatorConfig& cfg,
   out.push_back({&r::kResourceQuotas, BuildResourceQuota(d)});
   for (kube::Object& np : BuildNetworkPolicies(d, cfg)) out.push_back({&r::kNetworkPolicies, np});
   if (registry_source) out.push_back({&r::kSecrets, BuildRegistrySecret(d, registry_source)});
+  if (d.team_secrets) out.push_back({&r::kSecrets, BuildTeamSecret(d)});
   for (const ClaimObject& c : d.claims)
     out.push_back({&r::kPersistentVolumeClaims, BuildClaim(d, c, cfg)});
   for (const Workload& w : d.services) {

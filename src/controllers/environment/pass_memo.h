@@ -79,6 +79,16 @@ class RecordingState final : public ClusterState {
     return out;
   }
   Mark AddMark(const kube::Resource& r) const override { return inner_.AddMark(r); }
+  std::optional<TeamSecrets> Secrets(const std::string& key) const override {
+    Mark added = inner_.SecretsAddMark();
+    std::optional<TeamSecrets> t = inner_.Secrets(key);
+    if (t)
+      Record(t->mark);
+    else if (added)
+      Record(std::move(added));
+    return t;
+  }
+  Mark SecretsAddMark() const override { return inner_.SecretsAddMark(); }
 
   // Every read found its object and was recorded.
   bool complete() const { return complete_; }

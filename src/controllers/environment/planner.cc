@@ -76,6 +76,7 @@ class Planner {
                 absl::string_view waiting_msg, const std::string& ns, const std::string& url);
   // namespace_cached: the cache holds the Environment's namespace.
   Plan Provision(const Desired& d, const kube::Object& registry, bool namespace_cached);
+  void TeamSecrets(Desired& d);
 
   const PlanInput& in_;
   const kube::Object& env_;
@@ -83,9 +84,20 @@ class Planner {
   const bool new_generation_;  // the spec changed since the status was written
   StatusBuilder sb_;
   Plan plan_;
+  // SecretsSynced, set last (after Ready) by Finish: {ok, reason, message}, or keep.
+  struct SecretsCondition {
+    bool keep = false;
+    bool ok = false;
+    std::string reason, message;
+  };
+  std::optional<SecretsCondition> secrets_condition_;
 };
 
 Plan Planner::Finish(Phase phase, std::string ns, std::string url) {
+  if (const auto& c = secrets_condition_; c && c->keep)
+    sb_.Keep(kSecretsSynced);
+  else if (c)
+    sb_.Set(kSecretsSynced, c->ok, c->reason, c->message);
   Status& s = sb_.out();
   s.phase = phase;
   s.ns = std::move(ns);
@@ -185,6 +197,8 @@ void Planner::Prune(const Desired& d, const std::vector<Built>& desired) {
     keep.insert(absl::StrCat(b.resource->plural, "/", b.object.Namespace(), "/", b.object.Name()));
   if (d.db_credentials)
     keep.insert(absl::StrCat(r::kSecrets.plural, "/", d.ns, "/", kDbSecretName));
+  if (!d.team_secrets_hash.empty())  // applied, or kept as cached
+    keep.insert(absl::StrCat(r::kSecrets.plural, "/", d.ns, "/", kTeamSecretName));
   for (const kube::Object& ns : in_.state.Owned(r::kNamespaces, d.env.uid))
     if (ns.Name() != d.ns && !ns.Deleting())
       plan_.actions.push_back({Action::Type::kDelete, r::kNamespaces, "", std::string(ns.Name())});
@@ -252,6 +266,37 @@ Plan Planner::NotReady(absl::string_view cond, absl::string_view app, Phase phas
     sb_.Set(kWebReady, false, "WaitingForPostgres", "web starts once postgres is ready");
   sb_.Set(kReady, false, reason, message);
   return Finish(out_phase, ns, url);
+}
+
+// docs/contract.md, "The team's secrets": for an Environment the web app gave
+// an id, Secret catalyst-secrets holds what the web app last answered (a
+// failed fetch keeps the last good data, and so does a restart until the
+// first answer: the cached Secret stays as it is); the web container reads it
+// and its pod template carries a hash of it. SecretsSynced says how the last
+// fetch went; it never holds Ready back.
+void Planner::TeamSecrets(Desired& d) {
+  const absl::string_view id = env_.Annotation(kEnvironmentIdAnnotation);
+  if (id.empty()) return;  // none: a Secret made earlier is pruned
+  std::optional<controllers::TeamSecrets> t = in_.state.Secrets(env_.Key());
+  if (t && t->environment_id != id) t.reset();
+  secrets_condition_ = t ? SecretsCondition{false, t->synced, t->reason, t->message}
+                         : SecretsCondition{.keep = true};
+  std::vector<std::pair<std::string, std::string>> data;
+  if (t && t->data) {
+    data = *t->data;
+    d.team_secrets = data;
+  } else if (auto cached = in_.state.Get(r::kSecrets, d.ns, kTeamSecretName);
+             cached && cached->Label(kEnvironmentUidLabel) == d.env.uid) {
+    if (const auto* m = cached->Find({"data"}); m && m->IsObject())
+      for (const auto& kv : m->GetObject())
+        data.emplace_back(kube::StrOf(&kv.name), kube::StrOf(&kv.value));
+    std::sort(data.begin(), data.end());
+  } else {
+    return;  // nothing heard, nothing kept: no Secret to read yet
+  }
+  std::string all;
+  for (const auto& [k, v] : data) absl::StrAppend(&all, k, "=", v, "\n");
+  d.team_secrets_hash = HexSha256(all, 16);
 }
 
 // PRODUCT.md "Reconciliation" 1-8, from the namespace on.
@@ -377,6 +422,7 @@ Plan Planner::Run() {
     return Finish(Phase::kPending, ns, "");
   }
   if (!desired.ok()) return Failed("InvalidSpec", desired.status().message());
+  TeamSecrets(*desired);
 
   // 1. Namespace — unless one of that name is going away or belongs to someone else.
   const std::optional<kube::Object> existing = in_.state.Get(r::kNamespaces, "", ns);

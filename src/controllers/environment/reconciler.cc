@@ -47,14 +47,23 @@ std::string RandomPassword() {
 EnvironmentReconciler::EnvironmentReconciler(kube::Client* client,
                                              const informer::Store* environments,
                                              const ClusterState* state, OperatorConfig config,
-                                             const util::Clock* clock, ReconcileObserver* observer)
+                                             const util::Clock* clock, ReconcileObserver* observer,
+                                             CacheWriter* written)
     : client_(client),
       environments_(environments),
       state_(state),
       config_(std::move(config)),
       clock_(clock),
       observer_(observer),
+      written_(written),
       events_(client, "kube-operator", clock) {}
+
+EnvironmentReconciler::Outcome EnvironmentReconciler::Wrote(const kube::Resource& r,
+                                                            absl::StatusOr<kube::Object> answer) {
+  if (!answer.ok()) return {Outcome::Kind::kError, answer.status()};
+  if (written_) written_->Written(r, *answer);
+  return {};
+}
 
 EnvironmentReconciler::Outcome EnvironmentReconciler::Execute(const Action& a,
                                                               const kube::Object& env) {
@@ -64,11 +73,10 @@ EnvironmentReconciler::Outcome EnvironmentReconciler::Execute(const Action& a,
   };
   switch (a.type) {
     case Action::Type::kApply:
-      return done_or_error(client_
-                               ->Patch(a.resource, a.ns, a.name, kube::PatchType::kApply,
-                                       a.body.Serialize(),
-                                       {.field_manager = config_.field_manager, .force = true})
-                               .status());
+      return Wrote(
+          a.resource,
+          client_->Patch(a.resource, a.ns, a.name, kube::PatchType::kApply, a.body.Serialize(),
+                         {.field_manager = config_.field_manager, .force = true}));
     case Action::Type::kDelete: {
       absl::Status s =
           client_->Delete(a.resource, a.ns, a.name, {.propagation_policy = "Background"});
@@ -77,16 +85,17 @@ EnvironmentReconciler::Outcome EnvironmentReconciler::Execute(const Action& a,
     case Action::Type::kDeleteIfOwned:
       return DeleteIfOwned(a);
     case Action::Type::kCreate: {
-      absl::Status s = client_->Create(a.resource, a.ns, a.body.Serialize()).status();
-      return done_or_error(kube::apierrors::IsAlreadyExists(s) ? absl::OkStatus() : s);
+      auto created = client_->Create(a.resource, a.ns, a.body.Serialize());
+      if (kube::apierrors::IsAlreadyExists(created.status())) return {};
+      return Wrote(a.resource, std::move(created));
     }
     case Action::Type::kAddFinalizer:
     case Action::Type::kRemoveFinalizer: {
-      absl::Status s = client_
-                           ->Patch(a.resource, a.ns, a.name, kube::PatchType::kMerge,
-                                   FinalizerPatch(env, a.type == Action::Type::kAddFinalizer))
-                           .status();
-      return kube::apierrors::IsNotFound(s) ? NotFoundOutcome(env, s) : done_or_error(s);
+      auto patched = client_->Patch(a.resource, a.ns, a.name, kube::PatchType::kMerge,
+                                    FinalizerPatch(env, a.type == Action::Type::kAddFinalizer));
+      if (kube::apierrors::IsNotFound(patched.status()))
+        return NotFoundOutcome(env, patched.status());
+      return Wrote(a.resource, std::move(patched));
     }
   }
   return {};
@@ -251,6 +260,8 @@ workqueue::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& k
         return Orphaned(key, *env, recording.TakeReads(), o.status);
     } else if (!s.ok()) {
       return {.status = s.status()};
+    } else if (written_) {
+      written_->Written(v1alpha1::kEnvironments, *s);
     }
   }
   if (plan.event) PhaseChanged(key, *env, plan);

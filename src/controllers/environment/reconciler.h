@@ -33,7 +33,7 @@ class EnvironmentReconciler {
  public:
   EnvironmentReconciler(kube::Client* client, const informer::Store* environments,
                         const ClusterState* state, OperatorConfig config, const util::Clock* clock,
-                        ReconcileObserver* observer = nullptr);
+                        ReconcileObserver* observer = nullptr, CacheWriter* written = nullptr);
 
   // key: "<namespace>/<name>" of an Environment. An Environment whose last
   // pass settled (pass_memo.h) and whose inputs are unchanged since is not
@@ -55,6 +55,8 @@ class EnvironmentReconciler {
     absl::Status status;
   };
   Outcome Execute(const struct Action& action, const kube::Object& env);
+  // The API server's answer to a write: into the caches (write once), and done.
+  Outcome Wrote(const kube::Resource& r, absl::StatusOr<kube::Object> answer);
   Outcome DeleteIfOwned(const struct Action& action);
   Outcome NotFoundOutcome(const kube::Object& env, absl::Status not_found);
   workqueue::ReconcileResult Orphaned(const std::string& key, const kube::Object& env,
@@ -73,6 +75,7 @@ class EnvironmentReconciler {
   const OperatorConfig config_;
   const util::Clock* const clock_;
   ReconcileObserver* const observer_;
+  CacheWriter* const written_;
   const kube::EventRecorder events_;
   PassMemo memo_;
   std::atomic<int64_t> skipped_{0};

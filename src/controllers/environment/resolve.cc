@@ -127,6 +127,7 @@ class Resolver {
   std::vector<Container> InitContainers(const Container& main, const kube::Object& clone_mount,
                                         const std::string& clone_dir);
   void ResolveVolumes(const Container& main);
+  void Credentials(Container& clone);
   void CheckQuota();
   std::string Origin(absl::string_view field) const;
 
@@ -264,6 +265,21 @@ void Resolver::ResolveServices() {
   }
 }
 
+// docs/contract.md, "Private repositories": git-clone asks the web app for the
+// Project's installation token with a short-lived ServiceAccount token of the
+// environment namespace, projected into git-clone alone (the app never holds one).
+// Without --web-url there is no one to ask: the clone is anonymous, as before.
+void Resolver::Credentials(Container& clone) {
+  clone.env = {Env("CATALYST_WEB_URL", cfg_.web_url),
+               Env("CATALYST_INSTALLATION_ID", d_.installation_id),
+               Env("CATALYST_TOKEN_FILE", absl::StrCat(kGitTokenDir, "/token")),
+               Env("CATALYST_GIT_CREDENTIAL", kGitCredentialScript)};
+  clone.volume_mounts.push_back(
+      Json(absl::StrCat(R"({"name":")", kGitTokenVolume, R"(","mountPath":")", kGitTokenDir,
+                        R"(","readOnly":true})")));
+  d_.main.volumes.push_back({kGitTokenVolume, "", true});
+}
+
 std::vector<Container> Resolver::InitContainers(const Container& main,
                                                 const kube::Object& clone_mount,
                                                 const std::string& clone_dir) {
@@ -281,6 +297,7 @@ std::vector<Container> Resolver::InitContainers(const Container& main,
     clone.command = {"sh",      "-c",          kGitCloneScript, "git-clone", d_.repository_url,
                      d_.branch, d_.commit_sha, clone_dir};
     clone.volume_mounts = {clone_mount};
+    if (!d_.installation_id.empty() && !cfg_.web_url.empty()) Credentials(clone);
     init.push_back(complete(std::move(clone)));
   }
   if (config_.init_containers && d_.mode != DeploymentMode::kProduction) {
@@ -466,6 +483,11 @@ absl::StatusOr<Desired> Resolver::Run() {
   d_.mode = in_.env.Mode();
   d_.ns = in_.ns;
   d_.pull_secret = in_.registry_credentials;
+  if (in_.project) {
+    d_.project_namespace = in_.project->namespace_;
+    d_.project_name = in_.project->name;
+    d_.installation_id = in_.project->github_installation_id;
+  }
   config_ = MergedConfig();
   ResolveSource();
   d_.branch_label = SanitizeLabelValue(d_.branch);

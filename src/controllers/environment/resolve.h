@@ -19,6 +19,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -32,7 +33,9 @@ namespace controllers {
 // A volume of a pod: a claim of the Environment's, or an emptyDir.
 struct PodVolume {
   std::string name;
-  std::string claim;  // empty: emptyDir
+  std::string claim;  // empty: emptyDir (or the token below)
+  // A projected ServiceAccount token (git-clone's, for the web app's git token).
+  bool service_account_token = false;
 };
 
 // A PersistentVolumeClaim in the target namespace.
@@ -80,6 +83,19 @@ struct Desired {
   // postgres-credentials, referenced by postgres and by the web pod.
   bool db_credentials = false;
   std::string branch_label;  // catalyst.dev/branch on the namespace; empty: none
+  // The Project's namespace and name (empty: no Project): the namespace's team
+  // and project labels, which the web app's git-token check reads.
+  std::string project_namespace, project_name;
+  // The Project's GitHub App installation: git-clone fetches its token from
+  // the web app (empty: an anonymous clone).
+  std::string installation_id;
+  // docs/contract.md, "The team's secrets" (filled by the planner from what
+  // the web app said, not by Resolve): Secret catalyst-secrets' data to apply,
+  // KEY -> base64; absent: none to apply (a cached one may still be kept).
+  std::optional<std::vector<std::pair<std::string, std::string>>> team_secrets;
+  // The main container reads catalyst-secrets (envFrom), and the pod template
+  // carries this hash of its data (a change rolls the pods). Empty: neither.
+  std::string team_secrets_hash;
 };
 
 struct ResolveInput {
@@ -94,5 +110,10 @@ absl::StatusOr<Desired> Resolve(const ResolveInput& in);
 
 // Object names the operator uses for the main workload.
 inline constexpr char kWorkspaceName[] = "workspace";  // the workspace-mode Deployment
+// git-clone's projected ServiceAccount token: its volume, where it is mounted
+// (in git-clone only) and how long it lives (the API server's minimum).
+inline constexpr char kGitTokenVolume[] = "git-token";
+inline constexpr char kGitTokenDir[] = "/var/run/secrets/catalyst/git";
+inline constexpr int64_t kGitTokenSeconds = 600;
 
 }  // namespace controllers

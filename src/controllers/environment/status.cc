@@ -76,6 +76,10 @@ void StatusBuilder::Set(absl::string_view type, bool ok, absl::string_view reaso
   out_.conditions.push_back(std::move(c));
 }
 
+void StatusBuilder::Keep(absl::string_view type) {
+  if (const Condition* old = current_.Find(type)) out_.conditions.push_back(*old);
+}
+
 void StatusBuilder::NotReadyAsLast() {
   const Condition last = out_.conditions.back();
   Set(kReady, false, last.reason, last.message);

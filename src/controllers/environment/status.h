@@ -21,6 +21,8 @@ inline constexpr char kNamespaceReady[] = "NamespaceReady";
 inline constexpr char kPostgresReady[] = "PostgresReady";
 inline constexpr char kWebReady[] = "WebReady";
 inline constexpr char kReady[] = "Ready";
+// Written after Ready, and not part of it: the team's secrets from the web app.
+inline constexpr char kSecretsSynced[] = "SecretsSynced";
 
 struct Condition {
   std::string type, status, reason, message, last_transition;
@@ -55,6 +57,8 @@ class StatusBuilder {
   void Set(absl::string_view type, bool ok, absl::string_view reason, absl::string_view message);
   // Ready=False with the reason and message of the condition set last.
   void NotReadyAsLast();
+  // The condition as it is now, if there is one (nothing new to say of it).
+  void Keep(absl::string_view type);
   Status& out() { return out_; }
 
  private:
