@@ -2,7 +2,8 @@
 # Checks the Helm chart deploy/kube-operator: its crds/ is identical to the repository's crds/,
 # its appVersion is meson.build's project version, `helm lint --strict`, `helm template` with the default values and with replicas=1 +
 # ServiceMonitor (and on Kubernetes 1.35, the oldest supported), with every optional object on and with plain metrics,
-# and the values schema rejects a bad value. The PrometheusRule's rules go through `promtool
+# the ValidatingAdmissionPolicies (the operator's on by default, the hierarchy-label one with the web app's identity),
+# the RBAC's Secret rule (rbac.secrets), and the values schema rejects a bad value. The PrometheusRule's rules go through `promtool
 # check rules` and `promtool test rules` (tests/promtool/), the Grafana dashboard must parse and
 # every PromQL expression in it must too (promtool, in a generated rule file). When the
 # local control plane answers, the rendered objects and the CRD also go through
@@ -76,9 +77,13 @@ default_ok() {
       'name: https-metrics' 'name: http-health' 'path: /healthz' 'path: /readyz' \
       'readOnlyRootFilesystem: true' 'resources: \["tokenreviews"\]' \
       'resources: \["subjectaccessreviews"\]' 'name: kube-operator-metrics-reader$' \
-      'nonResourceURLs: \["/metrics"\]' 'helm.sh/hook: test' 'name: kube-operator-test-metrics-reader' &&
+      'nonResourceURLs: \["/metrics"\]' 'helm.sh/hook: test' 'name: kube-operator-test-metrics-reader' \
+      '^kind: ValidatingAdmissionPolicy$' '^kind: ValidatingAdmissionPolicyBinding$' \
+      'name: kube-operator-operator-writes$' "system:serviceaccount:default:kube-operator'" \
+      'validationActions: \[Deny\]' 'failurePolicy: Fail' 'resources: \["secrets"\]' &&
     lacks "$TMP/default.yaml" '^kind: ServiceMonitor$' 'kind: CustomResourceDefinition' \
-      '^kind: PrometheusRule$' '^kind: NetworkPolicy$' 'grafana_dashboard' '--metrics-cert-dir'
+      '^kind: PrometheusRule$' '^kind: NetworkPolicy$' 'grafana_dashboard' '--metrics-cert-dir' \
+      'hierarchy-labels' '--metrics-token-audience' 'resources: \["environments/finalizers"\]'
 }
 check "helm template (defaults)" default_ok
 
@@ -112,6 +117,24 @@ plain_ok() {
     lacks "$TMP/plain.yaml" 'https-metrics' 'bearerTokenFile' 'kube-operator-test-metrics-reader'
 }
 check "helm template (metrics.secure=false)" plain_ok
+
+# The admission policies: the hierarchy-label one with the web app's identity (exempt with the
+# operator and system:masters), scoped by a namespaceSelector; none at all when both are off.
+# rbac.secrets=none: no Secret rule. metrics.tokenAudiences: the flag, comma-joined.
+POLICIES=(--set webApp.serviceAccount=catalyst/catalyst-web
+  --set 'admissionPolicies.hierarchyLabels.namespaceSelector.matchLabels.catalyst\.dev/managed=yes'
+  --set rbac.secrets=none --set 'metrics.tokenAudiences={kube-operator-metrics,prometheus}')
+policies_ok() {
+  render "$TMP/policies.yaml" "${POLICIES[@]}" &&
+    has "$TMP/policies.yaml" 'name: kube-operator-hierarchy-labels$' 'name: kube-operator-operator-writes$' \
+      "'system:serviceaccount:default:kube-operator','system:serviceaccount:catalyst:catalyst-web'" \
+      "g in \['system:masters'\]" 'catalyst.dev/managed: "yes"' \
+      '"--metrics-token-audience=kube-operator-metrics,prometheus"' &&
+    lacks "$TMP/policies.yaml" 'resources: \["secrets"\]' &&
+    render "$TMP/no-policies.yaml" --set admissionPolicies.operator.enabled=false &&
+    lacks "$TMP/no-policies.yaml" '^kind: ValidatingAdmissionPolicy'
+}
+check "helm template (admission policies, rbac.secrets=none, metrics.tokenAudiences)" policies_ok
 
 # The PrometheusRule: valid rules, and they fire (and stay quiet) as tests/promtool expects.
 rules_of() { # rendered.yaml out.yaml: the PrometheusRule's groups as a Prometheus rule file
@@ -183,6 +206,11 @@ schema_ok() {
   grep -q '/operator/logLevel' "$TMP/err" || { cat "$TMP/err"; return 1; }
 }
 check "values schema rejects logLevel=verbose" schema_ok
+schema_sa_ok() {
+  if render "$TMP/bad.yaml" --set webApp.serviceAccount=catalyst-web 2>"$TMP/err"; then echo "accepted"; return 1; fi
+  grep -q '/webApp/serviceAccount' "$TMP/err" || { cat "$TMP/err"; return 1; }
+}
+check "values schema rejects webApp.serviceAccount without a namespace" schema_sa_ok
 
 # --- server-side dry run against the local control plane, when it is up ------------------------
 if [[ $KCFG != none && -f $KCFG ]] && "$KUBECTL" --kubeconfig "$KCFG" --request-timeout=5s get --raw /version >"$TMP/version" 2>/dev/null; then
@@ -202,6 +230,13 @@ if [[ $KCFG != none && -f $KCFG ]] && "$KUBECTL" --kubeconfig "$KCFG" --request-
       --set grafanaDashboard.enabled=true && "${K[@]}" apply --dry-run=server -f "$TMP/extras.yaml"
   }
   check "helm template (networkPolicy, grafanaDashboard) | kubectl apply --dry-run=server" extras_ok
+  # Both admission policies and their bindings (CEL compiled by the server) and the Deployment
+  # with --metrics-token-audience.
+  policies_server_ok() {
+    render "$TMP/policies-server.yaml" --kube-version "$ver" --no-hooks "${POLICIES[@]}" &&
+      "${K[@]}" apply --dry-run=server -f "$TMP/policies-server.yaml"
+  }
+  check "helm template (admission policies) | kubectl apply --dry-run=server" policies_server_ok
   # The `helm test` hook; its Pod validated under the namespace's default ServiceAccount, which
   # exists (HelmE2E runs the real `helm test`).
   hook_ok() {

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "kube/json_builder.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 namespace kube {
 
@@ -27,7 +28,7 @@ void EventRecorder::Record(const Object& involved, absl::string_view type, absl:
                     {"resourceVersion", involved.ResourceVersion()}})},
            {"type", type},
            {"reason", reason},
-           {"message", message.substr(0, 1024)},
+           {"message", util::CutUtf8(message, kMaxMessage)},
            {"firstTimestamp", ts},
            {"lastTimestamp", ts},
            {"count", 1},

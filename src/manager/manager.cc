@@ -10,7 +10,9 @@
 #include <thread>
 #include <tuple>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "build_info.h"
 #include "controllers/environment/controller.h"
 #include "kube/cpprest_transport.h"
@@ -61,6 +63,26 @@ class SecretsFetchObserver final : public controllers::SecretsObserver {
 
  private:
   ops::Metrics* const m_;
+};
+
+// What /healthz knows of the workers: the pool's watchdog reports stuck
+// reconciles here; every figure goes on to the metrics.
+class WorkerHealth final : public workqueue::WorkerPoolObserver {
+ public:
+  explicit WorkerHealth(ops::Metrics* m) : m_(m) {}
+  void ReconcileDone(absl::string_view result, absl::Duration took) override {
+    m_->ReconcileDone(result, took);
+  }
+  void ActiveWorkers(int n) override { m_->ActiveWorkers(n); }
+  void StuckWorkers(int n) override {
+    stuck_.store(n, std::memory_order_relaxed);
+    m_->StuckWorkers(n);
+  }
+  int stuck() const { return stuck_.load(std::memory_order_relaxed); }
+
+ private:
+  ops::Metrics* const m_;
+  std::atomic<int> stuck_{0};
 };
 
 // Opens once: the workers start after the caches synced, unless shutdown
@@ -121,6 +143,7 @@ struct Manager::Parts {
   std::unique_ptr<leaderelection::LeaderElector> elector;
   std::unique_ptr<kube::Client> client;
   std::unique_ptr<ReadyObserver> ready_observer;
+  std::unique_ptr<WorkerHealth> worker_health;
   std::unique_ptr<kube::Transport> web_app;  // the Catalyst web app (--web-url)
   std::unique_ptr<SecretsFetchObserver> secrets_observer;
   std::unique_ptr<controllers::EnvironmentController> controller;
@@ -190,6 +213,7 @@ absl::Status Manager::Parts::BuildController() {
   if (!c.ok()) return c.status();
   client = std::move(*c);
   ready_observer = std::make_unique<ReadyObserver>(metrics.get());
+  worker_health = std::make_unique<WorkerHealth>(metrics.get());
   secrets_observer = std::make_unique<SecretsFetchObserver>(metrics.get());
   if (!o.config.web_url.empty()) {
     static const util::RealClock clock;
@@ -210,7 +234,8 @@ absl::Status Manager::Parts::BuildController() {
                                                    .resync_period = o.resync_period,
                                                    .config = o.config,
                                                    .queue_metrics = metrics.get(),
-                                                   .worker_observer = metrics.get(),
+                                                   .worker_observer = worker_health.get(),
+                                                   .reconcile_timeout = o.reconcile_timeout,
                                                    .reconcile_observer = ready_observer.get(),
                                                    .web_app = web_app.get(),
                                                    .secrets_refresh = o.secrets_refresh,
@@ -232,7 +257,12 @@ absl::Status Manager::Parts::BuildServers() {
                                 .request_timeout = absl::Seconds(10)});
     if (!c.ok()) return c.status();
     auth_client = std::move(*c);
-    token_review = std::make_unique<ops::TokenReviewAuthenticator>(auth_client.get());
+    std::vector<std::string> audiences;
+    for (absl::string_view a :
+         absl::StrSplit(o.metrics_token_audience, ',', absl::SkipWhitespace()))
+      audiences.emplace_back(absl::StripAsciiWhitespace(a));
+    token_review =
+        std::make_unique<ops::TokenReviewAuthenticator>(auth_client.get(), std::move(audiences));
     access_review = std::make_unique<ops::SubjectAccessReviewAuthorizer>(auth_client.get());
     authn = std::make_unique<ops::CachingAuthenticator>(token_review.get());
     authz = std::make_unique<ops::CachingAuthorizer>(access_review.get());
@@ -250,7 +280,19 @@ absl::Status Manager::Parts::BuildServers() {
   metrics_server->Handle("/metrics", [m = metrics.get()] {
     return ops::HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", m->Scrape()};
   });
-  probe_server->Handle("/healthz", [] { return ops::HttpReply{200, "text/plain", "ok\n"}; });
+  // Live unless a worker is stuck in one reconcile: a hang (a parser that does
+  // not terminate, a request that never returns) only ends with the process,
+  // so the kubelet restarts it (and a standby takes the lease). The body names
+  // the check, not the Environment: the port is unauthenticated; the error
+  // log line names it.
+  probe_server->Handle("/healthz", [h = worker_health.get(), timeout = o.reconcile_timeout] {
+    if (const int n = h->stuck(); n > 0)
+      return ops::HttpReply{
+          500, "text/plain",
+          absl::StrCat("reconcile-timeout: ", n, n == 1 ? " worker" : " workers",
+                       " in one reconcile for longer than ", absl::FormatDuration(timeout), "\n")};
+    return ops::HttpReply{200, "text/plain", "ok\n"};
+  });
   // Ready once every cache has synced, and not while any is stale; standbys
   // too, since their warm caches are what makes a failover fast.
   probe_server->Handle("/readyz", [c = controller.get()] {

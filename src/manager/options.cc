@@ -23,6 +23,9 @@ void RegisterFlags(util::FlagSet& flags, Options* o) {
   flags.String("metrics-cert-name", &o->metrics_cert_name,
                "certificate file in --metrics-cert-dir");
   flags.String("metrics-key-name", &o->metrics_key_name, "key file in --metrics-cert-dir");
+  flags.String("metrics-token-audience", &o->metrics_token_audience,
+               "with --metrics-secure: comma-separated audiences a scraper's token must be minted "
+               "for (the TokenReview's spec.audiences; empty: the API server's own)");
   flags.String("health-probe-bind-address", &o->health_probe_bind_address,
                "serve /healthz and /readyz here (\"0\": off)");
   flags.Duration("resync-period", &o->resync_period,
@@ -33,6 +36,10 @@ void RegisterFlags(util::FlagSet& flags, Options* o) {
                "bearer token file for the web app (empty: the API server's token)");
   flags.Duration("shutdown-grace", &o->shutdown_grace,
                  "how long in-flight reconciles may finish on SIGTERM");
+  flags.Duration("reconcile-timeout", &o->reconcile_timeout,
+                 "a reconcile running longer is stuck: logged, counted in "
+                 "kube_operator_stuck_workers, and /healthz fails so that the pod is restarted "
+                 "(0: never)");
   flags.String("log-level", &o->log_level, "debug|info|warn|error");
   flags.String("log-format", &o->log_format, "json|text");
   flags.Double("kube-api-qps", &o->kube_api_qps,
@@ -75,6 +82,12 @@ absl::Status Configure(const Options& o) {
   if (o.workers < 1 || o.workers > 256) return bad("invalid value for --workers: want 1..256");
   if (o.resync_period < absl::Seconds(1))
     return bad("invalid value for --resync-period: want at least 1s");
+  if (!o.metrics_token_audience.empty() && !o.metrics_secure)
+    return bad("--metrics-token-audience needs --metrics-secure (plain metrics check no token)");
+  // Below a second every ordinary reconcile that waits for the API server
+  // would count as stuck and take the pod down.
+  if (o.reconcile_timeout != absl::ZeroDuration() && o.reconcile_timeout < absl::Seconds(1))
+    return bad("invalid value for --reconcile-timeout: want 0 (off) or at least 1s");
   if (absl::Status s = controllers::ValidateConfig(o.config); !s.ok()) return s;
   if (o.leader_elect)
     return leaderelection::ValidateConfig({.identity = "-",

@@ -22,6 +22,10 @@ struct Options {
   absl::Duration secrets_refresh = absl::Minutes(5);
   std::string web_token_file;
   absl::Duration shutdown_grace = absl::Seconds(20);
+  // One reconcile running longer than this is stuck: logged, counted in
+  // kube_operator_stuck_workers, and /healthz fails (docs/reliability.md,
+  // "Operator process faults"). Zero: never.
+  absl::Duration reconcile_timeout = absl::Minutes(5);
   std::string log_level = "info";
   std::string log_format = "json";
   double kube_api_qps = -1;  // automatic (docs/benchmarks.md, "Burst")
@@ -34,6 +38,9 @@ struct Options {
   std::string metrics_cert_dir;  // "": a self-signed certificate
   std::string metrics_cert_name = "tls.crt";
   std::string metrics_key_name = "tls.key";
+  // Comma-separated TokenReview audiences of the metrics bearer tokens
+  // (ops::TokenReviewAuthenticator); empty: the API server's own.
+  std::string metrics_token_audience;
   bool leader_elect = false;
   std::string leader_election_namespace;  // "": the kubeconfig's or the pod's namespace
   std::string leader_election_id = "kube-operator-leader";

@@ -56,6 +56,7 @@ struct Metrics::Impl {
   prometheus::Counter* reconcile_errors = nullptr;
   Histogram* reconcile_time = nullptr;
   prometheus::Gauge* active_workers = nullptr;
+  prometheus::Gauge* stuck_workers = nullptr;
   prometheus::Family<prometheus::Counter>* requests = nullptr;
   prometheus::Family<Histogram>* request_duration = nullptr;
   prometheus::Family<Histogram>* rate_limiter_duration = nullptr;
@@ -128,6 +129,14 @@ Metrics::Metrics(std::string controller, std::string host, int max_workers)
                           .Help("Number of currently used workers per controller")
                           .Register(r)
                           .Add({{"controller", m.controller}});
+  // Ours, beside controller-runtime's active_workers: a worker that never
+  // comes back shows here (and fails /healthz) rather than as one fewer.
+  m.stuck_workers =
+      &BuildGauge()
+           .Name("kube_operator_stuck_workers")
+           .Help("Workers in one reconcile for longer than --reconcile-timeout, per controller")
+           .Register(r)
+           .Add({{"controller", m.controller}});
   BuildGauge()
       .Name("controller_runtime_max_concurrent_reconciles")
       .Help("Maximum number of concurrent reconciles per controller")
@@ -269,6 +278,7 @@ void Metrics::ReconcileDone(absl::string_view result, absl::Duration took) {
   impl_->reconcile_time->Observe(absl::ToDoubleSeconds(took));
 }
 void Metrics::ActiveWorkers(int n) { impl_->active_workers->Set(n); }
+void Metrics::StuckWorkers(int n) { impl_->stuck_workers->Set(n); }
 
 void Metrics::Observe(absl::string_view verb, absl::string_view method, absl::string_view code,
                       absl::Duration latency) {

@@ -57,6 +57,9 @@ class Metrics final : public workqueue::QueueMetrics,
   // WorkerPoolObserver
   void ReconcileDone(absl::string_view result, absl::Duration took) override;
   void ActiveWorkers(int n) override;
+  // kube_operator_stuck_workers{controller}: workers in one reconcile for
+  // longer than --reconcile-timeout (workqueue::WorkerPoolOptions).
+  void StuckWorkers(int n) override;
   // RequestObserver. Labelled as client-go's: `method` and `verb` are both
   // the HTTP method (a LIST is a GET). A watch counts in
   // rest_client_requests_total as the GET it is but, as in client-go, not in

@@ -2,6 +2,8 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -61,14 +63,23 @@ std::string UserKey(const UserInfo& u, absl::string_view verb, absl::string_view
 
 absl::StatusOr<std::optional<UserInfo>> TokenReviewAuthenticator::Authenticate(
     absl::string_view token) {
+  kube::J spec = kube::J::Obj({{"token", std::string(token)}});
+  if (!audiences_.empty()) spec.Set("audiences", kube::J::Strings(audiences_));
   const std::string body = kube::J::Obj({{"apiVersion", "authentication.k8s.io/v1"},
                                          {"kind", "TokenReview"},
-                                         {"spec", kube::J::Obj({{"token", std::string(token)}})}})
+                                         {"spec", std::move(spec)}})
                                .Serialize();
   auto review = client_->Create(kTokenReviews, "", body);
   // The error text names the resource and the code, never the body (which holds the token).
   if (!review.ok()) return review.status();
   if (!BoolAt(*review, {"status", "authenticated"})) return std::nullopt;
+  if (!audiences_.empty()) {
+    const std::vector<std::string> granted = StringsOf(review->Find({"status", "audiences"}));
+    if (std::none_of(granted.begin(), granted.end(), [this](const std::string& a) {
+          return std::find(audiences_.begin(), audiences_.end(), a) != audiences_.end();
+        }))
+      return std::nullopt;
+  }
   UserInfo user;
   user.username = std::string(review->Str({"status", "user", "username"}));
   user.uid = std::string(review->Str({"status", "user", "uid"}));

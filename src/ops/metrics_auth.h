@@ -57,15 +57,22 @@ class Authorizer {
                                          absl::string_view path) = 0;
 };
 
-// TokenReview (authentication.k8s.io/v1) through `client`, for the API
-// server's default audiences.
+// TokenReview (authentication.k8s.io/v1) through `client`. With no
+// audiences, the API server's own (a token minted for the API server is
+// accepted); with some (--metrics-token-audience), they go in spec.audiences
+// and only a token minted for one of them is accepted, so that a token stolen
+// from a workload that talks to the API server does not read metrics. The
+// answer must name one of them in status.audiences: an API server that
+// ignored the field would otherwise accept any token.
 class TokenReviewAuthenticator final : public Authenticator {
  public:
-  explicit TokenReviewAuthenticator(kube::Client* client) : client_(client) {}
+  explicit TokenReviewAuthenticator(kube::Client* client, std::vector<std::string> audiences = {})
+      : client_(client), audiences_(std::move(audiences)) {}
   absl::StatusOr<std::optional<UserInfo>> Authenticate(absl::string_view token) override;
 
  private:
   kube::Client* const client_;
+  const std::vector<std::string> audiences_;
 };
 
 // SubjectAccessReview (authorization.k8s.io/v1) with nonResourceAttributes.

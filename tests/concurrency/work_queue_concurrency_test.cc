@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "support/notification.h"
+#include "util/log.h"
 #include "workqueue/work_queue.h"
 #include "workqueue/worker_pool.h"
 
@@ -194,6 +196,74 @@ TEST(WorkerPoolConcurrencyTest, AKeyIsNeverReconciledTwiceAtOnce) {
   EXPECT_EQ(overlaps.load(), 0);
   EXPECT_GE(reconciles.load(), kRounds);
   EXPECT_EQ(pool.ActiveWorkers(), 0);
+}
+
+// The stuck-reconcile count under a watchdog looking every millisecond, a
+// second checker and reconciles on both sides of a 1 ms timeout: it stays
+// within 0..workers, what the observer is told ends where the pool is, and
+// everything is back to 0 once the reconciles are done.
+TEST(WorkerPoolConcurrencyTest, TheStuckCountStaysRightWhileWorkersComeAndGo) {
+  class Observer final : public WorkerPoolObserver {
+   public:
+    void ReconcileDone(absl::string_view, absl::Duration) override {}
+    void ActiveWorkers(int) override {}
+    void StuckWorkers(int n) override {
+      std::lock_guard l(mu);
+      if (n < 0 || n > 8) ++out_of_range;
+      last = n;
+    }
+    std::mutex mu;
+    int last = 0, out_of_range = 0;
+  } observer;
+  // A thousand "reconcile stuck" lines say nothing here (they are logged
+  // from every thread all the same).
+  class Discard final : public util::LogSink {
+   public:
+    void Write(util::LogLevel, absl::string_view, absl::string_view,
+               absl::Span<const util::LogField>) override {}
+  } discard;
+  util::SetLogSink(&discard);
+  WorkQueue q(WorkQueueOptions{.name = "stuck"});
+  std::atomic<int> reconciles{0};
+  WorkerPool pool(
+      &q, 8,
+      [&](const std::string&) {
+        thread_local std::minstd_rand rng(std::hash<std::thread::id>()(std::this_thread::get_id()));
+        // Half the reconciles outlast the timeout.
+        if (rng() % 2) std::this_thread::sleep_for(std::chrono::microseconds(500 + rng() % 2000));
+        ++reconciles;
+        return ReconcileResult{};
+      },
+      &observer,
+      WorkerPoolOptions{.reconcile_timeout = absl::Milliseconds(1),
+                        .check_interval = absl::Microseconds(200)});
+  pool.Start();
+  constexpr int kRounds = 2000;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  std::atomic<bool> done{false};
+  std::thread checker([&] {
+    while (!done.load()) {
+      const int n = pool.CheckStuck();
+      if (n < 0 || n > 8) ADD_FAILURE() << "stuck " << n;
+    }
+  });
+  std::minstd_rand rng(7);
+  while (reconciles.load() < kRounds && absl::Now() < deadline) {
+    q.Add(kKeyNames[rng() % kKeys]);
+    std::this_thread::yield();
+  }
+  // Let the last reconciles end before stopping, so none is cut off stuck.
+  const absl::Time drained = absl::Now() + absl::Seconds(30);
+  while (pool.ActiveWorkers() > 0 && absl::Now() < drained) std::this_thread::yield();
+  done = true;
+  checker.join();
+  EXPECT_TRUE(pool.Stop(absl::Seconds(30)));
+  util::SetLogSink(nullptr);
+  EXPECT_GE(reconciles.load(), kRounds);
+  EXPECT_EQ(pool.StuckWorkers(), 0);
+  std::lock_guard l(observer.mu);
+  EXPECT_EQ(observer.out_of_range, 0);
+  EXPECT_EQ(observer.last, 0);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "e2e/harness.h"
 #include "kube/object.h"
@@ -19,12 +20,25 @@ std::string Random();
 
 // A team and a project as the web app sets them up: the team namespace
 // sanitize(team), the project namespace gen(team, project).
+// A name as a label value: sanitized, at most 63 characters.
+inline std::string LabelValue(absl::string_view name) {
+  std::string v = testing_support::WebAppSanitize(name).substr(0, 63);
+  while (!v.empty() && v.back() == '-') v.pop_back();
+  return v;
+}
+
 struct Team {
   explicit Team(std::string team_name, std::string project_name = "Catalyst")
       : team(std::move(team_name)),
         project(std::move(project_name)),
-        team_ns(TestNamespace::Exact{}, testing_support::WebAppSanitize(team)),
-        project_ns(TestNamespace::Exact{}, testing_support::WebAppNamespace({team, project})) {}
+        // Labelled as the web app's ensureTeamNamespace / ensureProjectNamespace do.
+        team_ns(TestNamespace::Exact{}, testing_support::WebAppSanitize(team),
+                absl::StrCat(R"("catalyst.dev/team":")", LabelValue(team),
+                             R"(","catalyst.dev/namespace-type":"team")")),
+        project_ns(TestNamespace::Exact{}, testing_support::WebAppNamespace({team, project}),
+                   absl::StrCat(R"("catalyst.dev/team":")", LabelValue(team),
+                                R"(","catalyst.dev/project":")", LabelValue(project),
+                                R"(","catalyst.dev/namespace-type":"project")")) {}
   // The Project CR's name: sync-project-cr.ts lowercases and replaces what is
   // not [a-z0-9-] (no collapse, no trim).
   std::string ProjectName() const {

@@ -147,11 +147,12 @@ TestNamespace::TestNamespace(absl::string_view prefix)
     : TestNamespace(Exact{}, absl::StrCat("e2e-", prefix, "-",
                                           absl::Uniform<uint32_t>(absl::BitGen(), 0, 1u << 30))) {}
 
-TestNamespace::TestNamespace(Exact, std::string name) : name_(std::move(name)) {
-  auto created =
-      Admin().Create(kube::resources::kNamespaces, "",
-                     absl::StrCat(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")",
-                                  name_, R"(","labels":{"e2e":"true"}}})"));
+TestNamespace::TestNamespace(Exact, std::string name, absl::string_view labels)
+    : name_(std::move(name)) {
+  auto created = Admin().Create(
+      kube::resources::kNamespaces, "",
+      absl::StrCat(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")", name_,
+                   R"(","labels":{"e2e":"true")", labels.empty() ? "" : ",", labels, "}}}"));
   EXPECT_TRUE(created.ok()) << created.status();
 }
 

@@ -57,7 +57,8 @@ class TestNamespace {
   explicit TestNamespace(absl::string_view prefix);
   // A namespace of exactly this name (the caller makes it unique).
   struct Exact {};
-  TestNamespace(Exact, std::string name);
+  // labels: a JSON object's members, e.g. R"("a":"b")", beside e2e=true.
+  TestNamespace(Exact, std::string name, absl::string_view labels = "");
   ~TestNamespace();
   TestNamespace(const TestNamespace&) = delete;
   TestNamespace& operator=(const TestNamespace&) = delete;

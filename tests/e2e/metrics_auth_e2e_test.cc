@@ -3,12 +3,14 @@
 // HTTPS and asks the API server about every bearer token (TokenReview) and
 // what it may do (SubjectAccessReview on nonResourceURL /metrics, get). A
 // ServiceAccount bound to the chart's metrics-reader ClusterRole reads it, one
-// without gets 403, no token 401; the probes stay plain HTTP.
+// without gets 403, no token 401; the probes stay plain HTTP. With
+// --metrics-token-audience, a token minted for another audience gets 401.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -128,6 +130,45 @@ subjects:
   EXPECT_FALSE(absl::StrContains(op.Log(), reader_token.substr(0, 40)));
   (void)Kubectl(
       {"delete", "clusterrolebinding", "kube-operator-e2e-metrics-reader", "--ignore-not-found"});
+}
+
+// --metrics-token-audience: the TokenReview carries spec.audiences, so only a
+// token minted for that audience reads /metrics; the same ServiceAccount's
+// ordinary token (the API server's audience) is refused with 401.
+TEST(MetricsAuthE2E, ATokenForAnotherAudienceIsRefused) {
+  constexpr int kAudiencePort = kPortBase + 2;  // metrics 28402, probes 28403
+  constexpr char kAudience[] = "kube-operator-metrics";
+  ASSERT_TRUE(ChartIdentityKubeconfig(kNs).ok());
+  std::string api_token;
+  ASSERT_TRUE(ServiceAccountKubeconfig(kNs, "metrics-audience-e2e", &api_token).ok());
+  (void)Kubectl(
+      {"delete", "clusterrolebinding", "kube-operator-e2e-metrics-audience", "--ignore-not-found"});
+  auto bound = Kubectl({"create", "clusterrolebinding", "kube-operator-e2e-metrics-audience",
+                        "--clusterrole=kube-operator-metrics-reader",
+                        absl::StrCat("--serviceaccount=", kNs, ":metrics-audience-e2e")});
+  ASSERT_TRUE(bound.ok()) << bound.status();
+  auto minted = Kubectl({"create", "token", "metrics-audience-e2e", "-n", kNs, "--audience",
+                         kAudience, "--duration", "3600s"});
+  ASSERT_TRUE(minted.ok()) << minted.status();
+  const std::string audience_token(absl::StripAsciiWhitespace(*minted));
+
+  OperatorProcess op(
+      "metrics-audience", kAudiencePort,
+      {"--metrics-secure=true", absl::StrCat("--metrics-token-audience=", kAudience)});
+  op.Start();
+  ASSERT_TRUE(WaitFor(absl::Seconds(60), [&] { return op.Get("/readyz") == "ok\n 200"; }))
+      << op.Get("/readyz") << "\n"
+      << op.Log();
+  Reply right = SecureGet(kAudiencePort, "/metrics", audience_token);
+  EXPECT_EQ(right.code, 200) << right.body;
+  EXPECT_TRUE(absl::StrContains(right.body, "kube_operator_build_info{")) << right.body;
+  // The same ServiceAccount and role, a token for the API server: 401.
+  Reply wrong = SecureGet(kAudiencePort, "/metrics", api_token);
+  EXPECT_EQ(wrong.code, 401) << wrong.body;
+  ExpectCleanShutdown(op);
+  EXPECT_FALSE(absl::StrContains(op.Log(), audience_token.substr(0, 40)));
+  (void)Kubectl(
+      {"delete", "clusterrolebinding", "kube-operator-e2e-metrics-audience", "--ignore-not-found"});
 }
 
 }  // namespace

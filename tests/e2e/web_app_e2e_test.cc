@@ -87,7 +87,9 @@ class WebAppE2E : public ::testing::Test {
     StartWebApp(0);
     op_ = new OperatorProcess(
         "webapp", 28280,
-        {absl::StrCat("--web-url=http://127.0.0.1:", port_), "--secrets-refresh=3s"});
+        {absl::StrCat("--web-url=http://127.0.0.1:", port_), "--secrets-refresh=3s",
+         // The stand-in serves git too, on its own port: the platform allows it.
+         absl::StrCat("--git-ports=443,", port_)});
     op_->Start();
   }
   static void TearDownTestSuite() {

@@ -1,11 +1,41 @@
 #include "support/netpol_eval.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <cstring>
 
 namespace testing_support {
 namespace {
 
 std::string Str(const rapidjson::Value* v) { return std::string(kube::StrOf(v)); }
+
+// ip inside cidr ("a.b.c.d/n" or "x::y/n"); a family mismatch is outside.
+bool InCidr(const std::string& ip, const std::string& cidr) {
+  const size_t slash = cidr.find('/');
+  if (slash == std::string::npos) return false;
+  const bool v6 = cidr.find(':') != std::string::npos;
+  if (v6 != (ip.find(':') != std::string::npos)) return false;
+  unsigned char a[16] = {}, n[16] = {};
+  const int family = v6 ? AF_INET6 : AF_INET;
+  if (inet_pton(family, ip.c_str(), a) != 1 ||
+      inet_pton(family, cidr.substr(0, slash).c_str(), n) != 1)
+    return false;
+  int bits = std::stoi(cidr.substr(slash + 1));
+  for (int i = 0; bits > 0; ++i, bits -= 8) {
+    const unsigned char mask = static_cast<unsigned char>(0xff00 >> std::min(bits, 8));
+    if ((a[i] & mask) != (n[i] & mask)) return false;
+  }
+  return true;
+}
+
+bool IpBlockMatches(const rapidjson::Value& block, const std::string& ip) {
+  if (!InCidr(ip, Str(kube::Member(block, "cidr")))) return false;
+  if (const auto* except = kube::Member(block, "except"); except && except->IsArray())
+    for (const auto& e : except->GetArray())
+      if (InCidr(ip, Str(&e))) return false;
+  return true;
+}
 
 bool HasType(const rapidjson::Value& spec, absl::string_view type) {
   const rapidjson::Value* types = kube::Member(spec, "policyTypes");
@@ -83,7 +113,8 @@ Labels NetpolCluster::NamespaceLabels(const std::string& ns) const {
 
 bool NetpolCluster::PeerMatches(const rapidjson::Value& peer, const std::string& policy_ns,
                                 const Peer& other) const {
-  if (kube::Member(peer, "ipBlock")) return other.IsExternal();
+  if (const auto* block = kube::Member(peer, "ipBlock"))
+    return other.IsExternal() && IpBlockMatches(*block, other.ip);
   if (other.IsExternal()) return false;
   const rapidjson::Value* pod_sel = kube::Member(peer, "podSelector");
   const rapidjson::Value* ns_sel = kube::Member(peer, "namespaceSelector");

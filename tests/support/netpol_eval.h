@@ -4,10 +4,10 @@
 //
 // Covered: policyTypes (and their default when absent), spec.podSelector,
 // ingress.from / egress.to peers with podSelector, namespaceSelector (both:
-// their intersection), matchLabels and matchExpressions, ports with protocol
-// (default TCP), numeric port and endPort. Simplified: an ipBlock peer matches
-// any address outside the cluster and no pod (CIDRs are not evaluated); a
-// named port matches nothing. A connection is allowed when the source's
+// their intersection), matchLabels and matchExpressions, ipBlock cidr and
+// except (IPv4 and IPv6) for addresses outside the cluster, ports with
+// protocol (default TCP), numeric port and endPort. Simplified: an ipBlock
+// matches no pod; a named port matches nothing. A connection is allowed when the source's
 // egress and the destination's ingress both allow it.
 #pragma once
 
@@ -25,11 +25,13 @@ using Labels = std::map<std::string, std::string>;
 struct Peer {
   std::string ns;  // empty: outside the cluster
   Labels labels;
+  std::string ip;  // outside the cluster: its address
 
   static Peer Pod(std::string ns, Labels labels = {}) {
-    return Peer{std::move(ns), std::move(labels)};
+    return Peer{std::move(ns), std::move(labels), ""};
   }
-  static Peer External() { return Peer{}; }
+  // A public address by default (TEST-NET-3).
+  static Peer External(std::string ip = "203.0.113.7") { return Peer{"", {}, std::move(ip)}; }
   bool IsExternal() const { return ns.empty(); }
 };
 

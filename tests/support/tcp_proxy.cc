@@ -172,7 +172,15 @@ void TcpProxy::Pump(Conn* c) {
   pollfd fds[2] = {{c->client, POLLIN, 0}, {c->server, POLLIN, 0}};
   bool done = false;
   while (!done) {
-    if (poll(fds, 2, -1) < 0) {
+    bool hold;
+    {
+      std::lock_guard l(mu_);
+      hold = holding_;
+    }
+    // Holding: the client's socket is not read, and the flag is looked at
+    // again every 20 ms (a release wakes nothing).
+    fds[0].events = hold ? 0 : POLLIN;
+    if (poll(fds, 2, hold ? 20 : -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
@@ -180,9 +188,15 @@ void TcpProxy::Pump(Conn* c) {
       std::unique_lock l(mu_);
       if (c->stalled) cv_.wait(l, [c] { return c->closed; });
       if (c->closed) return;
+      hold = holding_;  // set while poll waited: the client's bytes wait too
     }
     for (int i = 0; i < 2 && !done; ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      if (i == 0 && hold) {
+        // A client gone while held: nothing it sent will be wanted.
+        if (fds[0].revents & (POLLHUP | POLLERR)) done = true;
+        continue;
+      }
       const ssize_t n = read(fds[i].fd, buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
@@ -264,6 +278,11 @@ void TcpProxy::CloseAll() {
 void TcpProxy::SetRefusing(bool refusing) {
   std::lock_guard l(mu_);
   refusing_ = refusing;
+}
+
+void TcpProxy::SetHoldingRequests(bool hold) {
+  std::lock_guard l(mu_);
+  holding_ = hold;
 }
 
 int64_t TcpProxy::accepted() const {

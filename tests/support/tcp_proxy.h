@@ -57,6 +57,11 @@ class TcpProxy {
   void CloseAll();
   // While refusing, new connections are closed as soon as they are accepted.
   void SetRefusing(bool refusing);
+  // While holding, what clients send waits in the proxy's sockets, on every
+  // connection (new ones too), and what the server sends still passes: open
+  // watch streams go on while each new request hangs unanswered, as behind a
+  // proxy that stopped forwarding upstream. Released, the held bytes go on.
+  void SetHoldingRequests(bool hold);
 
   int64_t accepted() const;
   // Garbage injections and truncations carried out.
@@ -97,6 +102,7 @@ class TcpProxy {
   std::condition_variable cv_;  // a stalled connection waits on it for its end
   bool stopping_ = false;
   bool refusing_ = false;
+  bool holding_ = false;
   std::optional<Fault> fault_;
   int64_t accepted_ = 0;
   int64_t faults_ = 0;

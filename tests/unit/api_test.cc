@@ -1,12 +1,19 @@
 // The custom resources' types (src/api/v1alpha1): Environment and Project
 // parsing, the container config and its merge — the Catalyst web app's
-// shapes (docs/contract.md) and the checks the schema cannot make.
+// shapes (docs/contract.md), the checks the schema cannot make, and the
+// CRD's own checks again (bounds, probe hosts, Secrets, git@) for objects a
+// server stored before the CRD had them.
 #include <string>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "api/v1alpha1/bounds.h"
 #include "api/v1alpha1/config.h"
 #include "api/v1alpha1/environment.h"
+#include "api/v1alpha1/problems.h"
 #include "api/v1alpha1/project.h"
+#include "controllers/environment/naming.h"
+#include "controllers/environment/team_secrets.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "support/catalyst.h"
@@ -16,6 +23,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 kube::Object Must(absl::string_view json) {
   absl::StatusOr<kube::Object> o = kube::Object::Parse(json);
@@ -188,7 +196,7 @@ TEST(ApiConfigTest, EnvVarsAreEnvAndEnvWinsAndValueFromIsKept) {
   Problems p;
   auto v = Must(R"({"envVars": [{"name": "A", "value": "old"}, {"name": "B", "value": "b"}],
       "env": [{"name": "A", "value": "new"},
-              {"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]})");
+              {"name": "S", "valueFrom": {"secretKeyRef": {"name": "catalyst-secrets", "key": "k"}}}]})");
   Config c = ParseConfig(&v.json(), "spec.config", p);
   ASSERT_TRUE(p.empty()) << p.ToStatus();
   EXPECT_THAT(EnvNames(c.container.env), ElementsAre("A=new", "B=b", "S="));
@@ -257,6 +265,220 @@ TEST(ApiProjectTest, ReadsTheWebAppsProject) {
         "spec.templates.development.config.ports[0].containerPort",
         "spec.resources.defaultQuota.cpu \"lots\" is not a quantity"})
     EXPECT_THAT(bad.message(), HasSubstr(part));
+}
+
+// The bounds (bounds.h) -- the CRD's maxLength, maxItems, maxProperties --
+// checked again: an object a server stored before the CRD had them is refused
+// the same way, naming the field, and no message quotes more than the bound.
+std::string EnvWithConfig(absl::string_view config) {
+  return absl::StrCat(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"},
+      "spec": {"type": "deployment", "config": )",
+                      config, "}}");
+}
+
+std::string Repeat(absl::string_view s, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) absl::StrAppend(&out, s);
+  return out;
+}
+
+TEST(ApiBoundsTest, StringsListsAndMapsOverTheirBoundsAreRefusedNamingTheField) {
+  std::string env = "[";
+  for (size_t i = 0; i <= bounds::kEnvItems; ++i)
+    absl::StrAppend(&env, i ? "," : "", R"({"name": "V)", i, R"(", "value": "x"})");
+  env += "]";
+  std::string limits = "{";
+  for (size_t i = 0; i <= bounds::kResourceProperties; ++i)
+    absl::StrAppend(&limits, i ? "," : "", R"("example.com/r)", i, R"(": "1")");
+  limits += "}";
+  absl::Status s = ParseError(EnvWithConfig(absl::StrCat(
+      R"({"image": ")", Repeat("i", bounds::kImage + 1), R"(", "envVars": )", env,
+      R"(, "env": [{"name": "BIG", "value": ")", Repeat("v", bounds::kValue + 1),
+      R"("}], "resources": {"limits": )", limits, R"(}, "command": [")",
+      Repeat("c", bounds::kValue + 1), R"("], "livenessProbe": {"httpGet": {"port": 1, "path": ")",
+      Repeat("p", bounds::kPath + 1), R"("}}})")));
+  for (const std::string& part :
+       {absl::StrCat("spec.config.image is 513 characters long; at most ", bounds::kImage),
+        absl::StrCat("spec.config.envVars has 129 entries; at most ", bounds::kEnvItems),
+        absl::StrCat("spec.config.env[0].value is 32769 characters long; at most ", bounds::kValue),
+        absl::StrCat("spec.config.resources.limits has 17 entries; at most ",
+                     bounds::kResourceProperties),
+        std::string("spec.config.command[0] is 32769 characters long"),
+        std::string("spec.config.livenessProbe.httpGet.path is 1025 characters long")})
+    EXPECT_THAT(s.message(), HasSubstr(part));
+  // Over its bound a value is not quoted whole: the image's message holds
+  // at most its first kImage characters.
+  EXPECT_THAT(s.message(), Not(HasSubstr(Repeat("i", bounds::kImage + 1))));
+
+  // Lists deep inside too: the sources, a service's ports, a template map.
+  std::string sources = "[";
+  for (size_t i = 0; i <= bounds::kEnvironmentSourceItems; ++i)
+    absl::StrAppend(&sources, i ? "," : "", R"({"name": "s)", i, R"("})");
+  sources += "]";
+  EXPECT_THAT(ParseError(absl::StrCat(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"},
+      "spec": {"type": "development", "sources": )",
+                                      sources, "}}"))
+                  .message(),
+              HasSubstr("spec.sources has 17 entries; at most 16"));
+  std::string ports = "[";
+  for (size_t i = 0; i <= bounds::kPortItems; ++i)
+    absl::StrAppend(&ports, i ? "," : "", R"({"containerPort": )", i + 1, "}");
+  ports += "]";
+  EXPECT_THAT(ParseError(EnvWithConfig(absl::StrCat(
+                             R"({"image": "x", "services": [{"name": "db", "container": )",
+                             R"({"image": "postgres", "ports": )", ports, "}}]}")))
+                  .message(),
+              HasSubstr("spec.config.services[0].container.ports has 33 entries; at most 32"));
+}
+
+// maxLength counts characters, not bytes: a projectRef of 253 three-byte
+// characters is within the CRD's bound and the parser's.
+TEST(ApiBoundsTest, LengthsCountCharactersAsTheServerDoes) {
+  const std::string name = Repeat("\u30d7", bounds::kName);  // プ, 3 bytes in UTF-8
+  EXPECT_EQ(MustParse(absl::StrCat(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"},
+      "spec": {"type": "deployment", "projectRef": {"name": ")",
+                                   name, R"("}}})"))
+                .project_ref.size(),
+            3 * bounds::kName);
+  EXPECT_THAT(ParseError(absl::StrCat(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"},
+      "spec": {"type": "deployment", "projectRef": {"name": ")",
+                                      name, R"(x"}}})"))
+                  .message(),
+              HasSubstr("spec.projectRef.name is 254 characters long; at most 253"));
+  EXPECT_EQ(CharLength("pr\xc3\xbc"
+                       "fen"),
+            6u);
+}
+
+// A probe's host: the kubelet would connect from the node's network, outside
+// every NetworkPolicy. Refused in every probe, in an Environment and in a
+// Project template, naming the field.
+TEST(ApiConfigTest, AProbeHostIsRefusedNamingTheField) {
+  absl::Status s = ParseError(EnvWithConfig(R"({"image": "x",
+      "livenessProbe": {"httpGet": {"port": 80, "host": "169.254.169.254"}},
+      "readinessProbe": {"tcpSocket": {"port": 10250, "host": "10.0.0.1"}},
+      "startupProbe": {"httpGet": {"port": 80, "host": ""}}})"));
+  for (const char* part : {"spec.config.livenessProbe.httpGet.host must not be set",
+                           "spec.config.readinessProbe.tcpSocket.host must not be set",
+                           "spec.config.startupProbe.httpGet.host must not be set"})
+    EXPECT_THAT(s.message(), HasSubstr(part));
+  EXPECT_THAT(s.message(), HasSubstr("outside the environment's NetworkPolicies"));
+
+  testing_support::ProjectFields f;
+  f.config = R"({"readinessProbe": {"httpGet": {"port": 80, "host": "metadata.internal"}}})";
+  EXPECT_THAT(ParseProject(Must(testing_support::ProjectJson(f))).status().message(),
+              HasSubstr("spec.templates.development.config.readinessProbe.httpGet.host must not "
+                        "be set"));
+
+  // Without host the probe is passed as given.
+  EnvironmentSpec ok = MustParse(EnvWithConfig(R"({"image": "x",
+      "livenessProbe": {"httpGet": {"port": "http", "path": "/healthz",
+                                    "httpHeaders": [{"name": "Host", "value": "app"}]}}})"));
+  EXPECT_EQ(ok.config.container.liveness_probe.Str({"httpGet", "path"}), "/healthz");
+}
+
+// valueFrom.secretKeyRef reaches only the tenant's own Secrets of the
+// namespace: the database credentials and the team's secrets. Not the pull
+// secret copied from the Project (nor any other Secret the operator keeps).
+TEST(ApiConfigTest, SecretKeyRefReadsOnlyTheTenantsOwnSecrets) {
+  auto ref = [](absl::string_view name) {
+    return absl::StrCat(R"({"name": "S", "valueFrom": {"secretKeyRef": {"name": ")", name,
+                        R"(", "key": "k"}}})");
+  };
+  EnvironmentSpec ok = MustParse(EnvWithConfig(absl::StrCat(
+      R"({"image": "x", "env": [)", ref("postgres-credentials"), R"(], "initContainers": [)",
+      R"({"name": "i", "env": [)", ref("catalyst-secrets"), "]}]}")));
+  EXPECT_EQ(ok.config.container.env[0].value_from.Str({"secretKeyRef", "name"}),
+            "postgres-credentials");
+
+  absl::Status s = ParseError(EnvWithConfig(
+      absl::StrCat(R"({"image": "x", "env": [)", ref("registry-credentials"),
+                   R"(], "services": [{"name": "db", "container": {"image": "postgres", "env": [)",
+                   ref("default-token"),
+                   R"(, {"name": "N", "valueFrom": {"secretKeyRef": {"key": "k"}}}]}}]})")));
+  for (const char* part :
+       {"spec.config.env[0].valueFrom.secretKeyRef.name: Secret \"registry-credentials\" is not "
+        "the tenant's: only postgres-credentials or catalyst-secrets may be read",
+        "spec.config.services[0].container.env[0].valueFrom.secretKeyRef.name: Secret "
+        "\"default-token\"",
+        "spec.config.services[0].container.env[1].valueFrom.secretKeyRef.name is required"})
+    EXPECT_THAT(s.message(), HasSubstr(part));
+}
+
+// kReadableSecrets names the Secrets the controller makes (api/ does not
+// include controllers/, so the names are written twice).
+TEST(ApiConfigTest, ReadableSecretsAreTheOnesTheControllerMakes) {
+  EXPECT_THAT(kReadableSecrets, ElementsAre(std::string_view(controllers::kDbSecretName),
+                                            std::string_view(controllers::kTeamSecretName)));
+}
+
+// git reads git@host/path (no colon before the first '/') as a local path.
+TEST(ApiEnvironmentTest, GitAtHostWithoutAColonIsRefused) {
+  for (const char* url : {"git@github.com:org/repo.git", "git@gitlab.example.com:a/b/c",
+                          "https://github.com/org/repo", "ssh://git@host:22/org/repo"})
+    EXPECT_TRUE(ValidRepositoryUrl(url)) << url;
+  for (const char* url : {"git@github.com/org/repo.git", "git@github.com", "git@:org/repo",
+                          "git@host:", "git@", "git@host/x:y"})
+    EXPECT_FALSE(ValidRepositoryUrl(url)) << url;
+  EXPECT_THAT(ParseError(R"({"metadata": {"name": "a", "namespace": "b", "uid": "u"},
+      "spec": {"type": "development",
+               "sources": [{"name": "web", "repositoryUrl": "git@github.com/org/repo"}]}})")
+                  .message(),
+              HasSubstr("spec.sources[0].repositoryUrl \"git@github.com/org/repo\" needs a colon "
+                        "and a path after the host (git@github.com:org/repo.git); without one git "
+                        "reads a local path"));
+  EXPECT_THAT(
+      ParseProject(Must(testing_support::ProjectJson({.repository_url = "git@github.com/o/r"})))
+          .status()
+          .message(),
+      HasSubstr("spec.sources[0].repositoryUrl \"git@github.com/o/r\" needs a colon"));
+}
+
+// The installation id is a path segment of the web app's URL: digits or pat.
+TEST(ApiProjectTest, InstallationIdIsANumberOrPat) {
+  auto with_id = [](absl::string_view id) {
+    std::string json = testing_support::ProjectJson({});
+    const std::string from = R"("githubInstallationId":"12345678")";
+    json.replace(json.find(from), from.size(),
+                 absl::StrCat(R"("githubInstallationId":")", id, "\""));
+    return ParseProject(Must(json));
+  };
+  EXPECT_TRUE(with_id("42").ok());
+  EXPECT_TRUE(with_id("pat").ok());
+  EXPECT_TRUE(with_id("").ok());
+  EXPECT_THAT(with_id("../internal/x").status().message(),
+              HasSubstr("spec.githubInstallationId \"../internal/x\" must be a number or pat"));
+  EXPECT_THAT(with_id("12345678901234567890").status().message(),
+              HasSubstr("spec.githubInstallationId is 20 characters long; at most 19"));
+}
+
+// A Project's maps and lists: templates, a template's free-form values,
+// sources.
+TEST(ApiProjectTest, TemplatesValuesAndSourcesAreBounded) {
+  std::string values = "{";
+  for (size_t i = 0; i <= bounds::kValuesProperties; ++i)
+    absl::StrAppend(&values, i ? "," : "", R"("k)", i, R"(": 1)");
+  values += "}";
+  std::string templates = "{";
+  for (size_t i = 0; i <= bounds::kTemplateProperties; ++i)
+    absl::StrAppend(&templates, i ? "," : "", R"("t)", i, R"(": {"type": "manifest"})");
+  templates += "}";
+  auto project = [](absl::string_view templates) {
+    return ParseProject(
+               Must(absl::StrCat(
+                   R"({"metadata": {"name": "p", "namespace": "t"}, "spec": {"sources": [)",
+                   R"({"name": "primary", "repositoryUrl": "https://x/y", "branch": "main"}],)",
+                   R"("templates": )", templates, "}}")))
+        .status();
+  };
+  EXPECT_THAT(
+      project(absl::StrCat(R"({"development": {"type": "manifest", "values": )", values, "}}"))
+          .message(),
+      HasSubstr("spec.templates.development.values has 257 entries; at most 256"));
+  EXPECT_THAT(project(templates).message(), HasSubstr("spec.templates has 9 entries; at most 8"));
+  EXPECT_THAT(
+      project(absl::StrCat(R"({")", Repeat("d", 64), R"(": {"type": "manifest"}})")).message(),
+      HasSubstr("spec.templates has a template name of 64 characters; at most 63"));
 }
 
 }  // namespace

@@ -204,7 +204,9 @@ TEST(BuildersTest, NetworkPoliciesAreTheFiveRulesInTwoObjects) {
                  {"to": [{"namespaceSelector":
                               {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}],
                   "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
-                 {"ports": [{"protocol": "TCP", "port": 443}]}]})");
+                 {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.0.0/16"]}},
+                         {"ipBlock": {"cidr": "::/0", "except": ["fe80::/10"]}}],
+                  "ports": [{"protocol": "TCP", "port": 443}]}]})");
   // The web pods: 2 (the ingress controller's namespace, the web port only).
   EXPECT_EQ(p[1].Name(), "allow-web");
   ExpectJsonEq(*p[1].Find({"spec"}), R"({

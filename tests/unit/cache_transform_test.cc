@@ -87,9 +87,10 @@ kube::Object AsServerReturns(const kube::Object& desired) {
     set({"metadata", "generation"}, "1");
     set({"metadata", "annotations", "deployment.kubernetes.io/revision"}, R"("1")");
     set({"spec", "progressDeadlineSeconds"}, "600");
-    for (const char* f : {"dnsPolicy", "restartPolicy", "schedulerName", "securityContext",
-                          "terminationGracePeriodSeconds"})
-      set({"spec", "template", "spec", f}, absl::string_view(f) == "securityContext" ? "{}" : "1");
+    // (securityContext is the operator's own: the server keeps what was sent.)
+    for (const char* f :
+         {"dnsPolicy", "restartPolicy", "schedulerName", "terminationGracePeriodSeconds"})
+      set({"spec", "template", "spec", f}, "1");
     for (const char* list : {"containers", "initContainers"}) {
       set({"spec", "template", "spec", list, "imagePullPolicy"}, R"("IfNotPresent")", false);
       set({"spec", "template", "spec", list, "terminationMessagePath"}, R"("/dev/termination-log")",

@@ -31,9 +31,12 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "kube/client.h"
+#include "kube/object.h"
 #include "ops/http_server.h"
 #include "ops/tls.h"
 #include "support/fake_clock.h"
+#include "support/mock_transport.h"
 
 namespace ops {
 namespace {
@@ -502,6 +505,82 @@ TEST_F(SecureMetricsTest, CachedRequestLatency) {
   EXPECT_EQ(authz_.calls, 1);
   std::printf("cached HTTPS request (new connection, handshake, auth from cache): %.2f ms\n",
               absl::ToDoubleMilliseconds(each));
+}
+
+// The TokenReview on the wire, through a kube::Client on a mock transport.
+class TokenReviewTest : public ::testing::Test {
+ protected:
+  TokenReviewTest() {
+    auto t = std::make_unique<testing_support::MockTransport>();
+    transport_ = t.get();
+    client_ = std::make_unique<kube::Client>(std::move(t), kube::ClientOptions{.max_attempts = 1});
+  }
+  // Answers the next review with `status` and keeps the body it was sent.
+  void Answer(const std::string& status) {
+    EXPECT_CALL(*transport_, Send(::testing::Field(&kube::HttpRequest::path,
+                                                   "/apis/authentication.k8s.io/v1/tokenreviews")))
+        .WillOnce([this, status](const kube::HttpRequest& r) {
+          sent_ = r.body;
+          return testing_support::Json(
+              201, R"({"kind":"TokenReview","apiVersion":"authentication.k8s.io/v1","status":)" +
+                       status + "}");
+        });
+  }
+  kube::Object Sent() const {
+    auto o = kube::Object::Parse(sent_);
+    EXPECT_TRUE(o.ok()) << sent_;
+    return o.ok() ? *o : kube::Object();
+  }
+  testing_support::MockTransport* transport_;
+  std::unique_ptr<kube::Client> client_;
+  std::string sent_;
+};
+
+TEST_F(TokenReviewTest, WithoutAnAudienceTheReviewAsksForTheApiServersOwn) {
+  TokenReviewAuthenticator authn(client_.get());
+  Answer(R"({"authenticated":true,"user":{"username":"u","groups":["g"]},)"
+         R"("audiences":["https://kubernetes.default.svc"]})");
+  auto user = authn.Authenticate("tok");
+  ASSERT_TRUE(user.ok()) << user.status();
+  ASSERT_TRUE(user->has_value());
+  EXPECT_EQ((*user)->username, "u");
+  const kube::Object sent = Sent();
+  EXPECT_EQ(sent.Str({"spec", "token"}), "tok");
+  EXPECT_EQ(sent.Find({"spec", "audiences"}), nullptr) << sent_;
+}
+
+TEST_F(TokenReviewTest, TheReviewCarriesTheConfiguredAudiences) {
+  TokenReviewAuthenticator authn(client_.get(), {"kube-operator-metrics", "prometheus"});
+  Answer(R"({"authenticated":true,"user":{"username":"u"},"audiences":["prometheus"]})");
+  auto user = authn.Authenticate("tok");
+  ASSERT_TRUE(user.ok()) << user.status();
+  EXPECT_TRUE(user->has_value());
+  const kube::Object sent = Sent();
+  const rapidjson::Value* audiences = sent.Find({"spec", "audiences"});
+  ASSERT_NE(audiences, nullptr) << sent_;
+  ASSERT_TRUE(audiences->IsArray());
+  ASSERT_EQ(audiences->Size(), 2u);
+  EXPECT_STREQ((*audiences)[0].GetString(), "kube-operator-metrics");
+  EXPECT_STREQ((*audiences)[1].GetString(), "prometheus");
+}
+
+TEST_F(TokenReviewTest, AnAnswerNamingNoneOfTheAudiencesIsRefused) {
+  // A token minted for another audience: the API server says unauthenticated.
+  TokenReviewAuthenticator authn(client_.get(), {"kube-operator-metrics"});
+  Answer(R"({"authenticated":false,"error":"token audiences [\"api\"] is invalid"})");
+  auto refused = authn.Authenticate("tok");
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_FALSE(refused->has_value());
+  // An API server that ignored spec.audiences (authenticated, but no audience
+  // of ours in status.audiences) is not believed.
+  Answer(R"({"authenticated":true,"user":{"username":"u"},"audiences":["api"]})");
+  auto ignored = authn.Authenticate("tok");
+  ASSERT_TRUE(ignored.ok()) << ignored.status();
+  EXPECT_FALSE(ignored->has_value());
+  Answer(R"({"authenticated":true,"user":{"username":"u"}})");
+  auto none = authn.Authenticate("tok");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
 }
 
 }  // namespace

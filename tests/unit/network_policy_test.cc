@@ -19,14 +19,15 @@ using testing_support::Protocol;
 constexpr char kNs[] = "team-app-pr-1";
 
 // A development Environment cloning url, resolved as the planner would.
-Desired Env(absl::string_view url = "https://example.test/repo") {
+Desired Env(absl::string_view url = "https://example.test/repo",
+            const OperatorConfig& cfg = OperatorConfig{}) {
   auto obj = kube::Object::Parse(absl::StrCat(
       R"({"metadata":{"name":"pr-1","namespace":"team-app","uid":"uid-1"},
           "spec":{"type":"development","sources":[{"name":"web","repositoryUrl":")",
       url, R"("}]}})"));
   auto spec = v1alpha1::ParseEnvironment(*obj);
   EXPECT_TRUE(spec.ok()) << spec.status();
-  auto d = Resolve({*spec, kNs, nullptr, OperatorConfig{}});
+  auto d = Resolve({*spec, kNs, nullptr, cfg});
   EXPECT_TRUE(d.ok()) << d.status();
   return *d;
 }
@@ -81,10 +82,12 @@ TEST(NetworkPolicyGitTest, TheCloneGetsThePortItsUrlNeeds) {
       {"http://example.test/repo", 80},           {"http://user@example.test:8080/r", 8080}};
   const Peer web = Peer::Pod(kNs, {{"app.kubernetes.io/name", "web"}});
   const Peer postgres = Peer::Pod(kNs, {{"app.kubernetes.io/name", "postgres"}});
+  OperatorConfig cfg;
+  cfg.git_ports = "22,80,443,9418,2222,8080";  // the platform allows two more
   for (const auto& [url, port] : cases) {
     NetpolCluster c;
     c.AddNamespace(kNs, NameLabel(kNs));
-    for (const kube::Object& p : BuildNetworkPolicies(Env(url), OperatorConfig{})) c.AddPolicy(p);
+    for (const kube::Object& p : BuildNetworkPolicies(Env(url, cfg), cfg)) c.AddPolicy(p);
     EXPECT_TRUE(c.Allowed(web, Peer::External(), Protocol::kTCP, port)) << url;
     EXPECT_FALSE(c.Allowed(postgres, Peer::External(), Protocol::kTCP, port)) << url;
     EXPECT_FALSE(c.Allowed(web, Peer::External(), Protocol::kTCP, port + 1)) << url;
@@ -93,6 +96,45 @@ TEST(NetworkPolicyGitTest, TheCloneGetsThePortItsUrlNeeds) {
   const auto https = BuildNetworkPolicies(Env("https://example.test/r"), OperatorConfig{});
   ASSERT_EQ(https.size(), 2u);
   EXPECT_EQ(https[1].json()["spec"]["policyTypes"].Size(), 1u);
+}
+
+// docs/contract.md "Tenant isolation": "anywhere" is not the cloud metadata
+// address, nor the ranges the platform names (its pods, services, nodes).
+TEST(NetworkPolicyEgressTest, AnywhereExceptsMetadataAndThePlatformsRanges) {
+  OperatorConfig cfg;
+  cfg.egress_except_cidrs = "10.0.0.0/8, 192.168.1.7/24,fd00:ec2::254/128";
+  NetpolCluster c;
+  c.AddNamespace(kNs, NameLabel(kNs));
+  for (const kube::Object& p : BuildNetworkPolicies(Env("http://example.test/r", cfg), cfg))
+    c.AddPolicy(p);
+  const Peer web = Peer::Pod(kNs, {{"app.kubernetes.io/name", "web"}});
+  const Peer postgres = Peer::Pod(kNs, {{"app.kubernetes.io/name", "postgres"}});
+  for (const Peer& pod : {web, postgres}) {
+    EXPECT_TRUE(c.Allowed(pod, Peer::External("203.0.113.7"), Protocol::kTCP, 443));
+    EXPECT_TRUE(c.Allowed(pod, Peer::External("2001:db8::1"), Protocol::kTCP, 443));
+    for (const char* ip :
+         {"169.254.169.254", "10.96.0.1", "192.168.1.200", "fe80::1", "fd00:ec2::254"})
+      EXPECT_FALSE(c.Allowed(pod, Peer::External(ip), Protocol::kTCP, 443)) << ip;
+  }
+  EXPECT_TRUE(c.Allowed(web, Peer::External(), Protocol::kTCP, 80));  // the http:// clone
+  EXPECT_FALSE(c.Allowed(web, Peer::External("169.254.169.254"), Protocol::kTCP, 80));
+}
+
+// A clone URL may only name a port the platform allows: https://host:10250/
+// would open every kubelet's port to the tenant's pod.
+TEST(NetworkPolicyEgressTest, ARepositoryOnAPortNotAllowedIsRefused) {
+  for (const char* url : {"https://example.test:10250/r", "http://example.test:6443/r",
+                          "ssh://git@example.test:2379/r"}) {
+    auto obj = kube::Object::Parse(absl::StrCat(
+        R"({"metadata":{"name":"pr-1","namespace":"team-app","uid":"uid-1"},
+            "spec":{"type":"development","sources":[{"name":"web","repositoryUrl":")",
+        url, R"("}]}})"));
+    auto spec = v1alpha1::ParseEnvironment(*obj);
+    ASSERT_TRUE(spec.ok()) << spec.status();
+    auto d = Resolve({*spec, kNs, nullptr, OperatorConfig{}});
+    ASSERT_FALSE(d.ok()) << url;
+    EXPECT_NE(d.status().message().find("(--git-ports)"), absl::string_view::npos) << d.status();
+  }
 }
 
 // Rule 4.

@@ -24,6 +24,7 @@ TEST(MetricsTest, ControllerRuntimeAndClientGoNames) {
   m.ReconcileDone("success", absl::Milliseconds(7));
   m.ReconcileDone("error", absl::Milliseconds(7));
   m.ActiveWorkers(2);
+  m.StuckWorkers(1);
   m.Observe("GET", "GET", "200", absl::Milliseconds(3));
   bool scraped = false;
   m.OnScrape([&](Metrics& self) {
@@ -49,6 +50,7 @@ TEST(MetricsTest, ControllerRuntimeAndClientGoNames) {
         "controller_runtime_reconcile_time_seconds_count{controller=\"environment\"} 2",
         "controller_runtime_active_workers{controller=\"environment\"} 2",
         "controller_runtime_max_concurrent_reconciles{controller=\"environment\"} 4",
+        "kube_operator_stuck_workers{controller=\"environment\"} 1",
         "rest_client_requests_total{code=\"200\",host=\"127.0.0.1:6443\",method=\"GET\"} 1",
         "rest_client_request_duration_seconds_count{host=\"127.0.0.1:6443\",verb=\"GET\"} 1",
         "process_resident_memory_bytes ",

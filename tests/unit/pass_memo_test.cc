@@ -60,7 +60,8 @@ class FakeState final : public ClusterState {
   // What a new Environment's first pass makes: its namespace.
   void MakeNamespace(const kube::Object& env) {
     for (const Action& a : PlanEnvironment({env, *this, OperatorConfig{}, absl::Now()}).actions)
-      if (a.type == Action::Type::kApply && a.resource.plural == "namespaces")
+      if ((a.type == Action::Type::kApply || a.type == Action::Type::kCreate) &&
+          a.resource.plural == "namespaces")
         Put(a.resource, a.body);
   }
 

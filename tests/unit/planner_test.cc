@@ -115,6 +115,19 @@ class PlannerTest : public ::testing::Test {
     }
     return env;
   }
+  // The team and project namespaces as the web app labels them.
+  void PutWebAppNamespaces(absl::string_view team = "my-team",
+                           absl::string_view project_ns = "my-team-catalyst") {
+    state_.Put(r::kNamespaces,
+               *kube::Object::Parse(absl::StrCat(R"({"metadata":{"name":"my-team","labels":{)",
+                                                 R"("catalyst.dev/team":"my-team",)",
+                                                 R"("catalyst.dev/namespace-type":"team"}}})")));
+    state_.Put(r::kNamespaces,
+               *kube::Object::Parse(absl::StrCat(R"({"metadata":{"name":")", project_ns,
+                                                 R"(","labels":{"catalyst.dev/team":")", team,
+                                                 R"(","catalyst.dev/project":"catalyst",)",
+                                                 R"("catalyst.dev/namespace-type":"project"}}})")));
+  }
   // A new Environment's first pass: its namespace only (committed).
   void MakeNamespace(const kube::Object& env) { state_.Commit(Run(env), false); }
   // An Environment with the finalizer after its first two passes (namespace,
@@ -219,7 +232,9 @@ TEST_F(PlannerTest, DeletionDeletesEveryOwnedNamespaceWhateverTheSpecSays) {
   for (const char* name : {"team-pr-1", "old-name"})
     state_.Put(r::kNamespaces, *kube::Object::Parse(absl::StrCat(
                                    R"({"metadata":{"name":")", name,
-                                   R"(","labels":{"catalyst.dev/environment-uid":"u-1"}}})")));
+                                   R"(","labels":{"catalyst.dev/environment-uid":"u-1",)",
+                                   R"("app.kubernetes.io/managed-by":"kube-operator",)",
+                                   R"("catalyst.dev/namespace-type":"environment"}}})")));
   // A spec that no longer parses.
   auto env = *kube::Object::Parse(R"({"metadata":{"name":"pr-1","namespace":"team","uid":"u-1",
       "finalizers":["catalyst.dev/finalizer"],"deletionTimestamp":"2026-01-01T00:00:00Z"},
@@ -266,8 +281,15 @@ TEST_F(PlannerTest, ObjectsNoLongerDesiredArePruned) {
   state_.Put(r::kDeployments,
              *kube::Object::Parse(absl::StrCat(
                  R"({"metadata":{"name":"workspace","namespace":"team-pr-1",)", owned, "}}")));
+  state_.Put(r::kNamespaces,
+             *kube::Object::Parse(
+                 R"({"metadata":{"name":"team-old-name","labels":{"catalyst.dev/environment-uid":)"
+                 R"("u-1","app.kubernetes.io/managed-by":"kube-operator",)"
+                 R"("catalyst.dev/namespace-type":"environment"}}})"));
+  // A namespace labelled with the uid but not made by the operator (someone
+  // copied the label onto theirs): never deleted.
   state_.Put(r::kNamespaces, *kube::Object::Parse(absl::StrCat(
-                                 R"({"metadata":{"name":"team-old-name",)", owned, "}}")));
+                                 R"({"metadata":{"name":"labelled-by-hand",)", owned, "}}")));
   // An upgrade from the release that wrote one NetworkPolicy per rule.
   state_.Put(
       r::kNetworkPolicies,
@@ -322,6 +344,7 @@ TEST_F(PlannerTest, AMissingProjectIsAStatusNotASilentRetry) {
   testing_support::EnvironmentFields f;
   f.uid = "u-9";
   kube::Object env = *kube::Object::Parse(testing_support::EnvironmentJson(f));
+  PutWebAppNamespaces();
   Plan p = Run(env);
   EXPECT_THAT(Names(p), ::testing::ElementsAre("finalizer"));
   EXPECT_EQ(p.phase, v1alpha1::Phase::kPending);
@@ -356,6 +379,7 @@ TEST_F(PlannerTest, RegistryCredentialsAreCopiedFromTheProjectsNamespace) {
   testing_support::EnvironmentFields f;
   f.uid = "u-9";
   kube::Object env = *kube::Object::Parse(testing_support::EnvironmentJson(f));
+  PutWebAppNamespaces();
   state_.Put(v1alpha1::kProjects, *kube::Object::Parse(testing_support::ProjectJson({})));
   state_.Put(r::kSecrets, *kube::Object::Parse(R"({"apiVersion":"v1","kind":"Secret",
       "metadata":{"name":"registry-credentials","namespace":"my-team","resourceVersion":"3"},
@@ -571,6 +595,53 @@ TEST_F(TeamSecretsTest, WithoutTheAnnotationTheSecretIsPrunedAndNotRead) {
   const kube::Object* d = Find(p, "deployments", "web");
   ASSERT_TRUE(d);
   EXPECT_THAT(d->Serialize(), testing::Not(testing::HasSubstr("envFrom")));
+}
+
+// docs/contract.md "Tenant isolation": an Environment labelled with another
+// team's name, in a namespace that is not that team's, does not get that
+// team's Project (its repository, config, quota, pull credentials).
+TEST_F(PlannerTest, AProjectOfAnotherTeamIsNotUsed) {
+  PutWebAppNamespaces(/*team=*/"mallory", /*project_ns=*/"my-team-catalyst");
+  state_.Put(v1alpha1::kProjects, *kube::Object::Parse(testing_support::ProjectJson({})));
+  testing_support::EnvironmentFields f;
+  f.uid = "u-9";
+  kube::Object env = *kube::Object::Parse(testing_support::EnvironmentJson(f));
+  Plan p = Run(env);
+  EXPECT_THAT(Names(p), ::testing::ElementsAre("finalizer"));
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kPending);
+  ASSERT_TRUE(p.status_patch);
+  EXPECT_NE(p.status_patch->find(
+                R"("type":"ProjectResolved","status":"False","reason":"ProjectNotInTeam")"),
+            std::string::npos)
+      << *p.status_patch;
+  // Unlabelled namespaces prove nothing either.
+  state_ = FakeState();
+  state_.Put(v1alpha1::kProjects, *kube::Object::Parse(testing_support::ProjectJson({})));
+  p = Run(env);
+  EXPECT_NE(p.status_patch->find(R"("reason":"ProjectNotInTeam")"), std::string::npos);
+  // The web app's own labels: found.
+  PutWebAppNamespaces();
+  MakeNamespace(env);
+  p = Run(env);
+  EXPECT_NE(p.status_patch->find(R"("type":"ProjectResolved","status":"True")"), std::string::npos);
+}
+
+// Without a Project, the namespace's hierarchy labels (what the web app's
+// git-token check trusts) are the Environment's namespace's, not the labels
+// its author wrote on the Environment.
+TEST_F(PlannerTest, WithoutAProjectTheHierarchyLabelsComeFromTheEnvironmentsNamespace) {
+  state_.Put(r::kNamespaces,
+             *kube::Object::Parse(R"({"metadata":{"name":"team","labels":{)"
+                                  R"("catalyst.dev/team":"acme","catalyst.dev/project":"shop",)"
+                                  R"("catalyst.dev/namespace-type":"project"}}})"));
+  Plan p = Run(Env());
+  const kube::Object* ns = nullptr;
+  for (const Action& a : p.actions)
+    if (a.resource.plural == "namespaces") ns = &a.body;
+  ASSERT_NE(ns, nullptr) << ::testing::PrintToString(Names(p));
+  EXPECT_EQ(ns->Label("catalyst.dev/team"), "acme");
+  EXPECT_EQ(ns->Label("catalyst.dev/project"), "shop");
+  EXPECT_EQ(p.actions.back().type, Action::Type::kCreate);  // POST: never takes over
 }
 
 }  // namespace

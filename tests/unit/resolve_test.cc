@@ -304,5 +304,53 @@ TEST(ResolveTest, PullCredentialsGoToEveryPod) {
   EXPECT_EQ(deployments, 2);
 }
 
+// docs/contract.md "Tenant isolation": a team's Project cannot take more of
+// the cluster than the platform's ceiling, nor resources outside the quota.
+TEST(ResolveTest, AQuotaAboveTheCeilingIsRefused) {
+  ProjectFields p;
+  p.quota_cpu = "1000";
+  p.quota_memory = "1Ei";
+  auto d = Try(EnvironmentFields{}, ProjectJson(p));
+  ASSERT_FALSE(d.ok());
+  EXPECT_THAT(d.status().message(), HasSubstr("spec.resources.defaultQuota.cpu "));
+  EXPECT_THAT(d.status().message(),
+              HasSubstr("is above the operator's ceiling 16 (--quota-max-cpu)"));
+  EXPECT_THAT(d.status().message(), HasSubstr("ceiling 64Gi (--quota-max-memory)"));
+  OperatorConfig cfg;
+  cfg.quota_max_cpu = "1000";
+  cfg.quota_max_memory = "1Ei";
+  EXPECT_TRUE(Try(EnvironmentFields{}, ProjectJson(p), false, cfg).ok());
+}
+
+TEST(ResolveTest, ResourcesOutsideTheQuotaAreRefused) {
+  for (const char* name : {"nvidia.com/gpu", "hugepages-2Mi", "example.com/dongle"}) {
+    EnvironmentFields e;
+    e.config = absl::StrCat(R"({"resources":{"limits":{")", name, R"(":"1"}}})");
+    auto d = Try(e, ProjectJson({}));
+    ASSERT_FALSE(d.ok()) << name;
+    EXPECT_THAT(d.status().message(), HasSubstr(absl::StrCat("resource \"", name, "\"")));
+  }
+  EnvironmentFields ok;
+  ok.config = R"({"resources":{"limits":{"ephemeral-storage":"1Gi","memory":"1Gi"}}})";
+  EXPECT_TRUE(Try(ok, ProjectJson({})).ok()) << Try(ok, ProjectJson({})).status();
+}
+
+// postgres images start as root only to step down to their own user.
+TEST(ResolveTest, PostgresRunsAsItsImagesUser) {
+  // The seed's postgres (the operator's image, Alpine) when the config is silent.
+  EnvironmentFields silent;
+  silent.config = "";
+  ProjectFields bare;
+  bare.config = "";
+  Desired d = MustResolve(silent, ProjectJson(bare));
+  ASSERT_FALSE(d.services.empty());
+  EXPECT_EQ(d.services[0].run_as_user, 70);
+  EXPECT_EQ(d.main.run_as_user, 0);  // the image's own
+  // The web app's preset names postgres:16 (Debian).
+  d = MustResolve(EnvironmentFields{}, ProjectJson({}));
+  ASSERT_FALSE(d.services.empty());
+  EXPECT_EQ(d.services[0].run_as_user, 999);
+}
+
 }  // namespace
 }  // namespace controllers

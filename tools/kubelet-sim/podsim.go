@@ -337,6 +337,7 @@ func (s *podSim) crash(c *ctrSim, mode faultMode, x *stepper) {
 	}
 	first := c.st.RestartCount == 0 && c.st.LastTerminationState.Terminated == nil
 	s.kill(c, x, exitCode, reason)
+	c.st.State.Terminated.Message = terminationMessage(x.pod, specContainer(x.pod, c.name, c.init))
 	if first || x.pod.Spec.RestartPolicy == v1.RestartPolicyNever {
 		return
 	}
@@ -348,6 +349,40 @@ func (s *podSim) crash(c *ctrSim, mode faultMode, x *stepper) {
 	}}
 	c.nextAt = x.now.Add(x.t.restart)
 	x.ev.containerEvent(x.pod, c, true, true, "BackOff", "Back-off restarting failed container")
+}
+
+// logAnnotation on a pod stands for what its containers print: the log a
+// real kubelet would read a failed container's termination message from.
+const logAnnotation = "kubelet-sim.catalyst.dev/log"
+
+// The kubelet's cut of a log tail used as a termination message
+// (kubecontainer.MaxContainerTerminationMessageLogLines/Length).
+const (
+	maxTerminationLogLines = 80
+	maxTerminationLogBytes = 2048
+)
+
+// terminationMessage is what a crashed container reports: with
+// terminationMessagePolicy FallbackToLogsOnError (and nothing written to its
+// termination-log file, which the simulator has none of), the last 80 lines
+// of its log, at most 2048 bytes; with the default policy File, nothing.
+func terminationMessage(pod *v1.Pod, spec *v1.Container) string {
+	log := pod.Annotations[logAnnotation]
+	if log == "" || spec == nil || spec.TerminationMessagePolicy != v1.TerminationMessageFallbackToLogsOnError {
+		return ""
+	}
+	lines := strings.SplitAfter(strings.TrimSuffix(log, "\n"), "\n")
+	if len(lines) > maxTerminationLogLines {
+		log = strings.Join(lines[len(lines)-maxTerminationLogLines:], "")
+		if strings.HasSuffix(pod.Annotations[logAnnotation], "\n") {
+			log += "\n"
+		}
+	}
+	if len(log) > maxTerminationLogBytes {
+		// Bytes, as the kubelet cuts them: possibly inside a character.
+		log = log[len(log)-maxTerminationLogBytes:]
+	}
+	return log
 }
 
 // pullFailed shows ErrImagePull first, then settles on ImagePullBackOff.

@@ -7,6 +7,7 @@ package main
 //   GO111MODULE=off GOPATH=... go test ./cmd/kubelet-sim
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,30 @@ func TestCrashModesAndRecovery(t *testing.T) {
 		if app.State.Running == nil || !app.Ready || app.RestartCount != before+1 || h.cond(v1.PodReady).Status != v1.ConditionTrue {
 			t.Fatalf("%s: should recover: %+v", tc.mode, app)
 		}
+	}
+}
+
+func TestCrashReportsTheLogTailAsTerminationMessage(t *testing.T) {
+	var log strings.Builder
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&log, "line %d\n", i)
+	}
+	h := newHarness(t, nil, "app=crashloop,sidecar=crashloop")
+	h.pod.Annotations = map[string]string{logAnnotation: log.String()}
+	h.pod.Spec.Containers[0].TerminationMessagePolicy = v1.TerminationMessageFallbackToLogsOnError
+	h.run(time.Second)
+	got := h.ctr("app").LastTerminationState.Terminated
+	if got == nil || !strings.HasPrefix(got.Message, "line 20\n") || !strings.HasSuffix(got.Message, "line 99\n") {
+		t.Fatalf("want the last 80 lines: %+v", got)
+	}
+	// The default policy (File): the container wrote no termination-log file.
+	if side := h.ctr("sidecar").LastTerminationState.Terminated; side == nil || side.Message != "" {
+		t.Fatalf("sidecar: %+v", side)
+	}
+	h.pod.Annotations[logAnnotation] = strings.Repeat("é", 2000)
+	h.run(10 * time.Second)
+	if got = h.ctr("app").LastTerminationState.Terminated; len(got.Message) != 2048 {
+		t.Fatalf("want the last 2048 bytes, got %d", len(got.Message))
 	}
 }
 

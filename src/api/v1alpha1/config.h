@@ -20,6 +20,15 @@
 
 namespace v1alpha1 {
 
+// The Secrets of an environment namespace a tenant's env may read through
+// valueFrom.secretKeyRef: the generated database credentials and the team's
+// secrets. Every other Secret there is the operator's (registry-credentials,
+// a pull secret the team did not mean to hand to code). The same names as
+// controllers/environment/naming.h kDbSecretName and team_secrets.h
+// kTeamSecretName (api/ does not include controllers/; api_test.cc holds them
+// equal); scripts/gen-crds.py reads this line for the CRDs' rule.
+inline constexpr const char* kReadableSecrets[] = {"postgres-credentials", "catalyst-secrets"};
+
 struct EnvVar {
   std::string name;
   std::string value;

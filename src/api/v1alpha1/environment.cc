@@ -6,11 +6,14 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "api/v1alpha1/bounds.h"
 #include "api/v1alpha1/problems.h"
 
 namespace v1alpha1 {
 namespace {
 
+namespace b = bounds;
 using rapidjson::Value;
 
 // CRD pattern '^[0-9a-f]{7,40}$' (after "" and HEAD are taken out).
@@ -22,32 +25,35 @@ bool ValidCommitSha(absl::string_view s) {
 }
 
 void ParseSources(const Value* v, Problems& p, std::vector<Source>& out) {
-  p.ForEachObject(v, "spec.sources", [&](const Value& item, const std::string& path) {
-    Source s;
-    s.name = p.Str(kube::Member(item, "name"), path + ".name");
-    s.repository_url = p.Str(kube::Member(item, "repositoryUrl"), path + ".repositoryUrl");
-    s.branch = p.Str(kube::Member(item, "branch"), path + ".branch");
-    s.commit_sha = p.Str(kube::Member(item, "commitSha"), path + ".commitSha");
-    // The web app sends commitSha "" (older clients "HEAD") to mean "the branch".
-    if (s.commit_sha == "HEAD") s.commit_sha.clear();
-    if (s.name.empty()) p.Add(absl::StrCat(path, ".name is required"));
-    if (!s.repository_url.empty() && !ValidRepositoryUrl(s.repository_url))
-      p.Add(absl::StrCat(path, ".repositoryUrl \"", s.repository_url,
-                         "\" must start with https://, http://, ssh://, git:// or git@ and contain "
-                         "no spaces"));
-    if (!s.branch.empty() && !ValidBranch(s.branch))
-      p.Add(absl::StrCat(path, ".branch \"", s.branch, "\" is not a valid git branch name"));
-    if (!s.commit_sha.empty() && !ValidCommitSha(s.commit_sha))
-      p.Add(absl::StrCat(path, ".commitSha \"", s.commit_sha,
-                         "\" must be 7 to 40 lowercase hex digits (or empty, or HEAD)"));
-    if (const Value* pr = kube::Member(item, "prNumber"); pr && !pr->IsNull()) {
-      if (pr->IsInt64() && pr->GetInt64() >= 1)
-        s.pr_number = pr->GetInt64();
-      else
-        p.Add(absl::StrCat(path, ".prNumber must be a positive integer"));
-    }
-    out.push_back(std::move(s));
-  });
+  p.ForEachObject(
+      v, "spec.sources", b::kEnvironmentSourceItems,
+      [&](const Value& item, const std::string& path) {
+        Source s;
+        s.name = p.Str(kube::Member(item, "name"), path + ".name", b::kLabel);
+        s.repository_url =
+            p.Str(kube::Member(item, "repositoryUrl"), path + ".repositoryUrl", b::kUrl);
+        s.branch = p.Str(kube::Member(item, "branch"), path + ".branch", b::kBranch);
+        // Longer than a sha is refused below; the bound only keeps the message short.
+        s.commit_sha = p.Str(kube::Member(item, "commitSha"), path + ".commitSha", b::kBranch);
+        // The web app sends commitSha "" (older clients "HEAD") to mean "the branch".
+        if (s.commit_sha == "HEAD") s.commit_sha.clear();
+        if (s.name.empty()) p.Add(absl::StrCat(path, ".name is required"));
+        if (!s.repository_url.empty())
+          if (std::string why = RepositoryUrlProblem(s.repository_url); !why.empty())
+            p.Add(absl::StrCat(path, ".repositoryUrl \"", s.repository_url, "\" ", why));
+        if (!s.branch.empty() && !ValidBranch(s.branch))
+          p.Add(absl::StrCat(path, ".branch \"", s.branch, "\" is not a valid git branch name"));
+        if (!s.commit_sha.empty() && !ValidCommitSha(s.commit_sha))
+          p.Add(absl::StrCat(path, ".commitSha \"", s.commit_sha,
+                             "\" must be 7 to 40 lowercase hex digits (or empty, or HEAD)"));
+        if (const Value* pr = kube::Member(item, "prNumber"); pr && !pr->IsNull()) {
+          if (pr->IsInt64() && pr->GetInt64() >= 1)
+            s.pr_number = pr->GetInt64();
+          else
+            p.Add(absl::StrCat(path, ".prNumber must be a positive integer"));
+        }
+        out.push_back(std::move(s));
+      });
 }
 
 }  // namespace
@@ -64,19 +70,35 @@ absl::string_view ModeName(DeploymentMode m) {
   return "";
 }
 
-// CRD pattern '^(https?://|ssh://|git://|git@)[^\s]+$'. The URL reaches git as
-// a positional argument after "--", never through a shell; still, a leading
-// '-' or whitespace can only be a mistake.
-bool ValidRepositoryUrl(absl::string_view url) {
-  for (absl::string_view prefix : {"https://", "http://", "ssh://", "git://", "git@"})
-    if (absl::StartsWith(url, prefix) && url.size() > prefix.size()) return !HasSpaceOrControl(url);
-  return false;
+// CRD pattern '^(https?://|ssh://|git://|git@)[^\s]+$' and its CEL rule for
+// git@. The URL reaches git as a positional argument after "--", never through
+// a shell; still, a leading '-' or whitespace can only be a mistake.
+std::string RepositoryUrlProblem(absl::string_view url) {
+  constexpr char kSchemes[] =
+      "must start with https://, http://, ssh://, git:// or git@ and contain no spaces";
+  if (HasSpaceOrControl(url)) return kSchemes;
+  for (absl::string_view prefix : {"https://", "http://", "ssh://", "git://"})
+    if (absl::StartsWith(url, prefix)) return url.size() > prefix.size() ? "" : kSchemes;
+  if (!absl::ConsumePrefix(&url, "git@") || url.empty()) return kSchemes;
+  // scp-like syntax (CEL '^git@[^/:]+:.'): git reads it so only with a colon
+  // before the first '/'; git@host/path is a local path, the clone would look
+  // for a directory of that name.
+  const size_t colon = url.find_first_of(":/");
+  if (colon == 0 || colon == absl::string_view::npos || url[colon] != ':' ||
+      colon + 1 == url.size())
+    return "needs a colon and a path after the host (git@github.com:org/repo.git); without one "
+           "git reads a local path";
+  return "";
 }
+
+bool ValidRepositoryUrl(absl::string_view url) { return RepositoryUrlProblem(url).empty(); }
 
 // CRD pattern '^[^\s~^:?*\[\\]+$', plus what git check-ref-format refuses
 // that the pattern lets through: "..", a leading '-'.
 bool ValidBranch(absl::string_view b) {
-  if (b.empty() || b[0] == '-' || absl::StrContains(b, "..") || HasSpaceOrControl(b)) return false;
+  if (b.empty() || CharLength(b) > bounds::kBranch || b[0] == '-' || absl::StrContains(b, "..") ||
+      HasSpaceOrControl(b))
+    return false;
   for (char c : b)
     if (absl::string_view("~^:?*[\\").find(c) != absl::string_view::npos) return false;
   return true;
@@ -115,9 +137,9 @@ absl::StatusOr<EnvironmentSpec> ParseEnvironment(const kube::Object& env) {
     return p.ToStatus();
   }
   if (const Value* ref = p.Obj(kube::Member(*spec, "projectRef"), "spec.projectRef"))
-    out.project_ref = p.Str(kube::Member(*ref, "name"), "spec.projectRef.name");
+    out.project_ref = p.Str(kube::Member(*ref, "name"), "spec.projectRef.name", b::kName);
 
-  const std::string type = p.Str(kube::Member(*spec, "type"), "spec.type");
+  const std::string type = p.Str(kube::Member(*spec, "type"), "spec.type", b::kLabel);
   if (type == "development") {
     out.type = EnvironmentType::kDevelopment;
   } else if (type == "deployment") {
@@ -127,7 +149,8 @@ absl::StatusOr<EnvironmentSpec> ParseEnvironment(const kube::Object& env) {
               ? "spec.type is required (development or deployment)"
               : absl::StrCat("spec.type \"", type, "\" is not one of development, deployment"));
   }
-  const std::string mode = p.Str(kube::Member(*spec, "deploymentMode"), "spec.deploymentMode");
+  const std::string mode =
+      p.Str(kube::Member(*spec, "deploymentMode"), "spec.deploymentMode", b::kLabel);
   if (mode == "development") {
     out.deployment_mode = DeploymentMode::kDevelopment;
   } else if (mode == "production") {

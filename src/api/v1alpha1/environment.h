@@ -79,6 +79,9 @@ absl::StatusOr<EnvironmentSpec> ParseEnvironment(const kube::Object& env);
 // Validity of what the CRD's patterns approximate (git check-ref-format and
 // the URL schemes git clones over).
 bool ValidRepositoryUrl(absl::string_view url);
+// Why url is not a repository URL git clones ("must start with https://, ..."),
+// "" when it is.
+std::string RepositoryUrlProblem(absl::string_view url);
 bool ValidBranch(absl::string_view b);
 
 }  // namespace v1alpha1

@@ -1,6 +1,10 @@
 #include "api/v1alpha1/project.h"
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "api/v1alpha1/bounds.h"
 #include "api/v1alpha1/environment.h"
 #include "api/v1alpha1/problems.h"
 #include "kube/quantity.h"
@@ -8,6 +12,7 @@
 namespace v1alpha1 {
 namespace {
 
+namespace b = bounds;
 using rapidjson::Value;
 
 const Value* M(const Value* obj, absl::string_view key) {
@@ -38,29 +43,42 @@ absl::StatusOr<ProjectSpec> ParseProject(const kube::Object& project) {
     return p.ToStatus();
   }
   p.ForEachObject(
-      M(spec, "sources"), "spec.sources", [&](const Value& item, const std::string& at) {
-        ProjectSource s{p.Str(M(&item, "name"), at + ".name"),
-                        p.Str(M(&item, "repositoryUrl"), at + ".repositoryUrl"),
-                        p.Str(M(&item, "branch"), at + ".branch")};
+      M(spec, "sources"), "spec.sources", b::kProjectSourceItems,
+      [&](const Value& item, const std::string& at) {
+        ProjectSource s{p.Str(M(&item, "name"), at + ".name", b::kLabel),
+                        p.Str(M(&item, "repositoryUrl"), at + ".repositoryUrl", b::kUrl),
+                        p.Str(M(&item, "branch"), at + ".branch", b::kBranch)};
         if (s.name.empty()) p.Add(at + ".name is required");
-        if (!ValidRepositoryUrl(s.repository_url))
-          p.Add(absl::StrCat(at, ".repositoryUrl \"", s.repository_url,
-                             "\" must start with https://, http://, ssh://, git:// or git@ and "
-                             "contain no spaces"));
+        if (std::string why = RepositoryUrlProblem(s.repository_url); !why.empty())
+          p.Add(absl::StrCat(at, ".repositoryUrl \"", s.repository_url, "\" ", why));
         if (!s.branch.empty() && !ValidBranch(s.branch))
           p.Add(absl::StrCat(at, ".branch \"", s.branch, "\" is not a valid git branch name"));
         out.sources.push_back(std::move(s));
       });
-  if (const Value* t = p.Obj(M(spec, "templates"), "spec.templates")) {
+  if (const Value* t = p.Map(M(spec, "templates"), "spec.templates", b::kTemplateProperties)) {
     for (const auto& m : t->GetObject()) {
       const std::string key(m.name.GetString(), m.name.GetStringLength());
+      if (CharLength(key) > b::kLabel) {
+        p.Add(absl::StrCat("spec.templates has a template name of ", CharLength(key),
+                           " characters; at most ", b::kLabel));
+        continue;
+      }
       const std::string at = absl::StrCat("spec.templates.", key);
       const Value* item = p.Obj(&m.value, at);
       if (!item) continue;
       Template tmpl;
-      tmpl.source_ref = p.Str(M(item, "sourceRef"), at + ".sourceRef");
-      tmpl.type = p.Str(M(item, "type"), at + ".type");
-      tmpl.path = p.Str(M(item, "path"), at + ".path");
+      tmpl.source_ref = p.Str(M(item, "sourceRef"), at + ".sourceRef", b::kLabel);
+      tmpl.type = p.Str(M(item, "type"), at + ".type", b::kLabel);
+      tmpl.path = p.Str(M(item, "path"), at + ".path", b::kPath);
+      // Not acted on (docs/contract.md), but held to the CRD's bounds all the same.
+      p.ForEachObject(M(item, "builds"), at + ".builds", b::kBuildItems,
+                      [&](const Value& build, const std::string& bat) {
+                        p.Str(M(&build, "name"), bat + ".name", b::kLabel);
+                        p.Str(M(&build, "sourceRef"), bat + ".sourceRef", b::kLabel);
+                        p.Str(M(&build, "path"), bat + ".path", b::kPath);
+                        p.Str(M(&build, "dockerfile"), bat + ".dockerfile", b::kPath);
+                      });
+      p.Map(M(item, "values"), at + ".values", b::kValuesProperties);
       if (const Value* c = M(item, "config"); c && !c->IsNull())
         tmpl.config = ParseConfig(c, at + ".config", p);
       out.templates.emplace(key, std::move(tmpl));
@@ -71,7 +89,13 @@ absl::StatusOr<ProjectSpec> ParseProject(const kube::Object& project) {
     out.quota_cpu = ParseQuantity(M(q, "cpu"), "spec.resources.defaultQuota.cpu", p);
     out.quota_memory = ParseQuantity(M(q, "memory"), "spec.resources.defaultQuota.memory", p);
   }
-  out.github_installation_id = p.Str(M(spec, "githubInstallationId"), "spec.githubInstallationId");
+  out.github_installation_id =
+      p.Str(M(spec, "githubInstallationId"), "spec.githubInstallationId", b::kInstallationId);
+  // A path segment of the web app's URL (GET /api/git-token/<id>, git_clone.h):
+  // digits or "pat" only, so that no id names another endpoint ("../internal/...").
+  if (const std::string& id = out.github_installation_id;
+      !id.empty() && id != "pat" && !std::all_of(id.begin(), id.end(), absl::ascii_isdigit))
+    p.Add(absl::StrCat("spec.githubInstallationId \"", id, "\" must be a number or pat"));
   if (!p.empty()) return p.ToStatus();
   return out;
 }

@@ -72,30 +72,23 @@ constexpr std::initializer_list<absl::string_view> kMetadata = {
 // The container fields the Deployment builders set (init containers alike);
 // server defaults beside them (imagePullPolicy, terminationMessagePath, the
 // probes' thresholds) are dropped.
-constexpr absl::string_view kContainerFields[] = {"name",
-                                                  "image",
-                                                  "terminationMessagePolicy",
-                                                  "command",
-                                                  "args",
-                                                  "workingDir",
-                                                  "env",
-                                                  "envFrom",
-                                                  "ports",
-                                                  "resources",
-                                                  "readinessProbe",
-                                                  "livenessProbe",
-                                                  "startupProbe",
-                                                  "volumeMounts"};
+constexpr absl::string_view kContainerFields[] = {
+    "name",         "image",          "terminationMessagePolicy",
+    "command",      "args",           "workingDir",
+    "env",          "envFrom",        "ports",
+    "resources",    "readinessProbe", "livenessProbe",
+    "startupProbe", "volumeMounts",   "securityContext"};
 
 FieldMask DeploymentMask() {
-  FieldMask m = Mask(
-      {kMetadata,
-       {"spec.replicas", "spec.revisionHistoryLimit", "spec.selector", "spec.strategy",
-        "spec.template.metadata.labels", "spec.template.metadata.annotations",
-        "spec.template.spec.automountServiceAccountToken", "spec.template.spec.enableServiceLinks",
-        "spec.template.spec.volumes", "spec.template.spec.imagePullSecrets",
-        // What DeploymentReady reads.
-        "status.observedGeneration", "status.readyReplicas", "status.updatedReplicas"}});
+  FieldMask m =
+      Mask({kMetadata,
+            {"spec.replicas", "spec.revisionHistoryLimit", "spec.selector", "spec.strategy",
+             "spec.template.metadata.labels", "spec.template.metadata.annotations",
+             "spec.template.spec.automountServiceAccountToken",
+             "spec.template.spec.enableServiceLinks", "spec.template.spec.volumes",
+             "spec.template.spec.imagePullSecrets", "spec.template.spec.securityContext",
+             // What DeploymentReady reads.
+             "status.observedGeneration", "status.readyReplicas", "status.updatedReplicas"}});
   for (absl::string_view list : {"containers", "initContainers"})
     for (absl::string_view field : kContainerFields)
       m.Add(std::string("spec.template.spec.") + std::string(list) + "." + std::string(field));

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "controllers/environment/egress.h"
 #include "kube/quantity.h"
 
 namespace controllers {
@@ -27,6 +28,14 @@ void RegisterFlags(util::FlagSet& flags, OperatorConfig* cfg) {
   flags.String("quota-memory", &cfg->quota_memory, "ResourceQuota memory");
   flags.String("quota-storage", &cfg->quota_storage, "ResourceQuota requests.storage");
   flags.String("quota-pods", &cfg->quota_pods, "ResourceQuota pods");
+  flags.String("quota-max-cpu", &cfg->quota_max_cpu,
+               "the most CPU a Project's defaultQuota may ask for");
+  flags.String("quota-max-memory", &cfg->quota_max_memory,
+               "the most memory a Project's defaultQuota may ask for");
+  flags.String("egress-except-cidrs", &cfg->egress_except_cidrs,
+               "comma-separated CIDRs environments may not reach (pod, service, node ranges); "
+               "169.254.0.0/16 and fe80::/10 always");
+  flags.String("git-ports", &cfg->git_ports, "comma-separated TCP ports a repository URL may name");
   flags.String("postgres-image", &cfg->postgres_image, "postgres image");
   flags.String("node-image", &cfg->node_image, "node image (npm install, migrate, next dev)");
   flags.String("git-image", &cfg->git_image, "git image (clone)");
@@ -67,6 +76,11 @@ absl::Status ValidateConfig(const OperatorConfig& cfg) {
   double quota_memory = quantity("quota_memory", cfg.quota_memory);
   double quota_storage = quantity("quota_storage", cfg.quota_storage);
   double quota_pods = quantity("quota_pods", cfg.quota_pods);
+  quantity("quota_max_cpu", cfg.quota_max_cpu);
+  quantity("quota_max_memory", cfg.quota_max_memory);
+  if (auto e = ParseEgressExcept(cfg.egress_except_cidrs); !e.ok())
+    problems.emplace_back(e.status().message());
+  if (auto g = ParseGitPorts(cfg.git_ports); !g.ok()) problems.emplace_back(g.status().message());
   double web_memory = quantity("web_memory_limit", cfg.web_memory_limit);
   double pg_memory = quantity("postgres_memory_limit", cfg.postgres_memory_limit);
   double web_cpu = quantity("web_cpu_request", cfg.web_cpu_request);
@@ -119,6 +133,11 @@ absl::Status ValidateConfig(const OperatorConfig& cfg) {
     problems.push_back(absl::StrCat("url_host_template \"", cfg.url_host_template,
                                     "\" does not render to a lowercase DNS name (placeholders: "
                                     "{name}, {namespace})"));
+  // {name} alone repeats across projects ("dev" in each): two Environments
+  // would share one host, and the ingress would route one's users to the other.
+  if (!absl::StrContains(cfg.url_host_template, "{namespace}"))
+    problems.push_back(absl::StrCat("url_host_template \"", cfg.url_host_template,
+                                    "\" must contain {namespace} (unique per Environment)"));
   if (cfg.failure_deadline <= absl::ZeroDuration())
     problems.emplace_back("failure_deadline must be positive");
   if (problems.empty()) return absl::OkStatus();

@@ -35,6 +35,10 @@ struct OperatorConfig {
   std::string quota_memory = "8Gi";    // requests.memory and limits.memory
   std::string quota_storage = "20Gi";  // requests.storage (all PVCs together)
   std::string quota_pods = "20";       // pods
+  // docs/contract.md "Tenant isolation": the most a Project's defaultQuota may
+  // ask (a team writes its own Project); more is refused, not clamped.
+  std::string quota_max_cpu = "16";
+  std::string quota_max_memory = "64Gi";
 
   std::string postgres_image = "postgres:16-alpine";
   std::string node_image = "node:20-bookworm-slim";  // development: npm ci, migrate, next dev
@@ -73,6 +77,13 @@ struct OperatorConfig {
   // The web app's namespace, for that egress rule; empty: the second label of
   // the web URL's host when it is a Service name (<svc>.<ns>.svc...).
   std::string web_namespace;
+
+  // docs/contract.md "Tenant isolation": egress "anywhere" (HTTPS, the clone's
+  // port) is every address but the link-local range (cloud metadata) and
+  // these CIDRs (comma-separated: the cluster's pod, service and node ranges).
+  std::string egress_except_cidrs;
+  // The TCP ports a repository URL may name (comma-separated).
+  std::string git_ports = "22,80,443,9418";
 };
 
 // Registers the flags (and Helm values, deploy/) that fill cfg.

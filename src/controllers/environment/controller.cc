@@ -150,7 +150,8 @@ void EnvironmentController::StartWorkers() {
   workers_ = std::make_unique<workqueue::WorkerPool>(
       &queue_, options_.workers,
       [this](const std::string& key) { return reconciler_->Reconcile(key); },
-      options_.worker_observer);
+      options_.worker_observer,
+      workqueue::WorkerPoolOptions{.reconcile_timeout = options_.reconcile_timeout});
   workers_->Start();
   if (secrets_) secrets_->Start();
   resync_ = std::thread([this] { ResyncLoop(); });

@@ -29,6 +29,8 @@ struct ControllerOptions {
   OperatorConfig config;
   workqueue::QueueMetrics* queue_metrics = nullptr;
   workqueue::WorkerPoolObserver* worker_observer = nullptr;
+  // A reconcile running longer is stuck (workqueue::WorkerPoolOptions); 0: never.
+  absl::Duration reconcile_timeout = absl::ZeroDuration();
   ReconcileObserver* reconcile_observer = nullptr;
   // The Catalyst web app (config.web_url), with the operator's token: the
   // team's secrets are fetched through it (secrets_sync.h). Null: not fetched.

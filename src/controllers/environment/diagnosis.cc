@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "util/utf8.h"
 
 namespace controllers {
 namespace {
@@ -29,17 +30,25 @@ bool BoolAt(const Value& v, absl::string_view key) {
 
 // The end of a termination message (FallbackToLogsOnError: the log tail when
 // the container wrote none): the last lines of git, npm or the server, which
-// usually name the cause. Empty when there is none.
-std::string Quote(absl::string_view message) {
+// usually name the cause. Empty when there is none. Redacted whole before it
+// is cut: a cut through a secret would leave a piece no pattern recognises.
+std::string Quote(absl::string_view message, const Redactor& redactor) {
   constexpr size_t kMax = 400;
-  message = absl::StripAsciiWhitespace(message);
-  if (message.empty()) return "";
-  if (message.size() > kMax) message = message.substr(message.size() - kMax);
-  return absl::StrCat(": ", message);
+  const std::string redacted = redactor.Redact(absl::StripAsciiWhitespace(message));
+  const absl::string_view r(redacted);
+  if (r.empty()) return "";
+  if (r.size() <= kMax) return absl::StrCat(": ", r);
+  // Cut between two characters, and not inside a marker.
+  size_t start = r.size() - util::Utf8Suffix(r, kMax).size();
+  for (size_t m = r.find(kRedacted); m != absl::string_view::npos && m < start;
+       m = r.find(kRedacted, m + 1))
+    if (m + kRedacted.size() > start) start = m + kRedacted.size();
+  return absl::StrCat(": ...", r.substr(start));
 }
 
 // One container's status -> a diagnosis (kNone when it is fine or just starting).
-Diagnosis FromContainer(const Value& cs, bool init, absl::string_view pod) {
+Diagnosis FromContainer(const Value& cs, bool init, absl::string_view pod,
+                        const Redactor& redactor) {
   const std::string name(At(cs, {"name"}));
   const absl::string_view waiting = At(cs, {"state", "waiting", "reason"});
   // The crash this container is in (terminated now) or came back from.
@@ -67,14 +76,14 @@ Diagnosis FromContainer(const Value& cs, bool init, absl::string_view pod) {
       return {Diagnosis::Severity::kFailing, init ? "InitContainerFailing" : "CrashLoopBackOff",
               absl::StrCat(where, " keeps failing (exit ", crash_exit, ", ",
                            crash_reason.empty() ? "Error" : crash_reason, ")",
-                           Quote(At(*crash, {"message"})))};
+                           Quote(At(*crash, {"message"}), redactor))};
   }
   if (waiting == "ImagePullBackOff" || waiting == "ErrImagePull" || waiting == "InvalidImageName")
     return {Diagnosis::Severity::kFailing, "ImagePullBackOff",
             absl::StrCat(where, ": ",
                          At(cs, {"state", "waiting", "message"}).empty()
                              ? std::string(waiting)
-                             : std::string(At(cs, {"state", "waiting", "message"})))};
+                             : redactor.Redact(At(cs, {"state", "waiting", "message"})))};
   if (waiting == "CrashLoopBackOff")
     return {Diagnosis::Severity::kFailing, init ? "InitContainerFailing" : "CrashLoopBackOff",
             absl::StrCat(where, " keeps failing")};
@@ -85,48 +94,51 @@ Diagnosis FromContainer(const Value& cs, bool init, absl::string_view pod) {
 }
 
 // A pod the scheduler could place nowhere (PodScheduled=False, Unschedulable).
-Diagnosis FromPod(const kube::Object& pod) {
+Diagnosis FromPod(const kube::Object& pod, const Redactor& redactor) {
   const Value* conds = pod.Find({"status", "conditions"});
   if (!conds || !conds->IsArray()) return {};
   for (const auto& c : conds->GetArray())
     if (At(c, {"type"}) == "PodScheduled" && At(c, {"status"}) == "False" &&
         At(c, {"reason"}) == "Unschedulable")
       return {Diagnosis::Severity::kFailing, "Unschedulable",
-              absl::StrCat("pod ", pod.Name(), " cannot be scheduled: ", At(c, {"message"}))};
+              absl::StrCat("pod ", pod.Name(),
+                           " cannot be scheduled: ", redactor.Redact(At(c, {"message"})))};
   return {};
 }
 
 // A ReplicaSet that cannot create its pods (ReplicaFailure: FailedCreate),
 // e.g. refused by the namespace's ResourceQuota.
-Diagnosis FromReplicaSet(const kube::Object& rs) {
+Diagnosis FromReplicaSet(const kube::Object& rs, const Redactor& redactor) {
   const Value* conds = rs.Find({"status", "conditions"});
   if (!conds || !conds->IsArray()) return {};
   for (const auto& c : conds->GetArray())
     if (At(c, {"type"}) == "ReplicaFailure" && At(c, {"status"}) == "True")
       return {Diagnosis::Severity::kFailing, std::string(At(c, {"reason"})),
-              absl::StrCat("ReplicaSet ", rs.Name(), " cannot create pods: ", At(c, {"message"}))};
+              absl::StrCat("ReplicaSet ", rs.Name(),
+                           " cannot create pods: ", redactor.Redact(At(c, {"message"})))};
   return {};
 }
 
 }  // namespace
 
 Diagnosis Diagnose(const std::vector<kube::Object>& pods,
-                   const std::vector<kube::Object>& replica_sets) {
+                   const std::vector<kube::Object>& replica_sets, const Redactor& redactor) {
   Diagnosis worst;
   auto consider = [&](Diagnosis d) {
     if (static_cast<int>(d.severity) > static_cast<int>(worst.severity)) worst = std::move(d);
   };
   for (const auto& pod : pods) {
     if (pod.Deleting()) continue;  // an old revision on its way out
-    consider(FromPod(pod));
+    consider(FromPod(pod, redactor));
     for (auto list : {"initContainerStatuses", "containerStatuses"}) {
       const Value* statuses = pod.Find({"status", list});
       if (!statuses || !statuses->IsArray()) continue;
       for (const auto& cs : statuses->GetArray())
-        consider(FromContainer(cs, absl::string_view(list) == "initContainerStatuses", pod.Name()));
+        consider(FromContainer(cs, absl::string_view(list) == "initContainerStatuses", pod.Name(),
+                               redactor));
     }
   }
-  for (const auto& rs : replica_sets) consider(FromReplicaSet(rs));
+  for (const auto& rs : replica_sets) consider(FromReplicaSet(rs, redactor));
   return worst;
 }
 

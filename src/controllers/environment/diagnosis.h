@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "controllers/environment/redact.h"
 #include "kube/object.h"
 
 namespace controllers {
@@ -22,7 +23,13 @@ struct Diagnosis {
 // (failing beats waiting). A container is judged by its restarts and its last
 // termination, not only while it waits in CrashLoopBackOff: between two
 // back-offs it runs, unready, and that is no recovery.
+//
+// What the message quotes (a termination message: the container's log tail;
+// the kubelet's, the scheduler's, the ReplicaSet controller's words) passes
+// through redactor first: the message goes to the status, an Event and the
+// operator's log (redact.h).
 Diagnosis Diagnose(const std::vector<kube::Object>& pods,
-                   const std::vector<kube::Object>& replica_sets = {});
+                   const std::vector<kube::Object>& replica_sets = {},
+                   const Redactor& redactor = Redactor::PatternsOnly());
 
 }  // namespace controllers

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "controllers/environment/egress.h"
 #include "controllers/environment/manifests.h"
 #include "controllers/environment/manifests_common.h"
 #include "controllers/environment/naming.h"
@@ -32,29 +33,16 @@ J NamespaceSelector(absl::string_view ns) {
                   J::Obj({{"matchLabels", J::Obj({{"kubernetes.io/metadata.name", ns}})}})}});
 }
 
-// The TCP port git talks to for url: 443 https, 80 http, 9418 git://, 22
-// ssh:// and scp-like git@host:path, or the URL's own port; 0 for none.
-int GitPort(absl::string_view url) {
-  int port = 0;
-  absl::string_view rest = url;
-  for (const auto& [scheme, p] : {std::pair<absl::string_view, int>{"https://", 443},
-                                  {"http://", 80},
-                                  {"git://", 9418},
-                                  {"ssh://", 22}})
-    if (absl::ConsumePrefix(&rest, scheme)) port = p;
-  if (port == 0) return absl::StartsWith(url, "git@") ? 22 : 0;
-  // [user@]host[:port]/path
-  absl::string_view authority = rest.substr(0, rest.find('/'));
-  if (size_t at = authority.rfind('@'); at != absl::string_view::npos)
-    authority = authority.substr(at + 1);
-  int explicit_port = 0;
-  if (size_t colon = authority.rfind(':');
-      colon != absl::string_view::npos && authority.find(']', colon) == absl::string_view::npos &&
-      absl::SimpleAtoi(authority.substr(colon + 1), &explicit_port) && explicit_port > 0 &&
-      explicit_port < 65536)
-    return explicit_port;
-  return port;
+// docs/contract.md "Tenant isolation": "anywhere" is every address but the
+// link-local ranges (cloud metadata) and the platform's own CIDRs.
+J Anywhere(const OperatorConfig& cfg) {
+  const EgressExcept except = ParseEgressExcept(cfg.egress_except_cidrs).value_or(EgressExcept{});
+  return J::Arr(
+      {J::Obj({{"ipBlock", J::Obj({{"cidr", "0.0.0.0/0"}, {"except", J::Strings(except.v4)}})}}),
+       J::Obj({{"ipBlock", J::Obj({{"cidr", "::/0"}, {"except", J::Strings(except.v6)}})}})});
 }
+
+J TcpPort(int port) { return J::Arr({J::Obj({{"protocol", "TCP"}, {"port", port}})}); }
 
 // The web app's namespace (the flag, else the second label of a Service
 // host <svc>.<ns>[.svc...]) and port, for git-clone's egress rule to it; an
@@ -92,6 +80,12 @@ kube::Object BuildNamespace(const Desired& d) {
   if (!d.env.environment.empty()) labels.Set(kEnvironmentLabel, d.env.environment);
   if (!d.branch_label.empty()) labels.Set(kBranchLabel, d.branch_label);
   labels.Set(kNamespaceTypeLabel, "environment");
+  // docs/contract.md "Tenant isolation": Pod Security admission refuses pods
+  // below baseline (privileged, host namespaces, hostPath...) in the namespace
+  // and warns (and audits) what falls short of restricted.
+  labels.Set("pod-security.kubernetes.io/enforce", "baseline")
+      .Set("pod-security.kubernetes.io/warn", "restricted")
+      .Set("pod-security.kubernetes.io/audit", "restricted");
   return J::Obj({{"apiVersion", "v1"},
                  {"kind", "Namespace"},
                  {"metadata", J::Obj({{"name", d.ns},
@@ -121,27 +115,29 @@ kube::Object BuildResourceQuota(const Desired& d) {
 //   rule 1 (deny-all; a selected pod admits only what some policy allows),
 //   with rules 3 (same namespace, both halves: with egress isolated, ingress
 //   alone would still stop db-migrate -> postgres at its source), 4 (DNS, UDP
-//   and TCP 53, to the DNS namespace) and 5 (HTTPS anywhere);
+//   and TCP 53, to the DNS namespace) and 5 (HTTPS anywhere: Anywhere(), not
+//   the metadata address or the platform's ranges);
 // - allow-web selects the web pods only: rule 2 (the ingress controller's
 //   namespace, to the web port only: not postgres, not other ports; none in
 //   workspace mode) and, for a repository cloned over ssh, git:// or http://,
-//   exactly the port its URL needs (git-clone runs in that pod).
+//   exactly the port its URL needs, to Anywhere() too (git-clone runs in that
+//   pod: a NetworkPolicy selects pods, not containers, so the app shares it).
 //
 // Policies add up: a connection passes when the source's egress and the
 // destination's ingress both allow it.
 std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorConfig& cfg) {
   J all_pods = J::Obj({});
   J same_namespace = J::Arr({J::Obj({{"podSelector", all_pods}})});
-  J isolation = J::Obj(
-      {{"podSelector", all_pods},
-       {"policyTypes", J::Arr({"Ingress", "Egress"})},
-       {"ingress", J::Arr({J::Obj({{"from", same_namespace}})})},
-       {"egress",
-        J::Arr({J::Obj({{"to", same_namespace}}),
-                J::Obj({{"to", J::Arr({NamespaceSelector(cfg.dns_namespace)})},
-                        {"ports", J::Arr({J::Obj({{"protocol", "UDP"}, {"port", 53}}),
-                                          J::Obj({{"protocol", "TCP"}, {"port", 53}})})}}),
-                J::Obj({{"ports", J::Arr({J::Obj({{"protocol", "TCP"}, {"port", 443}})})}})})}});
+  J isolation =
+      J::Obj({{"podSelector", all_pods},
+              {"policyTypes", J::Arr({"Ingress", "Egress"})},
+              {"ingress", J::Arr({J::Obj({{"from", same_namespace}})})},
+              {"egress",
+               J::Arr({J::Obj({{"to", same_namespace}}),
+                       J::Obj({{"to", J::Arr({NamespaceSelector(cfg.dns_namespace)})},
+                               {"ports", J::Arr({J::Obj({{"protocol", "UDP"}, {"port", 53}}),
+                                                 J::Obj({{"protocol", "TCP"}, {"port", 53}})})}}),
+                       J::Obj({{"to", Anywhere(cfg)}, {"ports", TcpPort(443)}})})}});
   J from_ingress = J::Arr({});
   if (d.http)
     from_ingress.Push(
@@ -153,7 +149,7 @@ std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorC
   std::vector<J> egress;
   const int git = GitPort(d.repository_url);
   if (git != 0 && git != 443)
-    egress.push_back(J::Obj({{"ports", J::Arr({J::Obj({{"protocol", "TCP"}, {"port", git}})})}}));
+    egress.push_back(J::Obj({{"to", Anywhere(cfg)}, {"ports", TcpPort(git)}}));
   // git-clone's git token comes from the web app (docs/contract.md, "Private repositories").
   if (const auto [web_ns, web_port] = WebEndpoint(cfg);
       !d.installation_id.empty() && !web_ns.empty() && web_port != 0)

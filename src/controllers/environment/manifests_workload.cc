@@ -70,6 +70,10 @@ J RenderContainer(const Container& c) {
     out.Set("volumeMounts", std::move(mounts));
   }
   out.Set("terminationMessagePolicy", "FallbackToLogsOnError");
+  // docs/contract.md "Tenant isolation": no capabilities (NET_RAW, CHOWN...),
+  // no setuid escalation; the namespace enforces Pod Security baseline.
+  out.Set("securityContext", J::Obj({{"allowPrivilegeEscalation", false},
+                                     {"capabilities", J::Obj({{"drop", J::Arr({"ALL"})}})}}));
   return out;
 }
 
@@ -96,6 +100,13 @@ kube::Object BuildDeployment(const Desired& d, const Workload& w) {
   J init = J::Arr({});
   for (const Container& c : w.init_containers) init.Push(RenderContainer(c));
   J pod = J::Obj({{"automountServiceAccountToken", false}, {"enableServiceLinks", false}});
+  J security = J::Obj({{"seccompProfile", J::Obj({{"type", "RuntimeDefault"}})}});
+  if (w.run_as_user != 0)
+    security.Set("runAsNonRoot", true)
+        .Set("runAsUser", w.run_as_user)
+        .Set("runAsGroup", w.run_as_user)
+        .Set("fsGroup", w.run_as_user);
+  pod.Set("securityContext", std::move(security));
   if (!w.init_containers.empty()) pod.Set("initContainers", std::move(init));
   // The team's secrets (docs/contract.md): the main container only; optional,
   // so a Secret pruned before the pod rolls does not stop it starting.

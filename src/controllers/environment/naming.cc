@@ -99,4 +99,10 @@ std::string SanitizeLabelValue(absl::string_view s) {
   return out;
 }
 
+bool OwnedNamespace(const kube::Object& ns, absl::string_view env_uid) {
+  return !env_uid.empty() && ns.Label(kEnvironmentUidLabel) == env_uid &&
+         ns.Label(kManagedByLabel) == kManagedByValue &&
+         ns.Label(kNamespaceTypeLabel) == "environment";
+}
+
 }  // namespace controllers

@@ -84,4 +84,9 @@ std::string SanitizeLabelValue(absl::string_view s);
 // Lowercase hex of SHA-256(data), cut to `digits` (at most 64).
 std::string HexSha256(absl::string_view data, size_t digits = 64);
 
+// The operator made this namespace for the Environment of env_uid: it carries
+// managed-by, namespace-type environment and that uid. Only such a namespace
+// is updated, named in status or deleted (docs/contract.md "Tenant isolation").
+bool OwnedNamespace(const kube::Object& ns, absl::string_view env_uid);
+
 }  // namespace controllers

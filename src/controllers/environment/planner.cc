@@ -49,6 +49,8 @@ constexpr const kube::Resource* kOwnedKinds[] = {
 struct ProjectLookup {
   std::optional<kube::Object> object;
   std::vector<std::string> looked_in;
+  // Found, but in a namespace of another team than the Environment's.
+  std::optional<kube::Object> refused;
 };
 
 class Planner {
@@ -66,7 +68,12 @@ class Planner {
   Plan Deletion();
   Plan Failed(absl::string_view reason, absl::string_view why, std::string ns = "");
   ProjectLookup LookUpProject(const v1alpha1::EnvironmentSpec& spec) const;
-  void Apply(const kube::Resource& res, const kube::Object& desired);
+  bool SameTeam(absl::string_view project_namespace) const;
+  // Server-side apply of desired when the cache differs. A precondition uid
+  // (not part of the digest) makes the server refuse a different object of
+  // that name; create: POST, never taking over what exists.
+  void Apply(const kube::Resource& res, const kube::Object& desired,
+             absl::string_view precondition_uid = "", bool create = false);
   void Prune(const Desired& d, const std::vector<Built>& desired);
   void DbCredentials(const Desired& d);
   bool Applying() const;
@@ -130,6 +137,7 @@ Plan Planner::Deletion() {
   if (!HasFinalizer(env_)) return std::move(plan_);
   std::vector<std::string> going;
   for (const kube::Object& ns : in_.state.Owned(r::kNamespaces, env_.Uid())) {
+    if (!OwnedNamespace(ns, env_.Uid())) continue;
     going.emplace_back(ns.Name());
     if (!ns.Deleting())
       plan_.actions.push_back({Action::Type::kDelete, r::kNamespaces, "", std::string(ns.Name())});
@@ -151,15 +159,36 @@ ProjectLookup Planner::LookUpProject(const v1alpha1::EnvironmentSpec& spec) cons
   ProjectLookup out;
   for (const std::string& ns : ProjectNamespaces(env_)) {
     out.looked_in.push_back(ns);
-    if ((out.object = in_.state.Get(v1alpha1::kProjects, ns, spec.project_ref))) break;
+    auto found = in_.state.Get(v1alpha1::kProjects, ns, spec.project_ref);
+    if (found && SameTeam(ns)) {
+      out.object = std::move(found);
+      break;
+    }
+    if (found && !out.refused) out.refused = std::move(found);
   }
   return out;
+}
+
+// docs/contract.md "Tenant isolation": an Environment's labels are its
+// author's to write, its namespace's labels are the web app's. A Project is
+// read from its own namespace, or from the team namespace of the team its
+// namespace (a project namespace) belongs to — never by label alone.
+bool Planner::SameTeam(absl::string_view project_namespace) const {
+  if (project_namespace == env_.Namespace()) return true;
+  const auto own = in_.state.Get(r::kNamespaces, "", env_.Namespace());
+  const auto team = in_.state.Get(r::kNamespaces, "", project_namespace);
+  if (!own || !team || own->Label(kNamespaceTypeLabel) != "project" ||
+      team->Label(kNamespaceTypeLabel) != "team")
+    return false;
+  const std::string t = SanitizeNamespaceComponent(own->Label(kTeamLabel));
+  return !t.empty() && t == SanitizeNamespaceComponent(team->Label(kTeamLabel));
 }
 
 // Applied when the cached object lacks something of the desired manifest
 // (drift, a deletion) or was applied from another desired manifest (its
 // digest differs: what the operator no longer wants goes too).
-void Planner::Apply(const kube::Resource& res, const kube::Object& desired) {
+void Planner::Apply(const kube::Resource& res, const kube::Object& desired,
+                    absl::string_view precondition_uid, bool create) {
   const std::string digest = HexSha256(desired.Serialize(), 16);
   auto cached = in_.state.Get(res, desired.Namespace(), desired.Name());
   if (cached && cached->Annotation(kDesiredHashAnnotation) == digest &&
@@ -173,8 +202,15 @@ void Planner::Apply(const kube::Resource& res, const kube::Object& desired) {
   meta["annotations"].AddMember(rapidjson::StringRef(kDesiredHashAnnotation),
                                 rapidjson::Value(digest.c_str(), body.GetAllocator()),
                                 body.GetAllocator());
-  plan_.actions.push_back({Action::Type::kApply, res, std::string(desired.Namespace()),
-                           std::string(desired.Name()), kube::Object::Copy(body)});
+  if (!precondition_uid.empty())
+    meta.AddMember("uid",
+                   rapidjson::Value(precondition_uid.data(),
+                                    static_cast<rapidjson::SizeType>(precondition_uid.size()),
+                                    body.GetAllocator()),
+                   body.GetAllocator());
+  plan_.actions.push_back({create ? Action::Type::kCreate : Action::Type::kApply, res,
+                           std::string(desired.Namespace()), std::string(desired.Name()),
+                           kube::Object::Copy(body)});
 }
 
 bool Planner::Applying() const {
@@ -200,7 +236,7 @@ void Planner::Prune(const Desired& d, const std::vector<Built>& desired) {
   if (!d.team_secrets_hash.empty())  // applied, or kept as cached
     keep.insert(absl::StrCat(r::kSecrets.plural, "/", d.ns, "/", kTeamSecretName));
   for (const kube::Object& ns : in_.state.Owned(r::kNamespaces, d.env.uid))
-    if (ns.Name() != d.ns && !ns.Deleting())
+    if (ns.Name() != d.ns && !ns.Deleting() && OwnedNamespace(ns, d.env.uid))
       plan_.actions.push_back({Action::Type::kDelete, r::kNamespaces, "", std::string(ns.Name())});
   for (const kube::Resource* res : kOwnedKinds)
     for (const kube::Object& o : in_.state.Owned(*res, d.env.uid))
@@ -309,17 +345,23 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry, bool nam
   // the rest behind the namespaces still to make (the queue is FIFO); no
   // status yet, so the pass costs no more requests than one doing it all.
   if (!namespace_cached) {
+    // POST: a namespace someone made in the meantime stays theirs (409).
     for (const Built& b : desired)
-      if (b.resource == &r::kNamespaces) Apply(*b.resource, b.object);
+      if (b.resource == &r::kNamespaces) Apply(*b.resource, b.object, "", /*create=*/true);
     plan_.phase = Phase::kProvisioning;
     plan_.target_namespace = d.ns;
     return std::move(plan_);
   }
   // 2. ResourceQuota, 3. NetworkPolicy (the five rules), and the pull
   // credentials the pods will name.
+  // The namespace's uid is a precondition: one deleted and made again by
+  // someone else since the cache saw it is not taken over.
+  const auto cached_ns = in_.state.Get(r::kNamespaces, "", d.ns);
   for (const Built& b : desired)
-    if (b.resource == &r::kNamespaces || b.resource == &r::kResourceQuotas ||
-        b.resource == &r::kNetworkPolicies || b.resource == &r::kSecrets)
+    if (b.resource == &r::kNamespaces)
+      Apply(*b.resource, b.object, cached_ns ? cached_ns->Uid() : "");
+    else if (b.resource == &r::kResourceQuotas || b.resource == &r::kNetworkPolicies ||
+             b.resource == &r::kSecrets)
       Apply(*b.resource, b.object);
   if (d.db_credentials) DbCredentials(d);
   Prune(d, desired);
@@ -408,6 +450,12 @@ Plan Planner::Run() {
                   : std::nullopt;
           s && s->Label(kManagedByLabel) != kManagedByValue)
         registry = *s;
+    } else if (found.refused) {
+      sb_.Set(kProjectResolved, false, "ProjectNotInTeam",
+              absl::StrCat("Project ", found.refused->Namespace(), "/", found.refused->Name(),
+                           " belongs to another team than namespace ", env_.Namespace(),
+                           " (Namespace labels ", kTeamLabel, " and ", kNamespaceTypeLabel,
+                           "); it is not used"));
     } else {
       sb_.Set(kProjectResolved, false, "ProjectNotFound",
               absl::StrCat("Project ", spec->project_ref, " not found in namespace ",
@@ -415,6 +463,14 @@ Plan Planner::Run() {
     }
   }
   auto desired = Resolve({*spec, ns, project ? &*project : nullptr, in_.config, bool(registry)});
+  // Without a Project, the hierarchy labels the web app trusts (its git-token
+  // check reads them) come from the Environment's namespace, not from labels
+  // the Environment's author wrote.
+  if (desired.ok() && !project) {
+    const auto own = in_.state.Get(r::kNamespaces, "", env_.Namespace());
+    desired->env.team = own ? std::string(own->Label(kTeamLabel)) : "";
+    desired->env.project = own ? std::string(own->Label(kProjectLabel)) : "";
+  }
   if (!desired.ok() && !project && !spec->project_ref.empty()) {
     // Nothing is created until the Project exists (its informer brings the
     // Environment back); an Environment complete on its own goes ahead.
@@ -424,22 +480,26 @@ Plan Planner::Run() {
   if (!desired.ok()) return Failed("InvalidSpec", desired.status().message());
   TeamSecrets(*desired);
 
-  // 1. Namespace — unless one of that name is going away or belongs to someone else.
+  // 1. Namespace — unless one of that name belongs to someone else (never
+  // named in status.namespace: the web app lists that namespace's pods as the
+  // Environment's; docs/contract.md "Tenant isolation") or is going away.
   const std::optional<kube::Object> existing = in_.state.Get(r::kNamespaces, "", ns);
+  const bool owned = existing && OwnedNamespace(*existing, spec->uid);
   if (existing && existing->Deleting()) {
+    // An Environment recreated under the same name waits for its old namespace.
     sb_.Set(kNamespaceReady, false, "NamespaceTerminating",
             absl::StrCat("namespace ", ns, " is still being deleted"));
     sb_.NotReadyAsLast();
     plan_.requeue_after = absl::Seconds(5);
-    return Finish(Phase::kPending, ns, "");
-  } else if (existing && existing->Label(kEnvironmentUidLabel) != spec->uid) {
+    return Finish(Phase::kPending, owned ? ns : "", "");
+  } else if (existing && !owned) {
     sb_.Set(
         kNamespaceReady, false, "NamespaceConflict",
         absl::StrCat("namespace ", ns,
                      " exists and is not managed by this Environment; rename the Environment or "
                      "remove the namespace"));
     sb_.NotReadyAsLast();
-    return Finish(Phase::kFailed, ns, "");
+    return Finish(Phase::kFailed, "", "");
   }
   return Provision(*desired, registry, existing.has_value());
 }

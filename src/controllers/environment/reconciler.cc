@@ -11,9 +11,11 @@
 #include "controllers/environment/diagnosis.h"
 #include "controllers/environment/naming.h"
 #include "controllers/environment/planner.h"
+#include "controllers/environment/redact.h"
 #include "kube/api_error.h"
 #include "kube/json_builder.h"
 #include "util/log.h"
+#include "util/utf8.h"
 
 namespace controllers {
 namespace {
@@ -86,7 +88,12 @@ EnvironmentReconciler::Outcome EnvironmentReconciler::Execute(const Action& a,
       return DeleteIfOwned(a);
     case Action::Type::kCreate: {
       auto created = client_->Create(a.resource, a.ns, a.body.Serialize());
-      if (kube::apierrors::IsAlreadyExists(created.status())) return {};
+      // Someone's (or ours, not cached yet): what exists goes into the cache,
+      // so the next pass judges it (a namespace of another is a conflict).
+      if (kube::apierrors::IsAlreadyExists(created.status())) {
+        auto existing = client_->Get(a.resource, a.ns, a.name);
+        return existing.ok() ? Wrote(a.resource, std::move(existing)) : Outcome{};
+      }
       return Wrote(a.resource, std::move(created));
     }
     case Action::Type::kAddFinalizer:
@@ -109,7 +116,7 @@ EnvironmentReconciler::Outcome EnvironmentReconciler::DeleteIfOwned(const Action
   auto ns = client_->Get(a.resource, a.ns, a.name);
   if (kube::apierrors::IsNotFound(ns.status())) return {};
   if (!ns.ok()) return {K::kError, ns.status()};
-  if (ns->Label(kEnvironmentUidLabel) != a.owner_uid) return {};
+  if (!OwnedNamespace(*ns, a.owner_uid)) return {};
   if (!ns->Deleting())
     if (absl::Status s =
             client_->Delete(a.resource, a.ns, a.name, {.propagation_policy = "Background"});
@@ -158,16 +165,20 @@ workqueue::ReconcileResult EnvironmentReconciler::Orphaned(const std::string& ke
 // Only a Deployment that is not ready costs API reads: its pods, and when
 // none of them shows a cause, its ReplicaSets (pods refused at creation, by
 // the quota, show only there). Nullopt when the pods cannot be listed.
-std::optional<Diagnosis> EnvironmentReconciler::Diagnose(const Plan& plan) {
+// What the diagnosis quotes is redacted of the Environment's secrets (the
+// postgres password, the team's secrets: redact.h) before the planner puts
+// it in the status, the Event and the log line (docs/contract.md, "Status").
+std::optional<Diagnosis> EnvironmentReconciler::Diagnose(const std::string& key, const Plan& plan) {
   auto pods = client_->List(r::kPods, plan.target_namespace,
                             {.label_selector = plan.diagnose_selector, .slim = true});
   if (!pods.ok()) return std::nullopt;
-  Diagnosis d = controllers::Diagnose(pods->items);
+  const Redactor redactor(SecretValuesOf(*state_, plan.target_namespace, key));
+  Diagnosis d = controllers::Diagnose(pods->items, {}, redactor);
   if (d.severity == Diagnosis::Severity::kNone)
     if (auto rs = client_->List(r::kReplicaSets, plan.target_namespace,
                                 {.label_selector = plan.diagnose_selector, .slim = true});
         rs.ok())
-      d = controllers::Diagnose(pods->items, rs->items);
+      d = controllers::Diagnose(pods->items, rs->items, redactor);
   return d;
 }
 
@@ -191,10 +202,12 @@ workqueue::ReconcileResult EnvironmentReconciler::Failed(const std::string& key,
 
 void EnvironmentReconciler::PhaseChanged(const std::string& key, const kube::Object& env,
                                          const Plan& plan) {
+  // The line carries what the Event does (a log pipeline splits or drops
+  // long lines); the status keeps the longer message.
   util::Log(util::LogLevel::kInfo, kLogger, "phase changed",
             {{"environment", key},
              {"phase", std::string(v1alpha1::PhaseName(plan.phase))},
-             {"message", plan.event->message}});
+             {"message", util::CutUtf8(plan.event->message, kube::EventRecorder::kMaxMessage)}});
   RecordEvent(env, plan.event->type, plan.event->reason, plan.event->message);
   // create -> Ready: the spec as created (generation 1) coming up, not a
   // later rollout or a recovery from Failed.
@@ -231,7 +244,7 @@ workqueue::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& k
     return {};
   }
   if (!plan.diagnose_selector.empty() && !plan.target_namespace.empty())
-    if (std::optional<Diagnosis> d = Diagnose(plan))
+    if (std::optional<Diagnosis> d = Diagnose(key, plan))
       plan = PlanEnvironment({*env, *state_, config_, clock_->Now(), &*d, RandomPassword()});
   for (const Action& a : plan.actions) {
     const Outcome o = Execute(a, *env);

@@ -64,7 +64,7 @@ class EnvironmentReconciler {
   static constexpr absl::Duration kOrphanRetry = absl::Minutes(5);
   void RecordEvent(const kube::Object& env, const std::string& type, const std::string& reason,
                    const std::string& message);
-  std::optional<Diagnosis> Diagnose(const struct Plan& plan);
+  std::optional<Diagnosis> Diagnose(const std::string& key, const struct Plan& plan);
   workqueue::ReconcileResult Failed(const std::string& key, const kube::Object& env,
                                     const struct Action& a, const absl::Status& s);
   void PhaseChanged(const std::string& key, const kube::Object& env, const struct Plan& plan);

@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "api/v1alpha1/problems.h"
+#include "controllers/environment/egress.h"
 #include "controllers/environment/git_clone.h"
 #include "controllers/environment/naming.h"
 #include "kube/quantity.h"
@@ -90,6 +93,15 @@ bool IsPostgres(const ManagedService& s) {
   return absl::StartsWith(image, "postgres");
 }
 
+// The postgres user of the official images: 70 in the Alpine ones, 999 in the Debian ones.
+int64_t PostgresUid(absl::string_view image) {
+  return absl::StrContains(
+             image.substr(image.rfind('/') == absl::string_view::npos ? 0 : image.rfind('/') + 1),
+             "alpine")
+             ? 70
+             : 999;
+}
+
 // A variable from the postgres-credentials Secret: the password is never in
 // a Deployment, an Environment, a log line or an Event.
 EnvVar FromDbSecret(absl::string_view name) {
@@ -129,6 +141,8 @@ class Resolver {
   void ResolveVolumes(const Container& main);
   void Credentials(Container& clone);
   void CheckQuota();
+  void CheckResourceNames();
+  void CheckRepositoryPort();
   std::string Origin(absl::string_view field) const;
 
   const ResolveInput& in_;
@@ -201,6 +215,44 @@ void Resolver::ResolveQuota() {
   q.limits_memory = q.requests_memory;
   q.requests_storage = canon(cfg_.quota_storage);
   q.pods = canon(cfg_.quota_pods);
+  // docs/contract.md "Tenant isolation": a team writes its own Project; the
+  // platform's ceiling bounds what it may take of the cluster.
+  for (const auto& [field, asked, max, flag] :
+       {std::tuple<absl::string_view, absl::string_view, absl::string_view, absl::string_view>{
+            "cpu", cpu, cfg_.quota_max_cpu, "--quota-max-cpu"},
+        {"memory", memory, cfg_.quota_max_memory, "--quota-max-memory"}})
+    if (!asked.empty() && Value(asked) > Value(max) * (1 + 1e-9))
+      p_.Add(absl::StrCat("Project ", in_.project->namespace_, "/", in_.project->name,
+                          " spec.resources.defaultQuota.", field, " ", asked,
+                          " is above the operator's ceiling ", max, " (", flag, ")"));
+}
+
+// docs/contract.md "Tenant isolation": the clone's port is opened to every
+// address outside the cluster, so a URL may only name a port the platform allows
+// (https://host:10250/ would otherwise reach every kubelet).
+void Resolver::CheckRepositoryPort() {
+  if (d_.repository_url.empty()) return;
+  const int port = GitPort(d_.repository_url);
+  auto allowed = ParseGitPorts(cfg_.git_ports);
+  if (port == 0 || !allowed.ok() || absl::c_linear_search(*allowed, port)) return;
+  p_.Add(absl::StrCat("repository ", d_.repository_url, " uses TCP port ", port,
+                      "; the operator allows ", cfg_.git_ports, " (--git-ports)"));
+}
+
+// Only what the quota counts: an extended resource (a GPU, hugepages) would
+// be outside every namespace's quota, so no tenant may ask for one.
+void Resolver::CheckResourceNames() {
+  auto check = [&](const Container& c) {
+    if (!c.resources) return;
+    for (const auto* list : {&c.resources->requests, &c.resources->limits})
+      for (const auto& [name, q] : *list)
+        if (name != "cpu" && name != "memory" && name != "ephemeral-storage")
+          p_.Add(absl::StrCat("container ", c.name, " asks for resource \"", name,
+                              "\": only cpu, memory and ephemeral-storage may be requested"));
+  };
+  for (const Workload& w : d_.services) check(w.container);
+  check(d_.main.container);
+  for (const Container& c : d_.main.init_containers) check(c);
 }
 
 void Resolver::ResolveServices() {
@@ -235,6 +287,7 @@ void Resolver::ResolveServices() {
     w.container = s.container;
     w.container.name = s.name;
     if (pg && w.container.ports.empty()) w.container.ports = {{kPostgresPort, "postgres", "TCP"}};
+    if (pg) w.run_as_user = PostgresUid(w.container.image);
     if (pg && !s.database.empty() && !HasEnv(w.container.env, "POSTGRES_DB"))
       w.container.env.push_back(Env("POSTGRES_DB", s.database));
     w.container.resources =
@@ -495,6 +548,8 @@ absl::StatusOr<Desired> Resolver::Run() {
   ResolveServices();
   ResolveMain();
   ResolveVolumes(d_.main.container);
+  CheckResourceNames();
+  CheckRepositoryPort();
   if (p_.empty()) CheckQuota();
   if (!p_.empty()) return p_.ToStatus();
   return std::move(d_);

@@ -17,6 +17,7 @@
 // Pure: no I/O, no clock. Errors are InvalidArgument naming the field.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -59,6 +60,10 @@ struct Workload {
   v1alpha1::Container container;                     // complete; its name is `name`
   std::vector<PodVolume> volumes;
   std::vector<ServicePort> service_ports;  // empty: no Service
+  // The user (and group, fsGroup) the pod runs as; 0: the image's own.
+  // postgres images start as root only to step down to this user, which a
+  // container without capabilities cannot do (docs/contract.md "Tenant isolation").
+  int64_t run_as_user = 0;
 };
 
 // The ResourceQuota's hard limits, canonical.

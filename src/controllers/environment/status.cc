@@ -1,5 +1,6 @@
 #include "controllers/environment/status.h"
 
+#include "controllers/environment/redact.h"
 #include "kube/json_builder.h"
 
 namespace controllers {
@@ -66,10 +67,15 @@ std::string StatusPatch(const Status& s, int64_t generation) {
 StatusBuilder::StatusBuilder(const Status& current, absl::Time now, bool new_generation)
     : current_(current), now_(Rfc3339(now)), new_generation_(new_generation) {}
 
+// Every message passes the patterns of redact.h and the size cap, whatever
+// made it: a diagnosis is redacted with the Environment's known secrets where
+// it is made (the reconciler), but a message also quotes the spec, a Project
+// or the API server, and nothing in a status should carry a credential or
+// grow without bound (the Event and the log line quote this message).
 void StatusBuilder::Set(absl::string_view type, bool ok, absl::string_view reason,
                         absl::string_view message) {
-  Condition c{std::string(type), ok ? "True" : "False", std::string(reason), std::string(message),
-              now_};
+  Condition c{std::string(type), ok ? "True" : "False", std::string(reason),
+              CapMessage(Redactor::PatternsOnly().Redact(message), kStatusMessageMax), now_};
   const bool restart = new_generation_ && !ok && type == kReady;
   if (const Condition* old = current_.Find(type); old && old->status == c.status && !restart)
     c.last_transition = old->last_transition;
