@@ -9,7 +9,7 @@ fails on one without a bound) and CEL rules refuse at admission what the operato
 never act on (docs/contract.md, "Bounds"); only CEL of Kubernetes 1.35 and older.
 
 Usage: scripts/gen-crds.py [--check]   (--check: exit 1 if the files differ)
-Contract: docs/contract.md; PRODUCT.md "API" and "The real client".
+Contract: docs/contract.md ("Project", "Environment", "Status", "Bounds").
 """
 import copy
 import os

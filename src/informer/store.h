@@ -81,7 +81,7 @@ class Store {
   // Set, and replaced by a fresh one, whenever the store adds an object under
   // a key it did not hold: whoever found a key absent and kept the mark it
   // read before looking can tell later whether anything was added since
-  // (controllers/pass_memo.h), without looking again.
+  // (controllers/environment/pass_memo.h), without looking again.
   std::shared_ptr<const kube::CacheMark> AddMark() const;
 
  private:

@@ -94,7 +94,7 @@ class Object {
   // Set by a cache (informer::Store) when it replaces or drops this document
   // (or the packed form this one was unpacked from): whoever kept a handle can
   // tell it is no longer the cached object without looking it up again
-  // (controllers/pass_memo.h). Never cleared.
+  // (controllers/environment/pass_memo.h). Never cleared.
   void MarkSuperseded() const {
     if (doc_) doc_->mark_.Set();
   }

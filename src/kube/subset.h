@@ -4,7 +4,7 @@
 // manifest is not a subset of the cached copy: kube-apiserver adds defaults
 // (imagePullPolicy, protocol: TCP, strategy...) that a subset check ignores,
 // so a pass over an environment that is already right sends no write
-// (PRODUCT.md "Rules": level-triggered and idempotent).
+// (docs/contract.md, "Reconciliation", "Rules": level-triggered and idempotent).
 //
 // Changed and removed fields are seen, and so is an element missing from a
 // list. Lists server-side apply merges by key (containers, env, ports,

@@ -23,7 +23,7 @@ namespace {
 using prometheus::Histogram;
 
 // client-go's workqueue and controller-runtime's buckets.
-// PRODUCT.md's phases; each always exported, so a phase that empties reads 0.
+// The phases of docs/contract.md, "Status"; each always exported, so a phase that empties reads 0.
 
 const Histogram::BucketBoundaries kQueueBuckets{1e-8, 1e-7, 1e-6, 1e-5, 1e-4,
                                                 1e-3, 1e-2, 1e-1, 1,    10};

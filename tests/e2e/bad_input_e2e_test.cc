@@ -3,8 +3,9 @@
 // where the API allows it, odd branch names, empty optional parts, a
 // `deployment` without an image, namespace clashes — created at once beside
 // good ones. Each wrong one must end Failed with a message naming its problem
-// (PRODUCT.md rules: "An invalid Environment ... gets Failed with a clear
-// message; it is not retried in a hot loop and never crashes the operator"),
+// (docs/contract.md, "Reconciliation", "Rules": an invalid Environment gets
+// Failed with a clear message; it is not retried in a hot loop and never
+// crashes the operator),
 // each good one Ready, and the operator must keep running.
 #include <signal.h>
 #include <sys/wait.h>

@@ -1,5 +1,5 @@
 // The operator end to end: the kube-operator binary against the local control
-// plane and the kubelet simulator (PRODUCT.md "Reconciliation").
+// plane and the kubelet simulator (docs/contract.md, "Reconciliation").
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>

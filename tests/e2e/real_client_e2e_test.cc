@@ -1,5 +1,5 @@
 // The real client end to end: the Catalyst web app's own requests, exactly as
-// its code sends them (docs/contract.md; PRODUCT.md "The real client"),
+// its code sends them (docs/contract.md, "What the web app does"),
 // against the real control plane — a Project in the team namespace,
 // Environments in the project namespace, the annotation merge patch, the
 // 409 -> GET -> PUT of a Project update — each reaching the expected state.

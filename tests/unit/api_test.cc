@@ -203,7 +203,7 @@ TEST(ApiConfigTest, EnvVarsAreEnvAndEnvWinsAndValueFromIsKept) {
   EXPECT_EQ(c.container.env[2].value_from.Str({"secretKeyRef", "key"}), "k");
 }
 
-// PRODUCT.md "The real client": the Environment wins, env lists merge by name,
+// docs/contract.md, "spec.config": the Environment wins, env lists merge by name,
 // "" and [] do not override, present-but-empty lists mean "none".
 TEST(ApiConfigTest, MergeEnvironmentOverTemplate) {
   Problems p;

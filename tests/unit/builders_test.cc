@@ -1,6 +1,6 @@
-// Builders and ParseEnvironment against the seed's numbers: operator-AGENTS.md
-// ("NetworkPolicy Configuration", "Resource Limits", init containers) and
-// PRODUCT.md "Reconciliation".
+// Builders and ParseEnvironment against the seed's numbers: docs/contract.md,
+// "Reconciliation" (its steps, "Network policy", "Resource limits" and the
+// init containers of step 6).
 #include <string>
 #include <vector>
 
@@ -25,7 +25,8 @@ using v1alpha1::EnvironmentSpec;
 constexpr char kUid[] = "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11";
 constexpr char kNs[] = "my-team-my-project-pr-123";
 
-// PRODUCT.md "API"'s example Environment.
+// A development Environment as the web app sends it, with a repositoryUrl override
+// (docs/contract.md, "Environment").
 std::string DevJson(absl::string_view extra_spec = "") {
   return absl::StrCat(R"({
     "apiVersion": "catalyst.catalyst.dev/v1alpha1", "kind": "Environment",
@@ -188,7 +189,7 @@ TEST(BuildersTest, ResourceQuotaSendsCanonicalQuantities) {
       "limits.memory": "8Gi", "requests.storage": "20Gi", "pods": "20"}})");
 }
 
-// --- NetworkPolicy: operator-AGENTS.md "NetworkPolicy Configuration" ----------------------------
+// --- NetworkPolicy: docs/contract.md, "Network policy" ----------------------------------------
 
 TEST(BuildersTest, NetworkPoliciesAreTheFiveRulesInTwoObjects) {
   std::vector<kube::Object> p = BuildNetworkPolicies(Dev(), OperatorConfig{});
@@ -402,8 +403,8 @@ TEST(BuildersTest, UserEnvVarsComeAfterOursAndWinOnAName) {
                        {"name": "X", "value": "$(PORT)"}])json");
 }
 
-// PRODUCT.md "Rules": spec changes roll out — the pod template changes with
-// what the pod runs, and only then.
+// docs/contract.md, "Reconciliation", "Rules": spec changes roll out — the pod
+// template changes with what the pod runs, and only then.
 TEST(BuildersTest, PodTemplateChangesWithWhatThePodRunsOnly) {
   auto tmpl = [](const std::string& json) {
     const Desired d = MustResolve(json);
@@ -483,6 +484,21 @@ TEST(BuildersTest, ValidateConfig) {
   cfg = OperatorConfig{};
   cfg.quota_storage = "5Gi";
   EXPECT_THAT(ValidateConfig(cfg).message(), HasSubstr("quota_storage 5Gi cannot hold"));
+  // docs/contract.md "Tenant isolation": {name} repeats across projects.
+  cfg = OperatorConfig{};
+  cfg.url_host_template = "{name}.preview.local";
+  EXPECT_THAT(ValidateConfig(cfg).message(), HasSubstr("must contain {namespace}"));
+  cfg = OperatorConfig{};
+  cfg.egress_except_cidrs = "10.0.0.0/8,not-a-cidr";
+  EXPECT_THAT(ValidateConfig(cfg).message(), HasSubstr("\"not-a-cidr\" is not a CIDR"));
+  cfg.egress_except_cidrs = "0.0.0.0/0";
+  EXPECT_THAT(ValidateConfig(cfg).message(), HasSubstr("excepts every address"));
+  cfg = OperatorConfig{};
+  cfg.git_ports = "22,70000";
+  EXPECT_THAT(ValidateConfig(cfg).message(), HasSubstr("\"70000\" is not a TCP port"));
+  cfg = OperatorConfig{};
+  cfg.quota_max_cpu = "lots";
+  EXPECT_THAT(ValidateConfig(cfg).message(), HasSubstr("quota_max_cpu"));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// The git-clone init container's script (controllers/git_clone.h), run with
+// The git-clone init container's script (controllers/environment/git_clone.h), run with
 // sh and git against a local repository as the init container would run it.
 #include "controllers/environment/git_clone.h"
 

@@ -1,4 +1,4 @@
-// TargetNamespace: PRODUCT.md "API" / "The real client" — the Catalyst web
+// TargetNamespace: docs/contract.md, "Names" — the Catalyst web
 // app's namespace-utils.ts, byte for byte (it computes the same name to list
 // an Environment's pods). Golden values from the web app's own tests and
 // from running its code (docs/contract.md).

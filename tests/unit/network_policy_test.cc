@@ -1,5 +1,5 @@
 // The built NetworkPolicies, evaluated as an enforcing CNI would: the
-// connections operator-AGENTS.md "NetworkPolicy Configuration" needs pass,
+// connections docs/contract.md, "Network policy" needs pass,
 // the rest are refused.
 #include "absl/strings/str_cat.h"
 #include "api/v1alpha1/environment.h"

@@ -337,7 +337,7 @@ TEST_F(PlannerTest, FailingPodsMakeItFailedAndTheDeadlineToo) {
   EXPECT_NE(p.status_patch->find("ProgressDeadlineExceeded"), std::string::npos);
 }
 
-// PRODUCT.md "The real client": without its Project the web app's
+// docs/contract.md, "Decisions where the contract is silent": without its Project the web app's
 // Environment has no repository; it waits, saying what it looked for, and
 // creates nothing.
 TEST_F(PlannerTest, AMissingProjectIsAStatusNotASilentRetry) {

@@ -1,6 +1,6 @@
-// Resolve (controllers/resolve.h): the Catalyst web app's Environment and
-// Project made into what the builders render — PRODUCT.md "The real client"
-// and docs/contract.md, field by field.
+// Resolve (controllers/environment/resolve.h): the Catalyst web app's
+// Environment and Project made into what the builders render —
+// docs/contract.md ("Project", "Environment", "spec.config"), field by field.
 #include "controllers/environment/resolve.h"
 
 #include <string>

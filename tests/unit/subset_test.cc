@@ -251,7 +251,7 @@ TEST(SubsetServerTest, DriftIsSeen) {
   const kube::Object& web = find(kServerDeploymentWeb);
   const kube::Object& postgres = find(kServerDeploymentPostgres);
 
-  // The web memory limit lowered (the OOMKilled setting of operator-AGENTS.md).
+  // The web memory limit lowered (the OOMKilled setting of docs/contract.md, "Resource limits").
   EXPECT_FALSE(StillSubsetAfter(web, kServerDeploymentWeb, [](auto& d) {
     Set(d, "/spec/template/spec/containers/0/resources/limits/memory", "1Gi");
   }));
@@ -322,7 +322,7 @@ TEST(SubsetServerTest, DriftIsSeen) {
   }));
 }
 
-// PRODUCT.md "Rules": a spec change rolls out — the new manifest is not a
+// docs/contract.md, "Reconciliation", "Rules": a spec change rolls out — the new manifest is not a
 // subset of the old object; a change that does not touch the web pod is.
 TEST(SubsetServerTest, SpecChangesAreSeen) {
   v1alpha1::EnvironmentSpec env = ServerSpec(true);

@@ -1,8 +1,8 @@
 // Config: the container configuration an Environment (spec.config) or a
 // Project template (spec.templates.<type>.config) gives: the web container,
 // the init containers after git-clone, the services (databases) beside it and
-// its volumes (PRODUCT.md "The real client"; the Catalyst web app sends the
-// resolved `nextjs` preset, docs/contract.md). Kubernetes-shaped parts the
+// its volumes (docs/contract.md, "spec.config"; the Catalyst web app sends the
+// resolved `nextjs` preset). Kubernetes-shaped parts the
 // operator passes to the pod unchanged (probes, valueFrom, volume mounts) are
 // kept as JSON; quantities are canonical (kube/quantity.h) so a built object
 // compares equal to what the server stores.
@@ -82,8 +82,8 @@ struct Volume {
 struct Config {
   Container container;  // the main container (its name is the operator's)
   // Absent means "not said" (the deployment mode's defaults apply); present
-  // and empty means "none" (PRODUCT.md: defaults stay the seed's when the
-  // config is silent).
+  // and empty means "none" (docs/contract.md, "spec.config": defaults stay the
+  // seed's when the config is silent).
   std::optional<std::vector<Container>> init_containers;
   std::optional<std::vector<ManagedService>> services;
   std::optional<std::vector<Volume>> volumes;
@@ -95,8 +95,8 @@ struct Config {
 // env (env wins for a name in both).
 Config ParseConfig(const rapidjson::Value* v, absl::string_view path, Problems& p);
 
-// The Environment's config over a Project template's (PRODUCT.md "The real
-// client": the Environment wins). A field the Environment sets wins whole (a
+// The Environment's config over a Project template's (docs/contract.md,
+// "spec.config": the Environment wins). A field the Environment sets wins whole (a
 // non-empty string or list, a given object); "" and [] do not override (the
 // Go operator's rule: the web app sends empty values for "unset"); env lists
 // merge by name: the template's entries in its order with the Environment's

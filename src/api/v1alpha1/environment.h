@@ -4,10 +4,10 @@
 //
 // Builders and the planner work from this, never from raw JSON. Parse errors
 // are InvalidArgument with a message that tells the user what to fix: the
-// controller copies it into status.conditions (PRODUCT.md "Rules": an invalid
-// Environment gets Failed with a clear message). What needs the Project
-// (the repository, the template config) is checked once it is resolved
-// (controllers/resolve.h).
+// controller copies it into status.conditions (docs/contract.md,
+// "Reconciliation", "Rules": an invalid Environment gets Failed with a clear
+// message). What needs the Project (the repository, the template config) is
+// checked once it is resolved (controllers/environment/resolve.h).
 #pragma once
 
 #include <cstdint>
@@ -21,7 +21,7 @@
 
 namespace v1alpha1 {
 
-// Hierarchy labels (PRODUCT.md "API"): the web app sets all three, sanitized;
+// Hierarchy labels (docs/contract.md, "Names"): the web app sets all three, sanitized;
 // they name the target namespace, and the team label the Project's namespace.
 inline constexpr char kTeamLabel[] = "catalyst.dev/team";
 inline constexpr char kProjectLabel[] = "catalyst.dev/project";
@@ -29,7 +29,7 @@ inline constexpr char kEnvironmentLabel[] = "catalyst.dev/environment";
 
 enum class EnvironmentType { kDevelopment, kDeployment };
 
-// PRODUCT.md "The real client": deploymentMode, inferred from type when absent.
+// docs/contract.md, "Environment": deploymentMode, inferred from type when absent.
 enum class DeploymentMode {
   kDevelopment,  // clone, install, migrate, dev server (the seed's flow)
   kProduction,   // the image as a Deployment: no clone, no install, no workspace volume

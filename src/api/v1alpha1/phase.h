@@ -1,4 +1,4 @@
-// Phase: status.phase of an Environment (PRODUCT.md "API"), the one summary
+// Phase: status.phase of an Environment (docs/contract.md, "Status"), the one summary
 // the Catalyst web app reads (Ready; Provisioning/Deploying; Failed; else Pending).
 #pragma once
 

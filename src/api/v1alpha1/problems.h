@@ -1,6 +1,6 @@
 // Problems: every mistake found in an object, collected so one status update
-// tells the user all of them (PRODUCT.md "Rules": an invalid Environment gets
-// Failed with a clear message), each naming its field.
+// tells the user all of them (docs/contract.md, "Reconciliation", "Rules": an
+// invalid Environment gets Failed with a clear message), each naming its field.
 #pragma once
 
 #include <cstdint>

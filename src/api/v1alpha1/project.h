@@ -1,7 +1,7 @@
 // ProjectSpec: a Project custom resource (projects.catalyst.catalyst.dev/v1alpha1)
 // as the Catalyst web app writes it into the team namespace: the repositories
 // its Environments clone, a config template per environment type and the
-// namespace quota (PRODUCT.md "The real client").
+// namespace quota (docs/contract.md, "Project").
 #pragma once
 
 #include <map>

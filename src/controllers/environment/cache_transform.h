@@ -5,7 +5,7 @@
 // Kept, per resource: the metadata the operator reads (name, namespace, uid,
 // resourceVersion, generation, labels, annotations, deletionTimestamp; for
 // Environments also finalizers and creationTimestamp), every field the
-// builders set (builders.h) — the planner's subset check (subset.h) walks
+// builders set (manifests.h) — the planner's subset check (subset.h) walks
 // exactly those, so dropping one would make every resync write — and the
 // Deployment status fields the planner reads. Dropped: server defaults,
 // status the operator never reads, clusterIP, volumeName and the like.

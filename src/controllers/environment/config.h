@@ -1,8 +1,9 @@
 // OperatorConfig: everything a platform tunes about the environments the
 // operator builds (flags and Helm values map onto these fields one to one).
 //
-// The defaults are the original operator's numbers (operator-AGENTS.md
-// "Resource Limits") and PRODUCT.md's defaults; builders read nothing else.
+// The defaults are the original operator's numbers (docs/contract.md,
+// "Reconciliation", "Resource limits" and "Network policy"); builders read
+// nothing else.
 // Quantities may be written in any form kube-apiserver accepts ("8192Mi");
 // builders send them in the canonical form the server stores ("8Gi") so an
 // unchanged object compares equal to its cached copy (see subset.h).
@@ -17,9 +18,9 @@
 namespace controllers {
 
 struct OperatorConfig {
-  // PRODUCT.md "Reconciliation" 3: ingress is allowed from this namespace.
+  // docs/contract.md, "Reconciliation" 3: ingress is allowed from this namespace.
   std::string ingress_namespace = "ingress-nginx";
-  // PRODUCT.md "Reconciliation" 3: DNS egress (UDP+TCP 53) goes to this namespace.
+  // docs/contract.md, "Reconciliation" 3: DNS egress (UDP+TCP 53) goes to this namespace.
   std::string dns_namespace = "kube-system";
   // Ingress.spec.ingressClassName; empty: leave it out (the cluster's default class).
   std::string ingress_class = "nginx";
@@ -29,7 +30,7 @@ struct OperatorConfig {
   // status.url is "<url_scheme>://<host>"; TLS termination is the platform's.
   std::string url_scheme = "http";
 
-  // PRODUCT.md "Reconciliation" 2: the namespace's ResourceQuota. Memory caps
+  // docs/contract.md, "Reconciliation" 2: the namespace's ResourceQuota. Memory caps
   // both requests and limits; it must hold the web pod (2Gi) plus postgres (512Mi).
   std::string quota_cpu = "4";         // requests.cpu
   std::string quota_memory = "8Gi";    // requests.memory and limits.memory
@@ -44,7 +45,7 @@ struct OperatorConfig {
   std::string node_image = "node:20-bookworm-slim";  // development: npm ci, migrate, next dev
   std::string git_image = "alpine/git:2.45.2";       // development: git-clone
 
-  // operator-AGENTS.md "Resource Limits": next dev --turbopack is OOMKilled at 1Gi.
+  // docs/contract.md, "Resource limits": next dev --turbopack is OOMKilled at 1Gi.
   std::string web_memory_limit = "2Gi";
   std::string postgres_memory_limit = "512Mi";
   // CPU requests (the quota counts requests.cpu, so every container needs one);
@@ -59,7 +60,7 @@ struct OperatorConfig {
   std::string workspace_storage = "5Gi";  // PVC workspace (development: clone + node_modules)
   std::string storage_class;              // empty: the cluster's default StorageClass
 
-  // PRODUCT.md "Rules": an environment not Ready within this is Failed.
+  // docs/contract.md, "Reconciliation", "Rules": an environment not Ready within this is Failed.
   absl::Duration failure_deadline = absl::Minutes(10);
   // Copy each Project namespace's registry-credentials Secret into its
   // environments' namespaces and name it in imagePullSecrets (needs RBAC on

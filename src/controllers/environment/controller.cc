@@ -158,7 +158,7 @@ void EnvironmentController::StartWorkers() {
 }
 
 void EnvironmentController::ResyncLoop() {
-  // PRODUCT.md "Runtime shape": every Environment again every resync period,
+  // docs/contract.md, "Runtime shape": every Environment again every resync period,
   // from the cache, behind live events (low priority).
   while (!stop_.WaitFor(options_.resync_period))
     for (const auto& key : environments_->store().Keys())

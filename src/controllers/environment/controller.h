@@ -1,4 +1,4 @@
-// EnvironmentController: the design card's runtime shape. Informers stream
+// EnvironmentController: docs/contract.md, "Runtime shape". Informers stream
 // Environments, Projects, Namespaces, registry credentials and every kind the
 // operator owns (filtered by its managed-by label) into caches; their events feed a rate-limited,
 // de-duplicating work queue consumed by worker threads; a resync re-queues

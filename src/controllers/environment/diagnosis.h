@@ -1,6 +1,6 @@
 // Diagnosis: why a Deployment's pods are not ready, read from pod and
 // ReplicaSet statuses as the kubelet, the scheduler and the ReplicaSet
-// controller report them (PRODUCT.md "Failure is visible").
+// controller report them (docs/contract.md, "Reconciliation", "Rules": failure is visible).
 #pragma once
 
 #include <string>

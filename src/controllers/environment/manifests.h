@@ -1,5 +1,5 @@
 // Builders: the desired manifest of every object the operator manages for an
-// Environment (PRODUCT.md "Reconciliation" 1-6), rendered from its resolved
+// Environment (docs/contract.md, "Reconciliation" 1-6), rendered from its resolved
 // description (resolve.h) as pure functions.
 //
 // Each returns the full object — apiVersion, kind, metadata (name, namespace,
@@ -31,7 +31,7 @@ namespace controllers {
 kube::Object BuildNamespace(const Desired& d);
 // 2. ResourceQuota environment-quota.
 kube::Object BuildResourceQuota(const Desired& d);
-// 3. The NetworkPolicies: operator-AGENTS.md's five rules in two objects,
+// 3. The NetworkPolicies: the five rules of docs/contract.md, "Network policy", in two objects,
 // environment-isolation (every pod) and allow-web (the web pods).
 std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorConfig& cfg);
 // The registry-credentials Secret copied from the Project's namespace (type

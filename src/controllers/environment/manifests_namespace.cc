@@ -1,4 +1,4 @@
-// Step 1-3 objects of an Environment (PRODUCT.md "Reconciliation"): the
+// Step 1-3 objects of an Environment (docs/contract.md, "Reconciliation"): the
 // namespace, its quota, its NetworkPolicies, and the Secrets in it.
 #include <string>
 #include <utility>
@@ -65,7 +65,7 @@ J Policy(const Desired& d, absl::string_view name, J spec) {
 
 }  // namespace
 
-// PRODUCT.md "API" / "Reconciliation" 1: the namespace carries the hierarchy
+// docs/contract.md, "Reconciliation" 1: the namespace carries the hierarchy
 // labels, the branch, its type, managed-by and a label naming its Environment
 // (the uid: a name can be 253 characters, too long for a label value; the
 // annotation has it).
@@ -94,7 +94,7 @@ kube::Object BuildNamespace(const Desired& d) {
       .ToObject();
 }
 
-// PRODUCT.md "Reconciliation" 2: CPU, memory, storage, pod count; the
+// docs/contract.md, "Reconciliation" 2: CPU, memory, storage, pod count; the
 // Project's defaultQuota sets the CPU and memory (and then limits.cpu).
 kube::Object BuildResourceQuota(const Desired& d) {
   const Quota& q = d.quota;
@@ -108,8 +108,8 @@ kube::Object BuildResourceQuota(const Desired& d) {
       .ToObject();
 }
 
-// PRODUCT.md "Reconciliation" 3 / operator-AGENTS.md "NetworkPolicy
-// Configuration" 1-5, in two objects (each costs a write per Environment):
+// docs/contract.md, "Reconciliation" 3 and "Network policy" 1-5, in two
+// objects (each costs a write per Environment):
 //
 // - environment-isolation selects every pod, for ingress and egress: that is
 //   rule 1 (deny-all; a selected pod admits only what some policy allows),
@@ -169,7 +169,7 @@ std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorC
           Policy(d, kWebPolicyName, std::move(web)).ToObject()};
 }
 
-// PRODUCT.md "The real client": the Project namespace's pull credentials,
+// docs/contract.md, "Project": the Project namespace's pull credentials,
 // usable by the environment's pods (a Secret is only usable in its namespace).
 kube::Object BuildRegistrySecret(const Desired& d, const kube::Object& source) {
   J secret = J::Obj(

@@ -1,4 +1,4 @@
-// Step 4-6 objects of an Environment (PRODUCT.md "Reconciliation"): volumes,
+// Step 4-6 objects of an Environment (docs/contract.md, "Reconciliation"): volumes,
 // workloads (postgres and the other services, web or workspace), their
 // Services and the Ingress.
 #include <string>
@@ -167,7 +167,7 @@ kube::Object BuildService(const Desired& d, const Workload& w) {
       .ToObject();
 }
 
-// PRODUCT.md "Reconciliation" 6: the Ingress (networking.k8s.io/v1, GA since 1.19).
+// docs/contract.md, "Reconciliation" 6: the Ingress (networking.k8s.io/v1, GA since 1.19).
 kube::Object BuildIngress(const Desired& d, const OperatorConfig& cfg) {
   J backend = J::Obj(
       {{"service", J::Obj({{"name", d.main.name},

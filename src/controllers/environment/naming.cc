@@ -60,7 +60,7 @@ std::string GenerateNamespace(const std::vector<absl::string_view>& parts) {
 }
 
 absl::StatusOr<std::string> TargetNamespace(const EnvironmentSpec& env) {
-  // PRODUCT.md "API": the hierarchy wins when complete.
+  // docs/contract.md, "Names": the hierarchy wins when complete.
   const bool hierarchy = !env.team.empty() && !env.project.empty() && !env.environment.empty();
   std::string ns = hierarchy ? GenerateNamespace({env.team, env.project, env.environment})
                              : GenerateNamespace({env.namespace_, env.name});

@@ -25,8 +25,8 @@ inline constexpr char kPartOfLabel[] = "app.kubernetes.io/part-of";
 inline constexpr char kPartOfValue[] = "catalyst-environment";
 inline constexpr char kEnvironmentUidLabel[] = "catalyst.dev/environment-uid";
 inline constexpr char kAppNameLabel[] = "app.kubernetes.io/name";  // postgres | web
-// On the target namespace (PRODUCT.md "API"): the branch it runs, and what kind of
-// namespace it is (the web app labels its team and project namespaces alike).
+// On the target namespace (docs/contract.md, "Reconciliation" 1): the branch it runs, and what kind
+// of namespace it is (the web app labels its team and project namespaces alike).
 inline constexpr char kBranchLabel[] = "catalyst.dev/branch";
 inline constexpr char kNamespaceTypeLabel[] = "catalyst.dev/namespace-type";
 // "<environment namespace>/<environment name>": maps an event on a managed
@@ -44,18 +44,18 @@ inline constexpr char kPostgresName[] = "postgres";  // Deployment and Service
 inline constexpr char kPostgresPvcName[] = "postgres-data";
 inline constexpr char kWebName[] = "web";  // Deployment, Service and Ingress
 inline constexpr char kWorkspacePvcName[] = "workspace";
-// The NetworkPolicies (manifests.h: operator-AGENTS.md's five rules in two).
+// The NetworkPolicies (manifests.h: the five rules of docs/contract.md, "Network policy", in two).
 inline constexpr char kIsolationPolicyName[] = "environment-isolation";
 inline constexpr char kWebPolicyName[] = "allow-web";
-// Image pull credentials: copied from the Project's namespace (PRODUCT.md "The real client").
+// Image pull credentials: copied from the Project's namespace (docs/contract.md, "Project").
 inline constexpr char kRegistrySecretName[] = "registry-credentials";
 // The operator's postgres password (key kDbPasswordKey), generated once.
 inline constexpr char kDbSecretName[] = "postgres-credentials";
 inline constexpr char kDbPasswordKey[] = "password";
 
 // The Catalyst web app's namespace-utils.ts, byte for byte: the web app
-// computes an Environment's namespace itself to list its pods (PRODUCT.md
-// "The real client").
+// computes an Environment's namespace itself to list its pods (docs/contract.md,
+// "Names").
 //
 // sanitize(s): lowercase; every character outside [a-z0-9-] becomes '-';
 // runs of '-' collapse; leading and trailing '-' are trimmed.
@@ -67,7 +67,7 @@ std::string SanitizeNamespaceComponent(absl::string_view s);
 // planner never adopts a namespace another Environment owns (NamespaceConflict).
 std::string GenerateNamespace(const std::vector<absl::string_view>& parts);
 
-// PRODUCT.md "API" (target namespace): gen(team, project, environment) of the
+// docs/contract.md, "Names" (target namespace): gen(team, project, environment) of the
 // hierarchy labels when all three are set, else gen(metadata.namespace,
 // metadata.name). InvalidArgument when nothing usable remains.
 absl::StatusOr<std::string> TargetNamespace(const EnvironmentSpec& env);

@@ -122,17 +122,17 @@ Plan Planner::Finish(Phase phase, std::string ns, std::string url) {
   return std::move(plan_);
 }
 
-// PRODUCT.md rules: an invalid Environment gets Failed with a clear message,
-// no hot retry loop (a spec change brings it back).
+// docs/contract.md, "Reconciliation", "Rules": an invalid Environment gets Failed with a clear
+// message, no hot retry loop (a spec change brings it back).
 Plan Planner::Failed(absl::string_view reason, absl::string_view why, std::string ns) {
   sb_.Set(kReady, false, reason, why);
   return Finish(Phase::kFailed, std::move(ns), "");
 }
 
-// PRODUCT.md "Deletion": a finalizer deletes the target namespace, waits for
-// it to be gone, then releases the Environment. What is deleted is what the
-// Environment owns (its uid label), whatever its spec says now; a namespace
-// not in the cache yet (created just before the delete) is asked for.
+// docs/contract.md, "Reconciliation", "Rules" (deletion): a finalizer deletes the target namespace,
+// waits for it to be gone, then releases the Environment. What is deleted is what the Environment
+// owns (its uid label), whatever its spec says now; a namespace not in the cache yet (created just
+// before the delete) is asked for.
 Plan Planner::Deletion() {
   if (!HasFinalizer(env_)) return std::move(plan_);
   std::vector<std::string> going;
@@ -264,7 +264,8 @@ void Planner::DbCredentials(const Desired& d) {
       {Action::Type::kCreate, r::kSecrets, d.ns, kDbSecretName, BuildDbSecret(d, password)});
 }
 
-// A failing pod, or no progress past the deadline: Failed (PRODUCT.md rules).
+// A failing pod, or no progress past the deadline: Failed (docs/contract.md, "Reconciliation",
+// "Rules").
 Plan Planner::NotReady(absl::string_view cond, absl::string_view app, Phase phase,
                        absl::string_view waiting_msg, const std::string& ns,
                        const std::string& url) {
@@ -335,15 +336,16 @@ void Planner::TeamSecrets(Desired& d) {
   d.team_secrets_hash = HexSha256(all, 16);
 }
 
-// PRODUCT.md "Reconciliation" 1-8, from the namespace on.
+// docs/contract.md, "Reconciliation" 1-8, from the namespace on (each step cites its number).
 Plan Planner::Provision(const Desired& d, const kube::Object& registry, bool namespace_cached) {
   const OperatorConfig& cfg = in_.config;
   const std::vector<Built> desired = BuildAll(d, cfg, registry);
-  // 1. Namespace, alone in the first pass of a new Environment: the web app
-  // shows it first, so in a burst every new Environment's namespace comes
-  // before the deeper steps of older ones. The namespace's ADD event queues
-  // the rest behind the namespaces still to make (the queue is FIFO); no
-  // status yet, so the pass costs no more requests than one doing it all.
+  // docs/contract.md, "Reconciliation" 1: the namespace, alone in the first
+  // pass of a new Environment: the web app shows it first, so in a burst every
+  // new Environment's namespace comes before the deeper steps of older ones.
+  // The namespace's ADD event queues the rest behind the namespaces still to
+  // make (the queue is FIFO); no status yet, so the pass costs no more
+  // requests than one doing it all.
   if (!namespace_cached) {
     // POST: a namespace someone made in the meantime stays theirs (409).
     for (const Built& b : desired)
@@ -352,8 +354,8 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry, bool nam
     plan_.target_namespace = d.ns;
     return std::move(plan_);
   }
-  // 2. ResourceQuota, 3. NetworkPolicy (the five rules), and the pull
-  // credentials the pods will name.
+  // docs/contract.md, "Reconciliation" 2 (ResourceQuota) and 3 (NetworkPolicy, the five
+  // rules of "Network policy"), and the pull credentials the pods will name.
   // The namespace's uid is a precondition: one deleted and made again by
   // someone else since the cache saw it is not taken over.
   const auto cached_ns = in_.state.Get(r::kNamespaces, "", d.ns);
@@ -367,7 +369,8 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry, bool nam
   Prune(d, desired);
   sb_.Set(kNamespaceReady, true, "Created", absl::StrCat("namespace ", d.ns, " is set up"));
 
-  // 4. The services (postgres by default): claims, Deployments, Services.
+  // docs/contract.md, "Reconciliation" 4: the services (postgres by default): claims, Deployments,
+  // Services.
   auto owned_by = [](const Built& b, absl::string_view app) {
     return b.object.Label(kAppNameLabel) == app;
   };
@@ -380,9 +383,9 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry, bool nam
       }
   const std::string url = EnvironmentUrl(d, cfg);
 
-  // 5. Wait until every service has readyReplicas > 0 (from the cache). Only
-  // its own Deployment's apply holds a step back: a repaired NetworkPolicy or
-  // Service does not make a Ready Environment Provisioning again.
+  // docs/contract.md, "Reconciliation" 5: wait until every service has readyReplicas > 0 (from the
+  // cache). Only its own Deployment's apply holds a step back: a repaired NetworkPolicy or Service
+  // does not make a Ready Environment Provisioning again.
   for (const auto& [name, deployment] : service_deployments)
     if (Applying(r::kDeployments, name) ||
         !DeploymentReady(in_.state.Get(r::kDeployments, d.ns, name), deployment))
@@ -395,7 +398,8 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry, bool nam
             absl::StrCat(d.services.size() == 1 ? d.services.front().name : "every service",
                          " has a ready replica"));
 
-  // 6. The web (or workspace) Deployment, its volumes, Service and Ingress.
+  // docs/contract.md, "Reconciliation" 6: the web (or workspace) Deployment, its volumes, Service
+  // and Ingress.
   kube::Object main;
   for (const Built& b : desired)
     if (owned_by(b, d.main.name)) {
@@ -403,14 +407,14 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry, bool nam
       if (b.resource == &r::kDeployments) main = b.object;
     }
 
-  // 7. Wait until it has readyReplicas > 0 (from the cache).
+  // docs/contract.md, "Reconciliation" 7: wait until it has readyReplicas > 0 (from the cache).
   if (Applying(r::kDeployments, d.main.name) ||
       !DeploymentReady(in_.state.Get(r::kDeployments, d.ns, d.main.name), main))
     return NotReady(kWebReady, d.main.name, Phase::kDeploying,
                     absl::StrCat("waiting for ", d.main.name, " to be ready"), d.ns, url);
   sb_.Set(kWebReady, true, "Available", absl::StrCat(d.main.name, " has a ready replica"));
 
-  // 8. phase = Ready, url set, conditions true.
+  // docs/contract.md, "Reconciliation" 8: phase = Ready, url set, conditions true.
   sb_.Set(kReady, true, "Ready",
           url.empty() ? absl::StrCat("environment is ready in namespace ", d.ns)
                       : absl::StrCat("environment is ready at ", url));
@@ -428,7 +432,7 @@ Plan Planner::Run() {
   if (!target.ok()) return Failed("InvalidSpec", target.status().message());
   const std::string& ns = *target;
 
-  // PRODUCT.md "The real client": the Project supplies the repository, the
+  // docs/contract.md, "Project": the Project supplies the repository, the
   // template config and the quota.
   std::optional<v1alpha1::ProjectSpec> project;
   kube::Object registry;

@@ -1,6 +1,6 @@
 // Planner: the Environment reconciler as a pure function from (cached state,
 // Environment, time) to the actions that bring the cluster to the desired
-// state and the status to report (PRODUCT.md "Reconciliation").
+// state and the status to report (docs/contract.md, "Reconciliation").
 //
 // An Environment that is already right yields no action and no status patch.
 #pragma once

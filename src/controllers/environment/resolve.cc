@@ -260,7 +260,7 @@ void Resolver::ResolveServices() {
   if (config_.services) {
     services = *config_.services;
   } else if (d_.mode != DeploymentMode::kWorkspace) {
-    // PRODUCT.md "Reconciliation" 4: the seed's postgres when the config is silent.
+    // docs/contract.md, "Reconciliation" 4: the seed's postgres when the config is silent.
     default_postgres_ = true;
     ManagedService pg;
     pg.name = kPostgresName;
@@ -294,7 +294,7 @@ void Resolver::ResolveServices() {
         Complete(s.container.resources, cfg_.postgres_cpu_request, cfg_.postgres_memory_limit,
                  d_.quota.limits_cpu.empty() ? "" : cfg_.default_cpu_limit);
     // Ready means accepting connections: the web pod starts only then
-    // (PRODUCT.md "Reconciliation" 5).
+    // (docs/contract.md, "Reconciliation" 5).
     if (pg && !w.container.readiness_probe)
       w.container.readiness_probe =
           default_postgres_
@@ -343,7 +343,7 @@ std::vector<Container> Resolver::InitContainers(const Container& main,
     return c;
   };
   if (d_.mode != DeploymentMode::kProduction) {
-    // operator-AGENTS.md: git-clone first; the rest run on its clone.
+    // docs/contract.md, "Reconciliation" 6: git-clone first; the rest run on its clone.
     Container clone;
     clone.name = "git-clone";
     clone.image = cfg_.git_image;
@@ -370,7 +370,7 @@ std::vector<Container> Resolver::InitContainers(const Container& main,
   }
   if (d_.mode == DeploymentMode::kWorkspace) return init;
   if (d_.mode == DeploymentMode::kDevelopment) {
-    // The seed's steps (operator-AGENTS.md): npm ci, then migrate. npm's
+    // The seed's steps (docs/contract.md, "Reconciliation" 6): npm ci, then migrate. npm's
     // cache on the volume makes the next rollout's npm ci cheaper.
     Container npm;
     npm.name = "npm-install";
@@ -416,7 +416,7 @@ void Resolver::ResolveMain() {
   // The clone: into the first mount's path (the Go operator's GIT_CLONE_ROOT),
   // or the seed's /workspace/app when the config names no volume.
   std::string clone_dir;
-  // production: no clone, no install, no volume (PRODUCT.md "The real client").
+  // production: no clone, no install, no volume (docs/contract.md, "Environment").
   if (!clones) m.volume_mounts.clear();
   if (clones && m.volume_mounts.empty()) {
     m.volume_mounts = {Mount(kWorkspacePvcName, kWorkspaceMount)};

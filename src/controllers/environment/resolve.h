@@ -1,6 +1,6 @@
 // Resolve: an Environment, its Project and the operator's configuration made
-// into the one description the builders render (PRODUCT.md "The real
-// client"; the field-by-field contract is docs/contract.md):
+// into the one description the builders render (the field-by-field contract
+// is docs/contract.md, "Project", "Environment" and "spec.config"):
 //
 // - the repository and ref to clone: the Environment source's repositoryUrl,
 //   else the Project source of the same name, else the template's sourceRef,
@@ -78,7 +78,7 @@ struct Desired {
   std::string ns;  // the target namespace
   // What git-clone fetches (development and workspace); empty in production.
   std::string repository_url, branch, commit_sha;
-  std::vector<Workload> services;   // PRODUCT.md "Reconciliation" 4: postgres by default
+  std::vector<Workload> services;   // docs/contract.md, "Reconciliation" 4: postgres by default
   Workload main;                    // 6: web (development, production) or workspace
   bool http = false;                // main gets a Service on port 80 and an Ingress
   std::vector<ClaimObject> claims;  // service data and volumes

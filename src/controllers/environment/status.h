@@ -1,4 +1,4 @@
-// Status: an Environment's status (PRODUCT.md "API") as the planner reads and
+// Status: an Environment's status (docs/contract.md, "Status") as the planner reads and
 // writes it — phase, target namespace, URL, observedGeneration and
 // metav1.Condition-shaped conditions — and the merge patch that writes it.
 #pragma once

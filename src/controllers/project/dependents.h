@@ -1,8 +1,8 @@
 // The Project side of the Environment controller: where an Environment's
 // Project is looked up, and which Environments a change to a Project (or to
-// the pull credentials in its namespace) must reach (PRODUCT.md "The real
-// client": a Project created later, or changed, reaches every Environment
-// that refers to it within seconds, with no polling).
+// the pull credentials in its namespace) must reach (docs/contract.md, "What
+// the web app does": a Project created later, or changed, reaches every
+// Environment that refers to it by watch event, with no polling).
 #pragma once
 
 #include <string>
