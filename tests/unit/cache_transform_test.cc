@@ -14,6 +14,7 @@
 #include "api/v1alpha1/environment.h"
 #include "api/v1alpha1/project.h"
 #include "api/v1alpha1/resources.h"
+#include "controllers/environment/event_mapping.h"
 #include "controllers/environment/manifests.h"
 #include "controllers/environment/naming.h"
 #include "controllers/environment/planner.h"

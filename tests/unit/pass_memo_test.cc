@@ -480,6 +480,21 @@ TEST(RecordingStateTest, AbsentReadIsWatchedThroughTheAddMark) {
   EXPECT_FALSE(memo.Unchanged(kKey, env, absl::Now()));
 }
 
+TEST(RecordingStateTest, AbsentPullCredentialsAreWatchedThroughTheirCachesAddMark) {
+  FakeState state;
+  RecordingState rec(state);
+  EXPECT_FALSE(rec.RegistryCredentials("team"));
+  EXPECT_TRUE(rec.complete());
+  PassMemo memo;
+  const auto env = *kube::Object::Parse(EnvJson(1, ""));
+  memo.Remember(kKey, env, rec.TakeReads());
+  EXPECT_TRUE(memo.Unchanged(kKey, env, absl::Now()));
+  // The team's credentials appear: the pass that went without them is stale.
+  state.Put(r::kSecrets, *kube::Object::Parse(R"({"metadata":{"namespace":"team",
+      "name":"registry-credentials","resourceVersion":"2"}})"));
+  EXPECT_FALSE(memo.Unchanged(kKey, env, absl::Now()));
+}
+
 // A cache without an add mark cannot tell when an absence ends.
 TEST(RecordingStateTest, AbsentReadWithoutAnAddMarkMakesThePassIncomplete) {
   class NoMarks final : public ClusterState {

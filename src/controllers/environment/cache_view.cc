@@ -6,28 +6,29 @@
 
 namespace controllers {
 
-void CacheView::Add(const kube::Resource& r, informer::Informer* inf, bool owned) {
+void CacheView::Add(std::string name, const kube::Resource& r, informer::Informer* inf,
+                    bool owned) {
   if (owned) inf->store().AddIndex(kUidIndex, informer::ByLabel(kEnvironmentUidLabel));
-  informers_.emplace_back(&r, inf);
+  caches_.insert_or_assign(std::move(name), Watched{r, inf});
 }
 
-informer::Informer* CacheView::Find(const kube::Resource& res) const {
-  // The constant itself first, then an equal resource (tests and callers
-  // holding a copy); plurals are compared before groups.
-  for (const auto& [r, inf] : informers_)
-    if (r == &res) return inf;
-  for (const auto& [r, inf] : informers_)
-    if (r->plural == res.plural && r->group == res.group) return inf;
-  return nullptr;
+informer::Informer* CacheView::Cache(absl::string_view name) const {
+  auto it = caches_.find(name);
+  return it == caches_.end() ? nullptr : it->second.informer;
 }
 
-std::optional<kube::Object> CacheView::Get(const kube::Resource& res, absl::string_view ns,
-                                           absl::string_view name) const {
+informer::Informer* CacheView::For(const kube::Resource& res) const {
+  auto it = caches_.find(res.plural);
+  if (it == caches_.end() || it->second.resource.group != res.group) return nullptr;
+  return it->second.informer;
+}
+
+std::optional<kube::Object> CacheView::Lookup(const informer::Informer* inf, absl::string_view ns,
+                                              absl::string_view name) {
   // Called ~15 times per Environment per resync (the reconciler's check of
   // what its last pass read): the key is built in a per-thread buffer rather
   // than a new string each time.
   thread_local std::string key;
-  const informer::Informer* inf = Find(res);
   if (!inf) return std::nullopt;
   key.assign(ns.data(), ns.size());
   if (!ns.empty()) key += '/';
@@ -35,14 +36,28 @@ std::optional<kube::Object> CacheView::Get(const kube::Resource& res, absl::stri
   return inf->store().Get(key);
 }
 
+std::optional<kube::Object> CacheView::Get(const kube::Resource& res, absl::string_view ns,
+                                           absl::string_view name) const {
+  return Lookup(For(res), ns, name);
+}
+
 std::vector<kube::Object> CacheView::Owned(const kube::Resource& res, absl::string_view uid) const {
-  const informer::Informer* inf = Find(res);
+  const informer::Informer* inf = For(res);
   if (!inf) return {};
   return inf->store().ByIndex(kUidIndex, std::string(uid));
 }
 
 std::shared_ptr<const kube::CacheMark> CacheView::AddMark(const kube::Resource& res) const {
-  const informer::Informer* inf = Find(res);
+  const informer::Informer* inf = For(res);
+  return inf ? inf->store().AddMark() : nullptr;
+}
+
+std::optional<kube::Object> CacheView::RegistryCredentials(absl::string_view ns) const {
+  return Lookup(Cache(kRegistryCredentials), ns, kRegistrySecretName);
+}
+
+std::shared_ptr<const kube::CacheMark> CacheView::RegistryCredentialsAddMark() const {
+  const informer::Informer* inf = Cache(kRegistryCredentials);
   return inf ? inf->store().AddMark() : nullptr;
 }
 
@@ -55,7 +70,7 @@ std::shared_ptr<const kube::CacheMark> CacheView::SecretsAddMark() const {
 }
 
 void CacheView::Written(const kube::Resource& res, const kube::Object& answer) {
-  if (informer::Informer* inf = Find(res)) inf->WriteThrough(answer);
+  if (informer::Informer* inf = For(res)) inf->WriteThrough(answer);
 }
 
 }  // namespace controllers

@@ -7,17 +7,12 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "controllers/environment/naming.h"
 #include "controllers/environment/team_secrets.h"
 #include "kube/object.h"
 #include "kube/resource.h"
 
 namespace controllers {
-
-// The Secrets the operator reads but does not own — each Project namespace's
-// registry-credentials — cached apart from its own Secrets (a distinct
-// informer: another selection of the same collection). A ClusterState tells
-// the two apart by this constant's address.
-inline constexpr kube::Resource kRegistrySourceSecrets{"", "v1", "secrets"};
 
 // Objects handed out are the cache's own documents: the cache marks one
 // superseded (kube::Object::MarkSuperseded) when it replaces or drops it, as
@@ -35,6 +30,18 @@ class ClusterState {
   // later reader whether that absence may have ended (pass_memo.h).
   virtual std::shared_ptr<const kube::CacheMark> AddMark(const kube::Resource&) const {
     return nullptr;
+  }
+  // The Secret the operator reads but does not own: the team's pull
+  // credentials (registry-credentials) in a Project's namespace. The caches
+  // keep them apart from the operator's own Secrets (another selection of the
+  // same collection: the "registry-credentials" watch, controller.cc); a
+  // state that keeps one collection of Secrets reads them there.
+  virtual std::optional<kube::Object> RegistryCredentials(absl::string_view ns) const {
+    return Get(kube::resources::kSecrets, ns, kRegistrySecretName);
+  }
+  // As AddMark, for the cache RegistryCredentials reads.
+  virtual std::shared_ptr<const kube::CacheMark> RegistryCredentialsAddMark() const {
+    return AddMark(kube::resources::kSecrets);
   }
   // What the web app last said of the secrets of Environment key
   // ("<namespace>/<name>"; secrets_sync.h), and the mark set when an outcome

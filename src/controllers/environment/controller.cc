@@ -1,23 +1,76 @@
 #include "controllers/environment/controller.h"
 
-#include <algorithm>
-#include <functional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "api/v1alpha1/resources.h"
 #include "controllers/environment/cache_transform.h"
+#include "controllers/environment/event_mapping.h"
 #include "controllers/environment/naming.h"
-#include "controllers/environment/planner.h"
-#include "controllers/project/dependents.h"
 
 namespace controllers {
 namespace {
 
 namespace r = kube::resources;
 
-// The keys of the Environments an event concerns.
-using KeysOf = std::function<void(const kube::Object&, std::vector<std::string>&)>;
+// A watch's role, as controller-runtime's builder names them.
+enum class Role {
+  kPrimary,  // For: the Environments; an event queues the Environment itself
+  kOwned,    // Owns: indexed by the owner's uid (CacheView::Owned); queues the owner
+  kWatches,  // Watches: read, not owned; `mapping` names the Environments to queue
+};
+
+// Which Environments a kWatches event concerns, given the Environments' cache.
+using Mapping = KeysOf (*)(const informer::Store* environments);
+
+// One informer: what it selects, and what its events mean.
+struct Watch {
+  std::string name;  // its cache's key in CacheView, and the reflector's name
+  kube::Resource resource;
+  std::string label_selector;
+  std::string field_selector;
+  Role role = Role::kOwned;
+  Mapping mapping = nullptr;  // kWatches only
+  // The owned objects are read only when an Environment is planned in full,
+  // which a settled resync pass skips (pass_memo.h): kept packed, they cost
+  // half the memory (docs/benchmarks.md). Environments are read every pass.
+  bool packed = true;
+};
+
+// Every watch, once (docs/contract.md, "Runtime shape"). Member by member, not
+// designated initializers: see NewInformer.
+std::vector<Watch> Watches(const OperatorConfig& config) {
+  const std::string managed = absl::StrCat(kManagedByLabel, "=", kManagedByValue);
+  auto watch = [](const kube::Resource& res, std::string label, Role role, bool packed = true) {
+    Watch w;
+    w.name = std::string(res.plural);
+    w.resource = res;
+    w.label_selector = std::move(label);
+    w.role = role;
+    w.packed = packed;
+    return w;
+  };
+  std::vector<Watch> out;
+  out.push_back(watch(v1alpha1::kEnvironments, "", Role::kPrimary, /*packed=*/false));
+  out.push_back(watch(v1alpha1::kProjects, "", Role::kWatches, /*packed=*/false));
+  out.back().mapping = [](const informer::Store* envs) { return DependentsOf(envs, true); };
+  // All namespaces, not only ours: a clash with someone else's must be seen.
+  out.push_back(watch(r::kNamespaces, "", Role::kOwned));
+  for (const kube::Resource& res : {r::kDeployments, r::kServices, r::kPersistentVolumeClaims,
+                                    r::kNetworkPolicies, r::kResourceQuotas, r::kIngresses})
+    out.push_back(watch(res, managed, Role::kOwned));
+  // Secrets: the operator's own (postgres credentials, registry copies) by
+  // its label, and the teams' pull credentials by name (RBAC cannot narrow a
+  // watch by name; the selectors keep every other Secret out of the cache).
+  out.push_back(watch(r::kSecrets, managed, Role::kOwned));
+  if (config.registry_credentials) {
+    out.push_back(watch(r::kSecrets, "", Role::kWatches));
+    out.back().name = CacheView::kRegistryCredentials;
+    out.back().field_selector = absl::StrCat("metadata.name=", kRegistrySecretName);
+    out.back().mapping = [](const informer::Store* envs) { return DependentsOf(envs, false); };
+  }
+  return out;
+}
 
 // Handlers only enqueue keys, at high priority (live events go before resyncs).
 class Enqueue final : public informer::EventHandler {
@@ -41,16 +94,17 @@ class Enqueue final : public informer::EventHandler {
   const KeysOf keys_;
 };
 
-// A managed object belongs to the Environment its annotation names.
-void OwnerOf(const kube::Object& o, std::vector<std::string>& out) { out.push_back(OwnerKey(o)); }
-
-// The Environments that read o without owning it (controllers/project);
-// a copy of ours belongs to its owner.
-KeysOf DependentsOf(const informer::Store* environments, bool by_name) {
-  return [environments, by_name](const kube::Object& o, std::vector<std::string>& out) {
-    if (o.Label(kManagedByLabel) == kManagedByValue) return OwnerOf(o, out);
-    out = EnvironmentsReading(*environments, o, by_name);
-  };
+std::unique_ptr<informer::Informer> NewInformer(kube::Client* client, const Watch& w) {
+  // Member by member: GCC 12 at -O3 takes the designated-initializer form for
+  // a read of an uninitialized std::function (-Wmaybe-uninitialized).
+  informer::InformerOptions options;
+  options.reflector.name = w.name;
+  options.transform = CacheTransform(w.resource);
+  options.packed = w.packed;
+  return std::make_unique<informer::Informer>(
+      std::make_unique<informer::ClientListerWatcher>(client, w.resource, "", w.label_selector,
+                                                      w.field_selector),
+      std::move(options));
 }
 
 }  // namespace
@@ -59,40 +113,30 @@ EnvironmentController::EnvironmentController(kube::Client* client, ControllerOpt
     : client_(client),
       options_(std::move(options)),
       queue_({.name = "environment", .metrics = options_.queue_metrics}) {
-  const std::string managed = absl::StrCat(kManagedByLabel, "=", kManagedByValue);
-  environments_ = Add(v1alpha1::kEnvironments, "");
-  auto* projects = Add(v1alpha1::kProjects, "");
-  // All namespaces, not only ours: a clash with someone else's must be seen.
-  Add(r::kNamespaces, "");
-  // By address: an informer is known by its resource constant (Find).
-  for (const kube::Resource* res : {&r::kDeployments, &r::kServices, &r::kPersistentVolumeClaims,
-                                    &r::kNetworkPolicies, &r::kResourceQuotas, &r::kIngresses})
-    Add(*res, managed);
-  // Secrets: the operator's own (postgres credentials, registry copies) by
-  // its label, and the teams' pull credentials by name (RBAC cannot narrow a
-  // watch by name; the selectors keep every other Secret out of the cache).
-  Add(r::kSecrets, managed);
-  auto* secrets =
-      options_.config.registry_credentials
-          ? Add(kRegistrySourceSecrets, "", absl::StrCat("metadata.name=", kRegistrySecretName))
-          : nullptr;
-  // The kinds an Environment owns are indexed by its uid (CacheView::Owned).
-  for (auto& [res, inf] : informers_)
-    view_.Add(*res, inf.get(),
-              inf.get() != environments_ && inf.get() != projects && inf.get() != secrets);
+  const std::vector<Watch> watches = Watches(options_.config);
+  for (const Watch& w : watches) {
+    informers_.push_back(NewInformer(client_, w));
+    view_.Add(w.name, w.resource, informers_.back().get(), w.role == Role::kOwned);
+    if (w.role == Role::kPrimary) environments_ = informers_.back().get();
+  }
   auto handler = [&](KeysOf keys) {
     handlers_.push_back(std::make_unique<Enqueue>(&queue_, std::move(keys)));
     return handlers_.back().get();
   };
-  environments_->AddHandler(handler(
-      [](const kube::Object& o, std::vector<std::string>& out) { out.push_back(o.Key()); }));
-  projects->AddHandler(handler(DependentsOf(&environments_->store(), /*by_name=*/true)));
-  if (secrets)
-    secrets->AddHandler(handler(DependentsOf(&environments_->store(), /*by_name=*/false)));
   informer::EventHandler* owner = handler(OwnerOf);
-  for (auto& [res, inf] : informers_)
-    if (inf.get() != environments_ && inf.get() != projects && inf.get() != secrets)
-      inf->AddHandler(owner);
+  for (size_t i = 0; i < watches.size(); ++i) {
+    switch (watches[i].role) {
+      case Role::kPrimary:
+        informers_[i]->AddHandler(handler(SelfOf));
+        break;
+      case Role::kOwned:
+        informers_[i]->AddHandler(owner);
+        break;
+      case Role::kWatches:
+        informers_[i]->AddHandler(handler(watches[i].mapping(&environments_->store())));
+        break;
+    }
+  }
   reconciler_ = std::make_unique<EnvironmentReconciler>(client_, &environments_->store(), &view_,
                                                         options_.config, &clock_,
                                                         options_.reconcile_observer, &view_);
@@ -110,38 +154,18 @@ EnvironmentController::EnvironmentController(kube::Client* client, ControllerOpt
 
 EnvironmentController::~EnvironmentController() { Stop(absl::Seconds(10)); }
 
-informer::Informer* EnvironmentController::Add(const kube::Resource& res, std::string selector,
-                                               std::string field_selector) {
-  // Member by member: GCC 12 at -O3 takes the designated-initializer form for
-  // a read of an uninitialized std::function (-Wmaybe-uninitialized).
-  informer::InformerOptions options;
-  options.reflector.name = std::string(res.plural);
-  if (&res == &kRegistrySourceSecrets) options.reflector.name = "registry-credentials";
-  options.transform = CacheTransform(res);
-  // The owned objects are read only when an Environment is planned in full,
-  // which a settled resync pass skips (pass_memo.h): kept packed, they cost
-  // half the memory (docs/benchmarks.md). Environments are read every pass.
-  options.packed = &res != &v1alpha1::kEnvironments && &res != &v1alpha1::kProjects;
-  auto inf = std::make_unique<informer::Informer>(
-      std::make_unique<informer::ClientListerWatcher>(client_, res, "", std::move(selector),
-                                                      std::move(field_selector)),
-      std::move(options));
-  informers_.emplace_back(&res, std::move(inf));
-  return informers_.back().second.get();
-}
-
 void EnvironmentController::StartInformers() {
-  for (auto& [res, inf] : informers_) inf->Start();
+  for (auto& inf : informers_) inf->Start();
 }
 
 bool EnvironmentController::HasSynced() const {
-  for (const auto& [res, inf] : informers_)
+  for (const auto& inf : informers_)
     if (!inf->HasSynced()) return false;
   return true;
 }
 
 bool EnvironmentController::Stale() const {
-  for (const auto& [res, inf] : informers_)
+  for (const auto& inf : informers_)
     if (inf->Stale()) return true;
   return false;
 }
@@ -182,7 +206,7 @@ bool EnvironmentController::Stop(absl::Duration grace) {
   bool clean = true;
   if (workers_) clean = workers_->Stop(grace);
   queue_.ShutDown();
-  for (auto& [res, inf] : informers_) inf->Stop();
+  for (auto& inf : informers_) inf->Stop();
   return clean;
 }
 

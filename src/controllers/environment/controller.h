@@ -1,6 +1,7 @@
 // EnvironmentController: docs/contract.md, "Runtime shape". Informers stream
 // Environments, Projects, Namespaces, registry credentials and every kind the
-// operator owns (filtered by its managed-by label) into caches; their events feed a rate-limited,
+// operator owns (filtered by its managed-by label) into caches — one per
+// entry of the table of watches in controller.cc; their events feed a rate-limited,
 // de-duplicating work queue consumed by worker threads; a resync re-queues
 // every Environment at low priority every few seconds (the original polling
 // semantics) without calling the API server.
@@ -12,7 +13,6 @@
 #include <vector>
 
 #include "controllers/environment/cache_view.h"
-#include "controllers/environment/cluster_state.h"
 #include "controllers/environment/config.h"
 #include "controllers/environment/reconciler.h"
 #include "controllers/environment/secrets_sync.h"
@@ -61,17 +61,15 @@ class EnvironmentController {
   const ClusterState& state() const { return view_; }
 
  private:
-  // r must be a constant of static lifetime (kube::resources, kRegistrySourceSecrets).
-  informer::Informer* Add(const kube::Resource& r, std::string label_selector,
-                          std::string field_selector = "");
   void ResyncLoop();
 
   kube::Client* const client_;
   const ControllerOptions options_;
   util::RealClock clock_;
   workqueue::WorkQueue queue_;
-  // Keyed by the resource constant (kube::resources, kRegistrySourceSecrets).
-  std::vector<std::pair<const kube::Resource*, std::unique_ptr<informer::Informer>>> informers_;
+  // One per watch of controller.cc's table, in its order; CacheView knows
+  // them by name.
+  std::vector<std::unique_ptr<informer::Informer>> informers_;
   informer::Informer* environments_ = nullptr;
   CacheView view_;
   std::vector<std::unique_ptr<informer::EventHandler>> handlers_;

@@ -62,15 +62,13 @@ class RecordingState final : public ClusterState {
                                   absl::string_view name) const override {
     // Taken before the lookup: an object added after it sets this mark.
     Mark added = inner_.AddMark(r);
-    std::optional<kube::Object> o = inner_.Get(r, ns, name);
-    if (o)
-      Record(o->Mark());
-    else if (added)
-      Record(std::move(added));  // the absence holds until the cache adds something
-    else
-      complete_ = false;  // an absence it cannot watch
-    return o;
+    return Recorded(inner_.Get(r, ns, name), std::move(added));
   }
+  std::optional<kube::Object> RegistryCredentials(absl::string_view ns) const override {
+    Mark added = inner_.RegistryCredentialsAddMark();
+    return Recorded(inner_.RegistryCredentials(ns), std::move(added));
+  }
+  Mark RegistryCredentialsAddMark() const override { return inner_.RegistryCredentialsAddMark(); }
   // Objects added later under this uid are the operator's own writes, which
   // a settled pass never has pending: the marks of those listed suffice.
   std::vector<kube::Object> Owned(const kube::Resource& r, absl::string_view uid) const override {
@@ -95,6 +93,16 @@ class RecordingState final : public ClusterState {
   std::vector<Mark> TakeReads() { return std::move(reads_); }
 
  private:
+  // What a read found, or the mark that ends its absence.
+  std::optional<kube::Object> Recorded(std::optional<kube::Object> o, Mark added) const {
+    if (o)
+      Record(o->Mark());
+    else if (added)
+      Record(std::move(added));  // the absence holds until the cache adds something
+    else
+      complete_ = false;  // an absence it cannot watch
+    return o;
+  }
   // The mark, not the object: a packed cache hands out parsed copies that
   // need not outlive the pass. A repeat is kept once.
   void Record(Mark mark) const {

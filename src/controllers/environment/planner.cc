@@ -8,11 +8,11 @@
 #include "api/v1alpha1/environment.h"
 #include "api/v1alpha1/project.h"
 #include "api/v1alpha1/resources.h"
+#include "controllers/environment/event_mapping.h"
 #include "controllers/environment/manifests.h"
 #include "controllers/environment/naming.h"
 #include "controllers/environment/resolve.h"
 #include "controllers/environment/status.h"
-#include "controllers/project/dependents.h"
 #include "kube/subset.h"
 
 namespace controllers {
@@ -448,10 +448,9 @@ Plan Planner::Run() {
       sb_.Set(kProjectResolved, true, "Found",
               absl::StrCat("Project ", project->namespace_, "/", project->name));
       // The team's pull credentials, unless it is one of the operator's own copies.
-      if (auto s =
-              in_.config.registry_credentials
-                  ? in_.state.Get(kRegistrySourceSecrets, project->namespace_, kRegistrySecretName)
-                  : std::nullopt;
+      if (auto s = in_.config.registry_credentials
+                       ? in_.state.RegistryCredentials(project->namespace_)
+                       : std::nullopt;
           s && s->Label(kManagedByLabel) != kManagedByValue)
         registry = *s;
     } else if (found.refused) {
@@ -509,10 +508,6 @@ Plan Planner::Run() {
 }
 
 }  // namespace
-
-std::string OwnerKey(const kube::Object& managed) {
-  return std::string(managed.Annotation(kEnvironmentAnnotation));
-}
 
 Plan PlanEnvironment(const PlanInput& in) { return Planner(in).Run(); }
 

@@ -75,8 +75,4 @@ struct PlanInput {
 
 Plan PlanEnvironment(const PlanInput& in);
 
-// The "<namespace>/<name>" an event on a managed object belongs to, from its
-// catalyst.dev/environment annotation; empty when it has none.
-std::string OwnerKey(const kube::Object& managed);
-
 }  // namespace controllers

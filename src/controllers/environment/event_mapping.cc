@@ -1,4 +1,4 @@
-#include "controllers/project/dependents.h"
+#include "controllers/environment/event_mapping.h"
 
 #include <algorithm>
 
@@ -6,6 +6,10 @@
 #include "controllers/environment/naming.h"
 
 namespace controllers {
+
+std::string OwnerKey(const kube::Object& managed) {
+  return std::string(managed.Annotation(kEnvironmentAnnotation));
+}
 
 std::vector<std::string> ProjectNamespaces(const kube::Object& env) {
   std::vector<std::string> out;
@@ -26,6 +30,17 @@ std::vector<std::string> EnvironmentsReading(const informer::Store& environments
       out.push_back(env.Key());
   }
   return out;
+}
+
+void SelfOf(const kube::Object& env, std::vector<std::string>& out) { out.push_back(env.Key()); }
+
+void OwnerOf(const kube::Object& o, std::vector<std::string>& out) { out.push_back(OwnerKey(o)); }
+
+KeysOf DependentsOf(const informer::Store* environments, bool by_name) {
+  return [environments, by_name](const kube::Object& o, std::vector<std::string>& out) {
+    if (o.Label(kManagedByLabel) == kManagedByValue) return OwnerOf(o, out);
+    out = EnvironmentsReading(*environments, o, by_name);
+  };
 }
 
 }  // namespace controllers
