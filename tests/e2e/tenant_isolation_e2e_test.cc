@@ -105,20 +105,18 @@ TEST_F(TenantIsolationE2E, ASquattedNamespaceIsNeitherNamedNorTakenNorDeleted) {
 // the server stored; a clone URL on another port is refused.
 TEST_F(TenantIsolationE2E, EgressNeverReachesTheMetadataAddress) {
   TestNamespace ns("egress");
-  ASSERT_TRUE(Admin()
-                  .Create(v1alpha1::kEnvironments, ns.name(),
-                          R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment",
-                  "metadata":{"name":"plain-http"},"spec":{"type":"development",
-                  "sources":[{"name":"web","repositoryUrl":"http://git.example.test/org/repo",
-                              "branch":"main"}]}})")
-                  .ok());
-  ASSERT_TRUE(Admin()
-                  .Create(v1alpha1::kEnvironments, ns.name(),
-                          R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment",
-                  "metadata":{"name":"kubelet-port"},"spec":{"type":"development",
-                  "sources":[{"name":"web","repositoryUrl":"https://git.example.test:10250/r",
-                              "branch":"main"}]}})")
-                  .ok());
+  auto create = [&](absl::string_view name, absl::string_view url) {
+    ASSERT_TRUE(
+        Admin()
+            .Create(v1alpha1::kEnvironments, ns.name(),
+                    absl::StrCat(R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1",)",
+                                 R"("kind":"Environment","metadata":{"name":")", name,
+                                 R"("},"spec":{"type":"development","sources":[{"name":"web",)",
+                                 R"("repositoryUrl":")", url, R"(","branch":"main"}]}})"))
+            .ok());
+  };
+  create("plain-http", "http://git.example.test/org/repo");
+  create("kubelet-port", "https://git.example.test:10250/r");
   const std::string target = WebAppNamespace({ns.name(), "plain-http"});
   EXPECT_TRUE(WaitFor(kReady, [&] { return Phase(ns.name(), "plain-http") == "Ready"; }))
       << GetEnv(ns.name(), "plain-http").Serialize();

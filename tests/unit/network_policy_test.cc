@@ -19,17 +19,21 @@ using testing_support::Protocol;
 constexpr char kNs[] = "team-app-pr-1";
 
 // A development Environment cloning url, resolved as the planner would.
-Desired Env(absl::string_view url = "https://example.test/repo",
-            const OperatorConfig& cfg = OperatorConfig{}) {
+absl::StatusOr<Desired> ResolveDev(absl::string_view url, const OperatorConfig& cfg) {
   auto obj = kube::Object::Parse(absl::StrCat(
       R"({"metadata":{"name":"pr-1","namespace":"team-app","uid":"uid-1"},
           "spec":{"type":"development","sources":[{"name":"web","repositoryUrl":")",
       url, R"("}]}})"));
   auto spec = v1alpha1::ParseEnvironment(*obj);
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  auto d = Resolve({*spec, kNs, nullptr, cfg});
+  if (!spec.ok()) return spec.status();
+  return Resolve({*spec, kNs, nullptr, cfg});
+}
+
+Desired Env(absl::string_view url = "https://example.test/repo",
+            const OperatorConfig& cfg = OperatorConfig{}) {
+  auto d = ResolveDev(url, cfg);
   EXPECT_TRUE(d.ok()) << d.status();
-  return *d;
+  return d.ok() ? *d : Desired{};
 }
 
 // Namespaces as a 1.21+ API server labels them.
@@ -125,13 +129,7 @@ TEST(NetworkPolicyEgressTest, AnywhereExceptsMetadataAndThePlatformsRanges) {
 TEST(NetworkPolicyEgressTest, ARepositoryOnAPortNotAllowedIsRefused) {
   for (const char* url : {"https://example.test:10250/r", "http://example.test:6443/r",
                           "ssh://git@example.test:2379/r"}) {
-    auto obj = kube::Object::Parse(absl::StrCat(
-        R"({"metadata":{"name":"pr-1","namespace":"team-app","uid":"uid-1"},
-            "spec":{"type":"development","sources":[{"name":"web","repositoryUrl":")",
-        url, R"("}]}})"));
-    auto spec = v1alpha1::ParseEnvironment(*obj);
-    ASSERT_TRUE(spec.ok()) << spec.status();
-    auto d = Resolve({*spec, kNs, nullptr, OperatorConfig{}});
+    auto d = ResolveDev(url, OperatorConfig{});
     ASSERT_FALSE(d.ok()) << url;
     EXPECT_NE(d.status().message().find("(--git-ports)"), absl::string_view::npos) << d.status();
   }
