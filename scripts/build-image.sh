@@ -101,6 +101,9 @@ SOURCE=$(git -C "$REPO" remote get-url origin 2>/dev/null ||
 TAG=${TAG:-localhost/kube-operator:$VERSION}
 log "building $TAG (version $VERSION, revision $REVISION)"
 t0=$SECONDS
+# helm for helm mode (deploy/Dockerfile): the cached one, into the build context.
+"$REPO/scripts/fetch-kubectl-helm.sh"
+mkdir -p "$REPO/.image" && install -m 0755 "$TOOLS_BIN/helm" "$REPO/.image/helm"
 "${BUILDAH[@]}" bud --isolation chroot --layers --pull=never \
   --build-arg VERSION="$VERSION" --build-arg REVISION="$REVISION" --build-arg SOURCE="$SOURCE" \
   -f "$REPO/deploy/Dockerfile" -t "$TAG" "$REPO" >"$IMAGE_CACHE/build.log" 2>&1 ||

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it (.ci/run): installs what is missing,
+# The whole test suite, as CI runs it (.ci/run): checks docs/architecture.md's
+# include rules, installs what is missing,
 # builds the Kubernetes binaries (cached outside the repo) and three builds of
 # the project (plain, ASan+UBSan, TSan), runs unit, concurrency and fuzz tests,
 # then the e2e suites on a private control plane of each Kubernetes lane
@@ -18,6 +19,8 @@ cd "$REPO"
 UNIT_ONLY=0
 [[ ${1:-} == --unit-only ]] && UNIT_ONLY=1
 
+# docs/architecture.md's rules on includes (layers, networking headers, RapidJSON): no build needed.
+"$REPO/scripts/check-architecture.sh" || die "scripts/check-architecture.sh failed"
 "$REPO/scripts/install-deps.sh"
 # --unit-only builds no Kubernetes, but the Helm chart check below needs helm and kubectl.
 "$REPO/scripts/fetch-kubectl-helm.sh"
@@ -54,7 +57,8 @@ log "compiling (4 builds)"
 ninja -C build
 ninja -C build-asan
 ninja -C build-tsan tests/concurrency_tests
-ninja -C build-fuzz tests/watch_decoder_fuzz tests/kubeconfig_fuzz tests/tenant_input_fuzz
+ninja -C build-fuzz tests/watch_decoder_fuzz tests/kubeconfig_fuzz tests/tenant_input_fuzz \
+  tests/rendered_fuzz
 
 RESULTS=$(mktemp -d /tmp/kube-operator-results.XXXXXX)
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
@@ -91,7 +95,7 @@ fi
 
 # Fuzz targets, a bounded time each, from the committed corpus (copied: CI
 # does not write into the clone). A crash fails the run and keeps the input.
-for target in watch_decoder kubeconfig tenant_input; do
+for target in watch_decoder kubeconfig tenant_input rendered; do
   log "fuzzing $target for ${FUZZ_SECONDS:-30}s"
   work=$RESULTS/fuzz-$target
   mkdir -p "$work/corpus"

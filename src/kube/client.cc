@@ -68,6 +68,26 @@ std::string DeleteBody(const DeleteOptions& o) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
+std::string TokenRequestBody(const TokenRequestOptions& o) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("apiVersion"), w.String("authentication.k8s.io/v1");
+  w.Key("kind"), w.String("TokenRequest");
+  w.Key("spec");
+  w.StartObject();
+  if (o.expiration_seconds > 0) w.Key("expirationSeconds"), w.Int64(o.expiration_seconds);
+  if (!o.audiences.empty()) {
+    w.Key("audiences");
+    w.StartArray();
+    for (const std::string& a : o.audiences) w.String(a.data(), a.size());
+    w.EndArray();
+  }
+  w.EndObject();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
 }  // namespace
 
 absl::Status StatusFromObject(const Object& status) {
@@ -288,6 +308,27 @@ absl::Status Client::Delete(const Resource& r, absl::string_view ns, absl::strin
                   .content_type = "application/json"},
                  true);
   return resp.status();
+}
+
+absl::StatusOr<std::string> Client::CreateToken(absl::string_view ns,
+                                                absl::string_view service_account,
+                                                const TokenRequestOptions& o) {
+  // A TokenRequest stores nothing: sent again after a failure, it only mints
+  // another token, so it is retried like an idempotent verb.
+  auto resp = Do("POST",
+                 {.method = "POST",
+                  .path = resources::kServiceAccounts.Path(ns, service_account, "token"),
+                  .body = TokenRequestBody(o),
+                  .content_type = "application/json"},
+                 true);
+  if (!resp.ok()) return resp.status();
+  auto obj = DecodeObject(*resp);
+  if (!obj.ok()) return obj.status();
+  absl::string_view token = obj->Str({"status", "token"});
+  if (token.empty())
+    return absl::InternalError(absl::StrCat("token of ServiceAccount ", ns, "/", service_account,
+                                            ": the answer has no status.token"));
+  return std::string(token);
 }
 
 absl::Status Client::Watch(const Resource& r, absl::string_view ns, const WatchOptions& o,

@@ -70,6 +70,12 @@ struct DeleteOptions {
   std::optional<int64_t> grace_period_seconds;
 };
 
+// A TokenRequest (authentication.k8s.io/v1): a bound ServiceAccount token.
+struct TokenRequestOptions {
+  int64_t expiration_seconds = 0;      // 0: the API server's default (an hour)
+  std::vector<std::string> audiences;  // none: the API server's own audiences
+};
+
 // Observes every request for metrics; must be thread-safe.
 class RequestObserver {
  public:
@@ -140,6 +146,12 @@ class Client {
                                const PatchOptions& opts = {}, absl::string_view subresource = {});
   absl::Status Delete(const Resource& r, absl::string_view ns, absl::string_view name,
                       const DeleteOptions& opts = {});
+  // A token of ServiceAccount ns/service_account from the TokenRequest API
+  // (POST .../serviceaccounts/<name>/token, as `kubectl create token`): the
+  // token itself (status.token), which the client never logs nor puts in an
+  // error. Errors as for Create (NotFound: no such ServiceAccount yet).
+  absl::StatusOr<std::string> CreateToken(absl::string_view ns, absl::string_view service_account,
+                                          const TokenRequestOptions& opts = {});
 
   // Streams events to on_event as they arrive, until the server ends the watch
   // (OK), on_event returns false (OK), cancel fires (Cancelled), or an error:

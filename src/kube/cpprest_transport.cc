@@ -152,7 +152,9 @@ class CpprestTransport final : public Transport {
     msg.set_request_uri(req.path);
     msg.headers().add("Accept", req.accept);
     msg.headers().add("User-Agent", user_agent_);
-    if (token_) {
+    if (!req.bearer.empty()) {
+      msg.headers().add("Authorization", absl::StrCat("Bearer ", req.bearer));
+    } else if (token_) {
       auto token = token_->Token();
       if (!token.ok()) return token.status();
       if (!token->empty()) msg.headers().add("Authorization", absl::StrCat("Bearer ", *token));

@@ -32,6 +32,12 @@ inline constexpr Resource kEvents{"", "v1", "events"};
 inline constexpr Resource kNodes{"", "v1", "nodes", false};
 inline constexpr Resource kDeployments{"apps", "v1", "deployments"};
 inline constexpr Resource kReplicaSets{"apps", "v1", "replicasets"};
+inline constexpr Resource kStatefulSets{"apps", "v1", "statefulsets"};
+inline constexpr Resource kJobs{"batch", "v1", "jobs"};
+inline constexpr Resource kCronJobs{"batch", "v1", "cronjobs"};
+inline constexpr Resource kPodDisruptionBudgets{"policy", "v1", "poddisruptionbudgets"};
+inline constexpr Resource kHorizontalPodAutoscalers{"autoscaling", "v2",
+                                                    "horizontalpodautoscalers"};
 inline constexpr Resource kNetworkPolicies{"networking.k8s.io", "v1", "networkpolicies"};
 inline constexpr Resource kIngresses{"networking.k8s.io", "v1", "ingresses"};
 inline constexpr Resource kLeases{"coordination.k8s.io", "v1", "leases"};

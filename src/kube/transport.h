@@ -29,6 +29,11 @@ struct HttpRequest {
   std::string body;
   std::string content_type;  // of body
   std::string accept = "application/json";
+  // When set, sent as `Authorization: Bearer <bearer>` in place of the
+  // transport's own token: one request as another identity (the web app's git
+  // token is asked with a token of the environment namespace's ServiceAccount,
+  // controllers/environment/git_token.h). Never logged.
+  std::string bearer;
   // The whole exchange of a Send, from sending to the body's last byte; past
   // it the connection is closed and Send returns RequestTimeoutError. Zero or
   // infinite: none. Stream ignores it: a watch lives for minutes, and the

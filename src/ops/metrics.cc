@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <fstream>
 #include <mutex>
+#include <span>
 #include <sstream>
+#include <type_traits>
 
 #include "absl/strings/str_split.h"
 #include "api/v1alpha1/phase.h"
@@ -20,11 +22,12 @@
 namespace ops {
 namespace {
 
+using prometheus::Counter;
+using prometheus::Family;
+using prometheus::Gauge;
 using prometheus::Histogram;
 
 // client-go's workqueue and controller-runtime's buckets.
-// The phases of docs/contract.md, "Status"; each always exported, so a phase that empties reads 0.
-
 const Histogram::BucketBoundaries kQueueBuckets{1e-8, 1e-7, 1e-6, 1e-5, 1e-4,
                                                 1e-3, 1e-2, 1e-1, 1,    10};
 const Histogram::BucketBoundaries kReconcileBuckets{
@@ -33,190 +36,182 @@ const Histogram::BucketBoundaries kReconcileBuckets{
     6,     7,    8,     9,    10,   15,   20,   25,   30,  40,   50,  60};
 const Histogram::BucketBoundaries kRequestBuckets{0.005, 0.025, 0.1, 0.25, 0.5, 1,
                                                   2,     4,     8,   15,   30,  60};
+const Histogram::BucketBoundaries kReadyBuckets{1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200};
 
 std::string S(absl::string_view v) { return std::string(v); }
 
+// What the observer methods write to. A family whose series are named at each
+// call (a queue, a status code) is kept whole; a family of one series (this
+// controller's, or the process's) keeps that series.
+struct Instruments {
+  Family<Gauge>* depth = nullptr;
+  Family<Gauge>* unfinished = nullptr;
+  Family<Gauge>* longest = nullptr;
+  Family<Gauge>* leader = nullptr;
+  Family<Gauge>* environments = nullptr;
+  Family<Gauge>* build_info = nullptr;
+  Family<Counter>* adds = nullptr;
+  Family<Counter>* retries = nullptr;
+  Family<Counter>* reconcile_total = nullptr;
+  Family<Counter>* requests = nullptr;
+  Family<Counter>* secrets_fetches = nullptr;
+  Family<Histogram>* queue_duration = nullptr;
+  Family<Histogram>* work_duration = nullptr;
+  Family<Histogram>* request_duration = nullptr;
+  Family<Histogram>* rate_limiter_duration = nullptr;
+  Gauge* active_workers = nullptr;
+  Gauge* stuck_workers = nullptr;
+  Gauge* max_concurrent = nullptr;
+  Gauge* rss = nullptr;
+  Gauge* fds = nullptr;
+  Gauge* start_time = nullptr;
+  Counter* reconcile_errors = nullptr;
+  Counter* cpu = nullptr;
+  Histogram* reconcile_time = nullptr;
+  Histogram* ready_seconds = nullptr;
+  Histogram* secrets_fetch_seconds = nullptr;
+};
+using I = Instruments;
+
+// A family's one series, made at registration so that it reads 0 rather than
+// being absent: labelled with the controller, or unlabelled (the process's).
+enum class One { kController, kProcess };
+
+// A family: its name and help as client-go and controller-runtime write them
+// (the chart's alerts, dashboard and promtool tests name them), and either the
+// family (series named per call) or its one series with that series' buckets.
+template <typename T>
+struct Row {
+  const char* name;
+  const char* help;
+  Family<T>* I::*family = nullptr;
+  T* I::*series = nullptr;
+  One one = One::kProcess;
+  const Histogram::BucketBoundaries* buckets = nullptr;
+};
+
+// In registration order, which is /metrics' order within a type.
+constexpr Row<Gauge> kGauges[] = {
+    {"workqueue_depth", "Current depth of workqueue", &I::depth},
+    {"workqueue_unfinished_work_seconds",
+     "How many seconds of work has been done that is in progress", &I::unfinished},
+    {"workqueue_longest_running_processor_seconds",
+     "How many seconds has the longest running processor been running", &I::longest},
+    {"controller_runtime_active_workers", "Number of currently used workers per controller",
+     nullptr, &I::active_workers, One::kController},
+    // Ours, beside controller-runtime's active_workers: a worker that never
+    // comes back shows here (and fails /healthz) rather than as one fewer.
+    {"kube_operator_stuck_workers",
+     "Workers in one reconcile for longer than --reconcile-timeout, per controller", nullptr,
+     &I::stuck_workers, One::kController},
+    {"controller_runtime_max_concurrent_reconciles",
+     "Maximum number of concurrent reconciles per controller", nullptr, &I::max_concurrent,
+     One::kController},
+    {"process_resident_memory_bytes", "Resident memory size in bytes.", nullptr, &I::rss},
+    {"process_open_fds", "Number of open file descriptors.", nullptr, &I::fds},
+    {"process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+     nullptr, &I::start_time},
+    {"leader_election_master_status",
+     "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 "
+     "indicates master. 'name' is the string used to identify the lease.",
+     &I::leader},
+    {"kube_operator_environments", "Environments in the operator's cache, by status.phase",
+     &I::environments},
+    // Go exporters' build_info has goversion; a C++ binary has a compiler.
+    {"kube_operator_build_info",
+     "A metric with a constant '1' value labeled by version, revision and compiler from which "
+     "kube-operator was built.",
+     &I::build_info},
+};
+constexpr Row<Counter> kCounters[] = {
+    {"workqueue_adds_total", "Total number of adds handled by workqueue", &I::adds},
+    {"workqueue_retries_total", "Total number of retries handled by workqueue", &I::retries},
+    {"controller_runtime_reconcile_total", "Total number of reconciliations per controller",
+     &I::reconcile_total},
+    {"controller_runtime_reconcile_errors_total",
+     "Total number of reconciliation errors per controller", nullptr, &I::reconcile_errors,
+     One::kController},
+    {"rest_client_requests_total",
+     "Number of HTTP requests, partitioned by status code, method, and host.", &I::requests},
+    {"process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", nullptr,
+     &I::cpu},
+    {"kube_operator_secrets_fetches_total",
+     "Fetches of Environments' secrets from the Catalyst web app, by result (Synced or the "
+     "SecretsSynced reason)",
+     &I::secrets_fetches},
+};
+constexpr Row<Histogram> kHistograms[] = {
+    {"workqueue_queue_duration_seconds",
+     "How long in seconds an item stays in workqueue before being requested", &I::queue_duration},
+    {"workqueue_work_duration_seconds",
+     "How long in seconds processing an item from workqueue takes", &I::work_duration},
+    {"controller_runtime_reconcile_time_seconds",
+     "Length of time per reconciliation per controller", nullptr, &I::reconcile_time,
+     One::kController, &kReconcileBuckets},
+    {"rest_client_request_duration_seconds",
+     "Request latency in seconds. Broken down by verb, and host.", &I::request_duration},
+    {"rest_client_rate_limiter_duration_seconds",
+     "Client side rate limiter latency in seconds. Broken down by verb, and host.",
+     &I::rate_limiter_duration},
+    {"kube_operator_environment_ready_seconds",
+     "Seconds from an Environment's creation until it first reported Ready", nullptr,
+     &I::ready_seconds, One::kProcess, &kReadyBuckets},
+    {"kube_operator_secrets_fetch_duration_seconds",
+     "Latency of fetches of Environments' secrets from the Catalyst web app", nullptr,
+     &I::secrets_fetch_seconds, One::kProcess, &kRequestBuckets},
+};
+
+// build: prometheus::BuildGauge, BuildCounter or BuildHistogram.
+template <typename T, typename Builder>
+void Register(prometheus::Registry& r, Builder build, std::span<const Row<T>> rows,
+              const std::string& controller, Instruments& m) {
+  for (const Row<T>& row : rows) {
+    Family<T>& family = build().Name(row.name).Help(row.help).Register(r);
+    if (row.family) {
+      m.*row.family = &family;
+      continue;
+    }
+    prometheus::Labels labels;
+    if (row.one == One::kController) labels = {{"controller", controller}};
+    if constexpr (std::is_same_v<T, Histogram>)
+      m.*row.series = &family.Add(labels, *row.buckets);
+    else
+      m.*row.series = &family.Add(labels);
+  }
+}
+
 }  // namespace
 
-struct Metrics::Impl {
+struct Metrics::Impl : Instruments {
   explicit Impl(std::string c, std::string h)
       : controller(std::move(c)),
         host(std::move(h)),
         registry(std::make_shared<prometheus::Registry>()) {}
   const std::string controller, host;
   std::shared_ptr<prometheus::Registry> registry;
-  prometheus::Family<prometheus::Gauge>* depth = nullptr;
-  prometheus::Family<prometheus::Counter>* adds = nullptr;
-  prometheus::Family<Histogram>* queue_duration = nullptr;
-  prometheus::Family<Histogram>* work_duration = nullptr;
-  prometheus::Family<prometheus::Counter>* retries = nullptr;
-  prometheus::Family<prometheus::Gauge>* unfinished = nullptr;
-  prometheus::Family<prometheus::Gauge>* longest = nullptr;
-  prometheus::Family<prometheus::Counter>* reconcile_total = nullptr;
-  prometheus::Counter* reconcile_errors = nullptr;
-  Histogram* reconcile_time = nullptr;
-  prometheus::Gauge* active_workers = nullptr;
-  prometheus::Gauge* stuck_workers = nullptr;
-  prometheus::Family<prometheus::Counter>* requests = nullptr;
-  prometheus::Family<Histogram>* request_duration = nullptr;
-  prometheus::Family<Histogram>* rate_limiter_duration = nullptr;
-  prometheus::Gauge* rss = nullptr;
-  prometheus::Counter* cpu = nullptr;
   double cpu_reported = 0;  // a counter only moves forward: what it has been given
-  prometheus::Family<prometheus::Gauge>* leader = nullptr;
-  prometheus::Family<prometheus::Gauge>* environments = nullptr;
-  Histogram* ready_seconds = nullptr;
-  prometheus::Family<prometheus::Counter>* secrets_fetches = nullptr;
-  Histogram* secrets_fetch_seconds = nullptr;
-  prometheus::Gauge* fds = nullptr;
-  prometheus::Gauge* start_time = nullptr;
-  std::mutex mu;          // scrapes may overlap: guards cpu_reported and what follows
-  bool election = false;  // SetLeader was called: phases are the leader's to export
+  std::mutex mu;            // scrapes may overlap: guards cpu_reported and what follows
+  bool election = false;    // SetLeader was called: phases are the leader's to export
   bool leading = false;
 };
 
 Metrics::Metrics(std::string controller, std::string host, int max_workers)
     : impl_(std::make_unique<Impl>(std::move(controller), std::move(host))) {
-  auto& r = *impl_->registry;
-  using prometheus::BuildCounter;
-  using prometheus::BuildGauge;
-  using prometheus::BuildHistogram;
   Impl& m = *impl_;
-  m.depth = &BuildGauge().Name("workqueue_depth").Help("Current depth of workqueue").Register(r);
-  m.adds = &BuildCounter()
-                .Name("workqueue_adds_total")
-                .Help("Total number of adds handled by workqueue")
-                .Register(r);
-  m.queue_duration =
-      &BuildHistogram()
-           .Name("workqueue_queue_duration_seconds")
-           .Help("How long in seconds an item stays in workqueue before being requested")
-           .Register(r);
-  m.work_duration = &BuildHistogram()
-                         .Name("workqueue_work_duration_seconds")
-                         .Help("How long in seconds processing an item from workqueue takes")
-                         .Register(r);
-  m.retries = &BuildCounter()
-                   .Name("workqueue_retries_total")
-                   .Help("Total number of retries handled by workqueue")
-                   .Register(r);
-  m.unfinished = &BuildGauge()
-                      .Name("workqueue_unfinished_work_seconds")
-                      .Help("How many seconds of work has been done that is in progress")
-                      .Register(r);
-  m.longest = &BuildGauge()
-                   .Name("workqueue_longest_running_processor_seconds")
-                   .Help("How many seconds has the longest running processor been running")
-                   .Register(r);
-  m.reconcile_total = &BuildCounter()
-                           .Name("controller_runtime_reconcile_total")
-                           .Help("Total number of reconciliations per controller")
-                           .Register(r);
+  auto& r = *m.registry;
+  Register<Gauge>(r, prometheus::BuildGauge, kGauges, m.controller, m);
+  Register<Counter>(r, prometheus::BuildCounter, kCounters, m.controller, m);
+  Register<Histogram>(r, prometheus::BuildHistogram, kHistograms, m.controller, m);
+  // The series that exist from the start, so that each reads 0 rather than absent.
   for (const char* result : {"success", "error", "requeue", "requeue_after"})
     m.reconcile_total->Add({{"controller", m.controller}, {"result", result}});
-  m.reconcile_errors = &BuildCounter()
-                            .Name("controller_runtime_reconcile_errors_total")
-                            .Help("Total number of reconciliation errors per controller")
-                            .Register(r)
-                            .Add({{"controller", m.controller}});
-  m.reconcile_time = &BuildHistogram()
-                          .Name("controller_runtime_reconcile_time_seconds")
-                          .Help("Length of time per reconciliation per controller")
-                          .Register(r)
-                          .Add({{"controller", m.controller}}, kReconcileBuckets);
-  m.active_workers = &BuildGauge()
-                          .Name("controller_runtime_active_workers")
-                          .Help("Number of currently used workers per controller")
-                          .Register(r)
-                          .Add({{"controller", m.controller}});
-  // Ours, beside controller-runtime's active_workers: a worker that never
-  // comes back shows here (and fails /healthz) rather than as one fewer.
-  m.stuck_workers =
-      &BuildGauge()
-           .Name("kube_operator_stuck_workers")
-           .Help("Workers in one reconcile for longer than --reconcile-timeout, per controller")
-           .Register(r)
-           .Add({{"controller", m.controller}});
-  BuildGauge()
-      .Name("controller_runtime_max_concurrent_reconciles")
-      .Help("Maximum number of concurrent reconciles per controller")
-      .Register(r)
-      .Add({{"controller", m.controller}})
-      .Set(max_workers);
-  m.requests = &BuildCounter()
-                    .Name("rest_client_requests_total")
-                    .Help("Number of HTTP requests, partitioned by status code, method, and host.")
-                    .Register(r);
-  m.request_duration = &BuildHistogram()
-                            .Name("rest_client_request_duration_seconds")
-                            .Help("Request latency in seconds. Broken down by verb, and host.")
-                            .Register(r);
-  m.rate_limiter_duration =
-      &BuildHistogram()
-           .Name("rest_client_rate_limiter_duration_seconds")
-           .Help("Client side rate limiter latency in seconds. Broken down by verb, and host.")
-           .Register(r);
-  m.rss = &BuildGauge()
-               .Name("process_resident_memory_bytes")
-               .Help("Resident memory size in bytes.")
-               .Register(r)
-               .Add({});
-  m.cpu = &BuildCounter()
-               .Name("process_cpu_seconds_total")
-               .Help("Total user and system CPU time spent in seconds.")
-               .Register(r)
-               .Add({});
-  m.fds = &BuildGauge()
-               .Name("process_open_fds")
-               .Help("Number of open file descriptors.")
-               .Register(r)
-               .Add({});
-  m.start_time = &BuildGauge()
-                      .Name("process_start_time_seconds")
-                      .Help("Start time of the process since unix epoch in seconds.")
-                      .Register(r)
-                      .Add({});
-  m.start_time->Set(static_cast<double>(absl::ToUnixSeconds(absl::Now())));
-  m.leader = &BuildGauge()
-                  .Name("leader_election_master_status")
-                  .Help(
-                      "Gauge of if the reporting system is master of the relevant lease, 0 "
-                      "indicates backup, 1 indicates master. 'name' is the string used to "
-                      "identify the lease.")
-                  .Register(r);
-  m.environments = &BuildGauge()
-                        .Name("kube_operator_environments")
-                        .Help("Environments in the operator's cache, by status.phase")
-                        .Register(r);
+  // The phases of docs/contract.md, "Status": a phase that empties reads 0.
   for (v1alpha1::Phase p : v1alpha1::kPhases)
     m.environments->Add({{"phase", std::string(v1alpha1::PhaseName(p))}});
-  // Go exporters' build_info has goversion; a C++ binary has a compiler.
-  BuildGauge()
-      .Name("kube_operator_build_info")
-      .Help(
-          "A metric with a constant '1' value labeled by version, revision and compiler from "
-          "which kube-operator was built.")
-      .Register(r)
-      .Add({{"version", kVersion}, {"revision", kRevision}, {"compiler", kCompiler}})
+  m.max_concurrent->Set(max_workers);
+  m.start_time->Set(static_cast<double>(absl::ToUnixSeconds(absl::Now())));
+  m.build_info->Add({{"version", kVersion}, {"revision", kRevision}, {"compiler", kCompiler}})
       .Set(1);
-  m.ready_seconds =
-      &BuildHistogram()
-           .Name("kube_operator_environment_ready_seconds")
-           .Help("Seconds from an Environment's creation until it first reported Ready")
-           .Register(r)
-           .Add({}, Histogram::BucketBoundaries{1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200});
-  m.secrets_fetches = &BuildCounter()
-                           .Name("kube_operator_secrets_fetches_total")
-                           .Help(
-                               "Fetches of Environments' secrets from the Catalyst web app, by "
-                               "result (Synced or the SecretsSynced reason)")
-                           .Register(r);
-  m.secrets_fetch_seconds =
-      &BuildHistogram()
-           .Name("kube_operator_secrets_fetch_duration_seconds")
-           .Help("Latency of fetches of Environments' secrets from the Catalyst web app")
-           .Register(r)
-           .Add({}, kRequestBuckets);
 }
 
 void Metrics::SetLeader(absl::string_view lease, bool leading) {

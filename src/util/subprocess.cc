@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,8 +66,8 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// The child's pipes (stdout, stderr, and one that carries execve's errno and
-// reaches EOF once the exec succeeded), /dev/null for stdin.
+// The child's pipes (stdout, stderr, and one that carries a failed setrlimit's
+// or execve's errno and reaches EOF once the exec succeeded), /dev/null for stdin.
 struct Child {
   Fds fds;
   int& out_r = fds.fd[0];
@@ -78,6 +79,14 @@ struct Child {
   int& null_fd = fds.fd[6];
   pid_t pid = -1;
 };
+
+// In the child, after fork: tells the parent which stage failed and why, and
+// ends the child. Async-signal-safe.
+[[noreturn]] void Report(int fd, int stage) {
+  const int msg[2] = {stage, errno};
+  (void)!write(fd, msg, sizeof msg);
+  _exit(127);
+}
 
 absl::Status Pipe(int& r, int& w) {
   int p[2];
@@ -97,6 +106,9 @@ absl::Status Start(const ProcessOptions& o, Child& c) {
   argv.push_back(nullptr);
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
+  std::vector<std::pair<int, rlim_t>> limits;
+  for (const auto& [resource, value] : o.rlimits)
+    limits.emplace_back(resource, static_cast<rlim_t>(value));
   for (auto [r, w] :
        {std::pair<int*, int*>{&c.out_r, &c.out_w}, {&c.err_r, &c.err_w}, {&c.exec_r, &c.exec_w}})
     if (absl::Status s = Pipe(*r, *w); !s.ok()) return s;
@@ -118,19 +130,28 @@ absl::Status Start(const ProcessOptions& o, Child& c) {
     if (dup2(c.null_fd, STDIN_FILENO) < 0 || dup2(c.out_w, STDOUT_FILENO) < 0 ||
         dup2(c.err_w, STDERR_FILENO) < 0)
       _exit(127);
+    // A limit that cannot be set must not leave the program unbounded: the
+    // child reports it (stage 1) and does not run the program.
+    for (const auto& [resource, value] : limits) {
+      rlimit cur{};
+      if (getrlimit(resource, &cur) != 0) Report(c.exec_w, 1);
+      const rlim_t v = cur.rlim_max == RLIM_INFINITY ? value : std::min(value, cur.rlim_max);
+      const rlimit want{v, v};
+      if (setrlimit(resource, &want) != 0) Report(c.exec_w, 1);
+    }
     execve(o.path.c_str(), argv.data(), envp.data());
-    const int e = errno;
-    (void)!write(c.exec_w, &e, sizeof e);
-    _exit(127);
+    Report(c.exec_w, 0);
   }
   // Also from here: a kill of the group must not race the child's setpgid.
   setpgid(c.pid, c.pid);
   for (int* f : {&c.out_w, &c.err_w, &c.exec_w, &c.null_fd}) c.fds.Close(*f);
-  int exec_errno = 0;
-  if (ReadSome(c.exec_r, reinterpret_cast<char*>(&exec_errno), sizeof exec_errno) ==
-      sizeof exec_errno) {
+  int failed[2] = {0, 0};  // stage (0 exec, 1 setrlimit), errno
+  if (ReadSome(c.exec_r, reinterpret_cast<char*>(failed), sizeof failed) == sizeof failed) {
     Kill(c.pid);
-    return absl::NotFoundError(absl::StrCat("cannot execute ", o.path, ": ", strerror(exec_errno)));
+    if (failed[0] == 1)
+      return absl::InternalError(
+          absl::StrCat("cannot set the resource limits of ", o.path, ": ", strerror(failed[1])));
+    return absl::NotFoundError(absl::StrCat("cannot execute ", o.path, ": ", strerror(failed[1])));
   }
   c.fds.Close(c.exec_r);
   return absl::OkStatus();

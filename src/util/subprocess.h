@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -22,6 +24,10 @@ struct ProcessOptions {
   absl::Duration timeout = absl::Seconds(30);  // real time; the process is killed after it
   size_t max_stdout = 1 << 20;                 // more is an error: the process is killed
   size_t max_stderr = 4096;  // more is dropped (kept reading, so the child never blocks)
+  // Resource limits (RLIMIT_*, value) set in the child before exec, soft and
+  // hard alike (never above the hard limit the operator has): bounds on what a
+  // program run on hostile input may use, inherited by its own children.
+  std::vector<std::pair<int, uint64_t>> rlimits;
 };
 
 struct ProcessResult {
@@ -38,7 +44,8 @@ struct ProcessResult {
 //
 // Errors: DeadlineExceeded (timeout), ResourceExhausted (stdout too long),
 // NotFound (the program cannot be executed: missing or not executable),
-// Internal (pipes, fork). A program that runs and fails is not an error here.
+// Internal (pipes, fork, a resource limit that cannot be set). A program that
+// runs and fails is not an error here.
 absl::StatusOr<ProcessResult> RunProcess(const ProcessOptions& options);
 
 // The program a command names: itself when it contains a '/', else the first

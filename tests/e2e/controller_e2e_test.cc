@@ -23,20 +23,8 @@ using namespace kube::resources;
 
 class ControllerE2E : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    ASSERT_TRUE(Kubectl({"apply", "-f", SOURCE_ROOT "/crds/"}).ok());
-    ASSERT_TRUE(WaitFor(absl::Seconds(30),
-                        [] { return Admin().List(v1alpha1::kEnvironments, "", {}).ok(); }));
-    op_ = new OperatorProcess("e2e", 28080);
-    op_->Start();
-  }
-  static void TearDownTestSuite() {
-    op_->Signal(SIGTERM);
-    const int status = op_->Wait(absl::Seconds(60));
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "operator exit status " << status;
-    ExpectCleanLog(op_->Log());
-    delete op_;
-  }
+  static void SetUpTestSuite() { StartSuiteOperator(&op_, "e2e", 28080); }
+  static void TearDownTestSuite() { StopSuiteOperator(&op_); }
 
   // Creates an Environment in ns (kind development unless spec says otherwise).
   static void CreateEnv(const std::string& ns, const std::string& name, const std::string& spec) {
@@ -78,7 +66,7 @@ class ControllerE2E : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s;
   }
 
-  static inline OperatorProcess* op_ = nullptr;
+  static inline std::unique_ptr<OperatorProcess> op_;
 };
 
 TEST_F(ControllerE2E, CreateBuildsEverythingAndReportsReadyWithAUrl) {

@@ -21,6 +21,16 @@ std::string Phase(const std::string& ns, const std::string& name) {
   return e ? std::string(e.Str({"status", "phase"})) : "<gone>";
 }
 
+std::string TargetNamespace(const std::string& ns, const std::string& name,
+                            absl::Duration timeout) {
+  std::string target;
+  WaitFor(timeout, [&] {
+    target = std::string(GetEnv(ns, name).Str({"status", "namespace"}));
+    return !target.empty();
+  });
+  return target;
+}
+
 std::string DevSpec(absl::string_view sha) {
   return absl::StrCat(
       R"({"type":"development","projectRef":{"name":"p"},"sources":[{"name":"web",)",

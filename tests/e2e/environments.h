@@ -13,6 +13,9 @@ namespace e2e {
 // status.phase ("<gone>" if gone).
 kube::Object GetEnv(const std::string& ns, const std::string& name);
 std::string Phase(const std::string& ns, const std::string& name);
+// Its status.namespace once the operator has reported one ("" if not within timeout).
+std::string TargetNamespace(const std::string& ns, const std::string& name,
+                            absl::Duration timeout = absl::Seconds(60));
 
 // A `development` spec for repository org/repo at commit sha.
 std::string DevSpec(absl::string_view sha);

@@ -234,6 +234,24 @@ TEST(HelmE2E, AdmissionPolicyHoldsTheOperatorToItsEnvironmentNamespaces) {
   EXPECT_TRUE(DeniedBy(op->Create(kSecrets, env.name(), SecretJson("not-ours")).status(), policy));
   EXPECT_TRUE(op->Delete(kSecrets, env.name(), "postgres-credentials").ok());
 
+  // ServiceAccount tokens (the git token's, controllers/environment/git_token.h):
+  // of `default` only, for at most an hour, only in its environment namespaces.
+  ASSERT_TRUE(Admin()
+                  .Create(kServiceAccounts, env.name(),
+                          R"({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"ci"}})")
+                  .ok());
+  ASSERT_TRUE(WaitFor(absl::Seconds(30), [&] {
+    return Admin().Get(kServiceAccounts, env.name(), "default").ok() &&
+           Admin().Get(kServiceAccounts, plain.name(), "default").ok();
+  }));
+  EXPECT_TRUE(op->CreateToken(env.name(), "default", {.expiration_seconds = 600}).ok());
+  EXPECT_TRUE(
+      DeniedBy(op->CreateToken(env.name(), "ci", {.expiration_seconds = 600}).status(), policy));
+  EXPECT_TRUE(DeniedBy(
+      op->CreateToken(env.name(), "default", {.expiration_seconds = 7200}).status(), policy));
+  EXPECT_TRUE(DeniedBy(
+      op->CreateToken(plain.name(), "default", {.expiration_seconds = 600}).status(), policy));
+
   // Namespaces: a foreign one is neither deleted nor relabelled as its own;
   // one is created only labelled as an environment namespace, and deleted
   // only with the Environment's uid label.

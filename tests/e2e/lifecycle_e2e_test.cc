@@ -57,16 +57,9 @@ void CreateWithLabels(const std::string& ns, const std::string& name, const std:
 
 class LifecycleE2E : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    ASSERT_TRUE(Kubectl({"apply", "-f", SOURCE_ROOT "/crds/"}).ok());
-    op_ = new OperatorProcess("lifecycle", 28200);
-    op_->Start();
-  }
-  static void TearDownTestSuite() {
-    ExpectCleanShutdown(*op_);
-    delete op_;
-  }
-  static inline OperatorProcess* op_ = nullptr;
+  static void SetUpTestSuite() { StartSuiteOperator(&op_, "lifecycle", 28200); }
+  static void TearDownTestSuite() { StopSuiteOperator(&op_); }
+  static inline std::unique_ptr<OperatorProcess> op_;
 };
 
 // Deleted right after it was created, before its namespace reached the

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "api/v1alpha1/resources.h"
 #include "e2e/harness.h"
 #include "gtest/gtest.h"
 #include "kube/api_error.h"
@@ -227,6 +228,25 @@ void ExpectCleanShutdown(OperatorProcess& op) {
   const int status = op.Wait(absl::Seconds(60));
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "exit status " << status;
   ExpectCleanLog(op.Log());
+}
+
+void StartSuiteOperator(std::unique_ptr<OperatorProcess>* op, std::string name, int port_base,
+                        std::vector<std::string> flags) {
+  ASSERT_TRUE(Kubectl({"apply", "-f", SOURCE_ROOT "/crds/"}).ok());
+  ASSERT_TRUE(WaitFor(absl::Seconds(30), [] {
+    return Admin().List(v1alpha1::kEnvironments, "", {}).ok() &&
+           Admin().List(v1alpha1::kProjects, "", {}).ok();
+  })) << "the CRDs are not served";
+  *op = std::make_unique<OperatorProcess>(std::move(name), port_base, std::move(flags));
+  (*op)->Start();
+}
+
+std::string StopSuiteOperator(std::unique_ptr<OperatorProcess>* op) {
+  if (!*op) return "";
+  ExpectCleanShutdown(**op);
+  std::string log = (*op)->Log();
+  op->reset();
+  return log;
 }
 
 }  // namespace e2e

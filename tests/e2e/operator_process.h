@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,6 +36,15 @@ void ExpectCleanLog(const std::string& log);
 class OperatorProcess;
 // SIGTERM, then the operator must exit 0 within a minute with a clean log.
 void ExpectCleanShutdown(OperatorProcess& op);
+
+// The operator one test suite shares, from its SetUpTestSuite: the CRDs
+// applied and served, then the operator `name` started in *op with the
+// suite's port base (fixed per suite: suites never share a port) and flags.
+void StartSuiteOperator(std::unique_ptr<OperatorProcess>* op, std::string name, int port_base,
+                        std::vector<std::string> flags = {});
+// From its TearDownTestSuite: a clean shutdown (ExpectCleanShutdown); returns
+// the operator's log and leaves *op empty.
+std::string StopSuiteOperator(std::unique_ptr<OperatorProcess>* op);
 
 class OperatorProcess {
  public:

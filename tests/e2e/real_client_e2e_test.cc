@@ -74,17 +74,10 @@ std::vector<std::string> Names(const kube::Object& d, absl::string_view list) {
 class RealClientE2E : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    ASSERT_TRUE(Kubectl({"apply", "-f", SOURCE_ROOT "/crds/"}).ok());
-    ASSERT_TRUE(
-        WaitFor(absl::Seconds(30), [] { return Admin().List(v1alpha1::kProjects, "", {}).ok(); }));
-    op_ = new OperatorProcess("client", 28190, {"--resync-period=10m"});
-    op_->Start();
+    StartSuiteOperator(&op_, "client", 28190, {"--resync-period=10m"});
   }
-  static void TearDownTestSuite() {
-    ExpectCleanShutdown(*op_);
-    delete op_;
-  }
-  static inline OperatorProcess* op_ = nullptr;
+  static void TearDownTestSuite() { StopSuiteOperator(&op_); }
+  static inline std::unique_ptr<OperatorProcess> op_;
 };
 
 // The web app's Environments under its Project: the development one with the

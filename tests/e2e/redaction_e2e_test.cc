@@ -32,20 +32,8 @@ using namespace kube::resources;
 
 class RedactionE2E : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    ASSERT_TRUE(Kubectl({"apply", "-f", SOURCE_ROOT "/crds/"}).ok());
-    ASSERT_TRUE(WaitFor(absl::Seconds(30),
-                        [] { return Admin().List(v1alpha1::kEnvironments, "", {}).ok(); }));
-    op_ = new OperatorProcess("redaction", 28420);
-    op_->Start();
-  }
-  static void TearDownTestSuite() {
-    op_->Signal(SIGTERM);
-    const int status = op_->Wait(absl::Seconds(60));
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "operator exit status " << status;
-    ExpectCleanLog(op_->Log());
-    delete op_;
-  }
+  static void SetUpTestSuite() { StartSuiteOperator(&op_, "redaction", 28420); }
+  static void TearDownTestSuite() { StopSuiteOperator(&op_); }
 
   static std::string ReadyMessage(const kube::Object& env) {
     if (const auto* conds = env.Find({"status", "conditions"}); conds && conds->IsArray())
@@ -55,7 +43,7 @@ class RedactionE2E : public ::testing::Test {
     return "";
   }
 
-  static inline OperatorProcess* op_ = nullptr;
+  static inline std::unique_ptr<OperatorProcess> op_;
 };
 
 TEST_F(RedactionE2E, CrashTailInStatusEventsAndLogHasNoSecrets) {

@@ -31,15 +31,10 @@ constexpr absl::Duration kSettled = absl::Seconds(30);
 class TenantIsolationE2E : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    ASSERT_TRUE(Kubectl({"apply", "-f", SOURCE_ROOT "/crds/"}).ok());
-    op_ = new OperatorProcess("tenants", 28440, {"--egress-except-cidrs=10.0.0.0/8"});
-    op_->Start();
+    StartSuiteOperator(&op_, "tenants", 28440, {"--egress-except-cidrs=10.0.0.0/8"});
   }
-  static void TearDownTestSuite() {
-    ExpectCleanShutdown(*op_);
-    delete op_;
-  }
-  static inline OperatorProcess* op_ = nullptr;
+  static void TearDownTestSuite() { StopSuiteOperator(&op_); }
+  static inline std::unique_ptr<OperatorProcess> op_;
 };
 
 std::string ReadyReason(const std::string& ns, const std::string& name) {

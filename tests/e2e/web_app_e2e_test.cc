@@ -3,8 +3,6 @@
 // implements them as the web app does (TokenReview against this control plane,
 // namespace labels -> Project -> installation id, status codes, content types)
 // and serves a private git repository that takes only its own tokens.
-#include <fcntl.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,15 +14,14 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/strip.h"
 #include "api/v1alpha1/resources.h"
 #include "e2e/catalyst_client.h"
 #include "e2e/environments.h"
 #include "e2e/harness.h"
 #include "e2e/operator_process.h"
+#include "e2e/webapp_standin.h"
 #include "gtest/gtest.h"
 #include "kube/api_error.h"
 
@@ -69,7 +66,6 @@ int Exec(const std::vector<std::string>& argv, const std::vector<std::string>& e
 class WebAppE2E : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    ASSERT_TRUE(Kubectl({"apply", "-f", SOURCE_ROOT "/crds/"}).ok());
     char tmpl[] = "/tmp/e2e-webapp.XXXXXX";
     ASSERT_NE(mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
@@ -85,56 +81,29 @@ class WebAppE2E : public ::testing::Test {
         << out;
     SetSecrets({});
     StartWebApp(0);
-    op_ = new OperatorProcess(
-        "webapp", 28280,
-        {absl::StrCat("--web-url=http://127.0.0.1:", port_), "--secrets-refresh=3s",
-         // The stand-in serves git too, on its own port: the platform allows it.
-         absl::StrCat("--git-ports=443,", port_)});
-    op_->Start();
+    StartSuiteOperator(&op_, "webapp", 28280,
+                       {absl::StrCat("--web-url=http://127.0.0.1:", port_), "--secrets-refresh=3s",
+                        // The stand-in serves git too, on its own port: the platform allows it.
+                        absl::StrCat("--git-ports=443,", port_)});
   }
   static void TearDownTestSuite() {
-    ExpectCleanShutdown(*op_);
+    const std::string log = StopSuiteOperator(&op_);
     for (const std::string& value : written_)
-      EXPECT_FALSE(absl::StrContains(op_->Log(), value)) << "a secret value in the operator's log";
-    delete op_;
+      EXPECT_FALSE(absl::StrContains(log, value)) << "a secret value in the operator's log";
     StopWebApp();
     fs::remove_all(dir_);
   }
 
   // The stand-in on port (0: any); port_ is where it listens.
   static void StartWebApp(int port) {
-    int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
-    webapp_ = fork();
-    if (webapp_ == 0) {
-      dup2(fds[1], 1);
-      const int log = open((dir_ + "/webapp.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      dup2(log, 2);
-      close(fds[0]);
-      const std::string p = absl::StrCat(port);
-      const std::string kubeconfig = KubeconfigPath(), root = dir_ + "/git",
-                        secrets = dir_ + "/secrets.json";
-      execlp("python3", "python3", SOURCE_ROOT "/tests/webapp/standin.py", "--port", p.c_str(),
-             "--kubeconfig", kubeconfig.c_str(), "--git-root", root.c_str(), "--secrets-file",
-             secrets.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(fds[1]);
-    std::string line;
-    char c;
-    while (read(fds[0], &c, 1) == 1 && c != '\n') line.push_back(c);
-    close(fds[0]);
-    absl::string_view said = line;
-    ASSERT_TRUE(absl::ConsumePrefix(&said, "listening ")) << "stand-in said: " << line;
-    ASSERT_TRUE(absl::SimpleAtoi(said, &port_));
+    const absl::Status s =
+        webapp_.Start(port, {"--git-root", dir_ + "/git", "--secrets-file", dir_ + "/secrets.json"},
+                      dir_ + "/webapp.log");
+    ASSERT_TRUE(s.ok()) << s;
+    port_ = webapp_.port();
   }
-  static void StopWebApp() {
-    if (webapp_ <= 0) return;
-    kill(webapp_, SIGTERM);
-    int status = 0;
-    waitpid(webapp_, &status, 0);
-    webapp_ = -1;
-  }
+  static void StopWebApp() { webapp_.Stop(); }
+
   // What the web app answers from now on (its file is read on every request).
   static void SetSecrets(const Secrets& all) {
     std::string json = "{";
@@ -155,12 +124,7 @@ class WebAppE2E : public ::testing::Test {
 
   // The target namespace, once the operator has reported it.
   static std::string TargetNs(const testing_support::EnvironmentFields& e) {
-    std::string ns;
-    WaitFor(absl::Seconds(60), [&] {
-      ns = std::string(GetEnv(e.ns, e.name).Str({"status", "namespace"}));
-      return !ns.empty();
-    });
-    return ns;
+    return TargetNamespace(e.ns, e.name);
   }
   static bool Ready(const testing_support::EnvironmentFields& e) {
     return Phase(e.ns, e.name) == "Ready";
@@ -181,8 +145,8 @@ class WebAppE2E : public ::testing::Test {
 
   static inline std::string dir_;
   static inline int port_ = 0;
-  static inline pid_t webapp_ = -1;
-  static inline OperatorProcess* op_ = nullptr;
+  static inline WebAppStandin webapp_;
+  static inline std::unique_ptr<OperatorProcess> op_;
   static inline std::vector<std::string> written_;
 };
 

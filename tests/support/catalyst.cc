@@ -66,7 +66,8 @@ std::string ProjectJson(const ProjectFields& p) {
       WebAppSanitize(p.team), R"(","catalyst.dev/project":")", WebAppSanitize(p.name),
       R"("}},"spec":{"sources":[{"name":"primary","repositoryUrl":")", p.repository_url,
       R"(","branch":")", p.branch, R"("}],"templates":{"development":)", tmpl, R"(,"deployment":)",
-      tmpl, "}", quota, R"(,"githubInstallationId":"12345678"}})");
+      p.deployment_template.empty() ? tmpl : p.deployment_template, "}", quota,
+      R"(,"githubInstallationId":"12345678"}})");
 }
 
 std::string EnvironmentJson(const EnvironmentFields& e) {

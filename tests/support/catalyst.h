@@ -26,6 +26,9 @@ struct ProjectFields {
   std::string config = NextjsPresetConfig();  // both templates'; "" for none
   std::string quota_cpu = "2";                // "" leaves defaultQuota out
   std::string quota_memory = "4Gi";
+  // templates.deployment as JSON (e.g. a `type: helm` template); "" for the
+  // same as development's.
+  std::string deployment_template;
 };
 // The Project sync-project-cr.ts creates in the team namespace.
 std::string ProjectJson(const ProjectFields& p);

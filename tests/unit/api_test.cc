@@ -481,5 +481,70 @@ TEST(ApiProjectTest, TemplatesValuesAndSourcesAreBounded) {
       HasSubstr("spec.templates has a template name of 64 characters; at most 63"));
 }
 
+// The web app's "docker" method: a manifest template with one build named
+// app, context "./"; its "helm" method: a chart path. Paths are read from the
+// repository's root; one that leaves it is refused, naming the field.
+TEST(ApiProjectTest, ReadsTemplateValuesBuildsAndPaths) {
+  auto project = [](absl::string_view tmpl) {
+    return ParseProject(Must(
+        absl::StrCat(R"({"metadata": {"name": "p", "namespace": "t"}, "spec": {"sources": [)",
+                     R"({"name": "primary", "repositoryUrl": "https://x/y", "branch": "main"}],)",
+                     R"("templates": {"deployment": )", tmpl, "}}}")));
+  };
+  absl::StatusOr<ProjectSpec> docker = project(
+      R"({"sourceRef": "primary", "type": "manifest", "path": "./", "values": {},
+          "builds": [{"name": "app", "sourceRef": "primary", "dockerfile": "Dockerfile",
+                      "path": "./"}]})");
+  ASSERT_TRUE(docker.ok()) << docker.status();
+  const Template& d = docker->templates.at("deployment");
+  EXPECT_EQ(d.path, "");
+  EXPECT_EQ(d.values, "{}");
+  ASSERT_EQ(d.builds.size(), 1u);
+  EXPECT_EQ(d.builds[0].name, "app");
+  EXPECT_EQ(d.builds[0].source_ref, "primary");
+  EXPECT_EQ(d.builds[0].context, "");
+  EXPECT_EQ(d.builds[0].dockerfile, "Dockerfile");
+
+  absl::StatusOr<ProjectSpec> helm = project(
+      R"({"type": "helm", "path": "/charts/./app/", "values": {"replicas": 2, "image": {"tag": "x"}},
+          "builds": [{"name": "api", "sourceRef": "primary", "path": "services/api"}]})");
+  ASSERT_TRUE(helm.ok()) << helm.status();
+  const Template& h = helm->templates.at("deployment");
+  EXPECT_EQ(h.path, "charts/app");
+  EXPECT_EQ(h.values, R"({"replicas":2,"image":{"tag":"x"}})");
+  EXPECT_EQ(h.builds[0].context, "services/api");
+  EXPECT_EQ(h.builds[0].dockerfile, "Dockerfile") << "the default";
+  EXPECT_EQ(project(R"({"type": "helm"})")->templates.at("deployment").values, "{}");
+
+  const std::string bad = std::string(project(R"({"type": "helm", "path": "charts/../../etc",
+          "builds": [{"name": "App_1", "sourceRef": "primary", "dockerfile": "../Dockerfile"},
+                     {"name": "web", "sourceRef": "primary"},
+                     {"name": "web", "sourceRef": "primary"}]})")
+                                          .status()
+                                          .message());
+  EXPECT_THAT(bad,
+              HasSubstr(R"(spec.templates.deployment.path "charts/../../etc" must stay inside)"));
+  EXPECT_THAT(bad,
+              HasSubstr(R"(spec.templates.deployment.builds[0].name "App_1" must be a DNS label)"));
+  EXPECT_THAT(bad, HasSubstr(R"(spec.templates.deployment.builds[0].dockerfile "../Dockerfile")"));
+  EXPECT_THAT(bad, HasSubstr(R"(spec.templates.deployment.builds[2].name "web" is used twice)"));
+
+  std::string big = R"({"type": "helm", "values": {"k": ")";
+  big += std::string(bounds::kValuesBytes, 'x') + R"("}})";
+  EXPECT_THAT(project(big).status().message(),
+              HasSubstr("spec.templates.deployment.values is 262152 bytes; at most 262144"));
+}
+
+TEST(ApiProjectTest, RepositoryPathKeepsInsideTheRepository) {
+  EXPECT_EQ(RepositoryPath(""), "");
+  EXPECT_EQ(RepositoryPath("./"), "");
+  EXPECT_EQ(RepositoryPath("/"), "");
+  EXPECT_EQ(RepositoryPath("a//b/./c/"), "a/b/c");
+  EXPECT_EQ(RepositoryPath("..."), "...") << "a name, not a parent";
+  EXPECT_EQ(RepositoryPath(".."), std::nullopt);
+  EXPECT_EQ(RepositoryPath("a/../b"), std::nullopt);
+  EXPECT_EQ(RepositoryPath("a\nb"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace v1alpha1

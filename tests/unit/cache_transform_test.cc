@@ -24,6 +24,8 @@
 #include "informer/informer.h"
 #include "kube/subset.h"
 #include "support/catalyst.h"
+#include "support/environment_fixture.h"
+#include "support/fake_cluster_state.h"
 #include "support/mock_lister_watcher.h"
 
 namespace controllers {
@@ -151,17 +153,27 @@ kube::Object Transformed(const kube::Object& o) {
 }
 
 std::string SpecJson(absl::string_view type, bool labels) {
-  return absl::StrCat(
-      R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment","metadata":{
-          "name":"pr-123","namespace":"my-team-my-project",
-          "uid":"6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11","generation":3)",
-      labels ? R"(,"labels":{"catalyst.dev/team":"my-team","catalyst.dev/project":"my-project",
-                   "catalyst.dev/environment":"pr-123"})"
-             : "",
-      R"(},"spec":{"type":")", type, R"(","sources":[{"name":"web",
-          "repositoryUrl":"https://github.com/org/repo","branch":"feature/login",
-          "commitSha":"a1b2c3d"}],"config":{"image":"ghcr.io/org/app:sha",
-          "envVars":[{"name":"DEBUG","value":"true"},{"name":"PORT","value":"4000"}]}}})");
+  using kube::J;
+  testing_support::EnvironmentBuilder env;
+  env.Name("pr-123")
+      .Namespace("my-team-my-project")
+      .Uid("6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11")
+      .Generation(3)
+      .Spec(J::Obj(
+          {{"type", type},
+           {"sources", J::Arr({J::Obj({{"name", "web"},
+                                       {"repositoryUrl", "https://github.com/org/repo"},
+                                       {"branch", "feature/login"},
+                                       {"commitSha", "a1b2c3d"}})})},
+           {"config",
+            J::Obj({{"image", "ghcr.io/org/app:sha"},
+                    {"envVars", J::Arr({J::Obj({{"name", "DEBUG"}, {"value", "true"}}),
+                                        J::Obj({{"name", "PORT"}, {"value", "4000"}})})}})}}));
+  if (labels)
+    env.Label("catalyst.dev/team", "my-team")
+        .Label("catalyst.dev/project", "my-project")
+        .Label("catalyst.dev/environment", "pr-123");
+  return env.Json();
 }
 
 Desired ResolveJson(const std::string& env_json, const std::string& project_json = "",
@@ -400,53 +412,34 @@ TEST(InformerTransformTest, ListWatchAndDeleteAreTransformed) {
 
 // The planner over a cache of transformed objects: once everything is
 // applied and ready, a pass (a resync) sends nothing.
-class TransformedState : public ClusterState {
- public:
-  std::optional<kube::Object> Get(const kube::Resource& res, absl::string_view ns,
-                                  absl::string_view name) const override {
-    auto it = objects_.find(absl::StrCat(res.plural, "/", ns, "/", name));
-    if (it == objects_.end()) return std::nullopt;
-    return it->second;
-  }
-  std::vector<kube::Object> Owned(const kube::Resource& res, absl::string_view uid) const override {
-    std::vector<kube::Object> out;
-    for (const auto& [key, o] : objects_)
-      if (absl::StartsWith(key, absl::StrCat(res.plural, "/")) &&
-          o.Label("catalyst.dev/environment-uid") == uid)
-        out.push_back(o);
-    return out;
-  }
-  // Plays the API server: stores what was applied as a server returns it,
-  // through the informer's transform.
-  void Commit(const Plan& plan) {
-    for (const Action& a : plan.actions)
-      if (a.type == Action::Type::kApply || a.type == Action::Type::kCreate)
-        objects_[absl::StrCat(a.resource.plural, "/", a.ns, "/", a.name)] =
-            CacheTransform(a.resource)(AsServerReturns(a.body));
-  }
-
- private:
-  std::map<std::string, kube::Object> objects_;
-};
-
 TEST(CacheTransformTest, APassOverATransformedCacheSendsNothing) {
   for (absl::string_view type : {"development", "deployment"}) {
-    const std::string json = absl::StrCat(
-        R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment",
-            "metadata":{"name":"pr-1","namespace":"team","uid":"u-1","generation":1,
-            "resourceVersion":"7","finalizers":["catalyst.dev/finalizer"]},
-            "spec":{"type":")",
-        type, R"(","projectRef":{"name":"p"},"config":{"image":"ghcr.io/org/app:1",
-            "envVars":[{"name":"DEBUG","value":"1"}]},
-            "sources":[{"name":"web","repositoryUrl":"https://github.com/org/repo"}]}})");
-    const kube::Object env = CacheTransform(v1alpha1::kEnvironments)(Must(json));
-    TransformedState state;
+    using kube::J;
+    const kube::Object env = CacheTransform(v1alpha1::kEnvironments)(
+        testing_support::EnvironmentBuilder()
+            .Finalizer()
+            .Spec(J::Obj(
+                {{"type", type},
+                 {"projectRef", J::Obj({{"name", "p"}})},
+                 {"config",
+                  J::Obj({{"image", "ghcr.io/org/app:1"},
+                          {"envVars", J::Arr({J::Obj({{"name", "DEBUG"}, {"value", "1"}})})}})},
+                 {"sources",
+                  J::Arr({J::Obj(
+                      {{"name", "web"}, {"repositoryUrl", "https://github.com/org/repo"}})})}}))
+            .Build());
+    // Plays the API server: stores what was applied as a server returns it,
+    // through the informer's transform.
+    testing_support::FakeClusterState state;
+    auto stored = [](const Action& a) {
+      return CacheTransform(a.resource)(AsServerReturns(a.body));
+    };
     const OperatorConfig cfg;
     const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
     Plan p;
     for (int i = 0; i < 4; ++i) {  // namespace..postgres, web, then settled
       p = PlanEnvironment({env, state, cfg, now});
-      state.Commit(p);
+      state.Commit(p, stored);
     }
     EXPECT_EQ(p.phase, v1alpha1::Phase::kReady) << type;
     p = PlanEnvironment({env, state, cfg, now});

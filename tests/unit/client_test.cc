@@ -6,6 +6,7 @@
 #include "kube/api_error.h"
 #include "ops/metrics.h"
 #include "support/fake_clock.h"
+#include "support/log_capture.h"
 #include "support/mock_transport.h"
 
 namespace kube {
@@ -16,6 +17,7 @@ using ::testing::AllOf;
 using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::Invoke;
+using ::testing::Not;
 using ::testing::Return;
 using testing_support::Json;
 
@@ -84,15 +86,6 @@ TEST_F(ClientTest, PathsForCoreClusterScopedAndSubresources) {
   EXPECT_EQ(resources::kPods.Path(), "/api/v1/pods");
   EXPECT_EQ(v1alpha1::kEnvironments.Path("team", "pr-1", "status"),
             "/apis/catalyst.catalyst.dev/v1alpha1/namespaces/team/environments/pr-1/status");
-}
-
-TEST(ResourcesTest, ForKindFindsTheConstant) {
-  EXPECT_EQ(resources::ForKind("Deployment"), &resources::kDeployments);
-  EXPECT_EQ(resources::ForKind("Environment"), nullptr) << "not a built-in kind";
-  EXPECT_EQ(v1alpha1::ForKind("Environment"), &v1alpha1::kEnvironments);
-  EXPECT_EQ(v1alpha1::ForKind("Deployment"), &resources::kDeployments);
-  EXPECT_EQ(resources::ForKind("deployment"), nullptr) << "kinds are case-sensitive";
-  EXPECT_EQ(resources::ForKind("Widget"), nullptr);
 }
 
 TEST_F(ClientTest, ListSendsOptionsAndFillsKinds) {
@@ -254,6 +247,91 @@ TEST_F(ClientTest, DeleteCarriesPolicyAndPreconditions) {
                             .precondition_resource_version = "9",
                             .grace_period_seconds = 0})
                   .ok());
+}
+
+// The API server's answer to a TokenRequest, carrying token.
+HttpResponse TokenAnswer(const std::string& token) {
+  return Json(201,
+              R"({"kind":"TokenRequest","apiVersion":"authentication.k8s.io/v1",)"
+              R"("spec":{"audiences":["https://kubernetes.default.svc"],"expirationSeconds":600},)"
+              R"("status":{"token":")" +
+                  token + R"(","expirationTimestamp":"2030-01-01T00:10:00Z"}})");
+}
+
+constexpr char kMinted[] = "eyJhbGciOiJSUzI1NiJ9.minted-sa-token.sig";
+
+TEST_F(ClientTest, CreateTokenPostsATokenRequestToTheServiceAccountsSubresource) {
+  EXPECT_CALL(
+      *transport_,
+      Send(AllOf(
+          Field(&HttpRequest::method, "POST"),
+          Field(&HttpRequest::path, "/api/v1/namespaces/team-dev/serviceaccounts/default/token"),
+          Field(&HttpRequest::content_type, "application/json"),
+          Field(
+              &HttpRequest::body,
+              R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":600}})"))))
+      .WillOnce(Return(TokenAnswer(kMinted)));
+  auto token = client_->CreateToken("team-dev", "default", {.expiration_seconds = 600});
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(*token, kMinted);
+  EXPECT_THAT(observer_.seen, ::testing::ElementsAre("POST POST 201"));
+}
+
+TEST_F(ClientTest, CreateTokenLeavesUnsetOptionsToTheServer) {
+  EXPECT_CALL(
+      *transport_,
+      Send(Field(&HttpRequest::body,
+                 R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{}})")))
+      .WillOnce(Return(TokenAnswer(kMinted)));
+  EXPECT_TRUE(client_->CreateToken("ns", "default").ok());
+  EXPECT_CALL(
+      *transport_,
+      Send(Field(
+          &HttpRequest::body,
+          R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":3600,"audiences":["vault","https://x"]}})")))
+      .WillOnce(Return(TokenAnswer(kMinted)));
+  EXPECT_TRUE(client_
+                  ->CreateToken("ns", "default",
+                                {.expiration_seconds = 3600, .audiences = {"vault", "https://x"}})
+                  .ok());
+}
+
+TEST_F(ClientTest, CreateTokenErrorsAreTypedAndCarryNoToken) {
+  EXPECT_CALL(*transport_, Send(_))
+      .WillOnce(Return(Json(
+          404,
+          R"({"kind":"Status","reason":"NotFound","code":404,"message":"serviceaccounts \"default\" not found"})")))
+      .WillOnce(Return(Json(
+          403,
+          R"({"kind":"Status","reason":"Forbidden","code":403,"message":"cannot create resource \"serviceaccounts/token\""})")))
+      // An answer without a token, and one that is not JSON.
+      .WillOnce(Return(Json(201, R"({"kind":"TokenRequest","status":{}})")))
+      .WillOnce(Return(HttpResponse{.status = 201, .content_type = "text/plain", .body = kMinted}));
+  auto missing = client_->CreateToken("ns", "default");
+  EXPECT_TRUE(apierrors::IsNotFound(missing.status())) << missing.status();
+  auto forbidden = client_->CreateToken("ns", "default");
+  EXPECT_TRUE(apierrors::IsForbidden(forbidden.status())) << forbidden.status();
+  auto empty = client_->CreateToken("ns", "default");
+  EXPECT_EQ(empty.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(empty.status().message()),
+              HasSubstr("token of ServiceAccount ns/default: the answer has no status.token"));
+  auto text = client_->CreateToken("ns", "default");
+  EXPECT_FALSE(text.ok());
+  EXPECT_THAT(std::string(text.status().message()), Not(HasSubstr(kMinted)));
+}
+
+// A TokenRequest stores nothing: a failed one is sent again (it only mints
+// another token), and the token is in no log line on the way.
+TEST_F(ClientTest, CreateTokenIsRetriedAndTheTokenIsNeverLogged) {
+  testing_support::LogCapture log;
+  EXPECT_CALL(*transport_, Send(Field(&HttpRequest::method, "POST")))
+      .WillOnce(Return(Json(503, "")))
+      .WillOnce(Return(absl::StatusOr<HttpResponse>(TransportError("connection reset"))))
+      .WillOnce(Return(TokenAnswer(kMinted)));
+  auto token = client_->CreateToken("ns", "default", {.expiration_seconds = 600});
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(*token, kMinted);
+  EXPECT_THAT(log.text(), Not(HasSubstr("minted-sa-token")));
 }
 
 // Feeds `chunks` to the stream callback, then ends the response with `status`.

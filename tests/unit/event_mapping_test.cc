@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "informer/store.h"
+#include "support/environment_fixture.h"
 
 namespace controllers {
 namespace {
@@ -17,11 +18,15 @@ using ::testing::UnorderedElementsAre;
 
 kube::Object Obj(const std::string& json) { return *kube::Object::Parse(json); }
 
+// Environment ns/name of team (its label), naming Project project.
 kube::Object Env(const std::string& ns, const std::string& name, const std::string& team,
                  const std::string& project) {
-  return Obj(R"({"apiVersion":"catalyst.dev/v1alpha1","kind":"Environment","metadata":{"name":")" +
-             name + R"(","namespace":")" + ns + R"(","labels":{"catalyst.dev/team":")" + team +
-             R"("}},"spec":{"projectRef":{"name":")" + project + R"("}}})");
+  return testing_support::EnvironmentBuilder()
+      .Namespace(ns)
+      .Name(name)
+      .Label("catalyst.dev/team", team)
+      .ProjectRef(project)
+      .Build();
 }
 
 std::vector<std::string> Keys(const KeysOf& keys, const kube::Object& o) {

@@ -134,5 +134,38 @@ TEST_F(GitCloneTest, ArgumentsAreNotShell) {
   EXPECT_FALSE(fs::exists(marker));
 }
 
+// The credential helper where the git image has busybox wget and no curl:
+// the web app's refusal is named by its HTTP status, read from wget's error.
+TEST(GitCredentialTest, WithWgetTheRefusalsStatusIsNamed) {
+  char tmpl[] = "/tmp/git-credential-test.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl, bin = dir + "/bin";
+  std::string out;
+  // A PATH of the tools the script uses, without curl, and a wget that fails
+  // as busybox's does on a 403.
+  ASSERT_EQ(
+      Shell(absl::StrCat(
+                "set -e; mkdir ", bin,
+                "; for t in cat mktemp rm sed head; do ln -s \"$(command -v $t)\" ", bin,
+                "/$t; done; printf '%s\\n' '#!/bin/sh' ",
+                Quote("echo 'wget: server returned error: HTTP/1.1 403 Forbidden' >&2; exit 1"),
+                " > ", bin, "/wget; chmod +x ", bin, "/wget; echo sa-token > ", dir, "/token"),
+            &out),
+      0)
+      << out;
+  const int rc =
+      Shell(absl::StrCat("printf 'protocol=https\\nhost=x\\n\\n' | PATH=", bin,
+                         " CATALYST_TOKEN_FILE=", dir, "/token CATALYST_WEB_URL=http://web",
+                         " CATALYST_INSTALLATION_ID=7 /bin/sh -c ", Quote(kGitCredentialScript),
+                         " git-credential-catalyst get"),
+            &out);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("git token for installation 7: the Catalyst web app refused: not the "
+                     "installation of this Environment's Project (HTTP 403)"),
+            std::string::npos)
+      << out;
+  Shell("rm -rf " + dir);
+}
+
 }  // namespace
 }  // namespace controllers

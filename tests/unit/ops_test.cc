@@ -1,7 +1,10 @@
 #include <fstream>
+#include <iterator>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "build_info.h"
 #include "gmock/gmock.h"
@@ -114,6 +117,104 @@ TEST(MetricsTest, EnvironmentPhasesFromTheLeaderOnly) {
   text = m.Scrape();
   EXPECT_THAT(text, Not(HasSubstr(any)));
   EXPECT_THAT(text, HasSubstr("leader_election_master_status{name=\"lease\"} 0"));
+}
+
+// Every family the chart's alerts, dashboard and promtool tests may name, with
+// its type and help text as client-go and controller-runtime write them, and a
+// histogram's number of buckets (+Inf included).
+struct Family {
+  const char* name;
+  const char* type;
+  const char* help;
+  int buckets = 0;
+};
+constexpr Family kFamilies[] = {
+    {"workqueue_depth", "gauge", "Current depth of workqueue"},
+    {"workqueue_adds_total", "counter", "Total number of adds handled by workqueue"},
+    {"workqueue_queue_duration_seconds", "histogram",
+     "How long in seconds an item stays in workqueue before being requested", 11},
+    {"workqueue_work_duration_seconds", "histogram",
+     "How long in seconds processing an item from workqueue takes", 11},
+    {"workqueue_retries_total", "counter", "Total number of retries handled by workqueue"},
+    {"workqueue_unfinished_work_seconds", "gauge",
+     "How many seconds of work has been done that is in progress"},
+    {"workqueue_longest_running_processor_seconds", "gauge",
+     "How many seconds has the longest running processor been running"},
+    {"controller_runtime_reconcile_total", "counter",
+     "Total number of reconciliations per controller"},
+    {"controller_runtime_reconcile_errors_total", "counter",
+     "Total number of reconciliation errors per controller"},
+    {"controller_runtime_reconcile_time_seconds", "histogram",
+     "Length of time per reconciliation per controller", 41},
+    {"controller_runtime_active_workers", "gauge",
+     "Number of currently used workers per controller"},
+    {"kube_operator_stuck_workers", "gauge",
+     "Workers in one reconcile for longer than --reconcile-timeout, per controller"},
+    {"controller_runtime_max_concurrent_reconciles", "gauge",
+     "Maximum number of concurrent reconciles per controller"},
+    {"rest_client_requests_total", "counter",
+     "Number of HTTP requests, partitioned by status code, method, and host."},
+    {"rest_client_request_duration_seconds", "histogram",
+     "Request latency in seconds. Broken down by verb, and host.", 13},
+    {"rest_client_rate_limiter_duration_seconds", "histogram",
+     "Client side rate limiter latency in seconds. Broken down by verb, and host.", 13},
+    {"process_resident_memory_bytes", "gauge", "Resident memory size in bytes."},
+    {"process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds."},
+    {"process_open_fds", "gauge", "Number of open file descriptors."},
+    {"process_start_time_seconds", "gauge",
+     "Start time of the process since unix epoch in seconds."},
+    {"leader_election_master_status", "gauge",
+     "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 "
+     "indicates master. 'name' is the string used to identify the lease."},
+    {"kube_operator_environments", "gauge",
+     "Environments in the operator's cache, by status.phase"},
+    {"kube_operator_build_info", "gauge",
+     "A metric with a constant '1' value labeled by version, revision and compiler from which "
+     "kube-operator was built."},
+    {"kube_operator_environment_ready_seconds", "histogram",
+     "Seconds from an Environment's creation until it first reported Ready", 12},
+    {"kube_operator_secrets_fetches_total", "counter",
+     "Fetches of Environments' secrets from the Catalyst web app, by result (Synced or the "
+     "SecretsSynced reason)"},
+    {"kube_operator_secrets_fetch_duration_seconds", "histogram",
+     "Latency of fetches of Environments' secrets from the Catalyst web app", 13},
+};
+
+// A family is written only once it has a series: each is given one here.
+std::string ScrapeOfEveryFamily() {
+  Metrics m("environment", "h:6443", 2);
+  m.Depth("q", 1);
+  m.Add("q");
+  m.QueueLatency("q", absl::Milliseconds(1));
+  m.WorkDuration("q", absl::Milliseconds(1));
+  m.Retry("q");
+  m.SetUnfinishedWork("q", absl::Seconds(1), absl::Seconds(1));
+  m.ReconcileDone("error", absl::Milliseconds(1));
+  m.ActiveWorkers(1);
+  m.StuckWorkers(0);
+  m.Observe("GET", "GET", "200", absl::Milliseconds(1));
+  m.ObserveRateLimiterWait("GET", absl::Milliseconds(1));
+  m.SetLeader("lease", true);
+  m.SetEnvironmentPhases({{"Ready", 1}});
+  m.EnvironmentReady(absl::Seconds(1));
+  m.SecretsFetched("Synced", absl::Milliseconds(1));
+  return m.Scrape();
+}
+
+TEST(MetricsTest, EveryFamilyIsWrittenWithItsTypeHelpAndBuckets) {
+  const std::string text = ScrapeOfEveryFamily();
+  size_t families = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n'))
+    if (absl::StartsWith(line, "# TYPE ")) ++families;
+  EXPECT_EQ(families, std::size(kFamilies)) << text;
+  for (const Family& f : kFamilies) {
+    EXPECT_THAT(text, HasSubstr(absl::StrCat("# HELP ", f.name, " ", f.help, "\n")));
+    EXPECT_THAT(text, HasSubstr(absl::StrCat("# TYPE ", f.name, " ", f.type, "\n")));
+    int buckets = 0;  // of the one series each histogram has here
+    for (absl::string_view line : absl::StrSplit(text, '\n'))
+      if (absl::StartsWith(line, absl::StrCat(f.name, "_bucket{"))) ++buckets;
+    EXPECT_EQ(buckets, f.buckets) << f.name;
+  }
 }
 
 TEST(MetricsTest, BuildInfo) {

@@ -1,94 +1,41 @@
 #include "controllers/environment/planner.h"
 
-#include <map>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "api/v1alpha1/resources.h"
 #include "controllers/environment/naming.h"
+#include "controllers/environment/rendered.h"
 #include "controllers/environment/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "kube/json_builder.h"
 #include "support/catalyst.h"
+#include "support/environment_fixture.h"
+#include "support/fake_cluster_state.h"
 
 namespace controllers {
 namespace {
 
 namespace r = kube::resources;
 
-// The cluster as the informers would cache it; Commit plays the API server.
-class FakeState : public ClusterState {
- public:
-  std::optional<kube::Object> Get(const kube::Resource& res, absl::string_view ns,
-                                  absl::string_view name) const override {
-    auto it = objects_.find(Key(res, ns, name));
-    if (it == objects_.end()) return std::nullopt;
-    return it->second;
-  }
-  std::vector<kube::Object> Owned(const kube::Resource& res, absl::string_view uid) const override {
-    std::vector<kube::Object> out;
-    const std::string prefix = absl::StrCat(res.group, "/", res.plural, "/");
-    for (const auto& [key, o] : objects_)
-      if (key.compare(0, prefix.size(), prefix) == 0 &&
-          o.Label("catalyst.dev/environment-uid") == uid)
-        out.push_back(o);
-    return out;
-  }
-  void Put(const kube::Resource& res, const kube::Object& o) {
-    objects_[Key(res, o.Namespace(), o.Name())] = o;
-  }
-  // Stores applied manifests; a stored Deployment reports one ready replica
-  // when `ready` says so.
-  void Commit(const Plan& plan, bool deployments_ready) {
-    for (const auto& a : plan.actions) {
-      if (a.type == Action::Type::kApply || a.type == Action::Type::kCreate) {
-        std::string json = a.body.Serialize();
-        if (a.resource.plural == "deployments" && deployments_ready)
-          json = json.substr(0, json.size() - 1) +
-                 R"(,"status":{"observedGeneration":0,"readyReplicas":1,"updatedReplicas":1}})";
-        Put(a.resource, *kube::Object::Parse(json));
-      } else if (a.type == Action::Type::kDelete) {
-        objects_.erase(Key(a.resource, a.ns, a.name));
-      }
-    }
-  }
-  size_t size() const { return objects_.size(); }
-  std::optional<TeamSecrets> Secrets(const std::string& key) const override {
-    auto it = secrets_.find(key);
-    if (it == secrets_.end()) return std::nullopt;
-    return it->second;
-  }
-  std::map<std::string, TeamSecrets> secrets_;
+using kube::J;
+using testing_support::AsStored;
+using testing_support::EnvironmentBuilder;
+using testing_support::FakeClusterState;
+using testing_support::With;
 
- private:
-  static std::string Key(const kube::Resource& res, absl::string_view ns, absl::string_view name) {
-    return absl::StrCat(res.group, "/", res.plural, "/", ns, "/", name);
-  }
-  std::map<std::string, kube::Object> objects_;
-};
-
-constexpr char kEnvJson[] = R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Environment",
-  "metadata":{"name":"pr-1","namespace":"team","uid":"u-1","generation":1,"resourceVersion":"7"%s},
-  "spec":{"type":"development","projectRef":{"name":"p"},
-          "sources":[{"name":"web","repositoryUrl":"https://github.com/org/repo","branch":"main"}]}%s})";
-
-kube::Object Env(absl::string_view extra_meta = "", absl::string_view status = "") {
-  std::string json = kEnvJson;
-  json.replace(json.find("%s"), 2, std::string(extra_meta));
-  json.replace(json.find("%s"), 2, std::string(status));
-  return *kube::Object::Parse(json);
-}
+// The Environment with the operator's finalizer (past its first pass).
+kube::Object Finalized() { return EnvironmentBuilder().Finalizer().Build(); }
 
 // The Environment as the server would hold it after the status patch.
 kube::Object WithStatus(const kube::Object& env, const Plan& plan) {
   if (!plan.status_patch) return env;
-  auto patch = *kube::Object::Parse(*plan.status_patch);
-  std::string json = env.Serialize();
-  const size_t at = json.find(",\"status\":");
-  if (at != std::string::npos) json = json.substr(0, at) + "}";
-  json = json.substr(0, json.size() - 1) +
-         ",\"status\":" + std::string(patch.Serialize()).substr(std::string("{\"status\":").size());
-  return *kube::Object::Parse(json);
+  return EnvironmentBuilder(env).StatusOfPatch(*plan.status_patch).Build();
 }
 
 std::vector<std::string> Names(const Plan& p) {
@@ -102,18 +49,29 @@ std::vector<std::string> Names(const Plan& p) {
 
 class PlannerTest : public ::testing::Test {
  protected:
+  // d: what the pods say when the planner asks (null: it asks nobody).
   Plan Run(const kube::Object& env, const Diagnosis* d = nullptr) {
-    return PlanEnvironment({env, state_, config_, now_, d});
+    asked_.clear();
+    DiagnoseFn diagnose = [&](absl::string_view ns, absl::string_view selector) {
+      asked_.push_back(absl::StrCat(ns, " ", selector));
+      return d ? std::optional<Diagnosis>(*d) : std::nullopt;
+    };
+    return PlanEnvironment({env, state_, config_, now_, diagnose});
   }
   // Plans and commits (Deployments ready) `passes` times: the Environment as
   // the server then holds it.
   kube::Object Converge(kube::Object env, int passes) {
     for (int i = 0; i < passes; ++i) {
       Plan p = Run(env);
-      state_.Commit(p, true);
+      Commit(p, true);
       env = WithStatus(env, p);
     }
     return env;
+  }
+  // Stores what the plan applies; a stored Deployment reports one ready
+  // replica when deployments_ready says so.
+  void Commit(const Plan& plan, bool deployments_ready) {
+    state_.Commit(plan, [&](const Action& a) { return AsStored(a, 0, 0, deployments_ready); });
   }
   // The team and project namespaces as the web app labels them.
   void PutWebAppNamespaces(absl::string_view team = "my-team",
@@ -129,26 +87,27 @@ class PlannerTest : public ::testing::Test {
                                                  R"("catalyst.dev/namespace-type":"project"}}})")));
   }
   // A new Environment's first pass: its namespace only (committed).
-  void MakeNamespace(const kube::Object& env) { state_.Commit(Run(env), false); }
+  void MakeNamespace(const kube::Object& env) { Commit(Run(env), false); }
   // An Environment with the finalizer after its first two passes (namespace,
   // then everything up to postgres), postgres not ready yet.
   kube::Object WaitingForPostgres() {
-    kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
+    kube::Object env = Finalized();
     MakeNamespace(env);
     Plan p = Run(env);
-    state_.Commit(p, /*deployments_ready=*/false);
+    Commit(p, /*deployments_ready=*/false);
     return WithStatus(env, p);
   }
-  FakeState state_;
+  FakeClusterState state_;
   OperatorConfig config_;
   absl::Time now_ = absl::FromUnixSeconds(1'800'000'000);
+  std::vector<std::string> asked_;  // the pod diagnoses the last Run asked for
 };
 
 // A new Environment's first pass makes its namespace only (what the web app
 // shows first; in a burst every namespace comes before deeper steps), and no
 // status: the pass costs what a pass doing it all would.
 TEST_F(PlannerTest, FirstPassMakesTheNamespaceOnly) {
-  Plan p = Run(Env());
+  Plan p = Run(EnvironmentBuilder().Build());
   EXPECT_THAT(Names(p), ::testing::ElementsAre("finalizer", "namespaces/team-pr-1"));
   EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   EXPECT_EQ(p.target_namespace, "team-pr-1");
@@ -158,8 +117,8 @@ TEST_F(PlannerTest, FirstPassMakesTheNamespaceOnly) {
 }
 
 TEST_F(PlannerTest, SecondPassSetsUpEverythingUpToPostgresButNotWeb) {
-  kube::Object env = Env();
-  state_.Commit(Run(env), false);
+  kube::Object env = EnvironmentBuilder().Build();
+  Commit(Run(env), false);
   Plan p = Run(env);
   EXPECT_THAT(Names(p), ::testing::ElementsAre(
                             "finalizer", "resourcequotas/environment-quota",
@@ -169,7 +128,7 @@ TEST_F(PlannerTest, SecondPassSetsUpEverythingUpToPostgresButNotWeb) {
   EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   ASSERT_TRUE(p.status_patch);
   EXPECT_TRUE(p.event);
-  EXPECT_TRUE(p.diagnose_selector.empty()) << "no pod listing while still applying";
+  EXPECT_THAT(asked_, ::testing::IsEmpty()) << "no pod listing while still applying";
 }
 
 TEST_F(PlannerTest, WebComesOnlyAfterPostgresIsReadyThenReady) {
@@ -177,18 +136,16 @@ TEST_F(PlannerTest, WebComesOnlyAfterPostgresIsReadyThenReady) {
   Plan p = Run(env);
   EXPECT_TRUE(p.actions.empty());
   EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
-  EXPECT_EQ(p.diagnose_selector, "app.kubernetes.io/name=postgres");
+  EXPECT_THAT(asked_, ::testing::ElementsAre("team-pr-1 app.kubernetes.io/name=postgres"));
   // Postgres ready: the web objects come.
-  state_.Put(r::kDeployments, *kube::Object::Parse([&] {
-               std::string j = state_.Get(r::kDeployments, "team-pr-1", "postgres")->Serialize();
-               return j.substr(0, j.size() - 1) +
-                      R"(,"status":{"readyReplicas":1,"updatedReplicas":1}})";
-             }()));
+  state_.Put(r::kDeployments,
+             With(*state_.Get(r::kDeployments, "team-pr-1", "postgres"), {"status"},
+                  J::Obj({{"readyReplicas", 1}, {"updatedReplicas", 1}})));
   p = Run(env);
   EXPECT_THAT(Names(p), ::testing::ElementsAre("persistentvolumeclaims/workspace",
                                                "deployments/web", "services/web", "ingresses/web"));
   EXPECT_EQ(p.phase, v1alpha1::Phase::kDeploying);
-  state_.Commit(p, /*deployments_ready=*/true);
+  Commit(p, /*deployments_ready=*/true);
   env = WithStatus(env, p);
   p = Run(env);
   EXPECT_TRUE(p.actions.empty());
@@ -198,26 +155,25 @@ TEST_F(PlannerTest, WebComesOnlyAfterPostgresIsReadyThenReady) {
 }
 
 TEST_F(PlannerTest, AnUpToDateEnvironmentYieldsNothing) {
-  kube::Object env = Converge(Env(R"(,"finalizers":["catalyst.dev/finalizer"])"), 5);
+  kube::Object env = Converge(Finalized(), 5);
   now_ += absl::Minutes(30);  // time alone changes nothing
   Plan p = Run(env);
   EXPECT_TRUE(p.actions.empty()) << ::testing::PrintToString(Names(p));
   EXPECT_FALSE(p.status_patch) << *p.status_patch;
   EXPECT_FALSE(p.event);
   EXPECT_EQ(p.phase, v1alpha1::Phase::kReady);
-  EXPECT_TRUE(p.diagnose_selector.empty()) << "a ready environment needs no pod listing";
+  EXPECT_THAT(asked_, ::testing::IsEmpty()) << "a ready environment needs no pod listing";
 }
 
 TEST_F(PlannerTest, DeletionDeletesTheOwnedNamespaceThenReleases) {
-  kube::Object env = Env(R"(,"finalizers":["catalyst.dev/finalizer"])");
-  state_.Commit(Run(env), true);
-  kube::Object deleting =
-      Env(R"(,"finalizers":["catalyst.dev/finalizer"],"deletionTimestamp":"2026-01-01T00:00:00Z")");
+  kube::Object env = Finalized();
+  Commit(Run(env), true);
+  kube::Object deleting = EnvironmentBuilder().Finalizer().Deleting().Build();
   Plan p = Run(deleting);
   EXPECT_THAT(Names(p), ::testing::ElementsAre("namespaces/team-pr-1"));
   EXPECT_EQ(p.actions[0].type, Action::Type::kDelete);
   EXPECT_EQ(p.phase, v1alpha1::Phase::kTerminating);
-  state_.Commit(p, true);  // the namespace is gone
+  Commit(p, true);  // the namespace is gone
   p = Run(deleting);
   // Not in the cache: it is asked for (it may be too new to be cached), then released.
   ASSERT_EQ(p.actions.size(), 2u);
@@ -236,9 +192,8 @@ TEST_F(PlannerTest, DeletionDeletesEveryOwnedNamespaceWhateverTheSpecSays) {
                                    R"("app.kubernetes.io/managed-by":"kube-operator",)",
                                    R"("catalyst.dev/namespace-type":"environment"}}})")));
   // A spec that no longer parses.
-  auto env = *kube::Object::Parse(R"({"metadata":{"name":"pr-1","namespace":"team","uid":"u-1",
-      "finalizers":["catalyst.dev/finalizer"],"deletionTimestamp":"2026-01-01T00:00:00Z"},
-      "spec":{"type":"nonsense"}})");
+  auto env =
+      EnvironmentBuilder().Finalizer().Deleting().Spec(J::Obj({{"type", "nonsense"}})).Build();
   Plan p = Run(env);
   EXPECT_THAT(Names(p),
               ::testing::UnorderedElementsAre("namespaces/team-pr-1", "namespaces/old-name"));
@@ -247,12 +202,11 @@ TEST_F(PlannerTest, DeletionDeletesEveryOwnedNamespaceWhateverTheSpecSays) {
 
 TEST_F(PlannerTest, ANamespaceOfSomeoneElseIsNeitherTouchedNorDeleted) {
   state_.Put(r::kNamespaces, *kube::Object::Parse(R"({"metadata":{"name":"team-pr-1"}})"));
-  Plan p = Run(Env(R"(,"finalizers":["catalyst.dev/finalizer"])"));
+  Plan p = Run(Finalized());
   EXPECT_TRUE(p.actions.empty()) << ::testing::PrintToString(Names(p));
   EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
   EXPECT_NE(p.status_patch->find("NamespaceConflict"), std::string::npos);
-  p = Run(Env(
-      R"(,"finalizers":["catalyst.dev/finalizer"],"deletionTimestamp":"2026-01-01T00:00:00Z")"));
+  p = Run(EnvironmentBuilder().Finalizer().Deleting().Build());
   // Not owned, so not in Owned(): only a delete conditional on the owner
   // (the reconciler reads the labels first), then the release.
   ASSERT_EQ(p.actions.size(), 2u);
@@ -266,7 +220,7 @@ TEST_F(PlannerTest, ATerminatingNamespaceIsWaitedFor) {
   state_.Put(r::kNamespaces, *kube::Object::Parse(R"({"metadata":{"name":"team-pr-1",
       "deletionTimestamp":"2026-01-01T00:00:00Z",
       "labels":{"catalyst.dev/environment-uid":"the-old-uid"}}})"));
-  Plan p = Run(Env(R"(,"finalizers":["catalyst.dev/finalizer"])"));
+  Plan p = Run(Finalized());
   EXPECT_TRUE(p.actions.empty()) << ::testing::PrintToString(Names(p));
   EXPECT_EQ(p.phase, v1alpha1::Phase::kPending);
   EXPECT_NE(p.status_patch->find("NamespaceTerminating"), std::string::npos);
@@ -275,7 +229,7 @@ TEST_F(PlannerTest, ATerminatingNamespaceIsWaitedFor) {
 
 // Declarative both ways: what the Environment owns but no longer wants goes.
 TEST_F(PlannerTest, ObjectsNoLongerDesiredArePruned) {
-  kube::Object env = Converge(Env(R"(,"finalizers":["catalyst.dev/finalizer"])"), 4);
+  kube::Object env = Converge(Finalized(), 4);
   ASSERT_EQ(Run(env).phase, v1alpha1::Phase::kReady);
   const std::string owned = R"("labels":{"catalyst.dev/environment-uid":"u-1"})";
   state_.Put(r::kDeployments,
@@ -307,9 +261,13 @@ TEST_F(PlannerTest, ObjectsNoLongerDesiredArePruned) {
 }
 
 TEST_F(PlannerTest, InvalidSpecFailsWithoutCreatingAnything) {
-  auto env =
-      *kube::Object::Parse(R"({"metadata":{"name":"x","namespace":"t","uid":"u","generation":1,
-      "finalizers":["catalyst.dev/finalizer"]},"spec":{"type":"deployment"}})");
+  auto env = EnvironmentBuilder()
+                 .Name("x")
+                 .Namespace("t")
+                 .Uid("u")
+                 .Finalizer()
+                 .Spec(J::Obj({{"type", "deployment"}}))
+                 .Build();
   Plan p = Run(env);
   EXPECT_TRUE(p.actions.empty());
   EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
@@ -366,8 +324,8 @@ TEST_F(PlannerTest, AMissingProjectIsAStatusNotASilentRetry) {
 // An Environment complete on its own (the seed's, with a repositoryUrl) does
 // not wait for a Project it names but that does not exist.
 TEST_F(PlannerTest, ASelfSufficientEnvironmentGoesAheadWithoutItsProject) {
-  MakeNamespace(Env());
-  Plan p = Run(Env());
+  MakeNamespace(EnvironmentBuilder().Build());
+  Plan p = Run(EnvironmentBuilder().Build());
   EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning);
   EXPECT_NE(p.status_patch->find(R"("type":"ProjectResolved","status":"False")"),
             std::string::npos);
@@ -394,66 +352,6 @@ TEST_F(PlannerTest, RegistryCredentialsAreCopiedFromTheProjectsNamespace) {
   }
 }
 
-// Between two back-offs a crashing container runs, unready: still failing
-// (judged by its restarts and last termination), so the phase does not flap.
-TEST(DiagnosisTest, ACrashLoopStaysFailingWhileTheContainerRunsBetweenBackOffs) {
-  auto pod = [](absl::string_view cs) {
-    return *kube::Object::Parse(
-        absl::StrCat(R"({"metadata":{"name":"web-1"},"status":{"containerStatuses":[)", cs, "]}}"));
-  };
-  const std::string crashed =
-      R"("lastState":{"terminated":{"reason":"Error","exitCode":1,
-         "message":"npm ERR! missing script: start\n"}})";
-  auto waiting = Diagnose({pod(absl::StrCat(R"({"name":"web","restartCount":2,"ready":false,
-      "state":{"waiting":{"reason":"CrashLoopBackOff"}},)",
-                                            crashed, "}"))});
-  auto running = Diagnose({pod(absl::StrCat(R"({"name":"web","restartCount":3,"ready":false,
-      "state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}},)",
-                                            crashed, "}"))});
-  for (const Diagnosis& d : {waiting, running}) {
-    EXPECT_EQ(d.severity, Diagnosis::Severity::kFailing);
-    EXPECT_EQ(d.reason, "CrashLoopBackOff");
-    EXPECT_NE(d.message.find("exit 1"), std::string::npos) << d.message;
-    // The termination message (the log tail) names the cause.
-    EXPECT_NE(d.message.find("npm ERR! missing script: start"), std::string::npos) << d.message;
-  }
-  // Ready again: recovered.
-  auto ready = Diagnose({pod(absl::StrCat(R"({"name":"web","restartCount":3,"ready":true,
-      "state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}},)",
-                                          crashed, "}"))});
-  EXPECT_EQ(ready.severity, Diagnosis::Severity::kNone);
-}
-
-// Exit 137 is a SIGKILL; only the kubelet's reason makes it an OOM kill.
-TEST(DiagnosisTest, Exit137IsOomKilledOnlyWhenTheReasonSaysSo) {
-  auto with = [](absl::string_view reason) {
-    return Diagnose({*kube::Object::Parse(absl::StrCat(
-        R"({"metadata":{"name":"p"},"status":{"containerStatuses":[{"name":"web","restartCount":1,
-            "ready":false,"lastState":{"terminated":{"exitCode":137,"reason":")",
-        reason, R"("}}}]}})"))});
-  };
-  EXPECT_EQ(with("OOMKilled").reason, "OOMKilled");
-  EXPECT_EQ(with("Error").reason, "CrashLoopBackOff");
-  EXPECT_EQ(with("Error").message.find("OOM"), std::string::npos);
-}
-
-TEST(DiagnosisTest, UnschedulablePodsAndQuotaRefusalsAreFailingAtOnce) {
-  auto unschedulable = Diagnose({*kube::Object::Parse(
-      R"({"metadata":{"name":"web-1"},"status":{"phase":"Pending","conditions":[
-          {"type":"PodScheduled","status":"False","reason":"Unschedulable",
-           "message":"0/1 nodes are available: 1 Insufficient cpu."}]}})")});
-  EXPECT_EQ(unschedulable.severity, Diagnosis::Severity::kFailing);
-  EXPECT_EQ(unschedulable.reason, "Unschedulable");
-  EXPECT_NE(unschedulable.message.find("Insufficient cpu"), std::string::npos);
-  auto refused = Diagnose(
-      {}, {*kube::Object::Parse(
-              R"({"metadata":{"name":"web-5d9"},"status":{"conditions":[{"type":"ReplicaFailure",
-          "status":"True","reason":"FailedCreate","message":"pods \"web-5d9-x\" is forbidden: exceeded quota: q"}]}})")});
-  EXPECT_EQ(refused.severity, Diagnosis::Severity::kFailing);
-  EXPECT_EQ(refused.reason, "FailedCreate");
-  EXPECT_NE(refused.message.find("exceeded quota"), std::string::npos);
-}
-
 // A Failed Environment whose spec changes starts a new attempt: the deadline
 // runs again from the change, not from the old failure.
 TEST_F(PlannerTest, ASpecChangeRestartsTheFailureDeadline) {
@@ -464,9 +362,7 @@ TEST_F(PlannerTest, ASpecChangeRestartsTheFailureDeadline) {
   ASSERT_EQ(p.phase, v1alpha1::Phase::kFailed);
   env = WithStatus(env, p);
   // A new commit: generation 2.
-  std::string json = env.Serialize();
-  json.replace(json.find(R"("generation":1)"), 14, R"("generation":2)");
-  p = Run(*kube::Object::Parse(json), &none);
+  p = Run(EnvironmentBuilder(env).Generation(2).Build(), &none);
   EXPECT_EQ(p.phase, v1alpha1::Phase::kProvisioning) << *p.status_patch;
   ASSERT_TRUE(p.requeue_after);
   EXPECT_EQ(*p.requeue_after, config_.failure_deadline);
@@ -475,52 +371,33 @@ TEST_F(PlannerTest, ASpecChangeRestartsTheFailureDeadline) {
       << "Ready's transition time restarts with the new generation: " << *p.status_patch;
 }
 
-TEST(DiagnosisTest, NamesContainerAndCause) {
-  auto pod = [](absl::string_view status) {
-    return *kube::Object::Parse(
-        absl::StrCat(R"({"metadata":{"name":"web-1"},"status":)", status, "}"));
-  };
-  auto oom = Diagnose({pod(R"({"containerStatuses":[{"name":"web","restartCount":3,
-      "state":{"waiting":{"reason":"CrashLoopBackOff"}},"lastState":{"terminated":{"reason":"OOMKilled","exitCode":137}}}]})")});
-  EXPECT_EQ(oom.severity, Diagnosis::Severity::kFailing);
-  EXPECT_EQ(oom.reason, "OOMKilled");
-  EXPECT_NE(oom.message.find("container web"), std::string::npos);
-  auto pull = Diagnose({pod(
-      R"({"containerStatuses":[{"name":"web","state":{"waiting":{"reason":"ImagePullBackOff","message":"Back-off pulling image \"x\""}}}]})")});
-  EXPECT_EQ(pull.reason, "ImagePullBackOff");
-  auto hang = Diagnose(
-      {pod(R"({"initContainerStatuses":[{"name":"git-clone","state":{"terminated":{"exitCode":0}}},
-      {"name":"db-migrate","state":{"running":{"startedAt":"2026-01-01T00:00:00Z"}}}]})")});
-  EXPECT_EQ(hang.severity, Diagnosis::Severity::kWaiting);
-  EXPECT_NE(hang.message.find("db-migrate"), std::string::npos);
-  auto initfail = Diagnose({pod(R"({"initContainerStatuses":[{"name":"npm-install","restartCount":2,
-      "state":{"waiting":{"reason":"CrashLoopBackOff"}},"lastState":{"terminated":{"reason":"Error","exitCode":1}}}]})")});
-  EXPECT_EQ(initfail.reason, "InitContainerFailing");
-  EXPECT_NE(initfail.message.find("npm-install"), std::string::npos);
-  EXPECT_EQ(Diagnose({}).severity, Diagnosis::Severity::kNone);
-}
-
 using SecretData = std::vector<std::pair<std::string, std::string>>;
 SecretData Data(const std::string& k, const std::string& v) { return SecretData{{k, v}}; }
 
 // docs/contract.md, "The team's secrets".
 class TeamSecretsTest : public PlannerTest {
  protected:
-  static constexpr char kId[] =
-      R"(,"finalizers":["catalyst.dev/finalizer"],"annotations":{"catalyst.dev/environment-id":"env-1"})";
   const kube::Object* Find(const Plan& p, absl::string_view plural, absl::string_view name) {
     for (const auto& a : p.actions)
       if (a.resource.plural == plural && a.name == name) return &a.body;
     return nullptr;
   }
   kube::Object ReadyWith(const std::vector<std::pair<std::string, std::string>>& data) {
-    state_.secrets_["team/pr-1"] = TeamSecrets{.environment_id = "env-1",
-                                               .synced = true,
-                                               .reason = "Synced",
-                                               .message = "1 secrets from the web app",
-                                               .data = data};
-    return Converge(Env(kId), 5);
+    state_.SetSecrets(kKey, TeamSecrets{.environment_id = "env-1",
+                                        .synced = true,
+                                        .reason = "Synced",
+                                        .message = "1 secrets from the web app",
+                                        .data = data});
+    return Converge(
+        EnvironmentBuilder().Finalizer().Annotation(kEnvironmentIdAnnotation, "env-1").Build(), 5);
   }
+  // The web app's next answer: the last one, changed by `change`.
+  void Answers(const std::function<void(TeamSecrets&)>& change) {
+    TeamSecrets t = *state_.Secrets(kKey);
+    change(t);
+    state_.SetSecrets(kKey, std::move(t));
+  }
+  static constexpr char kKey[] = "team/pr-1";
 };
 
 TEST_F(TeamSecretsTest, TheSecretIsAppliedAndTheWebPodReadsItAndRollsOnAChange) {
@@ -542,7 +419,7 @@ TEST_F(TeamSecretsTest, TheSecretIsAppliedAndTheWebPodReadsItAndRollsOnAChange) 
   ASSERT_TRUE(synced);
   EXPECT_EQ(synced->status, "True");
   // The answer changes (a key removed, one changed): the Secret follows, the pods roll.
-  state_.secrets_["team/pr-1"].data = Data("OTHER", "djI=");
+  Answers([](TeamSecrets& t) { t.data = Data("OTHER", "djI="); });
   Plan p = Run(env);
   const kube::Object* s = Find(p, "secrets", "catalyst-secrets");
   ASSERT_TRUE(s);
@@ -556,10 +433,11 @@ TEST_F(TeamSecretsTest, TheSecretIsAppliedAndTheWebPodReadsItAndRollsOnAChange) 
 
 TEST_F(TeamSecretsTest, AFailedFetchKeepsTheSecretAndReadyButSaysSo) {
   kube::Object env = ReadyWith(Data("API_KEY", "djE="));
-  auto& t = state_.secrets_["team/pr-1"];
-  t.synced = false;
-  t.reason = "WebAppUnreachable";
-  t.message = "GET http://web/api/internal/secrets/env-1: connection refused";
+  Answers([](TeamSecrets& t) {
+    t.synced = false;
+    t.reason = "WebAppUnreachable";
+    t.message = "GET http://web/api/internal/secrets/env-1: connection refused";
+  });
   Plan p = Run(env);
   EXPECT_EQ(Find(p, "secrets", "catalyst-secrets"), nullptr);
   EXPECT_EQ(Find(p, "deployments", "web"), nullptr);
@@ -576,7 +454,7 @@ TEST_F(TeamSecretsTest, AFailedFetchKeepsTheSecretAndReadyButSaysSo) {
 
 TEST_F(TeamSecretsTest, AfterARestartTheCachedSecretIsKeptUntilTheWebAppAnswers) {
   kube::Object env = ReadyWith(Data("API_KEY", "djE="));
-  state_.secrets_.clear();  // the operator restarted: nothing heard yet
+  state_.ForgetSecrets();  // the operator restarted: nothing heard yet
   Plan p = Run(env);
   EXPECT_TRUE(p.actions.empty()) << absl::StrJoin(Names(p), ", ");
   EXPECT_FALSE(p.status_patch);
@@ -584,10 +462,10 @@ TEST_F(TeamSecretsTest, AfterARestartTheCachedSecretIsKeptUntilTheWebAppAnswers)
 
 TEST_F(TeamSecretsTest, WithoutTheAnnotationTheSecretIsPrunedAndNotRead) {
   kube::Object env = ReadyWith(Data("API_KEY", "djE="));
-  std::string json = env.Serialize();
-  json.replace(json.find(R"("catalyst.dev/environment-id":"env-1")"),
-               strlen(R"("catalyst.dev/environment-id":"env-1")"), R"("other":"x")");
-  Plan p = Run(*kube::Object::Parse(json));
+  Plan p = Run(EnvironmentBuilder(env)
+                   .RemoveAnnotation(kEnvironmentIdAnnotation)
+                   .Annotation("other", "x")
+                   .Build());
   bool deleted = false;
   for (const auto& a : p.actions)
     deleted |= a.type == Action::Type::kDelete && a.name == "catalyst-secrets";
@@ -615,7 +493,7 @@ TEST_F(PlannerTest, AProjectOfAnotherTeamIsNotUsed) {
             std::string::npos)
       << *p.status_patch;
   // Unlabelled namespaces prove nothing either.
-  state_ = FakeState();
+  state_ = FakeClusterState();
   state_.Put(v1alpha1::kProjects, *kube::Object::Parse(testing_support::ProjectJson({})));
   p = Run(env);
   EXPECT_NE(p.status_patch->find(R"("reason":"ProjectNotInTeam")"), std::string::npos);
@@ -634,7 +512,7 @@ TEST_F(PlannerTest, WithoutAProjectTheHierarchyLabelsComeFromTheEnvironmentsName
              *kube::Object::Parse(R"({"metadata":{"name":"team","labels":{)"
                                   R"("catalyst.dev/team":"acme","catalyst.dev/project":"shop",)"
                                   R"("catalyst.dev/namespace-type":"project"}}})"));
-  Plan p = Run(Env());
+  Plan p = Run(EnvironmentBuilder().Build());
   const kube::Object* ns = nullptr;
   for (const Action& a : p.actions)
     if (a.resource.plural == "namespaces") ns = &a.body;
@@ -642,6 +520,231 @@ TEST_F(PlannerTest, WithoutAProjectTheHierarchyLabelsComeFromTheEnvironmentsName
   EXPECT_EQ(ns->Label("catalyst.dev/team"), "acme");
   EXPECT_EQ(ns->Label("catalyst.dev/project"), "shop");
   EXPECT_EQ(p.actions.back().type, Action::Type::kCreate);  // POST: never takes over
+}
+
+// The postgres password is made once: random for a new Environment, the one
+// its postgres Deployment still names for one set up before passwords lived
+// in a Secret (its data was initialised with it), nothing once the Secret exists.
+TEST(DbCredentialsTest, MadeOnceAndMigrated) {
+  auto secret_of = [](const Plan& p) -> std::string {
+    for (const Action& a : p.actions)
+      if (a.resource.plural == "secrets" && a.name == "postgres-credentials") {
+        EXPECT_EQ(a.type, Action::Type::kCreate);
+        return std::string(a.body.Str({"data", "password"}));
+      }
+    return "<none>";
+  };
+  FakeClusterState state;
+  const auto env = EnvironmentBuilder().Finalizer().ResourceVersion(1).Build();
+  const OperatorConfig cfg;
+  const absl::Time now = absl::Now();
+  state.Commit(PlanEnvironment({env, state, cfg, now}));  // the namespace
+  Plan p = PlanEnvironment(
+      {.env = env, .state = state, .config = cfg, .now = now, .fresh_password = "fresh0"});
+  EXPECT_EQ(secret_of(p), "ZnJlc2gw");  // base64("fresh0")
+  // The old operator's postgres Deployment, with the password in clear.
+  state.Put(r::kDeployments, *kube::Object::Parse(R"({"metadata":{"name":"postgres",
+      "namespace":"team-pr-1","resourceVersion":"4"},"spec":{"template":{"spec":{"containers":[
+      {"name":"postgres","env":[{"name":"POSTGRES_PASSWORD","value":"legacy"}]}]}}}})"));
+  p = PlanEnvironment(
+      {.env = env, .state = state, .config = cfg, .now = now, .fresh_password = "fresh1"});
+  EXPECT_EQ(secret_of(p), "bGVnYWN5");  // base64("legacy")
+  state.Put(r::kSecrets, *kube::Object::Parse(R"({"metadata":{"name":"postgres-credentials",
+      "namespace":"team-pr-1","resourceVersion":"5","labels":{
+      "catalyst.dev/environment-uid":"u-1"}},"data":{"password":"bGVnYWN5"}})"));
+  p = PlanEnvironment(
+      {.env = env, .state = state, .config = cfg, .now = now, .fresh_password = "fresh2"});
+  EXPECT_EQ(secret_of(p), "<none>");
+  for (const Action& a : p.actions)
+    EXPECT_FALSE(a.type == Action::Type::kDelete && a.name == "postgres-credentials");
+}
+
+// docs/contract.md, "Project" (helm mode): a template of type helm makes the
+// chart the workload. The planner asks for its render, applies what the
+// render made (owned like the operator's own objects), waits for its
+// workloads, and prunes what a later render no longer has.
+class HelmModeTest : public PlannerTest {
+ protected:
+  static constexpr char kKey[] = "my-team-catalyst/pr-7";
+  static constexpr char kNs[] = "my-team-catalyst-pr-7";
+  void SetUp() override {
+    PutWebAppNamespaces();
+    state_.Put(v1alpha1::kProjects, *kube::Object::Parse(ProjectJson(R"({"replicas":1})")));
+  }
+  static std::string ProjectJson(absl::string_view values) {
+    return absl::StrCat(
+        R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Project","metadata":{)",
+        R"("name":"catalyst","namespace":"my-team","uid":"p-1","resourceVersion":"1",)",
+        R"("labels":{"catalyst.dev/team":"my-team","catalyst.dev/project":"catalyst"}},)",
+        R"("spec":{"githubInstallationId":"4242","sources":[{"name":"primary",)",
+        R"("repositoryUrl":"https://github.com/acme/shop","branch":"main"}],)",
+        R"("templates":{"deployment":{"sourceRef":"primary","type":"helm","path":"/deploy/chart",)",
+        R"("values":)", values, "}}}}");
+  }
+  kube::Object Env(absl::string_view commit = "0123456789abcdef0123456789abcdef01234567") {
+    testing_support::EnvironmentFields f;
+    f.name = "pr-7";
+    f.type = "deployment";
+    f.config = "";
+    f.commit_sha = std::string(commit);
+    f.uid = "u-7";
+    return EnvironmentBuilder(*kube::Object::Parse(testing_support::EnvironmentJson(f)))
+        .Finalizer()
+        .Build();
+  }
+  // The outcome of request, rendered from yaml.
+  static RenderOutcome Rendered(const RenderRequest& request, absl::string_view yaml) {
+    RenderOutcome out;
+    out.digest = request.Digest();
+    out.commit = request.commit;
+    auto objects = ConfineRendered(yaml, request.ns);
+    EXPECT_TRUE(objects.ok()) << objects.status();
+    if (objects.ok()) out.objects = std::move(*objects);
+    return out;
+  }
+  static constexpr char kChart[] = R"(---
+# Source: shop/templates/app.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app
+  labels: {tier: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: shop}}
+  template:
+    metadata: {labels: {app: shop}}
+    spec:
+      containers: [{name: app, image: "ghcr.io/acme/shop:1"}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: app-config}
+data: {MODE: preview}
+)";
+};
+
+TEST_F(HelmModeTest, TheChartIsRenderedAppliedAndWaitedFor) {
+  kube::Object env = Env();
+  MakeNamespace(env);
+  Plan p = Run(env);
+  ASSERT_TRUE(p.render) << "the chart is asked for";
+  EXPECT_EQ(p.render->env_key, kKey);
+  EXPECT_EQ(p.render->ns, kNs);
+  EXPECT_EQ(p.render->release, "pr-7");
+  EXPECT_EQ(p.render->url, "https://github.com/acme/shop");
+  EXPECT_EQ(p.render->commit, "0123456789abcdef0123456789abcdef01234567");
+  EXPECT_EQ(p.render->chart_path, "deploy/chart");
+  EXPECT_EQ(p.render->values_json, R"({"replicas":1})");
+  EXPECT_EQ(p.render->installation_id, "4242");
+  EXPECT_THAT(Names(p), ::testing::Not(::testing::Contains("deployments/web")));
+  EXPECT_THAT(Names(p), ::testing::Not(::testing::Contains("deployments/postgres")));
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kDeploying);
+  ASSERT_TRUE(p.status_patch);
+  EXPECT_THAT(*p.status_patch,
+              ::testing::HasSubstr(R"("type":"Rendered","status":"False","reason":"Rendering")"));
+  Commit(p, false);
+  env = WithStatus(env, p);
+
+  state_.SetRendered(kKey, Rendered(*p.render, kChart));
+  p = Run(env);
+  EXPECT_FALSE(p.render);
+  EXPECT_THAT(Names(p), ::testing::IsSupersetOf({"deployments/app", "configmaps/app-config"}));
+  for (const Action& a : p.actions)
+    if (a.name == "app" || a.name == "app-config") {
+      EXPECT_EQ(a.ns, kNs);
+      EXPECT_EQ(a.body.Label(kEnvironmentUidLabel), "u-7");
+      EXPECT_EQ(a.body.Label(kManagedByLabel), kManagedByValue);
+      EXPECT_EQ(a.body.Annotation(kEnvironmentAnnotation), "my-team-catalyst/pr-7");
+      if (a.name == "app") {
+        EXPECT_EQ(a.body.Label("tier"), "web") << "the chart's own labels stay";
+      }
+    }
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kDeploying);
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr("waiting for Deployment/app"));
+  Commit(p, /*deployments_ready=*/false);
+  env = WithStatus(env, p);
+  p = Run(env);
+  EXPECT_THAT(Names(p), ::testing::IsEmpty()) << "applied once: the digest matches";
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kDeploying);
+
+  state_.Put(r::kDeployments, AsStored({Action::Type::kApply, r::kDeployments, kNs, "app",
+                                        *state_.Get(r::kDeployments, kNs, "app")},
+                                       0, 0, /*ready=*/true));
+  p = Run(env);
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kReady);
+  EXPECT_THAT(*p.status_patch,
+              ::testing::HasSubstr("commit 0123456789abcdef0123456789abcdef01234567: "
+                                   "Deployment/app, ConfigMap/app-config"));
+}
+
+TEST_F(HelmModeTest, WhatANewRenderNoLongerHasIsPrunedOnlyOnceItIsIn) {
+  kube::Object env = Env();
+  MakeNamespace(env);
+  Plan p = Run(env);
+  state_.SetRendered(kKey, Rendered(*p.render, kChart));
+  Commit(Run(env), true);
+  // A new commit: until its render is in, nothing of the old one goes.
+  env = Env("89abcdef0123456789abcdef0123456789abcdef");
+  p = Run(env);
+  ASSERT_TRUE(p.render);
+  EXPECT_EQ(p.render->commit, "89abcdef0123456789abcdef0123456789abcdef");
+  for (const Action& a : p.actions) EXPECT_NE(a.type, Action::Type::kDelete) << a.name;
+  const std::string without_config(absl::string_view(kChart).substr(
+      0, absl::string_view(kChart).find("---\napiVersion: v1\nkind: ConfigMap")));
+  state_.SetRendered(kKey, Rendered(*p.render, without_config));
+  p = Run(env);
+  EXPECT_THAT(Names(p), ::testing::Contains("configmaps/app-config"));
+  for (const Action& a : p.actions)
+    if (a.name == "app-config") {
+      EXPECT_EQ(a.type, Action::Type::kDelete);
+    }
+}
+
+TEST_F(HelmModeTest, AFailedRenderFailsTheEnvironmentAndIsAskedForAgain) {
+  kube::Object env = Env();
+  MakeNamespace(env);
+  Plan p = Run(env);
+  RenderOutcome failed;
+  failed.digest = p.render->Digest();
+  failed.status = absl::InvalidArgumentError(
+      "document 1 (shop/templates/rbac.yaml): ClusterRole/admin: not allowed: cluster-scoped");
+  state_.SetRendered(kKey, std::move(failed));
+  p = Run(env);
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
+  EXPECT_TRUE(p.render) << "the renderer decides whether it retries";
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr("ClusterRole/admin: not allowed"));
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr(R"("reason":"RenderFailed")"));
+  for (const Action& a : p.actions) EXPECT_NE(a.resource.plural, "clusterroles");
+}
+
+// A new namespace's `default` ServiceAccount (whose token asks the web app for
+// the git token) comes a moment after the namespace: that failure passes, and
+// the Environment waits for it as for a workload, Failed only past the
+// failure deadline.
+TEST_F(HelmModeTest, ARenderFailureThatMayPassKeepsItDeployingUntilTheFailureDeadline) {
+  kube::Object env = Env();
+  MakeNamespace(env);
+  Plan p = Run(env);
+  Commit(p, false);
+  env = WithStatus(env, p);
+  RenderOutcome unavailable;
+  unavailable.digest = p.render->Digest();
+  unavailable.status = absl::UnavailableError(
+      "git token for installation 4242: no token of ServiceAccount my-team-catalyst-pr-7/default: "
+      "NotFound");
+  state_.SetRendered(kKey, std::move(unavailable));
+  p = Run(env);
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kDeploying);
+  EXPECT_TRUE(p.render) << "asked for again (after the renderer's backoff)";
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr(R"("reason":"RenderRetrying")"));
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr("no token of ServiceAccount"));
+  env = WithStatus(env, p);
+
+  now_ += config_.failure_deadline + absl::Seconds(1);
+  p = Run(env);
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr(R"("reason":"ProgressDeadlineExceeded")"));
 }
 
 }  // namespace

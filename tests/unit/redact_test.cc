@@ -18,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kube/json_builder.h"
+#include "support/fake_cluster_state.h"
 #include "util/utf8.h"
 
 namespace controllers {
@@ -202,37 +203,24 @@ TEST(RedactTest, HostileInputTakesLinearTime) {
 }
 
 TEST(RedactTest, SecretValuesOfReadsTheCachedSecretsAndTheWebAppsAnswer) {
-  class State final : public ClusterState {
-   public:
-    std::optional<kube::Object> Get(const kube::Resource&, absl::string_view ns,
-                                    absl::string_view name) const override {
-      auto it = secrets.find(absl::StrCat(ns, "/", name));
-      if (it == secrets.end()) return std::nullopt;
-      return *kube::Object::Parse(it->second);
-    }
-    std::vector<kube::Object> Owned(const kube::Resource&, absl::string_view) const override {
-      return {};
-    }
-    std::optional<TeamSecrets> Secrets(const std::string& key) const override {
-      if (key != "team/pr-1") return std::nullopt;
-      TeamSecrets t;
-      t.data = {{"NEW_KEY", absl::Base64Escape("fresh-from-the-web-app")}};
-      return t;
-    }
-    std::map<std::string, std::string> secrets;
-  } state;
-  auto secret = [](const std::map<std::string, std::string>& data) {
-    std::string json = R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"},"data":{)";
-    const char* sep = "";
-    for (const auto& [k, v] : data)
-      absl::StrAppend(&json, std::exchange(sep, ","), "\"", k, "\":\"", absl::Base64Escape(v),
-                      "\"");
-    return json + "}}";
+  testing_support::FakeClusterState state;
+  auto secret = [&](absl::string_view name, const std::map<std::string, std::string>& data) {
+    using kube::J;
+    J encoded = J::Obj({});
+    for (const auto& [k, v] : data) encoded.Set(k, absl::Base64Escape(v));
+    state.Put(kube::resources::kSecrets,
+              J::Obj({{"apiVersion", "v1"},
+                      {"kind", "Secret"},
+                      {"metadata", J::Obj({{"name", name}, {"namespace", "team-pr-1"}})},
+                      {"data", std::move(encoded)}})
+                  .ToObject());
   };
-  state.secrets["team-pr-1/postgres-credentials"] =
-      secret({{"password", "0123456789abcdef0123456789abcdef"}});
-  state.secrets["team-pr-1/catalyst-secrets"] = secret(
-      {{"API_KEY", "sk-live-123456"}, {"SHORT", "abc"}, {"PEM", "line-one-x\nline-two-y\n"}});
+  secret("postgres-credentials", {{"password", "0123456789abcdef0123456789abcdef"}});
+  secret("catalyst-secrets",
+         {{"API_KEY", "sk-live-123456"}, {"SHORT", "abc"}, {"PEM", "line-one-x\nline-two-y\n"}});
+  TeamSecrets answer;
+  answer.data = {{"NEW_KEY", absl::Base64Escape("fresh-from-the-web-app")}};
+  state.SetSecrets("team/pr-1", answer);
   std::vector<std::string> values = SecretValuesOf(state, "team-pr-1", "team/pr-1");
   EXPECT_THAT(values, ::testing::UnorderedElementsAre(
                           "0123456789abcdef0123456789abcdef", "sk-live-123456", "line-one-x",

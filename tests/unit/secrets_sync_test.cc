@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "support/environment_fixture.h"
 #include "support/fake_clock.h"
 #include "support/mock_transport.h"
 
@@ -20,13 +21,12 @@ using ::testing::Not;
 using ::testing::Return;
 using testing_support::Json;
 
+// Environment team/<name> at resourceVersion rv, with the web app's id ("": none).
 kube::Object Env(absl::string_view name, absl::string_view id, int rv = 1) {
-  const std::string annotations =
-      id.empty() ? ""
-                 : absl::StrCat(R"(,"annotations":{"catalyst.dev/environment-id":")", id, R"("})");
-  return *kube::Object::Parse(absl::StrCat(R"({"metadata":{"name":")", name,
-                                           R"(","namespace":"team","resourceVersion":")", rv,
-                                           R"(")", annotations, "}}"));
+  testing_support::EnvironmentBuilder env;
+  env.Name(std::string(name)).ResourceVersion(rv);
+  if (!id.empty()) env.Annotation(kEnvironmentIdAnnotation, std::string(id));
+  return env.Build();
 }
 
 class SecretsSyncTest : public ::testing::Test {

@@ -12,8 +12,10 @@
 #include "controllers/environment/manifests.h"
 #include "controllers/environment/resolve.h"
 #include "gtest/gtest.h"
+#include "kube/json_builder.h"
 #include "rapidjson/document.h"
 #include "rapidjson/pointer.h"
+#include "support/environment_fixture.h"
 
 namespace controllers {
 namespace {
@@ -150,21 +152,29 @@ const std::string kServerDeploymentTypeDeploymentWeb =
 // client's config: a development Environment's config.image now runs the web
 // container, so the development fixture leaves it out).
 v1alpha1::EnvironmentSpec ServerSpec(bool development) {
-  auto obj =
-      kube::Object::Parse(absl::StrCat(R"({
-    "apiVersion": "catalyst.catalyst.dev/v1alpha1", "kind": "Environment",
-    "metadata": {"name": "pr-123", "namespace": "my-team-my-project",
-      "uid": "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11", "generation": 3,
-      "labels": {"catalyst.dev/team": "my-team", "catalyst.dev/project": "my-project",
-                 "catalyst.dev/environment": "pr-123"}},
-    "spec": {"type": ")",
-                                       development ? "development" : "deployment", R"(",
-      "sources": [{"name": "web", "repositoryUrl": "https://github.com/org/repo",
-                   "branch": "feature/login", "commitSha": "a1b2c3d", "prNumber": 123}],
-      "config": {)",
-                                       development ? "" : R"("image": "ghcr.io/org/app:sha", )",
-                                       R"("envVars": [{"name": "DEBUG", "value": "true"}]}}})"));
-  absl::StatusOr<v1alpha1::EnvironmentSpec> env = v1alpha1::ParseEnvironment(*obj);
+  using kube::J;
+  J config = J::Obj({});
+  if (!development) config.Set("image", "ghcr.io/org/app:sha");
+  config.Set("envVars", J::Arr({J::Obj({{"name", "DEBUG"}, {"value", "true"}})}));
+  const kube::Object obj =
+      testing_support::EnvironmentBuilder()
+          .Name("pr-123")
+          .Namespace("my-team-my-project")
+          .Uid("6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11")
+          .Generation(3)
+          .Label("catalyst.dev/team", "my-team")
+          .Label("catalyst.dev/project", "my-project")
+          .Label("catalyst.dev/environment", "pr-123")
+          .Spec(
+              J::Obj({{"type", development ? "development" : "deployment"},
+                      {"sources", J::Arr({J::Obj({{"name", "web"},
+                                                  {"repositoryUrl", "https://github.com/org/repo"},
+                                                  {"branch", "feature/login"},
+                                                  {"commitSha", "a1b2c3d"},
+                                                  {"prNumber", 123}})})},
+                      {"config", std::move(config)}}))
+          .Build();
+  absl::StatusOr<v1alpha1::EnvironmentSpec> env = v1alpha1::ParseEnvironment(obj);
   EXPECT_TRUE(env.ok()) << env.status();
   return *env;
 }

@@ -51,5 +51,7 @@ inline constexpr size_t kConditionItems = 16;  // status.conditions (the operato
 inline constexpr size_t kResourceProperties = 16;  // resources.requests, resources.limits
 inline constexpr size_t kTemplateProperties = 8;   // Project spec.templates
 inline constexpr size_t kValuesProperties = 256;   // a template's free-form values (top level)
+// Sizes the schema cannot state (parser only).
+inline constexpr size_t kValuesBytes = 256 << 10;  // a template's values, serialized
 
 }  // namespace v1alpha1::bounds

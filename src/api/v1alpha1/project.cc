@@ -4,10 +4,14 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "api/v1alpha1/bounds.h"
 #include "api/v1alpha1/environment.h"
 #include "api/v1alpha1/problems.h"
 #include "kube/quantity.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
 
 namespace v1alpha1 {
 namespace {
@@ -19,7 +23,40 @@ const Value* M(const Value* obj, absl::string_view key) {
   return obj ? kube::Member(*obj, key) : nullptr;
 }
 
+// A repository path field, normalized; a problem named after the field when
+// it leaves the repository.
+std::string PathField(const Value* v, const std::string& at, Problems& p) {
+  const std::string raw = p.Str(v, at, b::kPath);
+  std::optional<std::string> path = RepositoryPath(raw);
+  if (!path) {
+    p.Add(absl::StrCat(at, " \"", raw,
+                       "\" must stay inside the repository (no .., no control characters)"));
+    return "";
+  }
+  return *path;
+}
+
+bool DnsLabel(absl::string_view s) {
+  return !s.empty() && s.size() <= 63 && absl::ascii_isalnum(s.front()) &&
+         absl::ascii_isalnum(s.back()) && std::all_of(s.begin(), s.end(), [](char c) {
+           return (absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-');
+         });
+}
+
 }  // namespace
+
+std::optional<std::string> RepositoryPath(absl::string_view path) {
+  std::vector<absl::string_view> kept;
+  for (absl::string_view seg : absl::StrSplit(path, '/')) {
+    if (seg.empty() || seg == ".") continue;
+    if (seg == "..") return std::nullopt;
+    kept.push_back(seg);
+  }
+  if (std::any_of(path.begin(), path.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+    return std::nullopt;
+  return absl::StrJoin(kept, "/");
+}
 
 const ProjectSource* ProjectSpec::FindSource(absl::string_view name) const {
   for (const ProjectSource& s : sources)
@@ -69,16 +106,34 @@ absl::StatusOr<ProjectSpec> ParseProject(const kube::Object& project) {
       Template tmpl;
       tmpl.source_ref = p.Str(M(item, "sourceRef"), at + ".sourceRef", b::kLabel);
       tmpl.type = p.Str(M(item, "type"), at + ".type", b::kLabel);
-      tmpl.path = p.Str(M(item, "path"), at + ".path", b::kPath);
-      // Not acted on (docs/contract.md), but held to the CRD's bounds all the same.
-      p.ForEachObject(M(item, "builds"), at + ".builds", b::kBuildItems,
-                      [&](const Value& build, const std::string& bat) {
-                        p.Str(M(&build, "name"), bat + ".name", b::kLabel);
-                        p.Str(M(&build, "sourceRef"), bat + ".sourceRef", b::kLabel);
-                        p.Str(M(&build, "path"), bat + ".path", b::kPath);
-                        p.Str(M(&build, "dockerfile"), bat + ".dockerfile", b::kPath);
-                      });
-      p.Map(M(item, "values"), at + ".values", b::kValuesProperties);
+      tmpl.path = PathField(M(item, "path"), at + ".path", p);
+      p.ForEachObject(
+          M(item, "builds"), at + ".builds", b::kBuildItems,
+          [&](const Value& build, const std::string& bat) {
+            Build bd{p.Str(M(&build, "name"), bat + ".name", b::kLabel),
+                     p.Str(M(&build, "sourceRef"), bat + ".sourceRef", b::kLabel),
+                     PathField(M(&build, "path"), bat + ".path", p),
+                     PathField(M(&build, "dockerfile"), bat + ".dockerfile", p)};
+            if (!DnsLabel(bd.name))
+              p.Add(absl::StrCat(bat, ".name \"", bd.name,
+                                 "\" must be a DNS label (lowercase letters, digits, '-')"));
+            else if (std::any_of(tmpl.builds.begin(), tmpl.builds.end(),
+                                 [&](const Build& o) { return o.name == bd.name; }))
+              p.Add(absl::StrCat(bat, ".name \"", bd.name, "\" is used twice"));
+            if (bd.dockerfile.empty()) bd.dockerfile = "Dockerfile";
+            tmpl.builds.push_back(std::move(bd));
+          });
+      if (const Value* v = p.Map(M(item, "values"), at + ".values", b::kValuesProperties)) {
+        rapidjson::StringBuffer buf;
+        rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+        v->Accept(w);
+        tmpl.values.assign(buf.GetString(), buf.GetSize());
+        if (tmpl.values.size() > b::kValuesBytes)
+          p.Add(absl::StrCat(at, ".values is ", tmpl.values.size(), " bytes; at most ",
+                             b::kValuesBytes));
+      } else {
+        tmpl.values = "{}";
+      }
       if (const Value* c = M(item, "config"); c && !c->IsNull())
         tmpl.config = ParseConfig(c, at + ".config", p);
       out.templates.emplace(key, std::move(tmpl));

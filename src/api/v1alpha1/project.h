@@ -21,13 +21,30 @@ struct ProjectSource {
   std::string branch;
 };
 
+// spec.templates.<t>.builds[]: an image built from a source (the web app's
+// "docker" method sends one, named app).
+struct Build {
+  std::string name;        // a DNS-1123 label: part of the image path and the Job name
+  std::string source_ref;  // a source name
+  std::string context;     // builds[].path: the build context, a repository path ("" = root)
+  std::string dockerfile;  // relative to the context; "Dockerfile" when not given
+};
+
 // spec.templates.<development|deployment>.
 struct Template {
   std::string source_ref;  // a source name; empty: the first source
   std::string type;        // helm | manifest | kustomize | docker-compose
-  std::string path;
+  std::string path;        // a repository path ("" = root; see RepositoryPath)
+  std::string values;      // the free-form values as JSON text; "{}" when absent
+  std::vector<Build> builds;
   std::optional<Config> config;  // absent: no defaults from the Project
 };
+
+// A path inside a repository as the web app writes one ("./", "charts/app",
+// "/charts/app" all mean what they say from the repository's root): leading
+// "/" and "./" segments dropped, "" for the root. Nullopt for a path that
+// leaves the repository ("..") or holds a control character.
+std::optional<std::string> RepositoryPath(absl::string_view path);
 
 struct ProjectSpec {
   std::string name;

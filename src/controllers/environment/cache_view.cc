@@ -73,4 +73,12 @@ void CacheView::Written(const kube::Resource& res, const kube::Object& answer) {
   if (informer::Informer* inf = For(res)) inf->WriteThrough(answer);
 }
 
+std::shared_ptr<const RenderOutcome> CacheView::Rendered(const std::string& key) const {
+  return renders_ ? renders_->Get(key) : nullptr;
+}
+
+std::shared_ptr<const kube::CacheMark> CacheView::RenderedAddMark() const {
+  return renders_ ? renders_->AddMark() : nullptr;
+}
+
 }  // namespace controllers

@@ -13,6 +13,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "controllers/environment/cluster_state.h"
+#include "controllers/environment/render_sync.h"
 #include "controllers/environment/secrets_sync.h"
 #include "informer/informer.h"
 
@@ -43,6 +44,10 @@ class CacheView final : public ClusterState, public CacheWriter {
   std::shared_ptr<const kube::CacheMark> SecretsAddMark() const override;
   // Where Secrets() reads; before the workers start. Null: none.
   void SetSecrets(const SecretsSync* secrets) { secrets_ = secrets; }
+  std::shared_ptr<const RenderOutcome> Rendered(const std::string& key) const override;
+  std::shared_ptr<const kube::CacheMark> RenderedAddMark() const override;
+  // Where Rendered() reads; before the workers start. Null: none.
+  void SetRenders(const RenderSync* renders) { renders_ = renders; }
 
  private:
   struct Watched {
@@ -55,6 +60,7 @@ class CacheView final : public ClusterState, public CacheWriter {
                                             absl::string_view name);
   absl::flat_hash_map<std::string, Watched> caches_;
   const SecretsSync* secrets_ = nullptr;
+  const RenderSync* renders_ = nullptr;
 };
 
 }  // namespace controllers

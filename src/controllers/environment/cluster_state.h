@@ -8,6 +8,7 @@
 
 #include "absl/strings/string_view.h"
 #include "controllers/environment/naming.h"
+#include "controllers/environment/render_request.h"
 #include "controllers/environment/team_secrets.h"
 #include "kube/object.h"
 #include "kube/resource.h"
@@ -50,6 +51,13 @@ class ClusterState {
     return std::nullopt;
   }
   virtual std::shared_ptr<const kube::CacheMark> SecretsAddMark() const { return nullptr; }
+  // The chart renderer's last outcome for Environment key (render_sync.h),
+  // whatever request it answers, and the mark set when an outcome appears for
+  // a key that had none. None by default: nothing renders.
+  virtual std::shared_ptr<const RenderOutcome> Rendered(const std::string& /*key*/) const {
+    return nullptr;
+  }
+  virtual std::shared_ptr<const kube::CacheMark> RenderedAddMark() const { return nullptr; }
 };
 
 // Where the reconciler hands what the API server answered to its writes: the

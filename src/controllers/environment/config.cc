@@ -56,6 +56,9 @@ void RegisterFlags(util::FlagSet& flags, OperatorConfig* cfg) {
   flags.Bool("registry-credentials", &cfg->registry_credentials,
              "copy each Project namespace's registry-credentials Secret to its environments "
              "(needs RBAC on Secrets)");
+  flags.String("render-work-dir", &cfg->render_work_dir,
+               "where helm templates' charts are cloned and rendered (empty: $TMPDIR, else /tmp)");
+  flags.Int("render-concurrency", &cfg->render_concurrency, "chart renders at once");
 }
 
 absl::Status ValidateConfig(const OperatorConfig& cfg) {
@@ -81,6 +84,9 @@ absl::Status ValidateConfig(const OperatorConfig& cfg) {
   if (auto e = ParseEgressExcept(cfg.egress_except_cidrs); !e.ok())
     problems.emplace_back(e.status().message());
   if (auto g = ParseGitPorts(cfg.git_ports); !g.ok()) problems.emplace_back(g.status().message());
+  if (cfg.render_concurrency < 1 || cfg.render_concurrency > 16)
+    problems.push_back(
+        absl::StrCat("render_concurrency must be 1 to 16, got ", cfg.render_concurrency));
   double web_memory = quantity("web_memory_limit", cfg.web_memory_limit);
   double pg_memory = quantity("postgres_memory_limit", cfg.postgres_memory_limit);
   double web_cpu = quantity("web_cpu_request", cfg.web_cpu_request);

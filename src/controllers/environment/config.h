@@ -85,6 +85,12 @@ struct OperatorConfig {
   std::string egress_except_cidrs;
   // The TCP ports a repository URL may name (comma-separated).
   std::string git_ports = "22,80,443,9418";
+
+  // Helm mode (docs/development.md, "Deployment templates"): where charts are
+  // cloned and rendered (a fresh directory each; "" is $TMPDIR, else /tmp),
+  // and how many renders run at once (each may use 512 MiB).
+  std::string render_work_dir;
+  int render_concurrency = 1;
 };
 
 // Registers the flags (and Helm values, deploy/) that fill cfg.

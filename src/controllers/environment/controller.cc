@@ -6,6 +6,7 @@
 #include "api/v1alpha1/resources.h"
 #include "controllers/environment/cache_transform.h"
 #include "controllers/environment/event_mapping.h"
+#include "controllers/environment/git_token.h"
 #include "controllers/environment/naming.h"
 
 namespace controllers {
@@ -58,6 +59,12 @@ std::vector<Watch> Watches(const OperatorConfig& config) {
   out.push_back(watch(r::kNamespaces, "", Role::kOwned));
   for (const kube::Resource& res : {r::kDeployments, r::kServices, r::kPersistentVolumeClaims,
                                     r::kNetworkPolicies, r::kResourceQuotas, r::kIngresses})
+    out.push_back(watch(res, managed, Role::kOwned));
+  // The kinds only a chart makes (helm mode; docs/contract.md, "Rendered
+  // charts"): pruned and, for the workloads, waited for from these caches.
+  for (const kube::Resource& res :
+       {r::kConfigMaps, r::kServiceAccounts, r::kStatefulSets, r::kJobs, r::kCronJobs,
+        r::kPodDisruptionBudgets, r::kHorizontalPodAutoscalers})
     out.push_back(watch(res, managed, Role::kOwned));
   // Secrets: the operator's own (postgres credentials, registry copies) by
   // its label, and the teams' pull credentials by name (RBAC cannot narrow a
@@ -150,6 +157,24 @@ EnvironmentController::EnvironmentController(kube::Client* client, ControllerOpt
                                       &clock_, [this](const std::string& key) { queue_.Add(key); });
     view_.SetSecrets(secrets_.get());
   }
+  // Helm mode: charts rendered off the workers (render_sync.h); a private
+  // source's git token is asked of the web app as a pod of the environment
+  // namespace would ask (git_token.h).
+  renderer_ = NewChartRenderer(
+      RenderOptions{.work_dir = options_.config.render_work_dir},
+      [this](const std::string& ns, const std::string& id) -> absl::StatusOr<std::string> {
+        if (!options_.web_app || options_.config.web_url.empty())
+          return absl::FailedPreconditionError(
+              "the Project has a githubInstallationId but the operator has no --web-url to ask "
+              "for its git token");
+        return GitTokenForNamespace(client_, options_.web_app, options_.config.web_url, ns, id);
+      });
+  renders_ = std::make_unique<RenderSync>(
+      RenderSyncOptions{.renderer = renderer_.get(),
+                        .concurrency = options_.config.render_concurrency},
+      &clock_, [this](const std::string& key) { queue_.Add(key); });
+  view_.SetRenders(renders_.get());
+  reconciler_->SetRenders(renders_.get());
 }
 
 EnvironmentController::~EnvironmentController() { Stop(absl::Seconds(10)); }
@@ -178,6 +203,7 @@ void EnvironmentController::StartWorkers() {
       workqueue::WorkerPoolOptions{.reconcile_timeout = options_.reconcile_timeout});
   workers_->Start();
   if (secrets_) secrets_->Start();
+  renders_->Start();
   resync_ = std::thread([this] { ResyncLoop(); });
 }
 
@@ -204,7 +230,9 @@ bool EnvironmentController::Stop(absl::Duration grace) {
   if (resync_.joinable()) resync_.join();
   if (secrets_) secrets_->Stop();
   bool clean = true;
+  // After the workers: none of them hands it a request any more.
   if (workers_) clean = workers_->Stop(grace);
+  if (renders_) renders_->Stop();
   queue_.ShutDown();
   for (auto& inf : informers_) inf->Stop();
   return clean;

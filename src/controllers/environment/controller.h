@@ -15,6 +15,7 @@
 #include "controllers/environment/cache_view.h"
 #include "controllers/environment/config.h"
 #include "controllers/environment/reconciler.h"
+#include "controllers/environment/render_sync.h"
 #include "controllers/environment/secrets_sync.h"
 #include "informer/informer.h"
 #include "kube/client.h"
@@ -75,6 +76,8 @@ class EnvironmentController {
   std::vector<std::unique_ptr<informer::EventHandler>> handlers_;
   std::unique_ptr<EnvironmentReconciler> reconciler_;
   std::unique_ptr<SecretsSync> secrets_;
+  std::unique_ptr<ChartRenderer> renderer_;
+  std::unique_ptr<RenderSync> renders_;
   std::unique_ptr<workqueue::WorkerPool> workers_;
   util::Cancellation stop_;
   std::thread resync_;

@@ -69,7 +69,7 @@ if command -v curl >/dev/null 2>&1; then
 else
   if err=$(wget -q -T 20 -O "$body" --header "Authorization: Bearer $sa" "$url" 2>&1); then code=200
   else code=$(printf '%s
-' "$err" | sed -n 's/.*HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*//p' | head -n 1); fi
+' "$err" | sed -n 's/.*HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' | head -n 1); fi
 fi
 case ${code:-000} in
   200) [ -s "$body" ] || fail "the Catalyst web app answered with an empty token" ;;

@@ -50,6 +50,10 @@ kube::Object BuildService(const Desired& d, const Workload& w);
 // 6: the web Ingress.
 kube::Object BuildIngress(const Desired& d, const OperatorConfig& cfg);
 
+// Helm mode: an object of the rendered chart (rendered.h) with the labels
+// and annotation every managed object carries added (the tenant's own kept).
+kube::Object BuildRendered(const Desired& d, const kube::Object& rendered);
+
 // Every object above for d, in the planner's order, each with its resource
 // (the registry Secret only when source is given): for tests and benchmarks.
 struct Built {

@@ -200,6 +200,7 @@ std::vector<Built> BuildAll(const Desired& d, const OperatorConfig& cfg,
     out.push_back({&r::kDeployments, BuildDeployment(d, w)});
     if (!w.service_ports.empty()) out.push_back({&r::kServices, BuildService(d, w)});
   }
+  if (d.chart) return out;  // helm mode: the chart brings the workloads
   out.push_back({&r::kDeployments, BuildDeployment(d, d.main)});
   if (d.http) {
     out.push_back({&r::kServices, BuildService(d, d.main)});

@@ -11,8 +11,9 @@
 // (kube::Object::Superseded), so "still cached" is a flag, exact and race-free:
 // a document replaced while the pass ran is marked before anyone looks. Time
 // only matters while something is pending (the failure deadline, a namespace
-// still terminating): such a pass asks for a requeue or a pod diagnosis and is
-// not remembered, so only a settled Ready or Failed pass is (see Settled).
+// still terminating): such a pass asks for a requeue and is not remembered,
+// and neither is one that read pods (not cached: the reconciler knows), so only
+// a settled Ready or Failed pass is (see Settled).
 // Level-triggered still: a changed, deleted or recreated owned object is
 // another document (or gone) in the cache, and the next pass plans in full.
 #pragma once
@@ -47,7 +48,7 @@ inline bool SameVersion(const kube::Object& a, const kube::Object& b) {
 // pending, a final phase.
 inline bool Settled(const Plan& plan) {
   return plan.actions.empty() && !plan.status_patch && !plan.event && !plan.requeue_after &&
-         plan.diagnose_selector.empty() && v1alpha1::IsFinal(plan.phase);
+         !plan.render && v1alpha1::IsFinal(plan.phase);
 }
 
 // What a cache sets on an object it replaced or dropped (Object::Mark).
@@ -87,6 +88,16 @@ class RecordingState final : public ClusterState {
     return t;
   }
   Mark SecretsAddMark() const override { return inner_.SecretsAddMark(); }
+  std::shared_ptr<const RenderOutcome> Rendered(const std::string& key) const override {
+    Mark added = inner_.RenderedAddMark();
+    std::shared_ptr<const RenderOutcome> o = inner_.Rendered(key);
+    if (o)
+      Record(o->mark);
+    else if (added)
+      Record(std::move(added));
+    return o;
+  }
+  Mark RenderedAddMark() const override { return inner_.RenderedAddMark(); }
 
   // Every read found its object and was recorded.
   bool complete() const { return complete_; }

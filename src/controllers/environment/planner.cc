@@ -11,6 +11,7 @@
 #include "controllers/environment/event_mapping.h"
 #include "controllers/environment/manifests.h"
 #include "controllers/environment/naming.h"
+#include "controllers/environment/render_sync.h"
 #include "controllers/environment/resolve.h"
 #include "controllers/environment/status.h"
 #include "kube/subset.h"
@@ -40,10 +41,40 @@ bool DeploymentReady(const std::optional<kube::Object>& d, const kube::Object& d
 }
 
 // The kinds an Environment owns inside its namespace, pruned when no longer desired.
-constexpr const kube::Resource* kOwnedKinds[] = {
-    &r::kDeployments,     &r::kServices,       &r::kPersistentVolumeClaims,
-    &r::kNetworkPolicies, &r::kResourceQuotas, &r::kIngresses,
-    &r::kSecrets};
+// The chart's kinds beyond them (docs/contract.md, "Rendered charts") too.
+constexpr const kube::Resource* kOwnedKinds[] = {&r::kDeployments,
+                                                 &r::kServices,
+                                                 &r::kPersistentVolumeClaims,
+                                                 &r::kNetworkPolicies,
+                                                 &r::kResourceQuotas,
+                                                 &r::kIngresses,
+                                                 &r::kSecrets,
+                                                 &r::kConfigMaps,
+                                                 &r::kServiceAccounts,
+                                                 &r::kStatefulSets,
+                                                 &r::kJobs,
+                                                 &r::kCronJobs,
+                                                 &r::kPodDisruptionBudgets,
+                                                 &r::kHorizontalPodAutoscalers};
+
+// A workload of a chart is ready when every replica of its current template
+// is (Deployments, StatefulSets), a Job when it completed; other kinds are
+// ready once applied.
+bool RolledOut(const kube::Resource& res, const std::optional<kube::Object>& o) {
+  if (!o) return false;
+  if (&res == &r::kJobs || res.plural == r::kJobs.plural) {
+    const int64_t completions =
+        o->Find({"spec", "completions"}) ? o->Int({"spec", "completions"}) : 1;
+    return o->Int({"status", "succeeded"}) >= completions;
+  }
+  if (res.plural != r::kDeployments.plural && res.plural != r::kStatefulSets.plural) return true;
+  if (o->Int({"status", "observedGeneration"}) < o->Generation()) return false;
+  const int64_t replicas = o->Find({"spec", "replicas"}) ? o->Int({"spec", "replicas"}) : 1;
+  return o->Int({"status", "readyReplicas"}) >= replicas &&
+         o->Int({"status", "updatedReplicas"}) >= replicas;
+}
+
+std::string KindName(const kube::Object& o) { return absl::StrCat(o.Str({"kind"}), "/", o.Name()); }
 
 // The Project an Environment refers to, as found in the cache.
 struct ProjectLookup {
@@ -72,9 +103,12 @@ class Planner {
   // Server-side apply of desired when the cache differs. A precondition uid
   // (not part of the digest) makes the server refuse a different object of
   // that name; create: POST, never taking over what exists.
+  // fields: also when the cache lacks a field of desired (drift); off for a
+  // chart's objects, whose fields the caches need not keep (cache_transform.h).
   void Apply(const kube::Resource& res, const kube::Object& desired,
-             absl::string_view precondition_uid = "", bool create = false);
+             absl::string_view precondition_uid = "", bool create = false, bool fields = true);
   void Prune(const Desired& d, const std::vector<Built>& desired);
+  Plan Release(const Desired& d, std::vector<Built> desired);
   void DbCredentials(const Desired& d);
   bool Applying() const;
   // This object is being applied: what the cache shows of it is not current.
@@ -188,11 +222,11 @@ bool Planner::SameTeam(absl::string_view project_namespace) const {
 // (drift, a deletion) or was applied from another desired manifest (its
 // digest differs: what the operator no longer wants goes too).
 void Planner::Apply(const kube::Resource& res, const kube::Object& desired,
-                    absl::string_view precondition_uid, bool create) {
+                    absl::string_view precondition_uid, bool create, bool fields) {
   const std::string digest = HexSha256(desired.Serialize(), 16);
   auto cached = in_.state.Get(res, desired.Namespace(), desired.Name());
   if (cached && cached->Annotation(kDesiredHashAnnotation) == digest &&
-      kube::IsSubset(desired.json(), cached->json()))
+      (!fields || kube::IsSubset(desired.json(), cached->json())))
     return;
   rapidjson::Document body;
   body.CopyFrom(desired.json(), body.GetAllocator());
@@ -272,13 +306,14 @@ Plan Planner::NotReady(absl::string_view cond, absl::string_view app, Phase phas
   std::string reason = "Progressing";
   std::string message(waiting_msg);
   Phase out_phase = phase;
-  if (!in_.diagnosis) {
-    // Pods are worth a look only once everything is in place.
-    if (!Applying()) plan_.diagnose_selector = absl::StrCat(kAppNameLabel, "=", app);
-  } else if (in_.diagnosis->severity != Diagnosis::Severity::kNone) {
-    reason = in_.diagnosis->reason;
-    message = in_.diagnosis->message;
-    if (in_.diagnosis->severity == Diagnosis::Severity::kFailing) out_phase = Phase::kFailed;
+  // Pods are worth a look only once everything is in place.
+  std::optional<Diagnosis> diagnosis;
+  if (in_.diagnose && !app.empty() && !Applying())
+    diagnosis = in_.diagnose(ns, absl::StrCat(kAppNameLabel, "=", app));
+  if (diagnosis && diagnosis->severity != Diagnosis::Severity::kNone) {
+    reason = diagnosis->reason;
+    message = diagnosis->message;
+    if (diagnosis->severity == Diagnosis::Severity::kFailing) out_phase = Phase::kFailed;
   }
   // The deadline runs from when Ready last became False, or the spec last changed.
   const OperatorConfig& cfg = in_.config;
@@ -366,8 +401,9 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry, bool nam
              b.resource == &r::kSecrets)
       Apply(*b.resource, b.object);
   if (d.db_credentials) DbCredentials(d);
-  Prune(d, desired);
   sb_.Set(kNamespaceReady, true, "Created", absl::StrCat("namespace ", d.ns, " is set up"));
+  if (d.chart) return Release(d, desired);
+  Prune(d, desired);
 
   // docs/contract.md, "Reconciliation" 4: the services (postgres by default): claims, Deployments,
   // Services.
@@ -419,6 +455,74 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry, bool nam
           url.empty() ? absl::StrCat("environment is ready in namespace ", d.ns)
                       : absl::StrCat("environment is ready at ", url));
   return Finish(Phase::kReady, d.ns, url);
+}
+
+// docs/contract.md, "Helm mode": the rendered chart in place of steps 4-7.
+// Until the render of this request is in, what an earlier one made stays
+// (nothing is pruned); a failed render keeps it too.
+Plan Planner::Release(const Desired& d, std::vector<Built> desired) {
+  const Chart& c = *d.chart;
+  RenderRequest request{.env_key = std::string(env_.Key()),
+                        .ns = d.ns,
+                        .release = d.env.name,
+                        .url = c.url,
+                        .branch = c.branch,
+                        .commit = c.commit,
+                        .chart_path = c.path,
+                        .values_json = c.values,
+                        .installation_id = d.installation_id};
+  const std::shared_ptr<const RenderOutcome> out = in_.state.Rendered(request.env_key);
+  sb_.Set(kPostgresReady, true, "NotConfigured", "helm mode: the chart brings its services");
+  const std::string chart = absl::StrCat("chart ", c.path.empty() ? "." : c.path, " of ", c.url,
+                                         " at ", c.commit.empty() ? c.branch : c.commit);
+  if (!out || out->digest != request.Digest()) {
+    plan_.render = std::move(request);
+    sb_.Set(kRendered, false, "Rendering", absl::StrCat("rendering ", chart));
+    sb_.Set(kWebReady, false, "Rendering", absl::StrCat("rendering ", chart));
+    sb_.Set(kReady, false, "Rendering", absl::StrCat("rendering ", chart));
+    return Finish(Phase::kDeploying, d.ns, "");
+  }
+  if (!out->status.ok()) {
+    plan_.render = std::move(request);  // retried while the cause may pass (render_sync.h)
+    const std::string why = absl::StrCat(chart, ": ", out->status.message());
+    // A cause that may pass (the network, the web app, the environment
+    // namespace's `default` ServiceAccount not made yet, as at nearly every
+    // first render of a new namespace) is waited for like a workload: Failed
+    // only past the failure deadline. What the same request would fail on
+    // again is Failed at once.
+    if (RenderRetryable(out->status.code())) {
+      sb_.Set(kRendered, false, "RenderRetrying", why);
+      return NotReady(kWebReady, "", Phase::kDeploying, why, d.ns, "");
+    }
+    sb_.Set(kRendered, false, "RenderFailed", why);
+    sb_.Set(kWebReady, false, "RenderFailed", why);
+    return Failed("RenderFailed", why, d.ns);
+  }
+  std::vector<std::string> names;
+  const size_t base = desired.size();
+  for (const RenderedObject& o : out->objects) {
+    desired.push_back({o.resource, BuildRendered(d, o.object)});
+    names.push_back(KindName(o.object));
+  }
+  for (size_t i = base; i < desired.size(); ++i)
+    Apply(*desired[i].resource, desired[i].object, "", false, /*fields=*/false);
+  Prune(d, desired);
+  sb_.Set(kRendered, true, "Rendered",
+          absl::StrCat("commit ", out->commit, ": ",
+                       names.empty() ? "no objects" : absl::StrJoin(names, ", ")));
+  std::vector<std::string> waiting;
+  for (size_t i = base; i < desired.size(); ++i) {
+    const Built& b = desired[i];
+    if (Applying(*b.resource, b.object.Name()) ||
+        !RolledOut(*b.resource, in_.state.Get(*b.resource, d.ns, b.object.Name())))
+      waiting.push_back(KindName(b.object));
+  }
+  if (!waiting.empty())
+    return NotReady(kWebReady, "", Phase::kDeploying,
+                    absl::StrCat("waiting for ", absl::StrJoin(waiting, ", ")), d.ns, "");
+  sb_.Set(kWebReady, true, "Available", "every workload of the chart is ready");
+  sb_.Set(kReady, true, "Ready", absl::StrCat("environment is ready in namespace ", d.ns));
+  return Finish(Phase::kReady, d.ns, "");
 }
 
 Plan Planner::Run() {

@@ -1,10 +1,12 @@
 // Planner: the Environment reconciler as a pure function from (cached state,
-// Environment, time) to the actions that bring the cluster to the desired
-// state and the status to report (docs/contract.md, "Reconciliation").
+// Environment, time, and the pods' diagnosis when it asks for one) to the
+// actions that bring the cluster to the desired state and the status to
+// report (docs/contract.md, "Reconciliation"). One plan per pass.
 //
 // An Environment that is already right yields no action and no status patch.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "controllers/environment/cluster_state.h"
 #include "controllers/environment/config.h"
 #include "controllers/environment/diagnosis.h"
+#include "controllers/environment/render_request.h"
 #include "kube/object.h"
 #include "kube/resource.h"
 
@@ -57,17 +60,25 @@ struct Plan {
   std::optional<Event> event;
   // Look again at this time even if nothing changes (the failure deadline).
   std::optional<absl::Duration> requeue_after;
-  // A Deployment is not ready: call again with a Diagnosis of its pods
-  // (label selector below) to name the cause.
-  std::string diagnose_selector;
+  // Helm mode: the render this Environment waits for (none cached for this
+  // request, or a failed one to retry); the reconciler hands it to the
+  // renderer, whose outcome queues the Environment again.
+  std::optional<RenderRequest> render;
 };
+
+// Why the pods of a Deployment that is not ready are not (namespace, label
+// selector of its pods); nullopt when they cannot be read. The one read of a
+// pass outside the caches (pods are not watched): the planner asks only once
+// everything is in place and a Deployment is still not ready.
+using DiagnoseFn =
+    std::function<std::optional<Diagnosis>(absl::string_view ns, absl::string_view selector)>;
 
 struct PlanInput {
   const kube::Object& env;
   const ClusterState& state;
   const OperatorConfig& config;
   absl::Time now;
-  const Diagnosis* diagnosis = nullptr;  // null: pods not looked at yet
+  DiagnoseFn diagnose;  // null: pods are not looked at
   // A new random password, used only if the postgres-credentials Secret has
   // to be made (the reconciler draws one per pass: the planner stays pure).
   std::string fresh_password;

@@ -12,6 +12,7 @@
 #include "controllers/environment/naming.h"
 #include "controllers/environment/planner.h"
 #include "controllers/environment/redact.h"
+#include "controllers/environment/render_sync.h"
 #include "kube/api_error.h"
 #include "kube/json_builder.h"
 #include "util/log.h"
@@ -168,16 +169,16 @@ workqueue::ReconcileResult EnvironmentReconciler::Orphaned(const std::string& ke
 // What the diagnosis quotes is redacted of the Environment's secrets (the
 // postgres password, the team's secrets: redact.h) before the planner puts
 // it in the status, the Event and the log line (docs/contract.md, "Status").
-std::optional<Diagnosis> EnvironmentReconciler::Diagnose(const std::string& key, const Plan& plan) {
-  auto pods = client_->List(r::kPods, plan.target_namespace,
-                            {.label_selector = plan.diagnose_selector, .slim = true});
+std::optional<Diagnosis> EnvironmentReconciler::Diagnose(const std::string& key,
+                                                         absl::string_view ns,
+                                                         absl::string_view selector) {
+  const kube::ListOptions opts{.label_selector = std::string(selector), .slim = true};
+  auto pods = client_->List(r::kPods, ns, opts);
   if (!pods.ok()) return std::nullopt;
-  const Redactor redactor(SecretValuesOf(*state_, plan.target_namespace, key));
+  const Redactor redactor(SecretValuesOf(*state_, std::string(ns), key));
   Diagnosis d = controllers::Diagnose(pods->items, {}, redactor);
   if (d.severity == Diagnosis::Severity::kNone)
-    if (auto rs = client_->List(r::kReplicaSets, plan.target_namespace,
-                                {.label_selector = plan.diagnose_selector, .slim = true});
-        rs.ok())
+    if (auto rs = client_->List(r::kReplicaSets, ns, opts); rs.ok())
       d = controllers::Diagnose(pods->items, rs->items, redactor);
   return d;
 }
@@ -225,6 +226,7 @@ workqueue::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& k
   auto env = environments_->Get(key);
   if (!env) {
     memo_.Forget(key);
+    if (renders_) renders_->Forget(key);
     return {};  // gone: the finalizer already did its work
   }
   if (memo_.Unchanged(key, *env, clock_->Now())) {
@@ -232,20 +234,23 @@ workqueue::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& k
     return {};
   }
   RecordingState recording(*state_);
-  Plan plan = PlanEnvironment({.env = *env,
-                               .state = recording,
-                               .config = config_,
-                               .now = clock_->Now(),
-                               .fresh_password = RandomPassword()});
-  // Remembered only if this first plan settles: a pod diagnosis (below) reads
-  // pods, which no informer watches.
-  if (Settled(plan) && recording.complete()) {
+  bool read_pods = false;
+  const Plan plan = PlanEnvironment({.env = *env,
+                                     .state = recording,
+                                     .config = config_,
+                                     .now = clock_->Now(),
+                                     .diagnose =
+                                         [&](absl::string_view ns, absl::string_view selector) {
+                                           read_pods = true;
+                                           return Diagnose(key, ns, selector);
+                                         },
+                                     .fresh_password = RandomPassword()});
+  // Pods are not cached: a pass that read them is not remembered.
+  if (Settled(plan) && recording.complete() && !read_pods) {
     memo_.Remember(key, *env, recording.TakeReads());
     return {};
   }
-  if (!plan.diagnose_selector.empty() && !plan.target_namespace.empty())
-    if (std::optional<Diagnosis> d = Diagnose(key, plan))
-      plan = PlanEnvironment({*env, *state_, config_, clock_->Now(), &*d, RandomPassword()});
+  if (plan.render && renders_) renders_->Want(*plan.render);
   for (const Action& a : plan.actions) {
     const Outcome o = Execute(a, *env);
     switch (o.kind) {

@@ -21,6 +21,8 @@
 
 namespace controllers {
 
+class RenderSync;
+
 // What the product's own metrics need from reconciles; must be thread-safe.
 class ReconcileObserver {
  public:
@@ -42,6 +44,8 @@ class EnvironmentReconciler {
   // Passes skipped that way, and Environments remembered as settled.
   int64_t skipped() const { return skipped_.load(std::memory_order_relaxed); }
   size_t settled() const { return memo_.size(); }
+  // Where a plan's render request goes (helm mode); before the workers start.
+  void SetRenders(RenderSync* renders) { renders_ = renders; }
 
  private:
   // What carrying out one action came to: done (go on), an error (retry
@@ -64,7 +68,8 @@ class EnvironmentReconciler {
   static constexpr absl::Duration kOrphanRetry = absl::Minutes(5);
   void RecordEvent(const kube::Object& env, const std::string& type, const std::string& reason,
                    const std::string& message);
-  std::optional<Diagnosis> Diagnose(const std::string& key, const struct Plan& plan);
+  std::optional<Diagnosis> Diagnose(const std::string& key, absl::string_view ns,
+                                    absl::string_view selector);
   workqueue::ReconcileResult Failed(const std::string& key, const kube::Object& env,
                                     const struct Action& a, const absl::Status& s);
   void PhaseChanged(const std::string& key, const kube::Object& env, const struct Plan& plan);
@@ -72,6 +77,7 @@ class EnvironmentReconciler {
   kube::Client* const client_;
   const informer::Store* const environments_;
   const ClusterState* const state_;
+  RenderSync* renders_ = nullptr;
   const OperatorConfig config_;
   const util::Clock* const clock_;
   ReconcileObserver* const observer_;

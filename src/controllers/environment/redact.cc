@@ -285,8 +285,10 @@ std::string Redactor::Redact(absl::string_view text) const {
   if (!known_.empty() && !text.empty()) {
     const std::vector<uint32_t> text_borders = Borders(text);
     for (const auto& [value, borders] : known_) {
-      const size_t at_end = Scan(text, value, borders,
-                                 [&](size_t end) { ranges.emplace_back(end - value.size(), end); });
+      // Clang 14 cannot capture a structured binding in a lambda.
+      const size_t size = value.size();
+      const size_t at_end =
+          Scan(text, value, borders, [&](size_t end) { ranges.emplace_back(end - size, end); });
       if (at_end >= kMinPiece) ranges.emplace_back(text.size() - at_end, text.size());
       // The longest prefix of the text that ends the value: what a cut left of it.
       const size_t at_start = Scan(value, text, text_borders, [](size_t) {});

@@ -133,6 +133,7 @@ class Resolver {
  private:
   Config MergedConfig();
   void ResolveSource();
+  void ResolveChart();
   void ResolveQuota();
   void ResolveServices();
   void ResolveMain();
@@ -199,6 +200,37 @@ void Resolver::ResolveSource() {
     p_.Add(absl::StrCat(
         "no repository to clone: spec.sources needs a repositoryUrl when there is no Project (",
         ModeName(d_.mode), " mode clones the web source)"));
+}
+
+// docs/contract.md, "Project" (helm mode): the chart at the template's path
+// in its source (sourceRef, else the first), at the commit of the
+// Environment's source of that name when set, else its branch, else the
+// Project source's branch.
+void Resolver::ResolveChart() {
+  const v1alpha1::ProjectSpec& project = *in_.project;
+  const v1alpha1::ProjectSource* from =
+      template_->source_ref.empty() ? nullptr : project.FindSource(template_->source_ref);
+  if (!from && template_->source_ref.empty() && !project.sources.empty())
+    from = &project.sources.front();
+  if (!from) {
+    p_.Add(absl::StrCat("the helm template's source \"", template_->source_ref,
+                        "\" is not among Project ", project.namespace_, "/", project.name,
+                        "'s sources"));
+    return;
+  }
+  const v1alpha1::Source* own = nullptr;
+  for (const v1alpha1::Source& s : in_.env.sources)
+    if (s.name == from->name) own = &s;
+  Chart c;
+  c.url = own && !own->repository_url.empty() ? own->repository_url : from->repository_url;
+  c.commit = own ? own->commit_sha : "";
+  c.branch = own && !own->branch.empty() ? own->branch : from->branch;
+  c.path = template_->path;
+  c.values = template_->values.empty() ? "{}" : template_->values;
+  d_.repository_url = c.url;
+  d_.branch = c.branch;
+  d_.commit_sha = c.commit;
+  d_.chart = std::move(c);
 }
 
 void Resolver::ResolveQuota() {
@@ -542,6 +574,16 @@ absl::StatusOr<Desired> Resolver::Run() {
     d_.installation_id = in_.project->github_installation_id;
   }
   config_ = MergedConfig();
+  // A helm template (and no deploymentMode of the Environment's own): the
+  // chart is the workload; nothing of the config is built.
+  if (template_ && template_->type == "helm" && !in_.env.deployment_mode) {
+    ResolveChart();
+    d_.branch_label = SanitizeLabelValue(d_.branch);
+    ResolveQuota();
+    CheckRepositoryPort();
+    if (!p_.empty()) return p_.ToStatus();
+    return std::move(d_);
+  }
   ResolveSource();
   d_.branch_label = SanitizeLabelValue(d_.branch);
   ResolveQuota();

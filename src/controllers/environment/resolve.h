@@ -72,6 +72,14 @@ struct Quota {
   std::string limits_cpu;  // empty: not limited (no defaultQuota.cpu)
 };
 
+// Helm mode (docs/contract.md, "Project"): the chart the operator renders
+// and applies in place of the services and the main workload.
+struct Chart {
+  std::string url, branch, commit;  // the template's source at the Environment's ref
+  std::string path;                 // the chart's directory in the repository ("" = root)
+  std::string values;               // the template's values, JSON text
+};
+
 struct Desired {
   v1alpha1::EnvironmentSpec env;
   v1alpha1::DeploymentMode mode = v1alpha1::DeploymentMode::kDevelopment;
@@ -101,6 +109,8 @@ struct Desired {
   // The main container reads catalyst-secrets (envFrom), and the pod template
   // carries this hash of its data (a change rolls the pods). Empty: neither.
   std::string team_secrets_hash;
+  // Set: helm mode; services, main, claims and the Ingress are not built.
+  std::optional<Chart> chart;
 };
 
 struct ResolveInput {

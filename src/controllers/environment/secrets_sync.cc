@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "controllers/environment/web_app.h"
 #include "rapidjson/document.h"
 #include "util/log.h"
 
@@ -20,29 +21,6 @@ bool ValidKey(absl::string_view k) {
   return !k.empty() && k.size() <= 253 && std::all_of(k.begin(), k.end(), [](char c) {
     return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
   });
-}
-
-// The path part of the web URL (a web app served under a prefix), no trailing slash.
-std::string PathPrefix(absl::string_view url) {
-  if (size_t s = url.find("://"); s != absl::string_view::npos) url.remove_prefix(s + 3);
-  const size_t slash = url.find('/');
-  if (slash == absl::string_view::npos) return "";
-  std::string path(url.substr(slash));
-  while (!path.empty() && path.back() == '/') path.pop_back();
-  return path;
-}
-
-// A path segment: RFC 3986 unreserved characters as they are, the rest %XX.
-std::string PathEscape(absl::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
-      out += static_cast<char>(c);
-    else
-      absl::StrAppend(&out, "%", absl::string_view("0123456789ABCDEF" + (c >> 4), 1),
-                      absl::string_view("0123456789ABCDEF" + (c & 15), 1));
-  }
-  return out;
 }
 
 bool SameOutcome(const TeamSecrets& a, const TeamSecrets& b) {
@@ -171,10 +149,9 @@ void SecretsSync::RunOnce() {
 
 void SecretsSync::Fetch(const std::string& key, const std::string& id) {
   const absl::Time start = clock_->Now();
-  kube::HttpRequest req;
-  req.path = absl::StrCat(PathPrefix(options_.web_url), "/api/internal/secrets/", PathEscape(id));
-  req.timeout = options_.timeout;
-  TeamSecrets outcome = Answer(id, options_.web->Send(req));
+  TeamSecrets outcome =
+      Answer(id, options_.web->Send(
+                     WebAppGet(options_.web_url, "/api/internal/secrets/", id, options_.timeout)));
   if (options_.observer) options_.observer->SecretsFetched(outcome.reason, clock_->Now() - start);
   if (!outcome.synced)
     util::Log(util::LogLevel::kWarn, kLogger, "secrets not fetched",

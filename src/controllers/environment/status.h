@@ -19,6 +19,8 @@ namespace controllers {
 inline constexpr char kProjectResolved[] = "ProjectResolved";
 inline constexpr char kNamespaceReady[] = "NamespaceReady";
 inline constexpr char kPostgresReady[] = "PostgresReady";
+// Helm mode: how the chart's last render went, and what it made.
+inline constexpr char kRendered[] = "Rendered";
 inline constexpr char kWebReady[] = "WebReady";
 inline constexpr char kReady[] = "Ready";
 // Written after Ready, and not part of it: the team's secrets from the web app.

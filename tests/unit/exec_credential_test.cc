@@ -1,6 +1,8 @@
 // exec credential plugins (kubeconfig users[].user.exec), driven through the
 // kubeconfig as the operator reads it. The plugin is a shell script in a
 // temporary directory that counts its runs in a file.
+#include "kube/exec_credential.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -17,7 +19,6 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "kube/exec_credential.h"
 #include "kube/kubeconfig.h"
 #include "kube/object.h"
 #include "support/fake_clock.h"

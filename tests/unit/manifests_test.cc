@@ -1,18 +1,22 @@
-// Builders and ParseEnvironment against the seed's numbers: docs/contract.md,
-// "Reconciliation" (its steps, "Network policy", "Resource limits" and the
-// init containers of step 6).
+// The builders of manifests.h (manifests_common.cc, manifests_namespace.cc,
+// manifests_workload.cc) and ParseEnvironment against the seed's numbers:
+// docs/contract.md, "Reconciliation" (its steps, "Network policy", "Resource
+// limits" and the init containers of step 6).
+#include "controllers/environment/manifests.h"
+
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "api/v1alpha1/environment.h"
-#include "controllers/environment/manifests.h"
 #include "controllers/environment/naming.h"
 #include "controllers/environment/resolve.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "kube/json_builder.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "support/environment_fixture.h"
 
 namespace controllers {
 namespace {
@@ -25,28 +29,49 @@ using v1alpha1::EnvironmentSpec;
 constexpr char kUid[] = "6f1c1a52-3c8e-4c1e-9d6a-0b2f1f7e8a11";
 constexpr char kNs[] = "my-team-my-project-pr-123";
 
+// What a test changes of the development Environment below.
+struct DevFields {
+  std::string type = "development";
+  std::string project = "my-project";
+  std::string branch = "feature/login";
+  std::string commit = "a1b2c3d";
+  int pr_number = 123;
+  int64_t generation = 3;
+  std::string image;  // "": none
+  std::vector<std::pair<std::string, std::string>> env_vars = {{"DEBUG", "true"}};
+};
+
 // A development Environment as the web app sends it, with a repositoryUrl override
 // (docs/contract.md, "Environment").
-std::string DevJson(absl::string_view extra_spec = "") {
-  return absl::StrCat(R"({
-    "apiVersion": "catalyst.catalyst.dev/v1alpha1", "kind": "Environment",
-    "metadata": {"name": "pr-123", "namespace": "my-team-my-project", "uid": ")",
-                      kUid, R"(", "generation": 3,
-      "labels": {"catalyst.dev/team": "my-team", "catalyst.dev/project": "my-project",
-                 "catalyst.dev/environment": "pr-123"}},
-    "spec": {)",
-                      extra_spec, R"(
-      "projectRef": {"name": "my-project"},
-      "type": "development",
-      "sources": [{"name": "web", "repositoryUrl": "https://github.com/org/repo",
-                   "branch": "feature/login", "commitSha": "a1b2c3d", "prNumber": 123}],
-      "config": {"envVars": [{"name": "DEBUG", "value": "true"}]}}})");
+kube::Object DevEnv(const DevFields& f = {}) {
+  using kube::J;
+  J config = J::Obj({});
+  if (!f.image.empty()) config.Set("image", f.image);
+  J vars = J::Arr(J::Array{});
+  for (const auto& [name, value] : f.env_vars)
+    vars.Push(J::Obj({{"name", name}, {"value", value}}));
+  config.Set("envVars", std::move(vars));
+  return testing_support::EnvironmentBuilder()
+      .Name("pr-123")
+      .Namespace("my-team-my-project")
+      .Uid(kUid)
+      .Generation(f.generation)
+      .Label("catalyst.dev/team", "my-team")
+      .Label("catalyst.dev/project", "my-project")
+      .Label("catalyst.dev/environment", "pr-123")
+      .Spec(J::Obj({{"projectRef", J::Obj({{"name", f.project}})},
+                    {"type", f.type},
+                    {"sources", J::Arr({J::Obj({{"name", "web"},
+                                                {"repositoryUrl", "https://github.com/org/repo"},
+                                                {"branch", f.branch},
+                                                {"commitSha", f.commit},
+                                                {"prNumber", f.pr_number}})})},
+                    {"config", std::move(config)}}))
+      .Build();
 }
 
-Desired MustResolve(absl::string_view json, const OperatorConfig& cfg = {}) {
-  absl::StatusOr<kube::Object> obj = kube::Object::Parse(json);
-  EXPECT_TRUE(obj.ok()) << obj.status();
-  absl::StatusOr<EnvironmentSpec> env = v1alpha1::ParseEnvironment(*obj);
+Desired MustResolve(const kube::Object& obj, const OperatorConfig& cfg = {}) {
+  absl::StatusOr<EnvironmentSpec> env = v1alpha1::ParseEnvironment(obj);
   EXPECT_TRUE(env.ok()) << env.status();
   if (!env.ok()) return Desired{};
   absl::StatusOr<std::string> ns = TargetNamespace(*env);
@@ -56,13 +81,10 @@ Desired MustResolve(absl::string_view json, const OperatorConfig& cfg = {}) {
   return d.ok() ? *d : Desired{};
 }
 
-Desired Dev(const OperatorConfig& cfg = {}) { return MustResolve(DevJson(), cfg); }
+Desired Dev(const OperatorConfig& cfg = {}) { return MustResolve(DevEnv(), cfg); }
 
 Desired Deploy(const OperatorConfig& cfg = {}) {
-  std::string json = DevJson();
-  json.replace(json.find("\"development\""), 13, "\"deployment\"");
-  json.replace(json.find("\"config\": {"), 11, "\"config\": {\"image\": \"ghcr.io/org/app:sha\", ");
-  return MustResolve(json, cfg);
+  return MustResolve(DevEnv({.type = "deployment", .image = "ghcr.io/org/app:sha"}), cfg);
 }
 
 const Workload* Service(const Desired& d, absl::string_view name) {
@@ -389,12 +411,8 @@ TEST(BuildersTest, DeploymentTypeRunsTheImageWithOnlyDbMigrate) {
 }
 
 TEST(BuildersTest, UserEnvVarsComeAfterOursAndWinOnAName) {
-  std::string json = DevJson();
-  const std::string debug = R"({"name": "DEBUG", "value": "true"})";
-  json.replace(json.find(debug), debug.size(),
-               R"json({"name": "DATABASE_URL", "value": "postgres://elsewhere/db"},
-                  {"name": "X", "value": "$(PORT)"})json");
-  const Desired d = MustResolve(json);
+  const Desired d = MustResolve(
+      DevEnv({.env_vars = {{"DATABASE_URL", "postgres://elsewhere/db"}, {"X", "$(PORT)"}}}));
   ExpectJsonEq(*kube::Member(Containers(BuildDeployment(d, d.main))[0], "env"),
                R"json([{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef":
                           {"name": "postgres-credentials", "key": "password"}}},
@@ -406,24 +424,19 @@ TEST(BuildersTest, UserEnvVarsComeAfterOursAndWinOnAName) {
 // docs/contract.md, "Reconciliation", "Rules": spec changes roll out — the pod
 // template changes with what the pod runs, and only then.
 TEST(BuildersTest, PodTemplateChangesWithWhatThePodRunsOnly) {
-  auto tmpl = [](const std::string& json) {
-    const Desired d = MustResolve(json);
+  auto tmpl = [](const DevFields& f) {
+    const Desired d = MustResolve(DevEnv(f));
     return Serialize(*BuildDeployment(d, d.main).Find({"spec", "template"}));
   };
-  const std::string base = tmpl(DevJson());
-  EXPECT_EQ(tmpl(DevJson()), base);
-  auto with = [](absl::string_view from, absl::string_view to) {
-    std::string json = DevJson();
-    json.replace(json.find(std::string(from)), from.size(), std::string(to));
-    return json;
-  };
-  EXPECT_NE(tmpl(with("a1b2c3d", "b2c3d4e")), base);
-  EXPECT_NE(tmpl(with("feature/login", "main")), base);
-  EXPECT_NE(tmpl(with(R"("value": "true")", R"("value": "false")")), base);
+  const std::string base = tmpl({});
+  EXPECT_EQ(tmpl({}), base);
+  EXPECT_NE(tmpl({.commit = "b2c3d4e"}), base);
+  EXPECT_NE(tmpl({.branch = "main"}), base);
+  EXPECT_NE(tmpl({.env_vars = {{"DEBUG", "false"}}}), base);
   // Not: generation, prNumber, projectRef.
-  EXPECT_EQ(tmpl(with(R"("generation": 3)", R"("generation": 9)")), base);
-  EXPECT_EQ(tmpl(with(R"("prNumber": 123)", R"("prNumber": 7)")), base);
-  EXPECT_EQ(tmpl(with(R"({"name": "my-project"})", R"({"name": "other"})")), base);
+  EXPECT_EQ(tmpl({.generation = 9}), base);
+  EXPECT_EQ(tmpl({.pr_number = 7}), base);
+  EXPECT_EQ(tmpl({.project = "other"}), base);
 }
 
 TEST(BuildersTest, WebServiceAndIngressRouteTheHostToPort3000) {
