@@ -10,6 +10,7 @@
 #include <thread>
 #include <tuple>
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -59,6 +60,19 @@ class SecretsFetchObserver final : public controllers::SecretsObserver {
   explicit SecretsFetchObserver(ops::Metrics* m) : m_(m) {}
   void SecretsFetched(absl::string_view result, absl::Duration took) override {
     m_->SecretsFetched(result, took);
+  }
+
+ private:
+  ops::Metrics* const m_;
+};
+
+// Feeds the chart render metrics (helm mode).
+class ChartRenderObserver final : public controllers::RenderObserver {
+ public:
+  explicit ChartRenderObserver(ops::Metrics* m) : m_(m) {}
+  void Rendered(absl::StatusCode result, absl::Duration took) override {
+    m_->ChartRendered(result == absl::StatusCode::kOk ? "OK" : absl::StatusCodeToString(result),
+                      took);
   }
 
  private:
@@ -146,6 +160,7 @@ struct Manager::Parts {
   std::unique_ptr<WorkerHealth> worker_health;
   std::unique_ptr<kube::Transport> web_app;  // the Catalyst web app (--web-url)
   std::unique_ptr<SecretsFetchObserver> secrets_observer;
+  std::unique_ptr<ChartRenderObserver> render_observer;
   std::unique_ptr<controllers::EnvironmentController> controller;
   // Secure metrics: every request's bearer token reviewed by the API server,
   // on its own client: no write fence (standbys are scraped too, and reviews
@@ -215,6 +230,7 @@ absl::Status Manager::Parts::BuildController() {
   ready_observer = std::make_unique<ReadyObserver>(metrics.get());
   worker_health = std::make_unique<WorkerHealth>(metrics.get());
   secrets_observer = std::make_unique<SecretsFetchObserver>(metrics.get());
+  render_observer = std::make_unique<ChartRenderObserver>(metrics.get());
   if (!o.config.web_url.empty()) {
     static const util::RealClock clock;
     // Only the scheme and authority: SecretsSync puts the URL's path in front of the endpoint.
@@ -239,7 +255,8 @@ absl::Status Manager::Parts::BuildController() {
                                                    .reconcile_observer = ready_observer.get(),
                                                    .web_app = web_app.get(),
                                                    .secrets_refresh = o.secrets_refresh,
-                                                   .secrets_observer = secrets_observer.get()});
+                                                   .secrets_observer = secrets_observer.get(),
+                                                   .render_observer = render_observer.get()});
   metrics->OnScrape([c = controller.get()](ops::Metrics& m) {
     m.SetUnfinishedWork("environment", c->queue().UnfinishedWork(), c->queue().LongestRunning());
     m.SetEnvironmentPhases(c->CountByPhase());

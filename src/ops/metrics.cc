@@ -55,6 +55,7 @@ struct Instruments {
   Family<Counter>* reconcile_total = nullptr;
   Family<Counter>* requests = nullptr;
   Family<Counter>* secrets_fetches = nullptr;
+  Family<Counter>* chart_renders = nullptr;
   Family<Histogram>* queue_duration = nullptr;
   Family<Histogram>* work_duration = nullptr;
   Family<Histogram>* request_duration = nullptr;
@@ -70,6 +71,7 @@ struct Instruments {
   Histogram* reconcile_time = nullptr;
   Histogram* ready_seconds = nullptr;
   Histogram* secrets_fetch_seconds = nullptr;
+  Histogram* chart_render_seconds = nullptr;
 };
 using I = Instruments;
 
@@ -139,6 +141,10 @@ constexpr Row<Counter> kCounters[] = {
      "Fetches of Environments' secrets from the Catalyst web app, by result (Synced or the "
      "SecretsSynced reason)",
      &I::secrets_fetches},
+    {"kube_operator_chart_renders_total",
+     "Helm chart renders (helm mode: clone and helm template), by result (OK or the failure's "
+     "status code)",
+     &I::chart_renders},
 };
 constexpr Row<Histogram> kHistograms[] = {
     {"workqueue_queue_duration_seconds",
@@ -159,6 +165,9 @@ constexpr Row<Histogram> kHistograms[] = {
     {"kube_operator_secrets_fetch_duration_seconds",
      "Latency of fetches of Environments' secrets from the Catalyst web app", nullptr,
      &I::secrets_fetch_seconds, One::kProcess, &kRequestBuckets},
+    {"kube_operator_chart_render_duration_seconds",
+     "How long a Helm chart's clone and render took (helm mode)", nullptr, &I::chart_render_seconds,
+     One::kProcess, &kRequestBuckets},
 };
 
 // build: prometheus::BuildGauge, BuildCounter or BuildHistogram.
@@ -241,6 +250,11 @@ void Metrics::SetEnvironmentPhases(const std::map<std::string, int>& counts) {
 void Metrics::SecretsFetched(absl::string_view result, absl::Duration took) {
   impl_->secrets_fetches->Add({{"result", S(result)}}).Increment();
   impl_->secrets_fetch_seconds->Observe(absl::ToDoubleSeconds(took));
+}
+
+void Metrics::ChartRendered(absl::string_view result, absl::Duration took) {
+  impl_->chart_renders->Add({{"result", S(result)}}).Increment();
+  impl_->chart_render_seconds->Observe(absl::ToDoubleSeconds(took));
 }
 
 void Metrics::EnvironmentReady(absl::Duration since_creation) {

@@ -44,6 +44,8 @@ class Metrics final : public workqueue::QueueMetrics,
   void EnvironmentReady(absl::Duration since_creation);
   // kube_operator_secrets_fetches_total{result} and the fetch latency.
   void SecretsFetched(absl::string_view result, absl::Duration took);
+  // Helm mode: a chart rendered (result: OK or the failure's status code).
+  void ChartRendered(absl::string_view result, absl::Duration took);
 
   // The Prometheus text exposition of everything, process metrics included.
   std::string Scrape();

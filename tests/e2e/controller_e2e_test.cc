@@ -166,9 +166,11 @@ TEST_F(ControllerE2E, RunsUnderTheChartsClusterRoleAndNothingMore) {
   auto as_operator = NewClient(*config);
   // Inside the ClusterRole: read Environments everywhere.
   EXPECT_TRUE(as_operator->List(v1alpha1::kEnvironments, "", {}).ok());
-  // Outside it: ConfigMaps, RBAC, and Environments' spec are not the operator's.
-  // (Secrets are, for the registry-credentials copies: rbac.secrets.)
-  EXPECT_TRUE(kube::apierrors::IsForbidden(as_operator->List(kConfigMaps, "", {}).status()));
+  // Outside it: DaemonSets (no chart may hold one), RBAC, and Environments'
+  // spec are not the operator's. (Secrets and ConfigMaps are: the
+  // registry-credentials copies, rbac.secrets; a Helm chart's objects.)
+  constexpr kube::Resource kDaemonSets{"apps", "v1", "daemonsets"};
+  EXPECT_TRUE(kube::apierrors::IsForbidden(as_operator->List(kDaemonSets, "", {}).status()));
   EXPECT_TRUE(kube::apierrors::IsForbidden(
       as_operator
           ->Create(kClusterRoles, "",

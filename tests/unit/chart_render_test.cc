@@ -23,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "support/shell.h"
 #include "util/subprocess.h"
 
 namespace controllers {
@@ -35,16 +36,7 @@ using ::testing::Not;
 // Long enough for the Redactor's known values (a real one is ~40 characters).
 constexpr char kToken[] = "ghs_TestToken0123456789abcdefABCDEF0123";
 
-int Shell(const std::string& cmd, std::string* out = nullptr) {
-  FILE* p = popen(absl::StrCat("(", cmd, ") 2>&1").c_str(), "r");
-  if (!p) return -1;
-  std::string text;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof(buf), p)) text.append(buf, n);
-  const int status = pclose(p);
-  if (out) *out = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using testing_support::Shell;
 
 std::string Read(const std::string& path) {
   std::ifstream f(path);

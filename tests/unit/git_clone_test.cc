@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+#include "support/shell.h"
 
 namespace controllers {
 namespace {
@@ -20,22 +21,9 @@ namespace {
 namespace fs = std::filesystem;
 
 // Runs a shell command; its exit code and output (stdout and stderr).
-int Shell(const std::string& cmd, std::string* out = nullptr) {
-  FILE* p = popen(absl::StrCat("(", cmd, ") 2>&1").c_str(), "r");
-  if (!p) return -1;
-  std::string text;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof(buf), p)) text.append(buf, n);
-  const int status = pclose(p);
-  if (out) *out = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using testing_support::Shell;
 
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using testing_support::Quote;
 
 class GitCloneTest : public ::testing::Test {
  protected:

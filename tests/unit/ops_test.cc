@@ -178,6 +178,11 @@ constexpr Family kFamilies[] = {
      "SecretsSynced reason)"},
     {"kube_operator_secrets_fetch_duration_seconds", "histogram",
      "Latency of fetches of Environments' secrets from the Catalyst web app", 13},
+    {"kube_operator_chart_renders_total", "counter",
+     "Helm chart renders (helm mode: clone and helm template), by result (OK or the failure's "
+     "status code)"},
+    {"kube_operator_chart_render_duration_seconds", "histogram",
+     "How long a Helm chart's clone and render took (helm mode)", 13},
 };
 
 // A family is written only once it has a series: each is given one here.
@@ -198,6 +203,7 @@ std::string ScrapeOfEveryFamily() {
   m.SetEnvironmentPhases({{"Ready", 1}});
   m.EnvironmentReady(absl::Seconds(1));
   m.SecretsFetched("Synced", absl::Milliseconds(1));
+  m.ChartRendered("OK", absl::Seconds(2));
   return m.Scrape();
 }
 

@@ -581,11 +581,13 @@ class HelmModeTest : public PlannerTest {
         R"("templates":{"deployment":{"sourceRef":"primary","type":"helm","path":"/deploy/chart",)",
         R"("values":)", values, "}}}}");
   }
-  kube::Object Env(absl::string_view commit = "0123456789abcdef0123456789abcdef01234567") {
+  // config: the Environment's own spec.config (helm mode does not use it).
+  kube::Object Env(absl::string_view commit = "0123456789abcdef0123456789abcdef01234567",
+                   std::string config = "") {
     testing_support::EnvironmentFields f;
     f.name = "pr-7";
     f.type = "deployment";
-    f.config = "";
+    f.config = std::move(config);
     f.commit_sha = std::string(commit);
     f.uid = "u-7";
     return EnvironmentBuilder(*kube::Object::Parse(testing_support::EnvironmentJson(f)))
@@ -745,6 +747,28 @@ TEST_F(HelmModeTest, ARenderFailureThatMayPassKeepsItDeployingUntilTheFailureDea
   p = Run(env);
   EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
   EXPECT_THAT(*p.status_patch, ::testing::HasSubstr(R"("reason":"ProgressDeadlineExceeded")"));
+}
+
+// A helm Environment whose Project goes away waits for it: its chart's
+// objects stay, and it does not become an Environment built from its own
+// config (which a deployment-type Environment with an image would be).
+TEST_F(HelmModeTest, WithoutItsProjectItWaitsAndKeepsTheChart) {
+  kube::Object env = Env("0123456789abcdef0123456789abcdef01234567",
+                         R"({"image":"ghcr.io/acme/shop:1","ports":[{"containerPort":3000}]})");
+  MakeNamespace(env);
+  Plan p = Run(env);
+  state_.SetRendered(kKey, Rendered(*p.render, kChart));
+  p = Run(env);
+  Commit(p, true);
+  env = WithStatus(env, p);
+  p = Run(env);
+  ASSERT_EQ(p.phase, v1alpha1::Phase::kReady);
+  env = WithStatus(env, p);
+  state_.Erase(v1alpha1::kProjects, "my-team", "catalyst");
+  p = Run(env);
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kPending);
+  EXPECT_THAT(Names(p), ::testing::IsEmpty()) << "nothing pruned, nothing built";
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr(R"("reason":"ProjectNotFound")"));
 }
 
 }  // namespace

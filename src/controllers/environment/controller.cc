@@ -171,7 +171,8 @@ EnvironmentController::EnvironmentController(kube::Client* client, ControllerOpt
       });
   renders_ = std::make_unique<RenderSync>(
       RenderSyncOptions{.renderer = renderer_.get(),
-                        .concurrency = options_.config.render_concurrency},
+                        .concurrency = options_.config.render_concurrency,
+                        .observer = options_.render_observer},
       &clock_, [this](const std::string& key) { queue_.Add(key); });
   view_.SetRenders(renders_.get());
   reconciler_->SetRenders(renders_.get());

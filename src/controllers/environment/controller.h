@@ -38,6 +38,7 @@ struct ControllerOptions {
   kube::Transport* web_app = nullptr;
   absl::Duration secrets_refresh = absl::Minutes(5);
   SecretsObserver* secrets_observer = nullptr;
+  RenderObserver* render_observer = nullptr;  // helm mode's renders
 };
 
 class EnvironmentController {

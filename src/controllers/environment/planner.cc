@@ -569,6 +569,13 @@ Plan Planner::Run() {
                            absl::StrJoin(found.looked_in, " or ")));
     }
   }
+  // A helm Environment's workload is its Project's chart: while the Project
+  // is missing (or refused) it waits, nothing pruned, rather than turning
+  // into one built from its own spec.config (docs/contract.md, "Project").
+  if (!project && !spec->project_ref.empty() && current_.Find(kRendered)) {
+    sb_.NotReadyAsLast();
+    return Finish(Phase::kPending, ns, "");
+  }
   auto desired = Resolve({*spec, ns, project ? &*project : nullptr, in_.config, bool(registry)});
   // Without a Project, the hierarchy labels the web app trusts (its git-token
   // check reads them) come from the Environment's namespace, not from labels

@@ -69,8 +69,11 @@ class RenderObserver {
 struct RenderSyncOptions {
   ChartRenderer* renderer = nullptr;  // not owned
   int concurrency = 1;                // renders at once (each may use max_memory_bytes)
-  // After a transient failure: this, doubling, up to max_backoff.
-  absl::Duration first_backoff = absl::Seconds(10), max_backoff = absl::Minutes(5);
+  // After a transient failure: this, doubling, up to max_backoff. Short at
+  // first: a new namespace's `default` ServiceAccount (whose token asks for
+  // the git token) is made by the controller-manager a moment after the
+  // namespace, and the first render of nearly every private chart meets that.
+  absl::Duration first_backoff = absl::Seconds(1), max_backoff = absl::Minutes(5);
   RenderLimits limits;                 // for ConfineRendered
   RenderObserver* observer = nullptr;  // not owned; optional
 };
