@@ -93,7 +93,11 @@ kube::Object AsStored(const Action& a, int64_t rv, int64_t generation, bool read
   if (generation != 0) o = With(o, {"metadata", "generation"}, generation);
   if (a.resource.plural == "deployments") {
     kube::J status = kube::J::Obj({{"observedGeneration", generation}});
-    if (ready) status.Set("readyReplicas", 1).Set("updatedReplicas", 1);
+    if (ready)
+      status.Set("replicas", 1)
+          .Set("readyReplicas", 1)
+          .Set("updatedReplicas", 1)
+          .Set("availableReplicas", 1);
     o = With(o, {"status"}, status);
   }
   return o;

@@ -18,6 +18,9 @@ TEST(EgressTest, ExceptCidrsAreCanonicalAndSplitByFamily) {
   EXPECT_EQ(GitPort("git@github.com:org/repo.git"), 22);
   EXPECT_EQ(GitPort("https://user:pw@host:8443/r"), 8443);
   EXPECT_EQ(GitPort("https://[::1]/r"), 443);
+  // The authority ends at a query or fragment too, as curl reads the URL.
+  EXPECT_EQ(GitPort("https://10.0.0.5:2379?/x"), 2379);
+  EXPECT_EQ(GitPort("http://169.254.169.254#/latest"), 80);
 }
 
 TEST(EgressTest, BadRangesAndPortsAreNamed) {

@@ -771,5 +771,40 @@ TEST_F(HelmModeTest, WithoutItsProjectItWaitsAndKeepsTheChart) {
   EXPECT_THAT(*p.status_patch, ::testing::HasSubstr(R"("reason":"ProjectNotFound")"));
 }
 
+// Ready means rolled out, as `kubectl rollout status` has it: a ready pod of
+// the old revision beside a new one that is not is no rollout.
+TEST_F(HelmModeTest, AWorkloadIsReadyOnlyOnceRolledOut) {
+  kube::Object env = Env();
+  MakeNamespace(env);
+  Plan p = Run(env);
+  state_.SetRendered(kKey, Rendered(*p.render, kChart));
+  Commit(Run(env), false);
+  auto with_status = [&](kube::J status) {
+    state_.Put(r::kDeployments,
+               With(*state_.Get(r::kDeployments, kNs, "app"), {"status"}, std::move(status)));
+    return Run(env).phase;
+  };
+  // Surging: the old pod ready, the new one not yet.
+  EXPECT_EQ(with_status(J::Obj({{"observedGeneration", 0},
+                                {"replicas", 2},
+                                {"updatedReplicas", 1},
+                                {"readyReplicas", 1},
+                                {"availableReplicas", 1}})),
+            v1alpha1::Phase::kDeploying);
+  // New pod ready but not yet available (minReadySeconds).
+  EXPECT_EQ(with_status(J::Obj({{"observedGeneration", 0},
+                                {"replicas", 1},
+                                {"updatedReplicas", 1},
+                                {"readyReplicas", 1},
+                                {"availableReplicas", 0}})),
+            v1alpha1::Phase::kDeploying);
+  EXPECT_EQ(with_status(J::Obj({{"observedGeneration", 0},
+                                {"replicas", 1},
+                                {"updatedReplicas", 1},
+                                {"readyReplicas", 1},
+                                {"availableReplicas", 1}})),
+            v1alpha1::Phase::kReady);
+}
+
 }  // namespace
 }  // namespace controllers

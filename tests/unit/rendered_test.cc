@@ -567,6 +567,35 @@ TEST(RenderedConfineTest, PodTemplatesOnTheNodeAreRefused) {
       HasSubstr("volumeClaimTemplates[0].spec.volumeName"));
 }
 
+// Where and before whom pods run is the platform's; a Job the TTL controller
+// deletes would be made and run again; hooks helm runs only on delete or
+// rollback (the operator does neither) are left out like test hooks.
+TEST(RenderedConfineTest, PlatformPodFieldsJobTtlsAndDeleteHooks) {
+  auto deployment = [](absl::string_view pod_spec) {
+    return absl::StrCat(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n"
+        "spec:\n  template:\n    spec:\n      containers: [{name: c, image: busybox}]\n",
+        pod_spec);
+  };
+  EXPECT_THAT(Refusal(deployment("      priorityClassName: system-cluster-critical\n")),
+              HasSubstr("spec.template.spec.priorityClassName is set"));
+  EXPECT_THAT(Refusal(deployment("      nodeName: control-plane-1\n")), HasSubstr("nodeName"));
+  EXPECT_THAT(Refusal(deployment("      runtimeClassName: unsandboxed\n")),
+              HasSubstr("runtimeClassName"));
+  EXPECT_THAT(Refusal("apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate}\n"
+                      "spec:\n  ttlSecondsAfterFinished: 60\n  template:\n    spec:\n"
+                      "      containers: [{name: c, image: busybox}]\n"),
+              AllOf(HasSubstr("Job/migrate"), HasSubstr("ttlSecondsAfterFinished")));
+  auto got = Confine(absl::StrCat(
+      ConfigMap("  a: b\n"),
+      "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: drop-db\n  annotations:\n"
+      "    helm.sh/hook: pre-delete\nspec:\n  template:\n    spec:\n"
+      "      containers: [{name: c, image: busybox}]\n"));
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), 1u) << "the pre-delete hook is not applied";
+  EXPECT_EQ((*got)[0].object.Name(), "settings");
+}
+
 TEST(RenderedConfineTest, EveryRefusalIsNamedAndNothingIsReturned) {
   const std::string msg = Refusal(absl::StrCat(
       ConfigMap("  a: b\n"), "---\n# Source: c/templates/cr.yaml\n",

@@ -87,8 +87,9 @@ FieldMask DeploymentMask() {
              "spec.template.spec.automountServiceAccountToken",
              "spec.template.spec.enableServiceLinks", "spec.template.spec.volumes",
              "spec.template.spec.imagePullSecrets", "spec.template.spec.securityContext",
-             // What DeploymentReady reads.
-             "status.observedGeneration", "status.readyReplicas", "status.updatedReplicas"}});
+             // What DeploymentReady and a chart's rollout (planner.cc) read.
+             "status.observedGeneration", "status.readyReplicas", "status.updatedReplicas",
+             "status.replicas", "status.availableReplicas"}});
   for (absl::string_view list : {"containers", "initContainers"})
     for (absl::string_view field : kContainerFields)
       m.Add(std::string("spec.template.spec.") + std::string(list) + "." + std::string(field));

@@ -214,9 +214,12 @@ absl::Status CheckLinks(const fs::path& root, const fs::path& dir, std::set<fs::
     if (fs::is_directory(target, ec) && seen.insert(target).second)
       if (absl::Status s = CheckLinks(root, target, seen, checkout); !s.ok()) return s;
   }
+  // A link that cannot be followed (a loop: ELOOP) is the chart's doing, not
+  // a fault that passes: InvalidArgument, not retried.
   if (ec)
-    return Step(absl::StatusCode::kInternal, "chart",
-                absl::StrCat("reading ", dir.string(), ": ", ec.message()));
+    return Step(absl::StatusCode::kInvalidArgument, "chart",
+                absl::StrCat("reading ", fs::path(dir).lexically_relative(checkout).string(), ": ",
+                             ec.message()));
   return absl::OkStatus();
 }
 

@@ -76,8 +76,9 @@ int GitPort(absl::string_view url) {
                                   {"ssh://", 22}})
     if (absl::ConsumePrefix(&rest, scheme)) port = p;
   if (port == 0) return absl::StrContains(url.substr(0, url.find('/')), "@") ? 22 : 0;
-  // [user@]host[:port]/path
-  absl::string_view authority = rest.substr(0, rest.find('/'));
+  // [user@]host[:port] up to the path, query or fragment, as curl reads a URL
+  // (https://host:2379?/x connects to 2379).
+  absl::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
   if (size_t at = authority.rfind('@'); at != absl::string_view::npos)
     authority = authority.substr(at + 1);
   int explicit_port = 0;

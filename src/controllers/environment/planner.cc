@@ -70,8 +70,16 @@ bool RolledOut(const kube::Resource& res, const std::optional<kube::Object>& o) 
   if (res.plural != r::kDeployments.plural && res.plural != r::kStatefulSets.plural) return true;
   if (o->Int({"status", "observedGeneration"}) < o->Generation()) return false;
   const int64_t replicas = o->Find({"spec", "replicas"}) ? o->Int({"spec", "replicas"}) : 1;
-  return o->Int({"status", "readyReplicas"}) >= replicas &&
-         o->Int({"status", "updatedReplicas"}) >= replicas;
+  const int64_t updated = o->Int({"status", "updatedReplicas"});
+  if (updated < replicas || o->Int({"status", "readyReplicas"}) < replicas) return false;
+  // As `kubectl rollout status`: no pod of an old revision left, and (a
+  // Deployment) the new ones available; a StatefulSet at its update revision.
+  if (res.plural == r::kStatefulSets.plural)
+    return o->Str({"spec", "updateStrategy", "type"}) == "OnDelete" ||
+           o->Str({"status", "currentRevision"}) == o->Str({"status", "updateRevision"}) ||
+           o->Str({"status", "updateRevision"}).empty();
+  return o->Int({"status", "replicas"}) <= updated &&
+         o->Int({"status", "availableReplicas"}) >= replicas;
 }
 
 std::string KindName(const kube::Object& o) { return absl::StrCat(o.Str({"kind"}), "/", o.Name()); }

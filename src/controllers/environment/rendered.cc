@@ -600,7 +600,7 @@ constexpr absl::string_view kClusterScoped[] = {
 // the namespace's own (its default ServiceAccount, which git-clone's token
 // is minted for; the API server's CA bundle). SSA from the chart would take
 // them over and a later prune delete them.
-constexpr std::pair<absl::string_view, absl::string_view> kReserved[] = {
+const std::pair<absl::string_view, absl::string_view> kReserved[] = {
     {"Secret", kDbSecretName},
     {"Secret", kTeamSecretName},
     {"Secret", kRegistrySecretName},
@@ -691,6 +691,18 @@ std::string PodSpecProblem(const Value& spec, absl::string_view at) {
     if (!Absent(v) && !(v->IsBool() && !v->GetBool()))
       return absl::StrCat(at, ".", field, " is set: the pods would share ", what);
   }
+  // Where and before whom the pods run is the platform's: a priority class
+  // preempts other teams' pods, a node name or a scheduler skips the
+  // scheduler's placement, a runtime class picks the node's sandbox.
+  static constexpr std::pair<absl::string_view, absl::string_view> kPlatformFields[] = {
+      {"priorityClassName", "a priority class would preempt other teams' pods"},
+      {"priority", "a priority would preempt other teams' pods"},
+      {"nodeName", "a node name bypasses the scheduler"},
+      {"schedulerName", "another scheduler bypasses the platform's"},
+      {"runtimeClassName", "the runtime class is the platform's"},
+  };
+  for (const auto& [field, why] : kPlatformFields)
+    if (!Absent(kube::Member(spec, field))) return absl::StrCat(at, ".", field, " is set: ", why);
   const Value* volumes = kube::Member(spec, "volumes");
   if (volumes && volumes->IsArray()) {
     for (rapidjson::SizeType i = 0; i < volumes->Size(); ++i) {
@@ -748,6 +760,11 @@ std::string KindProblem(absl::string_view kind, const Value& obj) {
     return "";
   }
   const bool cron = kind == "CronJob";
+  // The TTL controller deletes a finished Job, and the operator would make it
+  // (and run it) again at the next pass: a Job stays until the chart drops it.
+  if (kind == "Job" && !Absent(Find(obj, {"spec", "ttlSecondsAfterFinished"})))
+    return "spec.ttlSecondsAfterFinished is set: the operator would run the Job again once it is "
+           "deleted";
   if (cron || kind == "Deployment" || kind == "StatefulSet" || kind == "Job") {
     const Value* spec = cron ? Find(obj, {"spec", "jobTemplate", "spec", "template", "spec"})
                              : Find(obj, {"spec", "template", "spec"});
@@ -782,9 +799,14 @@ bool TestHook(const Value& obj) {
   const absl::string_view hooks =
       kube::StrOf(Find(obj, {"metadata", "annotations", "helm.sh/hook"}));
   if (hooks.empty()) return false;
+  // Helm runs these only on `helm test`, `helm uninstall` and `helm
+  // rollback`, none of which the operator does: applied, a pre-delete
+  // cleanup Job would run at every deploy.
   for (absl::string_view h : absl::StrSplit(hooks, ',')) {
     h = absl::StripAsciiWhitespace(h);
-    if (h != "test" && h != "test-success") return false;
+    if (h != "test" && h != "test-success" && h != "pre-delete" && h != "post-delete" &&
+        h != "pre-rollback" && h != "post-rollback")
+      return false;
   }
   return true;
 }
