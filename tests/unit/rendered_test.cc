@@ -48,6 +48,14 @@ std::string ConfigMap(absl::string_view data_yaml) {
                       data_yaml);
 }
 
+// Deployment d whose pod spec ends with pod_spec (YAML at the pod spec's indent).
+std::string PodDeployment(absl::string_view pod_spec) {
+  return absl::StrCat(
+      "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n"
+      "spec:\n  template:\n    spec:\n      containers: [{name: c, image: busybox}]\n",
+      pod_spec);
+}
+
 // What `helm template` prints for a typical chart (the shape of `helm create`
 // and of the common charts): "---" and "# Source:" before each document.
 constexpr char kChart[] = R"(---
@@ -541,20 +549,15 @@ TEST(RenderedConfineTest, DuplicatesAndBadNamesAreRefused) {
 }
 
 TEST(RenderedConfineTest, PodTemplatesOnTheNodeAreRefused) {
-  auto deployment = [](absl::string_view pod_spec) {
-    return absl::StrCat(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n"
-        "spec:\n  template:\n    spec:\n      containers: [{name: c, image: busybox}]\n",
-        pod_spec);
-  };
-  EXPECT_THAT(Refusal(deployment("      volumes:\n        - name: root\n"
-                                 "          hostPath: {path: /}\n")),
+  EXPECT_THAT(Refusal(PodDeployment("      volumes:\n        - name: root\n"
+                                    "          hostPath: {path: /}\n")),
               AllOf(HasSubstr("Deployment/d"), HasSubstr("spec.template.spec.volumes[0] (root)"),
                     HasSubstr("hostPath")));
-  EXPECT_THAT(Refusal(deployment("      hostNetwork: true\n")),
+  EXPECT_THAT(Refusal(PodDeployment("      hostNetwork: true\n")),
               HasSubstr("spec.template.spec.hostNetwork is set"));
-  EXPECT_THAT(Refusal(deployment("      hostIPC: yes\n")), HasSubstr("hostIPC"));
-  EXPECT_TRUE(Only(deployment("      hostPID: false\n      volumes: [{name: e, emptyDir: {}}]\n")));
+  EXPECT_THAT(Refusal(PodDeployment("      hostIPC: yes\n")), HasSubstr("hostIPC"));
+  EXPECT_TRUE(
+      Only(PodDeployment("      hostPID: false\n      volumes: [{name: e, emptyDir: {}}]\n")));
   EXPECT_THAT(
       Refusal(
           "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec:\n  schedule: '* * * * "
@@ -571,16 +574,10 @@ TEST(RenderedConfineTest, PodTemplatesOnTheNodeAreRefused) {
 // deletes would be made and run again; hooks helm runs only on delete or
 // rollback (the operator does neither) are left out like test hooks.
 TEST(RenderedConfineTest, PlatformPodFieldsJobTtlsAndDeleteHooks) {
-  auto deployment = [](absl::string_view pod_spec) {
-    return absl::StrCat(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n"
-        "spec:\n  template:\n    spec:\n      containers: [{name: c, image: busybox}]\n",
-        pod_spec);
-  };
-  EXPECT_THAT(Refusal(deployment("      priorityClassName: system-cluster-critical\n")),
+  EXPECT_THAT(Refusal(PodDeployment("      priorityClassName: system-cluster-critical\n")),
               HasSubstr("spec.template.spec.priorityClassName is set"));
-  EXPECT_THAT(Refusal(deployment("      nodeName: control-plane-1\n")), HasSubstr("nodeName"));
-  EXPECT_THAT(Refusal(deployment("      runtimeClassName: unsandboxed\n")),
+  EXPECT_THAT(Refusal(PodDeployment("      nodeName: control-plane-1\n")), HasSubstr("nodeName"));
+  EXPECT_THAT(Refusal(PodDeployment("      runtimeClassName: unsandboxed\n")),
               HasSubstr("runtimeClassName"));
   EXPECT_THAT(Refusal("apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate}\n"
                       "spec:\n  ttlSecondsAfterFinished: 60\n  template:\n    spec:\n"
