@@ -37,6 +37,7 @@ RAPIDJSON_ALLOWED=(
   api/v1alpha1/problems.cc
   api/v1alpha1/problems.h
   api/v1alpha1/project.cc
+  controllers/environment/build_result.cc    # a build Job's pods walked
   controllers/environment/cache_transform.cc # what a cache keeps of an object
   controllers/environment/diagnosis.cc       # pods and ReplicaSets walked
   controllers/environment/planner.cc         # the desired-hash annotation on an apply body

@@ -361,13 +361,26 @@ def environment_crd():
         "config": config_schema("merged over the Project template's config for spec.type"),
     }, required=["type"])
     status = obj("What the operator observed.", {
-        "phase": s("Pending, Provisioning, Deploying, Ready, Failed or Terminating.",
-                   enum=["Pending", "Provisioning", "Deploying", "Ready", "Failed", "Terminating"]),
+        "phase": s("Pending, Provisioning, Building, Deploying, Ready, Failed or Terminating.",
+                   enum=["Pending", "Provisioning", "Building", "Deploying", "Ready", "Failed",
+                         "Terminating"]),
         "namespace": s("The environment's namespace (the web app's generateNamespaceWithHash).",
                        maxLength=B.Label),
         "url": s("Where the web container is served.", maxLength=B.Url),
         "observedGeneration": i("The spec generation this status is for.", format="int64"),
         "conditions": copy.deepcopy(CONDITIONS),
+        "builds": arr("The images the template's builds[] made for this Environment.", obj(
+            "One build.", {
+                "name": s("The build's name.", maxLength=B.Label),
+                "commit": s("The commit (or branch) built.", maxLength=B.Branch),
+                "image": s("Where it is pushed: <registry>/<project>/<build>-<environment>:<tag>.",
+                           maxLength=B.Url),
+                "digest": s("The pushed image's digest (sha256:...), once built.", maxLength=128),
+                "state": s("Running, Succeeded or Failed.",
+                           enum=["Running", "Succeeded", "Failed"]),
+                "job": s("The Job that builds it.", maxLength=B.Label),
+                "message": s("Why it failed: the build's log tail.", maxLength=4096),
+            }, required=["name", "state"]), maxItems=B.BuildItems),
     })
     return crd("Environment", "environments", ["env"], "A preview or development environment: "
                "a namespace with quota and network isolation, a database and a web app built "

@@ -5,6 +5,7 @@
 // namespace, as a pod there would ask), renders it with `helm template`,
 // confines the output and applies it into the environment namespace; the
 // simulated kubelet makes the workloads ready.
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +22,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "api/v1alpha1/resources.h"
+#include "controllers/environment/naming.h"
 #include "e2e/catalyst_client.h"
 #include "e2e/environments.h"
 #include "e2e/harness.h"
@@ -39,6 +41,8 @@ using Files = std::map<std::string, std::optional<std::string>>;
 
 constexpr absl::Duration kReady = absl::Seconds(180);
 constexpr int kPortBase = 28460;  // metrics 28460, probes 28461
+// Nothing listens there: the simulated kubelet "runs" the build Jobs.
+constexpr char kRegistry[] = "registry.e2e.local:5000/catalyst";
 
 // A chart with one object of each kind the Done-when of issue #25 names; the
 // ConfigMap takes its value from the template's values.
@@ -91,10 +95,11 @@ class HelmModeE2E : public ::testing::Test {
     fs::create_directories(dir_ + "/git");
     const absl::Status s = webapp_.Start(0, {"--git-root", dir_ + "/git"}, dir_ + "/webapp.log");
     ASSERT_TRUE(s.ok()) << s;
-    StartSuiteOperator(&op_, "helmmode", kPortBase,
-                       {"--web-url=" + webapp_.url(),
-                        // The stand-in serves git on its own port: the platform allows it.
-                        absl::StrCat("--git-ports=443,", webapp_.port())});
+    StartSuiteOperator(
+        &op_, "helmmode", kPortBase,
+        {"--web-url=" + webapp_.url(),
+         // The stand-in serves git on its own port: the platform allows it.
+         absl::StrCat("--git-ports=443,", webapp_.port()), absl::StrCat("--registry=", kRegistry)});
   }
   static void TearDownTestSuite() {
     StopSuiteOperator(&op_);
@@ -138,12 +143,14 @@ class HelmModeE2E : public ::testing::Test {
   }
 
   // The Project of team t, its deployment template the chart at chart/ of
-  // private repository repo, with values.
-  static void SyncHelmProject(const Team& t, const std::string& repo, const std::string& values) {
+  // private repository repo, with values (and builds, a JSON list).
+  static void SyncHelmProject(const Team& t, const std::string& repo, const std::string& values,
+                              const std::string& builds = "[]") {
     testing_support::ProjectFields p =
         t.Project(absl::StrCat(webapp_.url(), "/git/", repo, ".git"));
-    p.deployment_template = absl::StrCat(
-        R"({"sourceRef":"primary","type":"helm","path":"./chart","values":)", values, "}");
+    p.deployment_template =
+        absl::StrCat(R"({"sourceRef":"primary","type":"helm","path":"./chart","values":)", values,
+                     R"(,"builds":)", builds, "}");
     SyncProject(p);
   }
 
@@ -294,6 +301,89 @@ TEST_F(HelmModeE2E, AChartReachingBeyondItsNamespaceFailsAndNothingOfItIsApplied
       if (o.Name() != "kube-root-ca.crt") names.emplace_back(o.Name());
     EXPECT_TRUE(names.empty()) << res->plural << " in " << ns << ": " << absl::StrJoin(names, ", ");
   }
+}
+
+// docs/contract.md, "Image builds": a build template runs a Job in the
+// environment namespace (git-clone with the web app's token, then the
+// builder); the simulated kubelet completes it with a digest as its
+// termination message, which lands in status.builds and in the chart's
+// values; the Job goes once that is recorded.
+TEST_F(HelmModeE2E, ABuildTemplateRunsAJobWhoseDigestReachesTheStatusAndTheChart) {
+  Team t("hm-build-" + Random());
+  const std::string repo = "built-" + Random();
+  Files files = ShopChart();
+  files["chart/templates/image.yaml"] =
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: built-image}\ndata:\n"
+      "  IMAGE: \"{{ .Values.global.images.app.repository }}:{{ .Values.global.images.app.tag "
+      "}}\"\n  DIGEST: {{ .Values.global.images.app.digest | quote }}\n";
+  files["web/Dockerfile"] = "FROM node:22-slim\nCOPY . /app\n";
+  const std::string sha = Push(repo, files);
+  ASSERT_FALSE(sha.empty());
+  SyncHelmProject(
+      t, repo, "{}",
+      R"([{"name":"app","sourceRef":"primary","path":"./web","dockerfile":"Dockerfile"}])");
+  const auto e = CreateDeployment(t, "pr-4", sha);
+  const std::string ns = TargetNamespace(e.ns, e.name);
+  ASSERT_FALSE(ns.empty());
+
+  // The Job, as the contract has it.
+  kube::Object job;
+  std::vector<std::string> phases;
+  ASSERT_TRUE(WaitFor(kReady, [&] {
+    const std::string phase = Phase(e.ns, e.name);
+    if (phases.empty() || phases.back() != phase) phases.push_back(phase);
+    auto jobs = Admin().List(kJobs, ns, {.label_selector = "catalyst.dev/build=app"});
+    if (!jobs.ok() || jobs->items.empty()) return false;
+    job = jobs->items.front();
+    return true;
+  })) << GetEnv(e.ns, e.name).Serialize();
+  const std::string image = absl::StrCat(kRegistry, "/", t.ProjectName(), "/app-pr-4:", sha);
+  EXPECT_EQ(job.Label("catalyst.dev/environment-uid"), GetEnv(e.ns, e.name).Uid());
+  EXPECT_EQ(job.Int({"spec", "backoffLimit"}), 0);
+  const std::string spec = job.Serialize();
+  EXPECT_TRUE(absl::StrContains(spec, absl::StrCat(R"(",")", sha, R"(","/workspace/src"])")))
+      << "git-clone checks out the commit: " << spec;
+  EXPECT_TRUE(absl::StrContains(spec, R"("name":"CATALYST_INSTALLATION_ID")"))
+      << "with the web app's git token: " << spec;
+  EXPECT_TRUE(absl::StrContains(
+      spec,
+      absl::StrCat(R"("/workspace/src/web","/workspace/src/web/Dockerfile",")", image, R"("])")))
+      << spec;
+
+  // Built: the digest the simulated builder left, in the status and in the chart.
+  ASSERT_TRUE(WaitFor(kReady, [&] {
+    const std::string phase = Phase(e.ns, e.name);
+    if (phases.back() != phase) phases.push_back(phase);
+    return ReadyWith(e, sha);
+  })) << GetEnv(e.ns, e.name).Serialize();
+  EXPECT_NE(std::find(phases.begin(), phases.end(), "Building"), phases.end())
+      << absl::StrJoin(phases, " -> ");
+  const std::string digest =
+      absl::StrCat("sha256:", controllers::HexSha256(absl::StrCat(ns, "/", job.Name(), "/build")));
+  const kube::Object env = GetEnv(e.ns, e.name);
+  const auto* builds = env.Find({"status", "builds"});
+  ASSERT_TRUE(builds && builds->IsArray() && builds->Size() == 1) << env.Serialize();
+  const kube::Object b = kube::Object::Copy((*builds)[0]);
+  EXPECT_EQ(b.Str({"name"}), "app");
+  EXPECT_EQ(b.Str({"state"}), "Succeeded");
+  EXPECT_EQ(b.Str({"commit"}), sha);
+  EXPECT_EQ(b.Str({"image"}), image);
+  EXPECT_EQ(b.Str({"digest"}), digest);
+  EXPECT_EQ(b.Str({"job"}), job.Name());
+  auto cm = Admin().Get(kConfigMaps, ns, "built-image");
+  ASSERT_TRUE(cm.ok()) << cm.status();
+  EXPECT_EQ(cm->Str({"data", "IMAGE"}), image);
+  EXPECT_EQ(cm->Str({"data", "DIGEST"}), digest);
+  EXPECT_TRUE(WaitFor(absl::Seconds(30), [&] {
+    return kube::apierrors::IsNotFound(Admin().Get(kJobs, ns, job.Name()).status());
+  })) << "the finished Job is pruned";
+  EXPECT_EQ(Phase(e.ns, e.name), "Ready") << "and not built again";
+
+  ASSERT_TRUE(Admin().Delete(v1alpha1::kEnvironments, e.ns, e.name).ok());
+  EXPECT_TRUE(WaitFor(
+      kReady,
+      [&] { return kube::apierrors::IsNotFound(Admin().Get(kNamespaces, "", ns).status()); }))
+      << "namespace " << ns << " stays";
 }
 
 TEST_F(HelmModeE2E, DeletingTheEnvironmentRemovesItsNamespaceAndTheChartWithIt) {

@@ -512,6 +512,17 @@ TEST(BuildersTest, ValidateConfig) {
   cfg = OperatorConfig{};
   cfg.quota_max_cpu = "lots";
   EXPECT_THAT(ValidateConfig(cfg).message(), HasSubstr("quota_max_cpu"));
+  // docs/contract.md, "Image builds": a registry is host[:port][/path].
+  cfg = OperatorConfig{};
+  cfg.registry = "registry.example.com:5000/previews";
+  EXPECT_TRUE(ValidateConfig(cfg).ok());
+  for (const char* bad : {"https://registry.example.com", "user@registry", "Registry.Example"}) {
+    cfg.registry = bad;
+    EXPECT_THAT(ValidateConfig(cfg).message(), HasSubstr("is not a lowercase host")) << bad;
+  }
+  cfg = OperatorConfig{};
+  cfg.build_timeout = absl::ZeroDuration();
+  EXPECT_THAT(ValidateConfig(cfg).message(), HasSubstr("build_timeout"));
 }
 
 }  // namespace

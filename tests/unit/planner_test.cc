@@ -806,5 +806,256 @@ TEST_F(HelmModeTest, AWorkloadIsReadyOnlyOnceRolledOut) {
             v1alpha1::Phase::kReady);
 }
 
+// docs/contract.md, "Image builds": a template's builds run as Jobs before the
+// chart is rendered; the digest each leaves is kept in status.builds and
+// handed to the chart as global.images.<build>.
+class ImageBuildsTest : public HelmModeTest {
+ protected:
+  static constexpr char kCommit[] = "0123456789abcdef0123456789abcdef01234567";
+  static constexpr char kDigest[] =
+      "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  void SetUp() override {
+    HelmModeTest::SetUp();
+    config_.registry = "registry.example.com:5000/catalyst";
+    config_.web_url = "http://catalyst-web.catalyst.svc:3000";
+    PutProject("helm", "");
+  }
+  // The Project with a deployment template of this type and one build, app.
+  void PutProject(absl::string_view type, absl::string_view config) {
+    state_.Put(
+        v1alpha1::kProjects,
+        *kube::Object::Parse(absl::StrCat(
+            R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Project","metadata":{)",
+            R"("name":"catalyst","namespace":"my-team","uid":"p-1","resourceVersion":"2",)",
+            R"("labels":{"catalyst.dev/team":"my-team","catalyst.dev/project":"catalyst"}},)",
+            R"("spec":{"githubInstallationId":"4242","sources":[{"name":"primary",)",
+            R"("repositoryUrl":"https://github.com/acme/shop","branch":"main"}],)",
+            R"("templates":{"deployment":{"sourceRef":"primary","type":")", type,
+            R"(","path":"/deploy/chart","values":{"replicas":1},)", config,
+            R"("builds":[{"name":"app","sourceRef":"primary","path":"./web",)",
+            R"("dockerfile":"Dockerfile.prod"}]}}}})")));
+  }
+  // A pass whose finished builds' pods say `result` (counted in reads_).
+  Plan RunBuilds(const kube::Object& env, std::optional<BuildResult> result = std::nullopt) {
+    return PlanEnvironment({.env = env,
+                            .state = state_,
+                            .config = config_,
+                            .now = now_,
+                            .read_build = [&, result](absl::string_view ns, absl::string_view job) {
+                              reads_.push_back(absl::StrCat(ns, "/", job));
+                              return result;
+                            }});
+  }
+  static const Action* JobOf(const Plan& p) {
+    for (const Action& a : p.actions)
+      if (a.resource.plural == "jobs" && a.type == Action::Type::kApply) return &a;
+    return nullptr;
+  }
+  // The stored Job, finished: condition Complete (or Failed) True.
+  void Finish(const std::string& job, absl::string_view condition) {
+    state_.Put(r::kJobs,
+               With(*state_.Get(r::kJobs, kNs, job), {"status"},
+                    J::Obj({{"conditions", J::Arr({J::Obj({{"type", condition},
+                                                           {"status", "True"},
+                                                           {"reason", "BackoffLimitExceeded"},
+                                                           {"message",
+                                                            "Job has reached the "
+                                                            "specified backoff limit"}})})}})));
+  }
+  // A new Environment up to its build Job (committed): the Job's name.
+  std::string StartBuild(kube::Object& env) {
+    MakeNamespace(env);
+    Plan p = RunBuilds(env);
+    const Action* job = JobOf(p);
+    EXPECT_TRUE(job);
+    Commit(p, false);
+    env = WithStatus(env, p);
+    return job ? job->name : "";
+  }
+  std::vector<std::string> reads_;
+};
+
+TEST_F(ImageBuildsTest, AJobBuildsTheImageThenTheChartGetsItsDigest) {
+  kube::Object env = Env();
+  MakeNamespace(env);
+  Plan p = RunBuilds(env);
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kBuilding);
+  EXPECT_FALSE(p.render) << "the chart waits for its images";
+  const Action* job = JobOf(p);
+  ASSERT_TRUE(job);
+  EXPECT_THAT(job->name, ::testing::MatchesRegex("build-app-[0-9a-f]{8}"));
+  const kube::Object& b = job->body;
+  EXPECT_EQ(b.Label(kEnvironmentUidLabel), "u-7");
+  EXPECT_EQ(b.Int({"spec", "backoffLimit"}), 0) << "a failed build is reported, not repeated";
+  EXPECT_EQ(b.Int({"spec", "activeDeadlineSeconds"}), 1800);
+  const std::string image =
+      absl::StrCat("registry.example.com:5000/catalyst/catalyst/app-pr-7:", kCommit);
+  const std::string body = b.Serialize();
+  // git-clone: the template's source at the Environment's commit, with the web app's token.
+  EXPECT_THAT(body, ::testing::HasSubstr(
+                        absl::StrCat(R"("git-clone","https://github.com/acme/shop","main",")",
+                                     kCommit, R"(","/workspace/src"])")));
+  EXPECT_THAT(body, ::testing::HasSubstr(R"("name":"CATALYST_INSTALLATION_ID","value":"4242")"));
+  // The builder: the context, the Dockerfile in it, the image; its digest as termination message.
+  EXPECT_THAT(body, ::testing::HasSubstr(absl::StrCat(R"("build","/workspace/src/web",)",
+                                                      R"("/workspace/src/web/Dockerfile.prod",")",
+                                                      image, R"("])")));
+  EXPECT_THAT(body, ::testing::HasSubstr(R"("image":"quay.io/buildah/stable:latest")"));
+  EXPECT_EQ(b.Str({"spec", "template", "spec", "restartPolicy"}), "Never");
+  EXPECT_EQ(b.Str({"spec", "template", "metadata", "labels", kBuildLabel}), "app");
+  // Its egress: the registry's port (HTTPS alone is everyone's).
+  bool policy = false;
+  for (const Action& a : p.actions)
+    if (a.name == kBuildPolicyName) {
+      policy = true;
+      EXPECT_THAT(a.body.Serialize(), ::testing::HasSubstr(R"({"protocol":"TCP","port":5000})"));
+    }
+  EXPECT_TRUE(policy);
+  ASSERT_TRUE(p.status_patch);
+  EXPECT_THAT(*p.status_patch,
+              ::testing::HasSubstr(
+                  absl::StrCat(R"("builds":[{"name":"app","state":"Running","commit":")", kCommit,
+                               R"(","image":")", image, R"(","job":")", job->name, R"("}])")));
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr(R"("phase":"Building")"));
+  const std::string name = job->name;
+  Commit(p, false);
+  env = WithStatus(env, p);
+
+  // Running: nothing read, nothing new.
+  p = RunBuilds(env);
+  EXPECT_TRUE(reads_.empty());
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kBuilding);
+  EXPECT_FALSE(p.status_patch);
+
+  // Finished: its pods are read once, the digest kept, the chart asked for with it.
+  Finish(name, "Complete");
+  p = RunBuilds(env, BuildResult{true, kDigest});
+  EXPECT_THAT(reads_, ::testing::ElementsAre(absl::StrCat(kNs, "/", name)));
+  ASSERT_TRUE(p.render);
+  EXPECT_EQ(p.render->values_json,
+            absl::StrCat(R"({"replicas":1,"global":{"images":{"app":{"repository":")",
+                         "registry.example.com:5000/catalyst/catalyst/app-pr-7", R"(","tag":")",
+                         kCommit, R"(","digest":")", kDigest, R"("}}}})"));
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr(absl::StrCat(R"("state":"Succeeded")")));
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr(absl::StrCat(R"("digest":")", kDigest)));
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr(R"("type":"Built","status":"True")"));
+  for (const Action& a : p.actions) EXPECT_NE(a.type, Action::Type::kDelete) << a.name;
+  env = WithStatus(env, p);
+
+  // Remembered: not read again; the Job goes once the chart is in.
+  reads_.clear();
+  state_.SetRendered(kKey, Rendered(*p.render, kChart));
+  p = RunBuilds(env);
+  EXPECT_TRUE(reads_.empty());
+  EXPECT_FALSE(p.render);
+  EXPECT_THAT(Names(p), ::testing::Contains(absl::StrCat("jobs/", name)));
+  for (const Action& a : p.actions)
+    if (a.name == name) {
+      EXPECT_EQ(a.type, Action::Type::kDelete);
+    }
+}
+
+TEST_F(ImageBuildsTest, ABuiltCommitIsNotBuiltAgainANewOneIs) {
+  kube::Object env = Env();
+  const std::string name = StartBuild(env);
+  Finish(name, "Complete");
+  Plan p = RunBuilds(env, BuildResult{true, kDigest});
+  env = WithStatus(env, p);
+  state_.Erase(r::kJobs, kNs, name);
+  p = RunBuilds(env);
+  EXPECT_FALSE(JobOf(p)) << "the status remembers the image";
+  EXPECT_NE(p.phase, v1alpha1::Phase::kBuilding);
+
+  kube::Object next =
+      EnvironmentBuilder(Env("89abcdef0123456789abcdef0123456789abcdef"))
+          .StatusOfPatch(
+              J::Obj({{"status", kube::Object::Copy(*env.Find({"status"}))}}).Serialize())
+          .Build();
+  p = RunBuilds(next);
+  const Action* job = JobOf(p);
+  ASSERT_TRUE(job) << "a new commit is a new image";
+  EXPECT_NE(job->name, name);
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kBuilding);
+}
+
+TEST_F(ImageBuildsTest, AFailedBuildFailsTheEnvironmentWithItsLogTail) {
+  kube::Object env = Env();
+  const std::string name = StartBuild(env);
+  Finish(name, "Failed");
+  Plan p = RunBuilds(env, BuildResult{false,
+                                      "exited with code 1: STEP 3/5: RUN npm ci\n"
+                                      "npm ERR! missing script: build"});
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
+  EXPECT_FALSE(p.render);
+  ASSERT_TRUE(p.status_patch);
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr(R"("reason":"BuildFailed")"));
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr("build app of "));
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr("npm ERR! missing script: build"));
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr(R"("state":"Failed")"));
+  env = WithStatus(env, p);
+  // Final for this Job: not read again, not run again, kept for its logs.
+  reads_.clear();
+  p = RunBuilds(env);
+  EXPECT_TRUE(reads_.empty());
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
+  EXPECT_THAT(Names(p), ::testing::IsEmpty());
+
+  // Without a pod to read (deleted, say), the Job's own condition is the reason.
+  env = Env();
+  state_.Erase(r::kJobs, kNs, name);
+  Commit(RunBuilds(env), false);
+  Finish(name, "Failed");
+  p = RunBuilds(env);
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr("BackoffLimitExceeded"));
+}
+
+TEST_F(ImageBuildsTest, ACompletedBuildWithoutADigestIsAFailure) {
+  kube::Object env = Env();
+  const std::string name = StartBuild(env);
+  Finish(name, "Complete");
+  Plan p = RunBuilds(env, BuildResult{true, "done"});
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr("not an image digest"));
+  // Pods that cannot be read now: asked again soon, still Building.
+  env = Env();
+  state_.Erase(r::kJobs, kNs, name);
+  Commit(RunBuilds(env), false);
+  Finish(name, "Complete");
+  p = RunBuilds(env);
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kBuilding);
+  EXPECT_EQ(p.requeue_after, absl::Seconds(5));
+}
+
+TEST_F(ImageBuildsTest, WithoutARegistryTheTemplateIsRefused) {
+  config_.registry.clear();
+  kube::Object env = Env();
+  Plan p = RunBuilds(env);
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kFailed);
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr("--registry"));
+  EXPECT_FALSE(JobOf(p));
+}
+
+// The web app's docker method: a manifest template whose build app makes the
+// production image (no config image).
+TEST_F(ImageBuildsTest, TheDockerMethodRunsTheBuiltImage) {
+  PutProject("manifest", "");
+  kube::Object env = Env();
+  const std::string name = StartBuild(env);
+  Plan p = RunBuilds(env);
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kBuilding);
+  EXPECT_THAT(Names(p), ::testing::Not(::testing::Contains("deployments/web")));
+  Finish(name, "Complete");
+  p = RunBuilds(env, BuildResult{true, kDigest});
+  Commit(p, /*deployments_ready=*/true);  // postgres first, then web
+  env = WithStatus(env, p);
+  p = RunBuilds(env);
+  Commit(p, true);
+  const auto web = state_.Get(r::kDeployments, kNs, "web");
+  ASSERT_TRUE(web) << absl::StrJoin(Names(p), " ");
+  EXPECT_THAT(web->Serialize(),
+              ::testing::HasSubstr(absl::StrCat(
+                  R"("image":"registry.example.com:5000/catalyst/catalyst/app-pr-7@)", kDigest)));
+}
+
 }  // namespace
 }  // namespace controllers

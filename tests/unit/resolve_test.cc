@@ -250,6 +250,51 @@ TEST(ResolveTest, ProductionMode) {
               HasSubstr("spec.config.image is required for deploymentMode production"));
 }
 
+// docs/contract.md, "Image builds": the web app's docker method (a manifest
+// template whose build `app` makes the production image), as
+// environmentConfigToTemplate sends it.
+TEST(ResolveTest, TemplateBuilds) {
+  EnvironmentFields e;
+  e.name = "pr-12";
+  e.type = "deployment";
+  e.config = "";
+  e.branch = "feature/Login_Form";
+  ProjectFields p;
+  p.config = "";
+  p.deployment_template =
+      R"({"sourceRef":"primary","type":"manifest","path":"./","values":{},"builds":[)"
+      R"({"name":"app","sourceRef":"primary","dockerfile":"Dockerfile","path":"./"}]})";
+  OperatorConfig cfg;
+  cfg.registry = "registry.example.com/previews/";
+  const Desired d = MustResolve(e, ProjectJson(p), false, cfg);
+  ASSERT_EQ(d.builds.size(), 1u);
+  const ImageBuild& b = d.builds.front();
+  EXPECT_EQ(b.repository, "registry.example.com/previews/catalyst/app-pr-12");
+  EXPECT_EQ(b.tag, "feature-Login_Form") << "no commit: the branch, as a tag";
+  EXPECT_EQ(b.ref, "feature/Login_Form");
+  EXPECT_EQ(b.url, "https://github.com/acme/catalyst");
+  EXPECT_THAT(Names(b.init_containers), ElementsAre("git-clone"));
+  EXPECT_EQ(Arg(b.builder, 4), "/workspace/src");
+  EXPECT_EQ(Arg(b.builder, 5), "/workspace/src/Dockerfile");
+  EXPECT_EQ(d.main_from_build, "app");
+  EXPECT_EQ(d.main.container.image, b.Image()) << "until the planner pins the built digest";
+  EXPECT_THAT(Names(d.main.init_containers), ElementsAre("db-migrate"));
+  EXPECT_EQ(d.main.init_containers.front().image, b.Image());
+
+  // A commit is the tag; development mode does not build (it runs the source).
+  e.commit_sha = "89abcdef0123456789abcdef0123456789abcdef";
+  EXPECT_EQ(MustResolve(e, ProjectJson(p), false, cfg).builds.front().tag, e.commit_sha);
+  EnvironmentFields dev = e;
+  dev.extra_spec = R"("deploymentMode":"development",)";
+  EXPECT_TRUE(MustResolve(dev, ProjectJson(p), false, cfg).builds.empty());
+  // No registry, or a source the Project lacks: named.
+  EXPECT_THAT(Try(e, ProjectJson(p)).status().message(), HasSubstr("--registry"));
+  p.deployment_template =
+      R"({"sourceRef":"primary","type":"manifest","builds":[{"name":"api","sourceRef":"backend"}]})";
+  EXPECT_THAT(Try(e, ProjectJson(p), false, cfg).status().message(),
+              HasSubstr("build api's source \"backend\" is not among Project my-team/catalyst"));
+}
+
 // workspace: one long-running pod on the clone; no Service, no URL.
 TEST(ResolveTest, WorkspaceMode) {
   EnvironmentFields e;

@@ -259,6 +259,7 @@ func (s *podSim) advance(c *ctrSim, mode faultMode, x *stepper) bool {
 				return false
 			}
 			s.kill(c, x, 0, "Completed")
+			st.State.Terminated.Message = completionMessage(x.pod, c.name)
 			return true
 		}
 		return false
@@ -383,6 +384,20 @@ func terminationMessage(pod *v1.Pod, spec *v1.Container) string {
 		log = log[len(log)-maxTerminationLogBytes:]
 	}
 	return log
+}
+
+// completionMessage stands for what a Job's container writes to its
+// termination-log file when it finishes: an image builder's pushed digest.
+// The simulator makes one up, "sha256:" and the SHA-256 of the pod's
+// namespace, Job (label job-name, else the pod's name) and container, so a
+// Job's every pod reports the same digest.
+func completionMessage(pod *v1.Pod, container string) string {
+	job := pod.Labels["job-name"]
+	if job == "" {
+		job = pod.Name
+	}
+	sum := sha256.Sum256([]byte(pod.Namespace + "/" + job + "/" + container))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // pullFailed shows ErrImagePull first, then settles on ImagePullBackOff.

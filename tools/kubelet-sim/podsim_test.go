@@ -282,6 +282,22 @@ func TestJobPodsComplete(t *testing.T) {
 		h.cond(v1.PodReady).Reason != reasonPodCompleted || h.cond(v1.PodInitialized).Status != v1.ConditionTrue {
 		t.Fatalf("job pod should succeed: %+v", h.pod.Status)
 	}
+	// Its termination message: a made-up digest, the same for every pod of one Job.
+	digest := app.State.Terminated.Message
+	if !strings.HasPrefix(digest, "sha256:") || len(digest) != 71 {
+		t.Fatalf("a completed job container should report a digest, got %q", digest)
+	}
+	a, b := h.pod.DeepCopy(), h.pod.DeepCopy()
+	a.Name, b.Name = "build-x-1", "build-x-2"
+	a.Labels = map[string]string{"job-name": "build-x"}
+	b.Labels = map[string]string{"job-name": "build-x"}
+	if completionMessage(a, "app") != completionMessage(b, "app") {
+		t.Fatalf("pods of one Job should report one digest")
+	}
+	b.Labels["job-name"] = "build-y"
+	if completionMessage(a, "app") == completionMessage(b, "app") {
+		t.Fatalf("another Job should report another digest")
+	}
 
 	h = newHarness(t, nil, "app=crashloop")
 	h.pod.Spec.RestartPolicy = v1.RestartPolicyNever

@@ -1,5 +1,5 @@
 // Phase: status.phase of an Environment (docs/contract.md, "Status"), the one summary
-// the Catalyst web app reads (Ready; Provisioning/Deploying; Failed; else Pending).
+// the Catalyst web app reads (Ready; Building/Deploying/Provisioning; Failed; else Pending).
 #pragma once
 
 #include <array>
@@ -9,11 +9,11 @@
 
 namespace v1alpha1 {
 
-enum class Phase { kPending, kProvisioning, kDeploying, kReady, kFailed, kTerminating };
+enum class Phase { kPending, kProvisioning, kBuilding, kDeploying, kReady, kFailed, kTerminating };
 
-inline constexpr std::array<Phase, 6> kPhases = {Phase::kPending,   Phase::kProvisioning,
-                                                 Phase::kDeploying, Phase::kReady,
-                                                 Phase::kFailed,    Phase::kTerminating};
+inline constexpr std::array<Phase, 7> kPhases = {
+    Phase::kPending, Phase::kProvisioning, Phase::kBuilding,   Phase::kDeploying,
+    Phase::kReady,   Phase::kFailed,       Phase::kTerminating};
 
 constexpr absl::string_view PhaseName(Phase p) {
   switch (p) {
@@ -21,6 +21,8 @@ constexpr absl::string_view PhaseName(Phase p) {
       return "Pending";
     case Phase::kProvisioning:
       return "Provisioning";
+    case Phase::kBuilding:
+      return "Building";
     case Phase::kDeploying:
       return "Deploying";
     case Phase::kReady:

@@ -59,6 +59,11 @@ void RegisterFlags(util::FlagSet& flags, OperatorConfig* cfg) {
   flags.String("render-work-dir", &cfg->render_work_dir,
                "where helm templates' charts are cloned and rendered (empty: $TMPDIR, else /tmp)");
   flags.Int("render-concurrency", &cfg->render_concurrency, "chart renders at once");
+  flags.String("registry", &cfg->registry,
+               "where template builds push images (host[:port][/path]; empty: no builds)");
+  flags.String("builder-image", &cfg->builder_image, "image of the build Jobs (buildah)");
+  flags.String("build-memory-limit", &cfg->build_memory_limit, "build container memory limit");
+  flags.Duration("build-timeout", &cfg->build_timeout, "a build Job's activeDeadlineSeconds");
 }
 
 absl::Status ValidateConfig(const OperatorConfig& cfg) {
@@ -92,6 +97,13 @@ absl::Status ValidateConfig(const OperatorConfig& cfg) {
   double web_cpu = quantity("web_cpu_request", cfg.web_cpu_request);
   double pg_cpu = quantity("postgres_cpu_request", cfg.postgres_cpu_request);
   quantity("default_cpu_limit", cfg.default_cpu_limit);
+  quantity("build_memory_limit", cfg.build_memory_limit);
+  if (cfg.build_timeout < absl::Seconds(1))
+    problems.emplace_back("build_timeout must be at least 1s");
+  if (absl::StrContains(cfg.registry, "://") || absl::StrContains(cfg.registry, "@") ||
+      absl::StrContains(cfg.registry, " ") || cfg.registry != absl::AsciiStrToLower(cfg.registry))
+    problems.push_back(absl::StrCat("registry \"", cfg.registry,
+                                    "\" is not a lowercase host[:port][/path] (no scheme)"));
   double pg_storage = quantity("postgres_storage", cfg.postgres_storage);
   double ws_storage = quantity("workspace_storage", cfg.workspace_storage);
   if (problems.empty()) {
@@ -116,6 +128,7 @@ absl::Status ValidateConfig(const OperatorConfig& cfg) {
        {std::pair<absl::string_view, absl::string_view>{"postgres_image", cfg.postgres_image},
         {"node_image", cfg.node_image},
         {"git_image", cfg.git_image},
+        {"builder_image", cfg.builder_image},
         {"ingress_namespace", cfg.ingress_namespace},
         {"dns_namespace", cfg.dns_namespace},
         {"field_manager", cfg.field_manager}})

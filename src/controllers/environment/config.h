@@ -91,6 +91,14 @@ struct OperatorConfig {
   // and how many renders run at once (each may use 512 MiB).
   std::string render_work_dir;
   int render_concurrency = 1;
+
+  // docs/contract.md, "Image builds": where template builds push
+  // ("<host>[:port][/path]"; empty: a template with builds is refused), the
+  // builder's image, its memory limit, and how long a build may run.
+  std::string registry;
+  std::string builder_image = "quay.io/buildah/stable:latest";
+  std::string build_memory_limit = "2Gi";
+  absl::Duration build_timeout = absl::Minutes(30);
 };
 
 // Registers the flags (and Helm values, deploy/) that fill cfg.

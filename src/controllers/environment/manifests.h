@@ -50,6 +50,9 @@ kube::Object BuildService(const Desired& d, const Workload& w);
 // 6: the web Ingress.
 kube::Object BuildIngress(const Desired& d, const OperatorConfig& cfg);
 
+// A template build's Job (docs/contract.md, "Image builds").
+kube::Object BuildJob(const Desired& d, const ImageBuild& b, const OperatorConfig& cfg);
+
 // Helm mode: an object of the rendered chart (rendered.h) with the labels
 // and annotation every managed object carries added (the tenant's own kept).
 kube::Object BuildRendered(const Desired& d, const kube::Object& rendered);

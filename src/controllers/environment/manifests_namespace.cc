@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -125,6 +126,29 @@ kube::Object BuildResourceQuota(const Desired& d) {
 //
 // Policies add up: a connection passes when the source's egress and the
 // destination's ingress both allow it.
+namespace {
+
+// A clone's egress beyond HTTPS: the ports its URLs name, and the web app
+// (its git token; docs/contract.md, "Private repositories").
+std::vector<J> CloneEgress(const Desired& d, const OperatorConfig& cfg,
+                           const std::vector<std::string>& urls) {
+  std::vector<J> egress;
+  std::vector<int> ports;
+  for (const std::string& url : urls)
+    if (const int git = GitPort(url); git != 0 && git != 443 && !absl::c_linear_search(ports, git))
+      ports.push_back(git);
+  for (int port : ports)
+    egress.push_back(J::Obj({{"to", Anywhere(cfg)}, {"ports", TcpPort(port)}}));
+  if (const auto [web_ns, web_port] = WebEndpoint(cfg);
+      !d.installation_id.empty() && !web_ns.empty() && web_port != 0)
+    egress.push_back(
+        J::Obj({{"to", J::Arr({NamespaceSelector(web_ns)})},
+                {"ports", J::Arr({J::Obj({{"protocol", "TCP"}, {"port", web_port}})})}}));
+  return egress;
+}
+
+}  // namespace
+
 std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorConfig& cfg) {
   J all_pods = J::Obj({});
   J same_namespace = J::Arr({J::Obj({{"podSelector", all_pods}})});
@@ -146,16 +170,7 @@ std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorC
                                           {"port", d.main.service_ports.front().target}})})}}));
   J web =
       J::Obj({{"podSelector", J::Obj({{"matchLabels", J::Obj({{kAppNameLabel, d.main.name}})}})}});
-  std::vector<J> egress;
-  const int git = GitPort(d.repository_url);
-  if (git != 0 && git != 443)
-    egress.push_back(J::Obj({{"to", Anywhere(cfg)}, {"ports", TcpPort(git)}}));
-  // git-clone's git token comes from the web app (docs/contract.md, "Private repositories").
-  if (const auto [web_ns, web_port] = WebEndpoint(cfg);
-      !d.installation_id.empty() && !web_ns.empty() && web_port != 0)
-    egress.push_back(
-        J::Obj({{"to", J::Arr({NamespaceSelector(web_ns)})},
-                {"ports", J::Arr({J::Obj({{"protocol", "TCP"}, {"port", web_port}})})}}));
+  std::vector<J> egress = CloneEgress(d, cfg, {d.repository_url});
   if (!egress.empty()) {
     J rules = J::Arr({});
     for (J& rule : egress) rules.Push(std::move(rule));
@@ -165,8 +180,28 @@ std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorC
   } else {
     web.Set("policyTypes", J::Arr({"Ingress"})).Set("ingress", std::move(from_ingress));
   }
-  return {Policy(d, kIsolationPolicyName, std::move(isolation)).ToObject(),
-          Policy(d, kWebPolicyName, std::move(web)).ToObject()};
+  std::vector<kube::Object> out = {Policy(d, kIsolationPolicyName, std::move(isolation)).ToObject(),
+                                   Policy(d, kWebPolicyName, std::move(web)).ToObject()};
+  // docs/contract.md, "Image builds": the build pods clone as git-clone does
+  // and push to the registry's port (HTTPS is allowed to every pod already).
+  if (!d.builds.empty()) {
+    std::vector<std::string> urls;
+    for (const ImageBuild& b : d.builds) urls.push_back(b.url);
+    std::vector<J> rules = CloneEgress(d, cfg, urls);
+    const int registry = GitPort(absl::StrCat("https://", cfg.registry));
+    if (registry != 0 && registry != 443)
+      rules.push_back(J::Obj({{"to", Anywhere(cfg)}, {"ports", TcpPort(registry)}}));
+    J list = J::Arr({});
+    for (J& rule : rules) list.Push(std::move(rule));
+    out.push_back(
+        Policy(d, kBuildPolicyName,
+               J::Obj({{"podSelector",
+                        J::Obj({{"matchLabels", J::Obj({{kAppNameLabel, kBuildAppName}})}})},
+                       {"policyTypes", J::Arr({"Egress"})},
+                       {"egress", std::move(list)}}))
+            .ToObject());
+  }
+  return out;
 }
 
 // docs/contract.md, "Project": the Project namespace's pull credentials,

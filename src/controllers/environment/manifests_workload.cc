@@ -40,7 +40,9 @@ J EnvList(const std::vector<v1alpha1::EnvVar>& env) {
 // A container in the order of its fields in the Kubernetes API. Its failure
 // reason carries its log tail (FallbackToLogsOnError: the last lines of git,
 // npm or the server), so the Failed condition can quote the cause.
-J RenderContainer(const Container& c) {
+// confined: no capabilities, no privilege escalation (every container but
+// the builder, which runs buildah as root: docs/contract.md, "Image builds").
+J RenderContainer(const Container& c, bool confined = true) {
   J out = J::Obj({{"name", c.name}, {"image", c.image}});
   if (!c.command.empty()) out.Set("command", J::Strings(c.command));
   if (!c.args.empty()) out.Set("args", J::Strings(c.args));
@@ -70,11 +72,30 @@ J RenderContainer(const Container& c) {
     out.Set("volumeMounts", std::move(mounts));
   }
   out.Set("terminationMessagePolicy", "FallbackToLogsOnError");
+  if (!confined) return out;
   // docs/contract.md "Tenant isolation": no capabilities (NET_RAW, CHOWN...),
   // no setuid escalation; the namespace enforces Pod Security baseline.
   out.Set("securityContext", J::Obj({{"allowPrivilegeEscalation", false},
                                      {"capabilities", J::Obj({{"drop", J::Arr({"ALL"})}})}}));
   return out;
+}
+
+J RenderVolumes(const std::vector<PodVolume>& list) {
+  J volumes = J::Arr({});
+  for (const PodVolume& v : list)
+    if (v.service_account_token)
+      volumes.Push(J::Obj(
+          {{"name", v.name},
+           {"projected",
+            J::Obj({{"sources", J::Arr({J::Obj({{"serviceAccountToken",
+                                                 J::Obj({{"expirationSeconds", kGitTokenSeconds},
+                                                         {"path", "token"}})}})})}})}}));
+    else
+      volumes.Push(v.claim.empty()
+                       ? J::Obj({{"name", v.name}, {"emptyDir", J::Obj({})}})
+                       : J::Obj({{"name", v.name},
+                                 {"persistentVolumeClaim", J::Obj({{"claimName", v.claim}})}}));
+  return volumes;
 }
 
 }  // namespace
@@ -117,23 +138,7 @@ kube::Object BuildDeployment(const Desired& d, const Workload& w) {
         "envFrom",
         J::Arr({J::Obj({{"secretRef", J::Obj({{"name", kTeamSecretName}, {"optional", true}})}})}));
   pod.Set("containers", J::Arr({std::move(main)}));
-  if (!w.volumes.empty()) {
-    J volumes = J::Arr({});
-    for (const PodVolume& v : w.volumes)
-      if (v.service_account_token)
-        volumes.Push(J::Obj(
-            {{"name", v.name},
-             {"projected",
-              J::Obj({{"sources", J::Arr({J::Obj({{"serviceAccountToken",
-                                                   J::Obj({{"expirationSeconds", kGitTokenSeconds},
-                                                           {"path", "token"}})}})})}})}}));
-      else
-        volumes.Push(v.claim.empty()
-                         ? J::Obj({{"name", v.name}, {"emptyDir", J::Obj({})}})
-                         : J::Obj({{"name", v.name},
-                                   {"persistentVolumeClaim", J::Obj({{"claimName", v.claim}})}}));
-    pod.Set("volumes", std::move(volumes));
-  }
+  if (!w.volumes.empty()) pod.Set("volumes", RenderVolumes(w.volumes));
   if (d.pull_secret) pod.Set("imagePullSecrets", J::Arr({J::Obj({{"name", kRegistrySecretName}})}));
   J annotations = Annotations(d);
   if (secrets) annotations.Set(kTeamSecretHashAnnotation, d.team_secrets_hash);
@@ -186,6 +191,44 @@ kube::Object BuildIngress(const Desired& d, const OperatorConfig& cfg) {
       .ToObject();
 }
 
+// docs/contract.md, "Image builds": one try (backoffLimit 0: a failed build
+// is reported, not repeated), bounded by --build-timeout; named after a hash
+// of its spec, so a new commit or build setting is a new Job (a Job's pod
+// template cannot change) and the old one is pruned.
+kube::Object BuildJob(const Desired& d, const ImageBuild& b, const OperatorConfig& cfg) {
+  J init = J::Arr({});
+  for (const Container& c : b.init_containers) init.Push(RenderContainer(c));
+  J volumes = RenderVolumes(b.volumes);
+  if (d.pull_secret)
+    volumes.Push(
+        J::Obj({{"name", "registry-auth"},
+                {"secret", J::Obj({{"secretName", kRegistrySecretName},
+                                   {"optional", true},
+                                   {"items", J::Arr({J::Obj({{"key", ".dockerconfigjson"},
+                                                             {"path", "auth.json"}})})}})}}));
+  J pod = J::Obj({{"restartPolicy", "Never"},
+                  {"automountServiceAccountToken", false},
+                  {"enableServiceLinks", false},
+                  {"initContainers", std::move(init)},
+                  {"containers", J::Arr({RenderContainer(b.builder, /*confined=*/false)})},
+                  {"volumes", std::move(volumes)}});
+  if (d.pull_secret) pod.Set("imagePullSecrets", J::Arr({J::Obj({{"name", kRegistrySecretName}})}));
+  J labels = Labels(d, kBuildAppName);
+  labels.Set(kBuildLabel, b.name);
+  J spec =
+      J::Obj({{"backoffLimit", 0},
+              {"activeDeadlineSeconds", absl::ToInt64Seconds(cfg.build_timeout)},
+              {"template",
+               J::Obj({{"metadata", J::Obj({{"labels", labels}, {"annotations", Annotations(d)}})},
+                       {"spec", std::move(pod)}})}});
+  const std::string hash = HexSha256(spec.Serialize(), 8);
+  J meta = J::Obj({{"name", absl::StrCat("build-", b.name.substr(0, 40), "-", hash)},
+                   {"namespace", d.ns},
+                   {"labels", labels},
+                   {"annotations", Annotations(d)}});
+  return Manifest("batch/v1", "Job", std::move(meta), std::move(spec)).ToObject();
+}
+
 std::vector<Built> BuildAll(const Desired& d, const OperatorConfig& cfg,
                             const kube::Object& registry_source) {
   std::vector<Built> out;
@@ -200,6 +243,8 @@ std::vector<Built> BuildAll(const Desired& d, const OperatorConfig& cfg,
     out.push_back({&r::kDeployments, BuildDeployment(d, w)});
     if (!w.service_ports.empty()) out.push_back({&r::kServices, BuildService(d, w)});
   }
+  for (const ImageBuild& b : d.builds)
+    if (!b.recorded) out.push_back({&r::kJobs, BuildJob(d, b, cfg)});
   if (d.chart) return out;  // helm mode: the chart brings the workloads
   out.push_back({&r::kDeployments, BuildDeployment(d, d.main)});
   if (d.http) {

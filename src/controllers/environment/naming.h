@@ -47,6 +47,11 @@ inline constexpr char kWorkspacePvcName[] = "workspace";
 // The NetworkPolicies (manifests.h: the five rules of docs/contract.md, "Network policy", in two).
 inline constexpr char kIsolationPolicyName[] = "environment-isolation";
 inline constexpr char kWebPolicyName[] = "allow-web";
+// docs/contract.md, "Image builds": the build Jobs' pods (app.kubernetes.io/name
+// build, catalyst.dev/build <name>) and their egress policy.
+inline constexpr char kBuildAppName[] = "build";
+inline constexpr char kBuildLabel[] = "catalyst.dev/build";
+inline constexpr char kBuildPolicyName[] = "allow-build";
 // Image pull credentials: copied from the Project's namespace (docs/contract.md, "Project").
 inline constexpr char kRegistrySecretName[] = "registry-credentials";
 // The operator's postgres password (key kDbPasswordKey), generated once.

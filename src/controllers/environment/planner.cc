@@ -84,6 +84,48 @@ bool RolledOut(const kube::Resource& res, const std::optional<kube::Object>& o) 
 
 std::string KindName(const kube::Object& o) { return absl::StrCat(o.Str({"kind"}), "/", o.Name()); }
 
+// A Job's condition of this type is True (Complete, Failed); its message.
+std::optional<std::string> JobCondition(const kube::Object& job, absl::string_view type) {
+  const auto* conds = job.Find({"status", "conditions"});
+  if (!conds || !conds->IsArray()) return std::nullopt;
+  for (const auto& c : conds->GetArray())
+    if (kube::StrOf(kube::Member(c, "type")) == type &&
+        kube::StrOf(kube::Member(c, "status")) == "True")
+      return absl::StrCat(kube::StrOf(kube::Member(c, "reason")), ": ",
+                          kube::StrOf(kube::Member(c, "message")));
+  return std::nullopt;
+}
+
+// docs/contract.md, "Image builds": the template's values with
+// global.images.<build> = {repository, tag, digest} merged in (the chart's
+// own keys beside them kept; ours win).
+std::string ValuesWithImages(const std::string& values, const std::vector<ImageBuild>& builds) {
+  if (builds.empty()) return values;
+  rapidjson::Document doc;
+  doc.Parse(values.c_str(), values.size());
+  if (doc.HasParseError() || !doc.IsObject()) doc.SetObject();
+  auto& a = doc.GetAllocator();
+  auto child = [&](rapidjson::Value& parent, const char* key) -> rapidjson::Value& {
+    auto it = parent.FindMember(key);
+    if (it == parent.MemberEnd() || !it->value.IsObject()) {
+      if (it != parent.MemberEnd()) parent.RemoveMember(it);
+      parent.AddMember(rapidjson::Value(key, a), rapidjson::Value(rapidjson::kObjectType), a);
+      it = parent.FindMember(key);
+    }
+    return it->value;
+  };
+  rapidjson::Value& images = child(child(doc, "global"), "images");
+  for (const ImageBuild& b : builds) {
+    images.RemoveMember(b.name.c_str());
+    rapidjson::Value one(rapidjson::kObjectType);
+    one.AddMember("repository", rapidjson::Value(b.repository.c_str(), a), a);
+    one.AddMember("tag", rapidjson::Value(b.tag.c_str(), a), a);
+    one.AddMember("digest", rapidjson::Value(b.digest.c_str(), a), a);
+    images.AddMember(rapidjson::Value(b.name.c_str(), a), one, a);
+  }
+  return kube::Object::Copy(doc).Serialize();
+}
+
 // The Project an Environment refers to, as found in the cache.
 struct ProjectLookup {
   std::optional<kube::Object> object;
@@ -117,6 +159,9 @@ class Planner {
              absl::string_view precondition_uid = "", bool create = false, bool fields = true);
   void Prune(const Desired& d, const std::vector<Built>& desired);
   Plan Release(const Desired& d, std::vector<Built> desired);
+  // The template's builds: nullopt once every image is built (d's builds
+  // then carry their digests), else the pass's plan (Building, Failed).
+  std::optional<Plan> Builds(Desired& d);
   void DbCredentials(const Desired& d);
   bool Applying() const;
   // This object is being applied: what the cache shows of it is not current.
@@ -124,7 +169,7 @@ class Planner {
   Plan NotReady(absl::string_view cond, absl::string_view app, Phase phase,
                 absl::string_view waiting_msg, const std::string& ns, const std::string& url);
   // namespace_cached: the cache holds the Environment's namespace.
-  Plan Provision(const Desired& d, const kube::Object& registry, bool namespace_cached);
+  Plan Provision(Desired d, const kube::Object& registry, bool namespace_cached);
   void TeamSecrets(Desired& d);
 
   const PlanInput& in_;
@@ -380,9 +425,9 @@ void Planner::TeamSecrets(Desired& d) {
 }
 
 // docs/contract.md, "Reconciliation" 1-8, from the namespace on (each step cites its number).
-Plan Planner::Provision(const Desired& d, const kube::Object& registry, bool namespace_cached) {
+Plan Planner::Provision(Desired d, const kube::Object& registry, bool namespace_cached) {
   const OperatorConfig& cfg = in_.config;
-  const std::vector<Built> desired = BuildAll(d, cfg, registry);
+  std::vector<Built> desired = BuildAll(d, cfg, registry);
   // docs/contract.md, "Reconciliation" 1: the namespace, alone in the first
   // pass of a new Environment: the web app shows it first, so in a burst every
   // new Environment's namespace comes before the deeper steps of older ones.
@@ -410,6 +455,12 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry, bool nam
       Apply(*b.resource, b.object);
   if (d.db_credentials) DbCredentials(d);
   sb_.Set(kNamespaceReady, true, "Created", absl::StrCat("namespace ", d.ns, " is set up"));
+  if (!d.builds.empty()) {
+    if (std::optional<Plan> building = Builds(d)) return std::move(*building);
+    desired = BuildAll(d, cfg, registry);  // with the built images, without finished Jobs
+  } else {
+    sb_.out().builds.clear();
+  }
   if (d.chart) return Release(d, desired);
   Prune(d, desired);
 
@@ -465,6 +516,85 @@ Plan Planner::Provision(const Desired& d, const kube::Object& registry, bool nam
   return Finish(Phase::kReady, d.ns, url);
 }
 
+// docs/contract.md, "Image builds": a Job per build, until status.builds
+// holds its digest; a finished Job's pods are read once (its termination
+// message) and the answer kept in the status, after which the Job goes.
+// A failed build is final for its Job (a new commit or build setting makes
+// a new one): Failed, quoting its log tail.
+std::optional<Plan> Planner::Builds(Desired& d) {
+  std::vector<BuildStatus> statuses;
+  std::vector<std::string> running;
+  const BuildStatus* failed = nullptr;
+  for (ImageBuild& b : d.builds) {
+    const kube::Object job = BuildJob(d, b, in_.config);
+    const std::string name(job.Name());
+    BuildStatus s{b.name, b.ref, b.Image(), "", "Running", name, ""};
+    const BuildStatus* prev = nullptr;
+    for (const BuildStatus& c : current_.builds)
+      if (c.name == b.name && c.job == name) prev = &c;
+    if (prev && prev->state != "Running") {
+      s = *prev;
+    } else {
+      Apply(r::kJobs, job, "", false, /*fields=*/false);
+      const auto cached = in_.state.Get(r::kJobs, d.ns, name);
+      const auto complete = cached ? JobCondition(*cached, "Complete") : std::nullopt;
+      const auto fail = cached ? JobCondition(*cached, "Failed") : std::nullopt;
+      if (!Applying(r::kJobs, name) && (complete || fail)) {
+        const std::optional<BuildResult> got =
+            in_.read_build ? in_.read_build(d.ns, name) : std::nullopt;
+        if (complete && got && IsImageDigest(got->message)) {
+          s.state = "Succeeded";
+          s.digest = got->message;
+        } else if (complete && got) {
+          s.state = "Failed";
+          s.message = absl::StrCat("its termination message is not an image digest: \"",
+                                   got->message, "\"");
+        } else if (fail) {
+          s.state = "Failed";
+          s.message = got && !got->message.empty() ? got->message : *fail;
+        } else {
+          plan_.requeue_after = absl::Seconds(5);  // its pods could not be read: again soon
+        }
+      }
+    }
+    if (s.state == "Succeeded") {
+      b.digest = s.digest;
+      b.recorded = prev != nullptr;  // the status says so already: the Job can go
+    }
+    statuses.push_back(std::move(s));
+  }
+  sb_.out().builds = statuses;
+  for (const BuildStatus& s : sb_.out().builds)
+    if (s.state == "Failed" && !failed)
+      failed = &s;
+    else if (s.state == "Running")
+      running.push_back(absl::StrCat(s.name, " (Job ", s.job, ")"));
+  if (failed) {
+    const std::string why =
+        absl::StrCat("build ", failed->name, " of ", failed->commit, " failed: ", failed->message);
+    sb_.Set(kBuilt, false, "BuildFailed", why);
+    return Failed("BuildFailed", why, d.ns);
+  }
+  if (!running.empty()) {
+    const std::string why = absl::StrCat("building ", absl::StrJoin(running, ", "));
+    sb_.Set(kBuilt, false, "Building", why);
+    sb_.Set(kReady, false, "Building", why);
+    return Finish(Phase::kBuilding, d.ns, "");
+  }
+  std::vector<std::string> made;
+  for (const ImageBuild& b : d.builds) made.push_back(absl::StrCat(b.name, ": ", b.Pinned()));
+  sb_.Set(kBuilt, true, "Built", absl::StrJoin(made, ", "));
+  // Production: the main container (and its init steps) run the built image.
+  for (const ImageBuild& b : d.builds)
+    if (b.name == d.main_from_build) {
+      const std::string placeholder = b.Image();
+      if (d.main.container.image == placeholder) d.main.container.image = b.Pinned();
+      for (v1alpha1::Container& c : d.main.init_containers)
+        if (c.image == placeholder) c.image = b.Pinned();
+    }
+  return std::nullopt;
+}
+
 // docs/contract.md, "Helm mode": the rendered chart in place of steps 4-7.
 // Until the render of this request is in, what an earlier one made stays
 // (nothing is pruned); a failed render keeps it too.
@@ -477,7 +607,7 @@ Plan Planner::Release(const Desired& d, std::vector<Built> desired) {
                         .branch = c.branch,
                         .commit = c.commit,
                         .chart_path = c.path,
-                        .values_json = c.values,
+                        .values_json = ValuesWithImages(c.values, d.builds),
                         .installation_id = d.installation_id};
   const std::shared_ptr<const RenderOutcome> out = in_.state.Rendered(request.env_key);
   sb_.Set(kPostgresReady, true, "NotConfigured", "helm mode: the chart brings its services");

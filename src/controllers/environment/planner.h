@@ -13,6 +13,7 @@
 
 #include "absl/time/time.h"
 #include "api/v1alpha1/phase.h"
+#include "controllers/environment/build_result.h"
 #include "controllers/environment/cluster_state.h"
 #include "controllers/environment/config.h"
 #include "controllers/environment/diagnosis.h"
@@ -73,6 +74,12 @@ struct Plan {
 using DiagnoseFn =
     std::function<std::optional<Diagnosis>(absl::string_view ns, absl::string_view selector)>;
 
+// What a build Job that finished left in its pods (namespace, Job name);
+// nullopt when they cannot be read now. Asked once per finished build: the
+// answer is kept in status.builds.
+using ReadBuildFn =
+    std::function<std::optional<BuildResult>(absl::string_view ns, absl::string_view job)>;
+
 struct PlanInput {
   const kube::Object& env;
   const ClusterState& state;
@@ -82,6 +89,7 @@ struct PlanInput {
   // A new random password, used only if the postgres-credentials Secret has
   // to be made (the reconciler draws one per pass: the planner stays pure).
   std::string fresh_password;
+  ReadBuildFn read_build;  // null: a finished build's pods are not looked at
 };
 
 Plan PlanEnvironment(const PlanInput& in);

@@ -183,6 +183,17 @@ std::optional<Diagnosis> EnvironmentReconciler::Diagnose(const std::string& key,
   return d;
 }
 
+// docs/contract.md, "Image builds": a finished build Job's pods, read once
+// (the answer is kept in status.builds); redacted as a diagnosis is.
+std::optional<BuildResult> EnvironmentReconciler::ReadBuild(const std::string& key,
+                                                            absl::string_view ns,
+                                                            absl::string_view job) {
+  const kube::ListOptions opts{.label_selector = absl::StrCat("job-name=", job)};
+  auto pods = client_->List(r::kPods, ns, opts);
+  if (!pods.ok()) return std::nullopt;
+  return ReadBuildResult(pods->items, Redactor(SecretValuesOf(*state_, std::string(ns), key)));
+}
+
 // An action the API server refused: retried with backoff by the worker pool.
 workqueue::ReconcileResult EnvironmentReconciler::Failed(const std::string& key,
                                                          const kube::Object& env, const Action& a,
@@ -244,7 +255,12 @@ workqueue::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& k
                                            read_pods = true;
                                            return Diagnose(key, ns, selector);
                                          },
-                                     .fresh_password = RandomPassword()});
+                                     .fresh_password = RandomPassword(),
+                                     .read_build =
+                                         [&](absl::string_view ns, absl::string_view job) {
+                                           read_pods = true;
+                                           return ReadBuild(key, ns, job);
+                                         }});
   // Pods are not cached: a pass that read them is not remembered.
   if (Settled(plan) && recording.complete() && !read_pods) {
     memo_.Remember(key, *env, recording.TakeReads());

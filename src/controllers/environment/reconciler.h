@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "controllers/environment/build_result.h"
 #include "controllers/environment/cluster_state.h"
 #include "controllers/environment/config.h"
 #include "controllers/environment/diagnosis.h"
@@ -70,6 +71,8 @@ class EnvironmentReconciler {
                    const std::string& message);
   std::optional<Diagnosis> Diagnose(const std::string& key, absl::string_view ns,
                                     absl::string_view selector);
+  std::optional<BuildResult> ReadBuild(const std::string& key, absl::string_view ns,
+                                       absl::string_view job);
   workqueue::ReconcileResult Failed(const std::string& key, const kube::Object& env,
                                     const struct Action& a, const absl::Status& s);
   void PhaseChanged(const std::string& key, const kube::Object& env, const struct Plan& plan);

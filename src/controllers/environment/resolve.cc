@@ -9,7 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "api/v1alpha1/problems.h"
+#include "controllers/environment/build_script.h"
 #include "controllers/environment/egress.h"
 #include "controllers/environment/git_clone.h"
 #include "controllers/environment/naming.h"
@@ -134,13 +136,20 @@ class Resolver {
   Config MergedConfig();
   void ResolveSource();
   void ResolveChart();
+  // The template source named ref (else the first), at the Environment's own
+  // source of that name when it has one.
+  struct SourceAt {
+    std::string name, url, branch, commit;
+  };
+  std::optional<SourceAt> TemplateSource(absl::string_view ref, absl::string_view what);
+  void ResolveBuilds();
   void ResolveQuota();
   void ResolveServices();
   void ResolveMain();
   std::vector<Container> InitContainers(const Container& main, const kube::Object& clone_mount,
                                         const std::string& clone_dir);
   void ResolveVolumes(const Container& main);
-  void Credentials(Container& clone);
+  void Credentials(Container& clone, std::vector<PodVolume>& volumes);
   void CheckQuota();
   void CheckResourceNames();
   void CheckRepositoryPort();
@@ -202,35 +211,107 @@ void Resolver::ResolveSource() {
         ModeName(d_.mode), " mode clones the web source)"));
 }
 
+std::optional<Resolver::SourceAt> Resolver::TemplateSource(absl::string_view ref,
+                                                           absl::string_view what) {
+  const v1alpha1::ProjectSpec& project = *in_.project;
+  const v1alpha1::ProjectSource* from = ref.empty() ? nullptr : project.FindSource(ref);
+  if (!from && ref.empty() && !project.sources.empty()) from = &project.sources.front();
+  if (!from) {
+    p_.Add(absl::StrCat(what, " source \"", ref, "\" is not among Project ", project.namespace_,
+                        "/", project.name, "'s sources"));
+    return std::nullopt;
+  }
+  const v1alpha1::Source* own = nullptr;
+  for (const v1alpha1::Source& s : in_.env.sources)
+    if (s.name == from->name) own = &s;
+  SourceAt at;
+  at.name = from->name;
+  at.url = own && !own->repository_url.empty() ? own->repository_url : from->repository_url;
+  at.commit = own ? own->commit_sha : "";
+  at.branch = own && !own->branch.empty() ? own->branch : from->branch;
+  return at;
+}
+
 // docs/contract.md, "Project" (helm mode): the chart at the template's path
 // in its source (sourceRef, else the first), at the commit of the
 // Environment's source of that name when set, else its branch, else the
 // Project source's branch.
 void Resolver::ResolveChart() {
-  const v1alpha1::ProjectSpec& project = *in_.project;
-  const v1alpha1::ProjectSource* from =
-      template_->source_ref.empty() ? nullptr : project.FindSource(template_->source_ref);
-  if (!from && template_->source_ref.empty() && !project.sources.empty())
-    from = &project.sources.front();
-  if (!from) {
-    p_.Add(absl::StrCat("the helm template's source \"", template_->source_ref,
-                        "\" is not among Project ", project.namespace_, "/", project.name,
-                        "'s sources"));
-    return;
-  }
-  const v1alpha1::Source* own = nullptr;
-  for (const v1alpha1::Source& s : in_.env.sources)
-    if (s.name == from->name) own = &s;
+  std::optional<SourceAt> at = TemplateSource(template_->source_ref, "the helm template's");
+  if (!at) return;
   Chart c;
-  c.url = own && !own->repository_url.empty() ? own->repository_url : from->repository_url;
-  c.commit = own ? own->commit_sha : "";
-  c.branch = own && !own->branch.empty() ? own->branch : from->branch;
+  c.url = at->url;
+  c.commit = at->commit;
+  c.branch = at->branch;
   c.path = template_->path;
   c.values = template_->values.empty() ? "{}" : template_->values;
   d_.repository_url = c.url;
   d_.branch = c.branch;
   d_.commit_sha = c.commit;
   d_.chart = std::move(c);
+}
+
+// docs/contract.md, "Image builds": each build of the template, from its
+// source at the Environment's commit (else branch), by a Job: git-clone into
+// an emptyDir, then the builder (--builder-image) builds the context with the
+// Dockerfile and pushes to <registry>/<project>/<build>-<environment>:<tag>,
+// writing the pushed digest to its termination message.
+void Resolver::ResolveBuilds() {
+  if (!template_ || template_->builds.empty()) return;
+  if (cfg_.registry.empty()) {
+    p_.Add(absl::StrCat("the template's builds (", template_->builds.front().name,
+                        "...) need an image registry, and the operator has none (--registry)"));
+    return;
+  }
+  const std::string cpu_limit = d_.quota.limits_cpu.empty() ? "" : cfg_.default_cpu_limit;
+  for (const v1alpha1::Build& b : template_->builds) {
+    std::optional<SourceAt> at = TemplateSource(b.source_ref, absl::StrCat("build ", b.name, "'s"));
+    if (!at) continue;
+    ImageBuild out;
+    out.name = b.name;
+    out.repository = absl::StrCat(absl::StripSuffix(cfg_.registry, "/"), "/",
+                                  d_.project_name.empty() ? "default" : d_.project_name, "/",
+                                  b.name, "-", in_.env.name);
+    const bool sha = at->commit.size() >= 7 && at->commit != "HEAD";
+    out.ref = sha ? at->commit : at->branch;
+    out.url = at->url;
+    out.tag = sha ? at->commit : SanitizeLabelValue(at->branch);
+    if (out.tag.empty()) out.tag = "latest";
+    const std::string src = absl::StrCat(kWorkspaceMount, "/src");
+    Container clone;
+    clone.name = "git-clone";
+    clone.image = cfg_.git_image;
+    clone.command = {"sh",    "-c",       kGitCloneScript,       "git-clone",
+                     at->url, at->branch, sha ? at->commit : "", src};
+    clone.volume_mounts = {Mount("workspace", kWorkspaceMount)};
+    if (!d_.installation_id.empty() && !cfg_.web_url.empty()) Credentials(clone, out.volumes);
+    clone.resources = Complete({}, cfg_.web_cpu_request, "256Mi", cpu_limit);
+    out.init_containers.push_back(std::move(clone));
+    Container& builder = out.builder;
+    builder.name = "build";
+    builder.image = cfg_.builder_image;
+    const std::string context = b.context.empty() ? src : absl::StrCat(src, "/", b.context);
+    builder.command = {
+        "sh",
+        "-c",
+        kBuildScript,
+        "build",
+        context,
+        absl::StrCat(context, "/", b.dockerfile.empty() ? "Dockerfile" : b.dockerfile),
+        out.Image()};
+    builder.env = {Env("STORAGE_DRIVER", "vfs"), Env("BUILDAH_ISOLATION", "chroot")};
+    builder.volume_mounts = {Mount("workspace", kWorkspaceMount),
+                             Mount("containers", "/var/lib/containers")};
+    if (d_.pull_secret) {
+      builder.env.push_back(Env("REGISTRY_AUTH_FILE", "/run/registry/auth.json"));
+      builder.volume_mounts.push_back(
+          Json(R"({"name":"registry-auth","mountPath":"/run/registry","readOnly":true})"));
+    }
+    builder.resources = Complete({}, cfg_.web_cpu_request, cfg_.build_memory_limit, cpu_limit);
+    out.volumes.push_back({"workspace", ""});
+    out.volumes.push_back({"containers", ""});
+    d_.builds.push_back(std::move(out));
+  }
 }
 
 void Resolver::ResolveQuota() {
@@ -354,7 +435,7 @@ void Resolver::ResolveServices() {
 // Project's installation token with a short-lived ServiceAccount token of the
 // environment namespace, projected into git-clone alone (the app never holds one).
 // Without --web-url there is no one to ask: the clone is anonymous, as before.
-void Resolver::Credentials(Container& clone) {
+void Resolver::Credentials(Container& clone, std::vector<PodVolume>& volumes) {
   clone.env = {Env("CATALYST_WEB_URL", cfg_.web_url),
                Env("CATALYST_INSTALLATION_ID", d_.installation_id),
                Env("CATALYST_TOKEN_FILE", absl::StrCat(kGitTokenDir, "/token")),
@@ -362,7 +443,7 @@ void Resolver::Credentials(Container& clone) {
   clone.volume_mounts.push_back(
       Json(absl::StrCat(R"({"name":")", kGitTokenVolume, R"(","mountPath":")", kGitTokenDir,
                         R"(","readOnly":true})")));
-  d_.main.volumes.push_back({kGitTokenVolume, "", true});
+  volumes.push_back({kGitTokenVolume, "", true});
 }
 
 std::vector<Container> Resolver::InitContainers(const Container& main,
@@ -382,7 +463,7 @@ std::vector<Container> Resolver::InitContainers(const Container& main,
     clone.command = {"sh",      "-c",          kGitCloneScript, "git-clone", d_.repository_url,
                      d_.branch, d_.commit_sha, clone_dir};
     clone.volume_mounts = {clone_mount};
-    if (!d_.installation_id.empty() && !cfg_.web_url.empty()) Credentials(clone);
+    if (!d_.installation_id.empty() && !cfg_.web_url.empty()) Credentials(clone, d_.main.volumes);
     init.push_back(complete(std::move(clone)));
   }
   if (config_.init_containers && d_.mode != DeploymentMode::kProduction) {
@@ -437,8 +518,19 @@ void Resolver::ResolveMain() {
   w.name = workspace ? kWorkspaceName : kWebName;
   Container m = c;
   m.name = w.name;
+  // The web app's docker method: the build named app (else the first) is
+  // the image, once built (docs/contract.md, "Image builds").
+  if (m.image.empty() && !d_.builds.empty()) {
+    const ImageBuild* from = &d_.builds.front();
+    for (const ImageBuild& b : d_.builds)
+      if (b.name == "app") from = &b;
+    d_.main_from_build = from->name;
+    m.image = from->Image();  // the planner pins the built digest
+  }
   if (m.image.empty() && d_.mode == DeploymentMode::kProduction)
-    p_.Add(absl::StrCat(Origin("image"), " is required for deploymentMode production"));
+    p_.Add(absl::StrCat(Origin("image"),
+                        " is required for deploymentMode production (or a "
+                        "template build to make it)"));
   if (m.image.empty()) m.image = cfg_.node_image;
   if (m.ports.empty() && !workspace) m.ports = {{kWebPort, "http", "TCP"}};
   if (m.command.empty() && d_.mode == DeploymentMode::kDevelopment)
@@ -580,6 +672,7 @@ absl::StatusOr<Desired> Resolver::Run() {
     ResolveChart();
     d_.branch_label = SanitizeLabelValue(d_.branch);
     ResolveQuota();
+    ResolveBuilds();
     CheckRepositoryPort();
     if (!p_.empty()) return p_.ToStatus();
     return std::move(d_);
@@ -587,6 +680,7 @@ absl::StatusOr<Desired> Resolver::Run() {
   ResolveSource();
   d_.branch_label = SanitizeLabelValue(d_.branch);
   ResolveQuota();
+  if (d_.mode == DeploymentMode::kProduction) ResolveBuilds();
   ResolveServices();
   ResolveMain();
   ResolveVolumes(d_.main.container);

@@ -80,6 +80,24 @@ struct Chart {
   std::string values;               // the template's values, JSON text
 };
 
+// docs/contract.md, "Image builds": a template build, made by a Job in the
+// environment namespace (git-clone, then the builder), pushed to image().
+struct ImageBuild {
+  std::string name;        // the template build's name
+  std::string repository;  // <registry>/<project>/<name>-<environment>
+  std::string tag;         // the commit, else the branch as a tag
+  std::string ref;         // what status.builds names: the commit, else the branch
+  std::string url;         // the repository cloned
+  std::vector<v1alpha1::Container> init_containers;  // git-clone
+  v1alpha1::Container builder;
+  std::vector<PodVolume> volumes;
+  // Filled by the planner from status.builds (empty: not built yet).
+  std::string digest;
+  bool recorded = false;  // status.builds already says Succeeded: the Job can go
+  std::string Image() const { return repository + ":" + tag; }
+  std::string Pinned() const { return repository + "@" + digest; }
+};
+
 struct Desired {
   v1alpha1::EnvironmentSpec env;
   v1alpha1::DeploymentMode mode = v1alpha1::DeploymentMode::kDevelopment;
@@ -111,6 +129,11 @@ struct Desired {
   std::string team_secrets_hash;
   // Set: helm mode; services, main, claims and the Ingress are not built.
   std::optional<Chart> chart;
+  // The template's builds (helm and production modes); none: no Job.
+  std::vector<ImageBuild> builds;
+  // Production: the build whose image the main container runs (the config
+  // names none); the planner sets the image once it is built.
+  std::string main_from_build;
 };
 
 struct ResolveInput {

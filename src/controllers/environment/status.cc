@@ -20,7 +20,8 @@ const Condition* Status::Find(absl::string_view type) const {
 
 bool Status::SameIgnoringTimes(const Status& b) const {
   if (phase != b.phase || ns != b.ns || url != b.url ||
-      observed_generation != b.observed_generation || conditions.size() != b.conditions.size())
+      observed_generation != b.observed_generation || conditions.size() != b.conditions.size() ||
+      builds != b.builds)
     return false;
   for (size_t i = 0; i < conditions.size(); ++i) {
     const auto &x = conditions[i], &y = b.conditions[i];
@@ -43,6 +44,12 @@ Status ReadStatus(const kube::Object& env) {
                               std::string(kube::StrOf(kube::Member(c, "reason"))),
                               std::string(kube::StrOf(kube::Member(c, "message"))),
                               std::string(kube::StrOf(kube::Member(c, "lastTransitionTime")))});
+  if (const auto* builds = env.Find({"status", "builds"}); builds && builds->IsArray())
+    for (const auto& b : builds->GetArray()) {
+      auto str = [&](const char* k) { return std::string(kube::StrOf(kube::Member(b, k))); };
+      s.builds.push_back({str("name"), str("commit"), str("image"), str("digest"), str("state"),
+                          str("job"), str("message")});
+    }
   return s;
 }
 
@@ -56,16 +63,30 @@ std::string StatusPatch(const Status& s, int64_t generation) {
                             {"message", c.message},
                             {"lastTransitionTime", c.last_transition},
                             {"observedGeneration", generation}}));
-  return J::Obj({{"status", J::Obj({{"phase", s.phase ? v1alpha1::PhaseName(*s.phase) : ""},
-                                    {"namespace", s.ns},
-                                    {"url", s.url},
-                                    {"observedGeneration", s.observed_generation},
-                                    {"conditions", std::move(conditions)}})}})
+  // A list replaces the one there (merge patch); none: removed.
+  J builds = J::Arr({});
+  for (const BuildStatus& b : s.builds) {
+    J one = J::Obj({{"name", b.name}, {"state", b.state}});
+    for (const auto& [k, v] : {std::pair{"commit", &b.commit}, std::pair{"image", &b.image},
+                               std::pair{"digest", &b.digest}, std::pair{"job", &b.job},
+                               std::pair{"message", &b.message}})
+      if (!v->empty()) one.Set(k, *v);
+    builds.Push(std::move(one));
+  }
+  return J::Obj({{"status",
+                  J::Obj({{"phase", s.phase ? v1alpha1::PhaseName(*s.phase) : ""},
+                          {"namespace", s.ns},
+                          {"url", s.url},
+                          {"observedGeneration", s.observed_generation},
+                          {"conditions", std::move(conditions)},
+                          {"builds", s.builds.empty() ? J(kube::Object()) : std::move(builds)}})}})
       .Serialize();
 }
 
 StatusBuilder::StatusBuilder(const Status& current, absl::Time now, bool new_generation)
-    : current_(current), now_(Rfc3339(now)), new_generation_(new_generation) {}
+    : current_(current), now_(Rfc3339(now)), new_generation_(new_generation) {
+  out_.builds = current.builds;
+}
 
 // Every message passes the patterns of redact.h and the size cap, whatever
 // made it: a diagnosis is redacted with the Environment's known secrets where

@@ -18,6 +18,8 @@ namespace controllers {
 // The condition types, in the order they are written.
 inline constexpr char kProjectResolved[] = "ProjectResolved";
 inline constexpr char kNamespaceReady[] = "NamespaceReady";
+// The template's image builds (docs/contract.md, "Image builds").
+inline constexpr char kBuilt[] = "Built";
 inline constexpr char kPostgresReady[] = "PostgresReady";
 // Helm mode: how the chart's last render went, and what it made.
 inline constexpr char kRendered[] = "Rendered";
@@ -30,11 +32,22 @@ struct Condition {
   std::string type, status, reason, message, last_transition;
 };
 
+// status.builds[]: an image a template build made, or is making
+// (docs/contract.md, "Image builds"). The status is where a finished build is
+// remembered: its Job is pruned once this says Succeeded.
+struct BuildStatus {
+  std::string name, commit, image, digest;
+  std::string state;  // Running | Succeeded | Failed
+  std::string job, message;
+  bool operator==(const BuildStatus&) const = default;
+};
+
 struct Status {
   std::optional<v1alpha1::Phase> phase;  // none yet (or not one of ours)
   std::string ns, url;
   int64_t observed_generation = 0;
   std::vector<Condition> conditions;
+  std::vector<BuildStatus> builds;
 
   const Condition* Find(absl::string_view type) const;
   // Equal but for the conditions' transition times.
@@ -48,7 +61,7 @@ Status ReadStatus(const kube::Object& env);
 std::string StatusPatch(const Status& s, int64_t generation);
 
 // Builds the status from the per-step outcome, keeping transition times of
-// conditions that did not change.
+// conditions that did not change, and the builds as they are unless replaced.
 //
 // Ready=False also restarts its time when the spec changed (a new generation):
 // the failure deadline runs from it, and a corrected spec or a new commit is
