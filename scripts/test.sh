@@ -58,7 +58,7 @@ ninja -C build
 ninja -C build-asan
 ninja -C build-tsan tests/concurrency_tests
 ninja -C build-fuzz tests/watch_decoder_fuzz tests/kubeconfig_fuzz tests/tenant_input_fuzz \
-  tests/rendered_fuzz
+  tests/rendered_fuzz tests/compose_fuzz
 
 RESULTS=$(mktemp -d /tmp/kube-operator-results.XXXXXX)
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
@@ -95,7 +95,7 @@ fi
 
 # Fuzz targets, a bounded time each, from the committed corpus (copied: CI
 # does not write into the clone). A crash fails the run and keeps the input.
-for target in watch_decoder kubeconfig tenant_input rendered; do
+for target in watch_decoder kubeconfig tenant_input rendered compose; do
   log "fuzzing $target for ${FUZZ_SECONDS:-30}s"
   work=$RESULTS/fuzz-$target
   mkdir -p "$work/corpus"

@@ -145,12 +145,13 @@ class HelmModeE2E : public ::testing::Test {
   // The Project of team t, its deployment template the chart at chart/ of
   // private repository repo, with values (and builds, a JSON list).
   static void SyncHelmProject(const Team& t, const std::string& repo, const std::string& values,
-                              const std::string& builds = "[]") {
+                              const std::string& builds = "[]", const std::string& type = "helm",
+                              const std::string& path = "./chart") {
     testing_support::ProjectFields p =
         t.Project(absl::StrCat(webapp_.url(), "/git/", repo, ".git"));
     p.deployment_template =
-        absl::StrCat(R"({"sourceRef":"primary","type":"helm","path":"./chart","values":)", values,
-                     R"(,"builds":)", builds, "}");
+        absl::StrCat(R"({"sourceRef":"primary","type":")", type, R"(","path":")", path,
+                     R"(","values":)", values, R"(,"builds":)", builds, "}");
     SyncProject(p);
   }
 
@@ -337,7 +338,8 @@ TEST_F(HelmModeE2E, ABuildTemplateRunsAJobWhoseDigestReachesTheStatusAndTheChart
     job = jobs->items.front();
     return true;
   })) << GetEnv(e.ns, e.name).Serialize();
-  const std::string image = absl::StrCat(kRegistry, "/", t.ProjectName(), "/app-pr-4:", sha);
+  const std::string image =
+      absl::StrCat(kRegistry, "/", t.team_ns.name(), "/", t.ProjectName(), "/app-pr-4:", sha);
   EXPECT_EQ(job.Label("catalyst.dev/environment-uid"), GetEnv(e.ns, e.name).Uid());
   EXPECT_EQ(job.Int({"spec", "backoffLimit"}), 0);
   const std::string spec = job.Serialize();
@@ -384,6 +386,62 @@ TEST_F(HelmModeE2E, ABuildTemplateRunsAJobWhoseDigestReachesTheStatusAndTheChart
       kReady,
       [&] { return kube::apierrors::IsNotFound(Admin().Get(kNamespaces, "", ns).status()); }))
       << "namespace " << ns << " stays";
+}
+
+// docs/contract.md, "Project" (compose mode): the web app's docker-compose
+// template; a service with `build:` runs the template build of its name.
+TEST_F(HelmModeE2E, AComposeFileBecomesDeploymentsAndServicesWithItsBuiltImage) {
+  Team t("hm-compose-" + Random());
+  const std::string repo = "compose-" + Random();
+  const std::string resources = "    deploy: {resources: {limits: {memory: 64m, cpus: '0.1'}}}\n";
+  const std::string sha =
+      Push(repo, {{"Dockerfile", "FROM node:22-slim\n"},
+                  {"docker-compose.yml",
+                   "x-env: &env\n  NODE_ENV: production\nservices:\n  web:\n    build: .\n"
+                   "    ports: ['8080:3000']\n    environment:\n      <<: *env\n"
+                   "      DATABASE_URL: postgres://app:app@db:5432/app\n    depends_on: [db]\n" +
+                       resources +
+                       "  db:\n    image: postgres:16-alpine\n    expose: ['5432']\n"
+                       "    environment: {POSTGRES_PASSWORD: app}\n"
+                       "    volumes: ['db-data:/var/lib/postgresql/data']\n" +
+                       resources + "volumes:\n  db-data: {}\n"}});
+  ASSERT_FALSE(sha.empty());
+  SyncHelmProject(t, repo, "{}", R"([{"name":"web","sourceRef":"primary","path":"./"}])",
+                  "docker-compose", "./");
+  const auto e = CreateDeployment(t, "pr-5", sha);
+  const std::string ns = TargetNamespace(e.ns, e.name);
+  ASSERT_FALSE(ns.empty());
+  ASSERT_TRUE(WaitFor(kReady, [&] { return ReadyWith(e, sha); }))
+      << GetEnv(e.ns, e.name).Serialize();
+
+  const kube::Object env = GetEnv(e.ns, e.name);
+  const auto* builds = env.Find({"status", "builds"});
+  ASSERT_TRUE(builds && builds->IsArray() && builds->Size() == 1) << env.Serialize();
+  const kube::Object b = kube::Object::Copy((*builds)[0]);
+  EXPECT_EQ(b.Str({"state"}), "Succeeded");
+  auto web = Admin().Get(kDeployments, ns, "web");
+  ASSERT_TRUE(web.ok()) << web.status();
+  const std::string spec = web->Serialize();
+  EXPECT_TRUE(absl::StrContains(
+      spec, absl::StrCat(R"("image":")", b.Str({"image"}).substr(0, b.Str({"image"}).rfind(':')),
+                         "@", b.Str({"digest"}), R"(")")))
+      << "web runs the built image: " << spec;
+  EXPECT_TRUE(absl::StrContains(spec, R"({"name":"NODE_ENV","value":"production"})"))
+      << "merge keys applied: " << spec;
+  EXPECT_EQ(web->Label("catalyst.dev/environment-uid"), env.Uid());
+  auto db = Admin().Get(kDeployments, ns, "db");
+  ASSERT_TRUE(db.ok()) << db.status();
+  EXPECT_TRUE(absl::StrContains(db->Serialize(), R"("image":"postgres:16-alpine")"));
+  // Every service resolves by its name, on its container's ports (a
+  // compose network's rule; the published 8080 is the host's).
+  auto web_svc = Admin().Get(kServices, ns, "web");
+  ASSERT_TRUE(web_svc.ok()) << web_svc.status();
+  EXPECT_EQ(web_svc->Str({"spec", "clusterIP"}), "None") << web_svc->Serialize();
+  EXPECT_TRUE(absl::StrContains(web_svc->Serialize(), R"("port":3000)")) << web_svc->Serialize();
+  EXPECT_TRUE(Admin().Get(kServices, ns, "db").ok()) << "db is reachable by its name";
+  EXPECT_TRUE(
+      absl::StartsWith(Condition(env, "Rendered"), absl::StrCat("True/Rendered/commit ", sha)))
+      << Condition(env, "Rendered");
 }
 
 TEST_F(HelmModeE2E, DeletingTheEnvironmentRemovesItsNamespaceAndTheChartWithIt) {

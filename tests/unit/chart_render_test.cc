@@ -297,6 +297,70 @@ TEST_F(ChartRenderTest, ADirectoryWithoutChartYamlIsRefused) {
   EXPECT_THAT(r.status().message(), HasSubstr("chart_path \"nowhere\" is not a directory"));
 }
 
+// Compose mode (docs/contract.md, "Project"): the compose file of the path (a
+// file, or the usual names in a directory) converted instead of rendered.
+TEST_F(ChartRenderTest, AComposeFileIsFoundInsideTheCheckoutAndConverted) {
+  constexpr char kPinned[] =
+      "registry.example/p/"
+      "web-pr-1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  Write(Src("app/docker-compose.yml"),
+        "services:\n  web:\n    build: .\n    ports: ['8080:3000']\n"
+        "  db:\n    image: postgres:16-alpine\n    expose: ['5432']\n");
+  Write(Src("app/compose.yaml"), "services:\n  only:\n    image: busybox\n");
+  const std::string sha = Commit("compose files");
+  RenderOptions o = Options();
+  o.compose = true;
+  o.images = {{"web", kPinned}};
+  ChartSource s = Source();
+  s.chart_path = "app/docker-compose.yml";
+  auto r = RenderChart(s, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->commit, sha);
+  EXPECT_THAT(r->manifests, HasSubstr(absl::StrCat("\"image\":\"", kPinned, "\"")));
+  EXPECT_THAT(r->manifests, HasSubstr("postgres:16-alpine"));
+  EXPECT_TRUE(WorkIsEmpty());
+  // A directory: compose.yaml comes first of the usual names.
+  s.chart_path = "app";
+  r = RenderChart(s, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->manifests, HasSubstr("busybox"));
+  EXPECT_THAT(r->manifests, Not(HasSubstr("postgres")));
+  // None there: named; helm is not needed for any of it.
+  s.chart_path = "deploy";
+  o.helm = "/nonexistent/helm";
+  r = RenderChart(s, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("compose: no compose.yaml, compose.yml, docker-compose.yaml or "
+                        "docker-compose.yml in \"deploy\""));
+  // The converter's refusal, with the file it read.
+  Write(Src("bad/compose.yaml"), "services:\n  web:\n    image: x\n    privileged: true\n");
+  Commit("privileged");
+  s.chart_path = "bad";
+  r = RenderChart(s, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("compose: bad/compose.yaml: "));
+  EXPECT_THAT(r.status().message(), HasSubstr("privileged"));
+}
+
+TEST_F(ChartRenderTest, AComposeFileLinkedOutsideTheCheckoutIsRefused) {
+  fs::create_directories(Src("linked"));
+  fs::create_symlink("/etc/passwd", Src("linked/compose.yaml"));
+  fs::create_symlink("/etc/hostname", Src("hostname.yml"));
+  Commit("links out");
+  RenderOptions o = Options();
+  o.compose = true;
+  for (const std::string path : {"linked", "hostname.yml"}) {
+    ChartSource s = Source();
+    s.chart_path = path;
+    auto r = RenderChart(s, o);
+    ASSERT_FALSE(r.ok()) << path;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+    EXPECT_THAT(r.status().message(), HasSubstr("outside the repository")) << path;
+  }
+}
+
 TEST_F(ChartRenderTest, ATemplateErrorComesBackWithHelmsMessage) {
   Write(Src("deploy/chart/templates/fail.yaml"), "{{ fail \"boom\" }}\n");
   Commit("boom");

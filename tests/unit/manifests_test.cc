@@ -514,9 +514,13 @@ TEST(BuildersTest, ValidateConfig) {
   EXPECT_THAT(ValidateConfig(cfg).message(), HasSubstr("quota_max_cpu"));
   // docs/contract.md, "Image builds": a registry is host[:port][/path].
   cfg = OperatorConfig{};
-  cfg.registry = "registry.example.com:5000/previews";
-  EXPECT_TRUE(ValidateConfig(cfg).ok());
-  for (const char* bad : {"https://registry.example.com", "user@registry", "Registry.Example"}) {
+  for (const char* good :
+       {"registry.example.com:5000/previews", "ghcr.io/acme/", "localhost:5000"}) {
+    cfg.registry = good;
+    EXPECT_TRUE(ValidateConfig(cfg).ok()) << good;
+  }
+  for (const char* bad : {"https://registry.example.com", "user@registry", "Registry.Example",
+                          "host:abc", "host/x:tag", "host//x", "a:1:2", "host/x\n", ".host"}) {
     cfg.registry = bad;
     EXPECT_THAT(ValidateConfig(cfg).message(), HasSubstr("is not a lowercase host")) << bad;
   }

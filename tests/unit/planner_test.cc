@@ -641,6 +641,10 @@ TEST_F(HelmModeTest, TheChartIsRenderedAppliedAndWaitedFor) {
   EXPECT_EQ(p.render->installation_id, "4242");
   EXPECT_THAT(Names(p), ::testing::Not(::testing::Contains("deployments/web")));
   EXPECT_THAT(Names(p), ::testing::Not(::testing::Contains("deployments/postgres")));
+  // No web workload of the operator's: no allow-web to hand its egress to a
+  // chart's pods; the isolation stays.
+  EXPECT_THAT(Names(p), ::testing::Contains("networkpolicies/environment-isolation"));
+  EXPECT_THAT(Names(p), ::testing::Not(::testing::Contains("networkpolicies/allow-web")));
   EXPECT_EQ(p.phase, v1alpha1::Phase::kDeploying);
   ASSERT_TRUE(p.status_patch);
   EXPECT_THAT(*p.status_patch,
@@ -821,14 +825,17 @@ class ImageBuildsTest : public HelmModeTest {
     PutProject("helm", "");
   }
   // The Project with a deployment template of this type and one build, app.
-  void PutProject(absl::string_view type, absl::string_view config) {
+  // spec_extra: more of the Project's spec, e.g. its resources.
+  void PutProject(absl::string_view type, absl::string_view config,
+                  absl::string_view spec_extra = "") {
     state_.Put(
         v1alpha1::kProjects,
         *kube::Object::Parse(absl::StrCat(
             R"({"apiVersion":"catalyst.catalyst.dev/v1alpha1","kind":"Project","metadata":{)",
             R"("name":"catalyst","namespace":"my-team","uid":"p-1","resourceVersion":"2",)",
             R"("labels":{"catalyst.dev/team":"my-team","catalyst.dev/project":"catalyst"}},)",
-            R"("spec":{"githubInstallationId":"4242","sources":[{"name":"primary",)",
+            R"("spec":{)", spec_extra,
+            R"("githubInstallationId":"4242","sources":[{"name":"primary",)",
             R"("repositoryUrl":"https://github.com/acme/shop","branch":"main"}],)",
             R"("templates":{"deployment":{"sourceRef":"primary","type":")", type,
             R"(","path":"/deploy/chart","values":{"replicas":1},)", config,
@@ -889,7 +896,7 @@ TEST_F(ImageBuildsTest, AJobBuildsTheImageThenTheChartGetsItsDigest) {
   EXPECT_EQ(b.Int({"spec", "backoffLimit"}), 0) << "a failed build is reported, not repeated";
   EXPECT_EQ(b.Int({"spec", "activeDeadlineSeconds"}), 1800);
   const std::string image =
-      absl::StrCat("registry.example.com:5000/catalyst/catalyst/app-pr-7:", kCommit);
+      absl::StrCat("registry.example.com:5000/catalyst/my-team/catalyst/app-pr-7:", kCommit);
   const std::string body = b.Serialize();
   // git-clone: the template's source at the Environment's commit, with the web app's token.
   EXPECT_THAT(body, ::testing::HasSubstr(
@@ -930,12 +937,14 @@ TEST_F(ImageBuildsTest, AJobBuildsTheImageThenTheChartGetsItsDigest) {
   // Finished: its pods are read once, the digest kept, the chart asked for with it.
   Finish(name, "Complete");
   p = RunBuilds(env, BuildResult{true, kDigest});
-  EXPECT_THAT(reads_, ::testing::ElementsAre(absl::StrCat(kNs, "/", name)));
+  EXPECT_THAT(reads_, ::testing::ElementsAre(
+                          absl::StrCat(kNs, "/", state_.Get(r::kJobs, kNs, name)->Uid())))
+      << "its pods, by the Job's uid";
   ASSERT_TRUE(p.render);
   EXPECT_EQ(p.render->values_json,
             absl::StrCat(R"({"replicas":1,"global":{"images":{"app":{"repository":")",
-                         "registry.example.com:5000/catalyst/catalyst/app-pr-7", R"(","tag":")",
-                         kCommit, R"(","digest":")", kDigest, R"("}}}})"));
+                         "registry.example.com:5000/catalyst/my-team/catalyst/app-pr-7",
+                         R"(","tag":")", kCommit, R"(","digest":")", kDigest, R"("}}}})"));
   EXPECT_THAT(*p.status_patch, ::testing::HasSubstr(absl::StrCat(R"("state":"Succeeded")")));
   EXPECT_THAT(*p.status_patch, ::testing::HasSubstr(absl::StrCat(R"("digest":")", kDigest)));
   EXPECT_THAT(*p.status_patch, ::testing::HasSubstr(R"("type":"Built","status":"True")"));
@@ -1005,7 +1014,7 @@ TEST_F(ImageBuildsTest, AFailedBuildFailsTheEnvironmentWithItsLogTail) {
   state_.Erase(r::kJobs, kNs, name);
   Commit(RunBuilds(env), false);
   Finish(name, "Failed");
-  p = RunBuilds(env);
+  p = RunBuilds(env, BuildResult{false, ""});
   EXPECT_THAT(*p.status_patch, ::testing::HasSubstr("BackoffLimitExceeded"));
 }
 
@@ -1024,6 +1033,76 @@ TEST_F(ImageBuildsTest, ACompletedBuildWithoutADigestIsAFailure) {
   p = RunBuilds(env);
   EXPECT_EQ(p.phase, v1alpha1::Phase::kBuilding);
   EXPECT_EQ(p.requeue_after, absl::Seconds(5));
+}
+
+// Built once: the status remembers the image of the commit whichever Job
+// made it, so an operator upgrade or a changed flag does not build again.
+TEST_F(ImageBuildsTest, AChangedBuilderFlagDoesNotBuildAgain) {
+  kube::Object env = Env();
+  const std::string name = StartBuild(env);
+  Finish(name, "Complete");
+  env = WithStatus(env, RunBuilds(env, BuildResult{true, kDigest}));
+  config_.builder_image = "quay.io/buildah/stable:v9";
+  config_.build_memory_limit = "3Gi";
+  Plan p = RunBuilds(env);
+  EXPECT_FALSE(JobOf(p));
+  EXPECT_NE(p.phase, v1alpha1::Phase::kBuilding);
+  ASSERT_TRUE(p.render);
+  EXPECT_THAT(p.render->values_json, ::testing::HasSubstr(kDigest));
+}
+
+// A new commit while the old one builds: the old Job (holding its share of
+// the quota) goes at once.
+TEST_F(ImageBuildsTest, AnEarlierCommitsRunningBuildIsDeleted) {
+  kube::Object env = Env();
+  const std::string old = StartBuild(env);
+  kube::Object next =
+      EnvironmentBuilder(Env("89abcdef0123456789abcdef0123456789abcdef"))
+          .Generation(2)
+          .StatusOfPatch(
+              J::Obj({{"status", kube::Object::Copy(*env.Find({"status"}))}}).Serialize())
+          .Build();
+  Plan p = RunBuilds(next);
+  const Action* job = JobOf(p);
+  ASSERT_TRUE(job);
+  EXPECT_NE(job->name, old);
+  bool deleted = false;
+  for (const Action& a : p.actions)
+    deleted = deleted || (a.type == Action::Type::kDelete && a.name == old);
+  EXPECT_TRUE(deleted) << absl::StrJoin(Names(p), " ");
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kBuilding);
+}
+
+// A failed build is final for its generation; a new one (the web app's
+// retry, any spec change) deletes the failed Job and builds again.
+TEST_F(ImageBuildsTest, ANewGenerationRetriesAFailedBuild) {
+  kube::Object env = Env();
+  const std::string name = StartBuild(env);
+  Finish(name, "Failed");
+  env = WithStatus(env, RunBuilds(env, BuildResult{false, "exited with code 1: network"}));
+  ASSERT_EQ(ReadStatus(env).phase, v1alpha1::Phase::kFailed);
+  env = EnvironmentBuilder(env).Generation(2).Build();
+  Plan p = RunBuilds(env);
+  EXPECT_THAT(Names(p), ::testing::Contains(absl::StrCat("jobs/", name)));
+  for (const Action& a : p.actions)
+    if (a.name == name) {
+      EXPECT_EQ(a.type, Action::Type::kDelete) << "the failed Job goes first";
+    }
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kBuilding);
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr(R"("state":"Running")"));
+  env = WithStatus(env, p);
+  // While the cache still shows the failed Job, it is not read again.
+  reads_.clear();
+  p = RunBuilds(env, BuildResult{false, "stale"});
+  EXPECT_TRUE(reads_.empty());
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kBuilding);
+  // Gone: a new attempt.
+  state_.Erase(r::kJobs, kNs, name);
+  p = RunBuilds(env);
+  const Action* job = JobOf(p);
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->name, name) << "the same build of the same commit";
+  EXPECT_EQ(p.phase, v1alpha1::Phase::kBuilding);
 }
 
 TEST_F(ImageBuildsTest, WithoutARegistryTheTemplateIsRefused) {
@@ -1052,9 +1131,43 @@ TEST_F(ImageBuildsTest, TheDockerMethodRunsTheBuiltImage) {
   Commit(p, true);
   const auto web = state_.Get(r::kDeployments, kNs, "web");
   ASSERT_TRUE(web) << absl::StrJoin(Names(p), " ");
-  EXPECT_THAT(web->Serialize(),
-              ::testing::HasSubstr(absl::StrCat(
-                  R"("image":"registry.example.com:5000/catalyst/catalyst/app-pr-7@)", kDigest)));
+  EXPECT_THAT(
+      web->Serialize(),
+      ::testing::HasSubstr(absl::StrCat(
+          R"("image":"registry.example.com:5000/catalyst/my-team/catalyst/app-pr-7@)", kDigest)));
+}
+
+// docs/contract.md, "Project" (compose mode): a docker-compose template is
+// converted by the renderer (compose.h) and applied like a chart; the
+// services without an image of their own run the template build of their name.
+TEST_F(ImageBuildsTest, AComposeTemplateIsRenderedWithTheBuiltImages) {
+  PutProject("docker-compose", "");
+  kube::Object env = Env();
+  const std::string name = StartBuild(env);
+  Finish(name, "Complete");
+  Plan p = RunBuilds(env, BuildResult{true, kDigest});
+  ASSERT_TRUE(p.render);
+  EXPECT_EQ(p.render->type, "docker-compose");
+  EXPECT_EQ(p.render->chart_path, "deploy/chart");
+  EXPECT_THAT(
+      p.render->images,
+      ::testing::ElementsAre(::testing::Pair(
+          "app",
+          absl::StrCat("registry.example.com:5000/catalyst/my-team/catalyst/app-pr-7@", kDigest))));
+  EXPECT_THAT(*p.status_patch, ::testing::HasSubstr("rendering compose file deploy/chart"));
+  EXPECT_THAT(Names(p), ::testing::Not(::testing::Contains("deployments/web")));
+  EXPECT_EQ(p.render->default_cpu_limit, "") << "the quota has no limits.cpu";
+  EXPECT_FALSE(p.render->pull_secret);
+  RenderRequest helm = *p.render;
+  helm.type = "helm";
+  EXPECT_NE(helm.Digest(), p.render->Digest()) << "the mode is part of what is rendered";
+  // The Project's defaultQuota.cpu puts limits.cpu in the quota: every
+  // container of the compose file needs one.
+  env = WithStatus(env, p);
+  PutProject("docker-compose", "", R"("resources":{"defaultQuota":{"cpu":"2","memory":"4Gi"}},)");
+  p = RunBuilds(env);
+  ASSERT_TRUE(p.render);
+  EXPECT_EQ(p.render->default_cpu_limit, config_.default_cpu_limit);
 }
 
 }  // namespace

@@ -510,24 +510,42 @@ TEST(RenderedConfineTest, OnlyClusterIpServicesAreAccepted) {
   EXPECT_THAT(Refusal(service("  externalIPs: [1.2.3.4]\n")), HasSubstr("externalIPs"));
 }
 
+// yaml-cpp 0.7 reads a stray token at the start (",") as an empty document
+// without consuming it, for ever: the stream's documents are bounded.
+TEST(RenderedYamlTest, ATokenReadAsEmptyDocumentsForEverIsRefused) {
+  for (const char* yaml : {",\n", ",", "]\n"}) {
+    auto got = ConfineRendered(yaml, "ns");
+    ASSERT_FALSE(got.ok()) << yaml;
+    EXPECT_THAT(got.status().code(), ::testing::AnyOf(absl::StatusCode::kResourceExhausted,
+                                                      absl::StatusCode::kInvalidArgument))
+        << got.status();
+  }
+  // Many empty documents, as helm prints for templates that render nothing, are fine.
+  std::string empties;
+  for (int i = 0; i < 600; ++i) empties += "---\n# Source: shop/templates/none.yaml\n";
+  EXPECT_TRUE(ConfineRendered(empties, "ns").ok());
+}
+
 TEST(RenderedConfineTest, TheOperatorsNamesAreRefused) {
   for (const char* yaml :
        {"apiVersion: v1\nkind: Secret\nmetadata: {name: postgres-credentials}\n",
         "apiVersion: v1\nkind: Secret\nmetadata: {name: catalyst-secrets}\n",
         "apiVersion: v1\nkind: Secret\nmetadata: {name: registry-credentials}\n",
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n",
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: postgres}\n",
-        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n",
         "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: postgres-data}\n",
         "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default}\n"}) {
     EXPECT_THAT(Refusal(yaml), HasSubstr("the operator's own")) << yaml;
   }
-  // The same name for another kind is the chart's.
-  EXPECT_TRUE(Only("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n"));
+  // The same name for another kind is the chart's; so are the config modes'
+  // workload names (the operator makes none in helm or compose mode).
+  EXPECT_TRUE(Only("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: postgres-credentials}\n"));
+  EXPECT_TRUE(
+      Only("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n"
+           "  ports: [{port: 80}]\n"));
   EXPECT_THAT(
       Refusal("apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\n"
-              "spec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}}\n"),
-      HasSubstr("scaleTargetRef names the operator's Deployment web"));
+              "spec: {scaleTargetRef: {apiVersion: v1, kind: PersistentVolumeClaim, "
+              "name: postgres-data}}\n"),
+      HasSubstr("scaleTargetRef names the operator's PersistentVolumeClaim postgres-data"));
 }
 
 TEST(RenderedConfineTest, DuplicatesAndBadNamesAreRefused) {
@@ -573,6 +591,27 @@ TEST(RenderedConfineTest, PodTemplatesOnTheNodeAreRefused) {
 // Where and before whom pods run is the platform's; a Job the TTL controller
 // deletes would be made and run again; hooks helm runs only on delete or
 // rollback (the operator does neither) are left out like test hooks.
+// docs/contract.md, "Image builds": catalyst.dev/build is what allow-build's
+// egress selects and what marks the Jobs the operator prunes as builds.
+TEST(RenderedConfineTest, TheBuildLabelIsTheOperators) {
+  EXPECT_THAT(
+      Refusal("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: j\n  labels: "
+              "{catalyst.dev/build: app}\nspec:\n  template:\n    spec:\n      restartPolicy: "
+              "Never\n      containers: [{name: c, image: busybox}]\n"),
+      HasSubstr("metadata.labels has catalyst.dev/build"));
+  EXPECT_THAT(Refusal("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n"
+                      "  selector: {matchLabels: {a: b}}\n  template:\n    metadata:\n"
+                      "      labels: {a: b, catalyst.dev/build: x}\n    spec:\n"
+                      "      containers: [{name: c, image: busybox}]\n"),
+              HasSubstr("spec.template.metadata.labels has catalyst.dev/build"));
+  EXPECT_THAT(Refusal("apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec:\n"
+                      "  schedule: '* * * * *'\n  jobTemplate:\n    spec:\n      template:\n"
+                      "        metadata: {labels: {catalyst.dev/build: x}}\n        spec:\n"
+                      "          restartPolicy: Never\n"
+                      "          containers: [{name: c, image: busybox}]\n"),
+              HasSubstr("spec.jobTemplate.spec.template.metadata.labels has catalyst.dev/build"));
+}
+
 TEST(RenderedConfineTest, PlatformPodFieldsJobTtlsAndDeleteHooks) {
   EXPECT_THAT(Refusal(PodDeployment("      priorityClassName: system-cluster-critical\n")),
               HasSubstr("spec.template.spec.priorityClassName is set"));

@@ -269,7 +269,7 @@ TEST(ResolveTest, TemplateBuilds) {
   const Desired d = MustResolve(e, ProjectJson(p), false, cfg);
   ASSERT_EQ(d.builds.size(), 1u);
   const ImageBuild& b = d.builds.front();
-  EXPECT_EQ(b.repository, "registry.example.com/previews/catalyst/app-pr-12");
+  EXPECT_EQ(b.repository, "registry.example.com/previews/my-team/catalyst/app-pr-12");
   EXPECT_EQ(b.tag, "feature-Login_Form") << "no commit: the branch, as a tag";
   EXPECT_EQ(b.ref, "feature/Login_Form");
   EXPECT_EQ(b.url, "https://github.com/acme/catalyst");
@@ -293,6 +293,11 @@ TEST(ResolveTest, TemplateBuilds) {
       R"({"sourceRef":"primary","type":"manifest","builds":[{"name":"api","sourceRef":"backend"}]})";
   EXPECT_THAT(Try(e, ProjectJson(p), false, cfg).status().message(),
               HasSubstr("build api's source \"backend\" is not among Project my-team/catalyst"));
+  // A build's repository is held to --git-ports like the web source's.
+  p.repository_url = "http://git.example.com:8443/acme/catalyst.git";
+  p.deployment_template = R"({"sourceRef":"primary","type":"manifest","builds":[{"name":"app"}]})";
+  EXPECT_THAT(Try(e, ProjectJson(p), false, cfg).status().message(),
+              HasSubstr("uses TCP port 8443"));
 }
 
 // workspace: one long-running pod on the clone; no Service, no URL.

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <system_error>
 #include <utility>
@@ -25,6 +26,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "api/v1alpha1/environment.h"
+#include "controllers/environment/compose.h"
 #include "controllers/environment/redact.h"
 #include "util/subprocess.h"
 #include "util/utf8.h"
@@ -266,6 +268,12 @@ class Renderer {
     if (absl::Status st = MakeScratch(); !st.ok()) return st;
     RenderResult result;
     if (absl::Status st = Clone(result.commit); !st.ok()) return st;
+    if (o_.compose) {
+      absl::StatusOr<std::string> out = Compose(result.commit);
+      if (!out.ok()) return out.status();
+      result.manifests = std::move(*out);
+      return result;
+    }
     absl::StatusOr<std::string> chart = Chart(result.commit);
     if (!chart.ok()) return chart.status();
     absl::StatusOr<std::string> out = Template(*chart);
@@ -303,6 +311,7 @@ class Renderer {
     if (!chart.ok()) return chart.status();
     chart_ = *chart;
     if (absl::Status st = Program("clone", o_.git, git_); !st.ok()) return st;
+    if (o_.compose) return absl::OkStatus();  // converted here, no helm
     return Program("render", o_.helm, helm_);
   }
 
@@ -520,13 +529,22 @@ class Renderer {
     return absl::OkStatus();
   }
 
+  // The checkout's real path: what every path of the tenant's must stay in.
+  absl::StatusOr<fs::path> Checkout(absl::string_view step) {
+    std::error_code ec;
+    fs::path root = fs::canonical(repo_, ec);
+    if (ec)
+      return Step(absl::StatusCode::kInternal, step,
+                  absl::StrCat("reading ", repo_, ": ", ec.message()));
+    return root;
+  }
+
   // The chart's directory, checked: inside the checkout, links too, with a Chart.yaml.
   absl::StatusOr<std::string> Chart(const std::string& commit) {
+    absl::StatusOr<fs::path> checkout = Checkout("chart");
+    if (!checkout.ok()) return checkout.status();
+    const fs::path& root = *checkout;
     std::error_code ec;
-    const fs::path root = fs::canonical(repo_, ec);
-    if (ec)
-      return Step(absl::StatusCode::kInternal, "chart",
-                  absl::StrCat("reading ", repo_, ": ", ec.message()));
     const std::string name = chart_.empty() ? "." : chart_;
     const std::string where = absl::StrCat(s_.url, " at ", commit);
     const fs::path dir = fs::weakly_canonical(root / chart_, ec);
@@ -542,6 +560,55 @@ class Renderer {
       return Step(absl::StatusCode::kInvalidArgument, "chart",
                   absl::StrCat("no Chart.yaml in \"", name, "\" of ", where));
     return dir.string();
+  }
+
+  // Compose mode: the compose file at chart_path (or the first of the
+  // usual names in that directory), inside the checkout, converted.
+  absl::StatusOr<std::string> Compose(const std::string& commit) {
+    absl::StatusOr<fs::path> checkout = Checkout("compose");
+    if (!checkout.ok()) return checkout.status();
+    const fs::path& root = *checkout;
+    std::error_code ec;
+    const std::string name = chart_.empty() ? "." : chart_;
+    const std::string where = absl::StrCat(s_.url, " at ", commit);
+    fs::path file = fs::weakly_canonical(root / chart_, ec);
+    if (!ec && fs::is_directory(file, ec)) {
+      fs::path found;
+      for (const char* n :
+           {"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"})
+        if (fs::exists(fs::symlink_status(file / n, ec))) {
+          found = fs::weakly_canonical(file / n, ec);
+          break;
+        }
+      if (found.empty())
+        return Step(absl::StatusCode::kInvalidArgument, "compose",
+                    absl::StrCat("no compose.yaml, compose.yml, docker-compose.yaml or "
+                                 "docker-compose.yml in \"",
+                                 name, "\" of ", where));
+      file = found;
+    }
+    if (ec || !Within(root, file))
+      return Step(absl::StatusCode::kInvalidArgument, "compose",
+                  absl::StrCat("path \"", name, "\" leads outside the repository"));
+    if (!fs::is_regular_file(file, ec))
+      return Step(absl::StatusCode::kInvalidArgument, "compose",
+                  absl::StrCat("\"", name, "\" is not a compose file in ", where));
+    const uintmax_t size = fs::file_size(file, ec);
+    if (ec || size > o_.max_compose_bytes)
+      return Step(absl::StatusCode::kResourceExhausted, "compose",
+                  absl::StrCat("the compose file is larger than ", o_.max_compose_bytes, " bytes"));
+    std::ifstream in(file, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string source = fs::relative(file, root, ec).string();
+    absl::StatusOr<std::string> out = ConvertCompose({.yaml = text,
+                                                      .source = source,
+                                                      .built_images = o_.images,
+                                                      .default_cpu_limit = o_.compose_cpu_limit,
+                                                      .pull_secret = o_.compose_pull_secret});
+    if (!out.ok())
+      return Step(out.status().code(), "compose",
+                  absl::StrCat(source, ": ", out.status().message()));
+    return out;
   }
 
   absl::StatusOr<std::string> Template(const std::string& chart) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -54,6 +55,16 @@ struct RenderOptions {
   // anything, and would not start under a real memory bound of that kind.
   size_t max_memory_bytes = 512 << 20;
   bool allow_file_protocol = false;  // file:// URLs: tests only
+  // Compose mode (docs/contract.md, "Compose"): chart_path names a compose
+  // file, or a directory holding compose.yaml, compose.yml,
+  // docker-compose.yaml or docker-compose.yml (the first found); it is
+  // converted (compose.h) instead of rendered by helm. images: the template
+  // builds' images by name, for services with `build:` and no `image:`.
+  bool compose = false;
+  std::map<std::string, std::string> images;
+  std::string compose_cpu_limit;     // ComposeInput::default_cpu_limit
+  bool compose_pull_secret = false;  // ComposeInput::pull_secret
+  size_t max_compose_bytes = 256 << 10;
 };
 
 struct RenderResult {

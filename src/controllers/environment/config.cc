@@ -1,5 +1,6 @@
 #include "controllers/environment/config.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "controllers/environment/egress.h"
 #include "kube/quantity.h"
 
@@ -63,8 +65,40 @@ void RegisterFlags(util::FlagSet& flags, OperatorConfig* cfg) {
                "where template builds push images (host[:port][/path]; empty: no builds)");
   flags.String("builder-image", &cfg->builder_image, "image of the build Jobs (buildah)");
   flags.String("build-memory-limit", &cfg->build_memory_limit, "build container memory limit");
+  flags.String("build-storage-limit", &cfg->build_storage_limit,
+               "sizeLimit of a build's checkout and of its image layers (emptyDirs)");
   flags.Duration("build-timeout", &cfg->build_timeout, "a build Job's activeDeadlineSeconds");
 }
+
+namespace {
+
+// host[:port][/path]: what an image reference starts with (the values
+// schema's pattern): DNS characters, a numeric port, path components of
+// [a-z0-9._-], a trailing "/" allowed.
+bool ValidRegistry(absl::string_view r) {
+  r = absl::StripSuffix(r, "/");
+  std::vector<absl::string_view> parts = absl::StrSplit(r, '/');
+  auto charset = [](absl::string_view s, absl::string_view extra) {
+    if (s.empty()) return false;
+    for (char c : s)
+      if (!absl::ascii_isdigit(c) && !(c >= 'a' && c <= 'z') && extra.find(c) == extra.npos)
+        return false;
+    return true;
+  };
+  if (std::count(parts[0].begin(), parts[0].end(), ':') > 1) return false;
+  std::pair<absl::string_view, absl::string_view> host_port = absl::StrSplit(parts[0], ':');
+  const absl::string_view host = host_port.first, port = host_port.second;
+  if (!charset(host, ".-") || host.front() == '.' || host.front() == '-') return false;
+  if (parts[0].find(':') != absl::string_view::npos &&
+      (port.empty() || port.size() > 5 ||
+       !std::all_of(port.begin(), port.end(), absl::ascii_isdigit)))
+    return false;
+  for (size_t i = 1; i < parts.size(); ++i)
+    if (!charset(parts[i], "._-")) return false;
+  return true;
+}
+
+}  // namespace
 
 absl::Status ValidateConfig(const OperatorConfig& cfg) {
   std::vector<std::string> problems;
@@ -98,10 +132,10 @@ absl::Status ValidateConfig(const OperatorConfig& cfg) {
   double pg_cpu = quantity("postgres_cpu_request", cfg.postgres_cpu_request);
   quantity("default_cpu_limit", cfg.default_cpu_limit);
   quantity("build_memory_limit", cfg.build_memory_limit);
+  quantity("build_storage_limit", cfg.build_storage_limit);
   if (cfg.build_timeout < absl::Seconds(1))
     problems.emplace_back("build_timeout must be at least 1s");
-  if (absl::StrContains(cfg.registry, "://") || absl::StrContains(cfg.registry, "@") ||
-      absl::StrContains(cfg.registry, " ") || cfg.registry != absl::AsciiStrToLower(cfg.registry))
+  if (!cfg.registry.empty() && !ValidRegistry(cfg.registry))
     problems.push_back(absl::StrCat("registry \"", cfg.registry,
                                     "\" is not a lowercase host[:port][/path] (no scheme)"));
   double pg_storage = quantity("postgres_storage", cfg.postgres_storage);

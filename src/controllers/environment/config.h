@@ -98,6 +98,7 @@ struct OperatorConfig {
   std::string registry;
   std::string builder_image = "quay.io/buildah/stable:latest";
   std::string build_memory_limit = "2Gi";
+  std::string build_storage_limit = "10Gi";  // each of the checkout's and the layers' emptyDirs
   absl::Duration build_timeout = absl::Minutes(30);
 };
 

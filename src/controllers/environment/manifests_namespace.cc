@@ -180,8 +180,12 @@ std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorC
   } else {
     web.Set("policyTypes", J::Arr({"Ingress"})).Set("ingress", std::move(from_ingress));
   }
-  std::vector<kube::Object> out = {Policy(d, kIsolationPolicyName, std::move(isolation)).ToObject(),
-                                   Policy(d, kWebPolicyName, std::move(web)).ToObject()};
+  std::vector<kube::Object> out = {
+      Policy(d, kIsolationPolicyName, std::move(isolation)).ToObject()};
+  // Helm and compose mode have no web workload of the operator's: allow-web
+  // would select the pods of the chart's that carry app.kubernetes.io/name
+  // "" (d.main has no name) and give them the clone's egress.
+  if (!d.chart) out.push_back(Policy(d, kWebPolicyName, std::move(web)).ToObject());
   // docs/contract.md, "Image builds": the build pods clone as git-clone does
   // and push to the registry's port (HTTPS is allowed to every pod already).
   if (!d.builds.empty()) {
@@ -194,11 +198,13 @@ std::vector<kube::Object> BuildNetworkPolicies(const Desired& d, const OperatorC
     J list = J::Arr({});
     for (J& rule : rules) list.Push(std::move(rule));
     out.push_back(
-        Policy(d, kBuildPolicyName,
-               J::Obj({{"podSelector",
-                        J::Obj({{"matchLabels", J::Obj({{kAppNameLabel, kBuildAppName}})}})},
-                       {"policyTypes", J::Arr({"Egress"})},
-                       {"egress", std::move(list)}}))
+        Policy(
+            d, kBuildPolicyName,
+            J::Obj({{"podSelector",
+                     J::Obj({{"matchExpressions",
+                              J::Arr({J::Obj({{"key", kBuildLabel}, {"operator", "Exists"}})})}})},
+                    {"policyTypes", J::Arr({"Egress"})},
+                    {"egress", std::move(list)}}))
             .ToObject());
   }
   return out;

@@ -90,11 +90,13 @@ J RenderVolumes(const std::vector<PodVolume>& list) {
             J::Obj({{"sources", J::Arr({J::Obj({{"serviceAccountToken",
                                                  J::Obj({{"expirationSeconds", kGitTokenSeconds},
                                                          {"path", "token"}})}})})}})}}));
+    else if (!v.claim.empty())
+      volumes.Push(
+          J::Obj({{"name", v.name}, {"persistentVolumeClaim", J::Obj({{"claimName", v.claim}})}}));
+    else if (!v.size_limit.empty())
+      volumes.Push(J::Obj({{"name", v.name}, {"emptyDir", J::Obj({{"sizeLimit", v.size_limit}})}}));
     else
-      volumes.Push(v.claim.empty()
-                       ? J::Obj({{"name", v.name}, {"emptyDir", J::Obj({})}})
-                       : J::Obj({{"name", v.name},
-                                 {"persistentVolumeClaim", J::Obj({{"claimName", v.claim}})}}));
+      volumes.Push(J::Obj({{"name", v.name}, {"emptyDir", J::Obj({})}}));
   return volumes;
 }
 
@@ -192,9 +194,10 @@ kube::Object BuildIngress(const Desired& d, const OperatorConfig& cfg) {
 }
 
 // docs/contract.md, "Image builds": one try (backoffLimit 0: a failed build
-// is reported, not repeated), bounded by --build-timeout; named after a hash
-// of its spec, so a new commit or build setting is a new Job (a Job's pod
-// template cannot change) and the old one is pruned.
+// is reported, not repeated; a pod the node evicted or preempted does not
+// count), bounded by --build-timeout; named after a hash of its spec, so a
+// new commit or build setting is a new Job (a Job's pod template cannot
+// change) and the old one is pruned.
 kube::Object BuildJob(const Desired& d, const ImageBuild& b, const OperatorConfig& cfg) {
   J init = J::Arr({});
   for (const Container& c : b.init_containers) init.Push(RenderContainer(c));
@@ -217,6 +220,11 @@ kube::Object BuildJob(const Desired& d, const ImageBuild& b, const OperatorConfi
   labels.Set(kBuildLabel, b.name);
   J spec =
       J::Obj({{"backoffLimit", 0},
+              {"podFailurePolicy",
+               J::Obj({{"rules",
+                        J::Arr({J::Obj({{"action", "Ignore"},
+                                        {"onPodConditions",
+                                         J::Arr({J::Obj({{"type", "DisruptionTarget"}})})}})})}})},
               {"activeDeadlineSeconds", absl::ToInt64Seconds(cfg.build_timeout)},
               {"template",
                J::Obj({{"metadata", J::Obj({{"labels", labels}, {"annotations", Annotations(d)}})},

@@ -84,6 +84,9 @@ bool RolledOut(const kube::Resource& res, const std::optional<kube::Object>& o) 
 
 std::string KindName(const kube::Object& o) { return absl::StrCat(o.Str({"kind"}), "/", o.Name()); }
 
+// What status.builds[].message keeps of a failure's log tail.
+constexpr size_t kBuildMessageMax = 2048;
+
 // A Job's condition of this type is True (Complete, Failed); its message.
 std::optional<std::string> JobCondition(const kube::Object& job, absl::string_view type) {
   const auto* conds = job.Find({"status", "conditions"});
@@ -524,51 +527,79 @@ Plan Planner::Provision(Desired d, const kube::Object& registry, bool namespace_
 std::optional<Plan> Planner::Builds(Desired& d) {
   std::vector<BuildStatus> statuses;
   std::vector<std::string> running;
-  const BuildStatus* failed = nullptr;
+  absl::flat_hash_set<std::string> jobs;  // the current builds' Jobs
   for (ImageBuild& b : d.builds) {
     const kube::Object job = BuildJob(d, b, in_.config);
     const std::string name(job.Name());
-    BuildStatus s{b.name, b.ref, b.Image(), "", "Running", name, ""};
+    jobs.insert(name);
+    // The same image of the same commit: what the status knows of it
+    // (whichever Job made it: a changed flag does not build it again).
     const BuildStatus* prev = nullptr;
     for (const BuildStatus& c : current_.builds)
-      if (c.name == b.name && c.job == name) prev = &c;
-    if (prev && prev->state != "Running") {
+      if (c.name == b.name && c.commit == b.ref && c.image == b.Image()) prev = &c;
+    BuildStatus s{b.name, b.ref, b.Image(), "", "Running", name, ""};
+    const auto cached = in_.state.Get(r::kJobs, d.ns, name);
+    if (prev && prev->state == "Succeeded" && IsImageDigest(prev->digest)) {
       s = *prev;
+    } else if (prev && prev->state == "Failed" && prev->job == name && !new_generation_) {
+      s = *prev;  // final until the Environment changes (a new commit, a retry)
+    } else if (prev && prev->state == "Failed" && prev->job == name) {
+      // A new generation retries: the failed Job goes first, and the status
+      // forgets it (job empty), so its result is not read again.
+      if (cached && !cached->Deleting())
+        plan_.actions.push_back({Action::Type::kDelete, r::kJobs, d.ns, name});
+      s.job.clear();
+    } else if (cached && prev && prev->state == "Running" && prev->job.empty()) {
+      // The failed attempt's Job, not gone from the cache yet: waited for.
+      s.job.clear();
+      if (!JobCondition(*cached, "Complete") && !JobCondition(*cached, "Failed") &&
+          !cached->Deleting())
+        s.job = name;  // the new attempt, already made
+      plan_.requeue_after = absl::Seconds(1);
     } else {
       Apply(r::kJobs, job, "", false, /*fields=*/false);
-      const auto cached = in_.state.Get(r::kJobs, d.ns, name);
       const auto complete = cached ? JobCondition(*cached, "Complete") : std::nullopt;
       const auto fail = cached ? JobCondition(*cached, "Failed") : std::nullopt;
       if (!Applying(r::kJobs, name) && (complete || fail)) {
         const std::optional<BuildResult> got =
-            in_.read_build ? in_.read_build(d.ns, name) : std::nullopt;
-        if (complete && got && IsImageDigest(got->message)) {
+            in_.read_build ? in_.read_build(d.ns, cached->Uid()) : std::nullopt;
+        if (complete && got && got->succeeded && IsImageDigest(got->message)) {
           s.state = "Succeeded";
           s.digest = got->message;
-        } else if (complete && got) {
+        } else if (complete && got && got->succeeded) {
           s.state = "Failed";
           s.message = absl::StrCat("its termination message is not an image digest: \"",
                                    got->message, "\"");
-        } else if (fail) {
+        } else if (got) {
           s.state = "Failed";
-          s.message = got && !got->message.empty() ? got->message : *fail;
+          s.message = got->message.empty() && fail ? *fail : got->message;
         } else {
-          plan_.requeue_after = absl::Seconds(5);  // its pods could not be read: again soon
+          plan_.requeue_after = absl::Seconds(5);  // its pods could not be listed: again soon
         }
       }
     }
+    // A failure's log tail is quoted in a condition too: the status entry
+    // keeps the end of it.
+    s.message = CapMessage(s.message, kBuildMessageMax);
     if (s.state == "Succeeded") {
       b.digest = s.digest;
       b.recorded = prev != nullptr;  // the status says so already: the Job can go
     }
     statuses.push_back(std::move(s));
   }
+  // An earlier commit's or setting's Job still running holds its share of
+  // the quota: it goes now, not when everything is built.
+  for (const kube::Object& o : in_.state.Owned(r::kJobs, d.env.uid))
+    if (o.Namespace() == d.ns && !o.Label(kBuildLabel).empty() && !o.Deleting() &&
+        !jobs.contains(o.Name()))
+      plan_.actions.push_back({Action::Type::kDelete, r::kJobs, d.ns, std::string(o.Name())});
   sb_.out().builds = statuses;
+  const BuildStatus* failed = nullptr;
   for (const BuildStatus& s : sb_.out().builds)
     if (s.state == "Failed" && !failed)
       failed = &s;
     else if (s.state == "Running")
-      running.push_back(absl::StrCat(s.name, " (Job ", s.job, ")"));
+      running.push_back(s.job.empty() ? s.name : absl::StrCat(s.name, " (Job ", s.job, ")"));
   if (failed) {
     const std::string why =
         absl::StrCat("build ", failed->name, " of ", failed->commit, " failed: ", failed->message);
@@ -579,7 +610,8 @@ std::optional<Plan> Planner::Builds(Desired& d) {
     const std::string why = absl::StrCat("building ", absl::StrJoin(running, ", "));
     sb_.Set(kBuilt, false, "Building", why);
     sb_.Set(kReady, false, "Building", why);
-    return Finish(Phase::kBuilding, d.ns, "");
+    // The URL stays while a running web (an earlier commit's) serves it.
+    return Finish(Phase::kBuilding, d.ns, EnvironmentUrl(d, in_.config));
   }
   std::vector<std::string> made;
   for (const ImageBuild& b : d.builds) made.push_back(absl::StrCat(b.name, ": ", b.Pinned()));
@@ -600,7 +632,9 @@ std::optional<Plan> Planner::Builds(Desired& d) {
 // (nothing is pruned); a failed render keeps it too.
 Plan Planner::Release(const Desired& d, std::vector<Built> desired) {
   const Chart& c = *d.chart;
-  RenderRequest request{.env_key = std::string(env_.Key()),
+  const bool compose = c.type == "docker-compose";
+  RenderRequest request{.type = compose ? c.type : "helm",
+                        .env_key = std::string(env_.Key()),
                         .ns = d.ns,
                         .release = d.env.name,
                         .url = c.url,
@@ -609,10 +643,18 @@ Plan Planner::Release(const Desired& d, std::vector<Built> desired) {
                         .chart_path = c.path,
                         .values_json = ValuesWithImages(c.values, d.builds),
                         .installation_id = d.installation_id};
+  for (const ImageBuild& b : d.builds) request.images.emplace_back(b.name, b.Pinned());
+  if (compose) {
+    request.default_cpu_limit = d.quota.limits_cpu.empty() ? "" : in_.config.default_cpu_limit;
+    request.pull_secret = d.pull_secret;
+  }
   const std::shared_ptr<const RenderOutcome> out = in_.state.Rendered(request.env_key);
-  sb_.Set(kPostgresReady, true, "NotConfigured", "helm mode: the chart brings its services");
-  const std::string chart = absl::StrCat("chart ", c.path.empty() ? "." : c.path, " of ", c.url,
-                                         " at ", c.commit.empty() ? c.branch : c.commit);
+  sb_.Set(kPostgresReady, true, "NotConfigured",
+          compose ? "compose mode: the compose file brings its services"
+                  : "helm mode: the chart brings its services");
+  const std::string chart =
+      absl::StrCat(compose ? "compose file " : "chart ", c.path.empty() ? "." : c.path, " of ",
+                   c.url, " at ", c.commit.empty() ? c.branch : c.commit);
   if (!out || out->digest != request.Digest()) {
     plan_.render = std::move(request);
     sb_.Set(kRendered, false, "Rendering", absl::StrCat("rendering ", chart));
@@ -658,7 +700,9 @@ Plan Planner::Release(const Desired& d, std::vector<Built> desired) {
   if (!waiting.empty())
     return NotReady(kWebReady, "", Phase::kDeploying,
                     absl::StrCat("waiting for ", absl::StrJoin(waiting, ", ")), d.ns, "");
-  sb_.Set(kWebReady, true, "Available", "every workload of the chart is ready");
+  sb_.Set(kWebReady, true, "Available",
+          compose ? "every service of the compose file is ready"
+                  : "every workload of the chart is ready");
   sb_.Set(kReady, true, "Ready", absl::StrCat("environment is ready in namespace ", d.ns));
   return Finish(Phase::kReady, d.ns, "");
 }

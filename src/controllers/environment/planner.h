@@ -74,11 +74,13 @@ struct Plan {
 using DiagnoseFn =
     std::function<std::optional<Diagnosis>(absl::string_view ns, absl::string_view selector)>;
 
-// What a build Job that finished left in its pods (namespace, Job name);
-// nullopt when they cannot be read now. Asked once per finished build: the
-// answer is kept in status.builds.
+// What a build Job that finished left in its pods (namespace, the Job's
+// uid: its pods' batch.kubernetes.io/controller-uid, which no other pod
+// carries); nullopt when they cannot be listed now, a failure when none is
+// left to read. Asked once per finished build: the answer is kept in
+// status.builds.
 using ReadBuildFn =
-    std::function<std::optional<BuildResult>(absl::string_view ns, absl::string_view job)>;
+    std::function<std::optional<BuildResult>(absl::string_view ns, absl::string_view job_uid)>;
 
 struct PlanInput {
   const kube::Object& env;

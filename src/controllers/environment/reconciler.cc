@@ -187,11 +187,16 @@ std::optional<Diagnosis> EnvironmentReconciler::Diagnose(const std::string& key,
 // (the answer is kept in status.builds); redacted as a diagnosis is.
 std::optional<BuildResult> EnvironmentReconciler::ReadBuild(const std::string& key,
                                                             absl::string_view ns,
-                                                            absl::string_view job) {
-  const kube::ListOptions opts{.label_selector = absl::StrCat("job-name=", job)};
+                                                            absl::string_view job_uid) {
+  const kube::ListOptions opts{.label_selector =
+                                   absl::StrCat("batch.kubernetes.io/controller-uid=", job_uid)};
   auto pods = client_->List(r::kPods, ns, opts);
   if (!pods.ok()) return std::nullopt;
-  return ReadBuildResult(pods->items, Redactor(SecretValuesOf(*state_, std::string(ns), key)));
+  std::optional<BuildResult> r =
+      ReadBuildResult(pods->items, Redactor(SecretValuesOf(*state_, std::string(ns), key)));
+  // Finished, and no pod shows how (deleted, or garbage-collected): there is
+  // nothing to wait for.
+  return r ? r : BuildResult{false, "its pod is gone: no termination message to read"};
 }
 
 // An action the API server refused: retried with backoff by the worker pool.
@@ -257,9 +262,9 @@ workqueue::ReconcileResult EnvironmentReconciler::Reconcile(const std::string& k
                                          },
                                      .fresh_password = RandomPassword(),
                                      .read_build =
-                                         [&](absl::string_view ns, absl::string_view job) {
+                                         [&](absl::string_view ns, absl::string_view job_uid) {
                                            read_pods = true;
-                                           return ReadBuild(key, ns, job);
+                                           return ReadBuild(key, ns, job_uid);
                                          }});
   // Pods are not cached: a pass that read them is not remembered.
   if (Settled(plan) && recording.complete() && !read_pods) {

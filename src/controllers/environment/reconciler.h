@@ -72,7 +72,7 @@ class EnvironmentReconciler {
   std::optional<Diagnosis> Diagnose(const std::string& key, absl::string_view ns,
                                     absl::string_view selector);
   std::optional<BuildResult> ReadBuild(const std::string& key, absl::string_view ns,
-                                       absl::string_view job);
+                                       absl::string_view job_uid);
   workqueue::ReconcileResult Failed(const std::string& key, const kube::Object& env,
                                     const struct Action& a, const absl::Status& s);
   void PhaseChanged(const std::string& key, const kube::Object& env, const struct Plan& plan);

@@ -37,6 +37,12 @@ class RealChartRenderer final : public ChartRenderer {
     options.release = request.release;
     options.ns = request.ns;
     options.values_yaml = request.values_json;
+    if (request.type == "docker-compose") {
+      options.compose = true;
+      options.images = {request.images.begin(), request.images.end()};
+      options.compose_cpu_limit = request.default_cpu_limit;
+      options.compose_pull_secret = request.pull_secret;
+    }
     return RenderChart(source, options);
   }
 
@@ -65,9 +71,12 @@ class RealChartRenderer final : public ChartRenderer {
 
 std::string RenderRequest::Digest() const {
   std::string in;
-  for (const std::string* f :
-       {&ns, &release, &url, &branch, &commit, &chart_path, &values_json, &installation_id})
+  for (const std::string* f : {&type, &ns, &release, &url, &branch, &commit, &chart_path,
+                               &values_json, &installation_id, &default_cpu_limit})
     absl::StrAppend(&in, f->size(), ":", *f, ";");
+  absl::StrAppend(&in, pull_secret ? "1;" : "0;");
+  for (const auto& [name, image] : images)
+    absl::StrAppend(&in, name.size(), ":", name, ";", image.size(), ":", image, ";");
   return HexSha256(in);
 }
 

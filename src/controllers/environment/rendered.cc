@@ -596,21 +596,20 @@ constexpr absl::string_view kClusterScoped[] = {
     "MutatingAdmissionPolicyBinding",
 };
 
-// The names the operator writes in an environment namespace (naming.h), and
-// the namespace's own (its default ServiceAccount, which git-clone's token
-// is minted for; the API server's CA bundle). SSA from the chart would take
-// them over and a later prune delete them.
+// The names the operator writes in an environment namespace whatever its
+// mode (naming.h), and the namespace's own (its default ServiceAccount, which
+// git-clone's token is minted for; the API server's CA bundle). SSA from the
+// chart would take them over and a later prune delete them. The config
+// modes' workloads (Deployments and Services web, postgres, workspace) are
+// not among them: the operator makes none in helm or compose mode, and
+// `web`/`postgres` are what compose files name their services (a Service's
+// name is the host the others connect to).
 const std::pair<absl::string_view, absl::string_view> kReserved[] = {
     {"Secret", kDbSecretName},
     {"Secret", kTeamSecretName},
     {"Secret", kRegistrySecretName},
-    {"Deployment", kPostgresName},
-    {"Service", kPostgresName},
     {"PersistentVolumeClaim", kPostgresPvcName},
-    {"Deployment", kWebName},
-    {"Service", kWebName},
     {"PersistentVolumeClaim", kWorkspacePvcName},
-    {"Deployment", kWorkspaceName},
     {"ServiceAccount", "default"},
     {"ConfigMap", "kube-root-ca.crt"},
 };
@@ -765,6 +764,15 @@ std::string KindProblem(absl::string_view kind, const Value& obj) {
   if (kind == "Job" && !Absent(Find(obj, {"spec", "ttlSecondsAfterFinished"})))
     return "spec.ttlSecondsAfterFinished is set: the operator would run the Job again once it is "
            "deleted";
+  // The label of the operator's build Jobs and their pods: allow-build's
+  // egress selects it, and the operator prunes Jobs that carry it.
+  for (const auto& [labels, where] :
+       {std::pair{Find(obj, {"metadata", "labels"}), "metadata.labels"},
+        {Find(obj, {"spec", "template", "metadata", "labels"}), "spec.template.metadata.labels"},
+        {Find(obj, {"spec", "jobTemplate", "spec", "template", "metadata", "labels"}),
+         "spec.jobTemplate.spec.template.metadata.labels"}})
+    if (labels && labels->IsObject() && kube::Member(*labels, kBuildLabel))
+      return absl::StrCat(where, " has ", kBuildLabel, ": the label of the operator's build pods");
   if (cron || kind == "Deployment" || kind == "StatefulSet" || kind == "Job") {
     const Value* spec = cron ? Find(obj, {"spec", "jobTemplate", "spec", "template", "spec"})
                              : Find(obj, {"spec", "template", "spec"});
@@ -996,6 +1004,14 @@ absl::StatusOr<std::vector<RenderedObject>> ConfineRendered(absl::string_view ya
     YAML::Parser parser(in);
     while (true) {
       ++index;
+      // yaml-cpp 0.7 reports a token out of place (a stream starting with
+      // ",") as an empty document without consuming it, for ever (found by
+      // the compose fuzzer): a stream is held to documents enough for its
+      // objects and as many empty ones.
+      if (static_cast<size_t>(index) > 2 * limits.max_objects + 1024)
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "more than ", 2 * limits.max_objects + 1024,
+            " YAML documents (or a token yaml-cpp reads as empty documents for ever)"));
       builder.Reset();
       if (!parser.HandleNextDocument(builder)) break;
       if (!builder.has_root() || builder.root().IsNull()) continue;  // empty, or `null`

@@ -237,9 +237,11 @@ std::optional<Resolver::SourceAt> Resolver::TemplateSource(absl::string_view ref
 // Environment's source of that name when set, else its branch, else the
 // Project source's branch.
 void Resolver::ResolveChart() {
-  std::optional<SourceAt> at = TemplateSource(template_->source_ref, "the helm template's");
+  std::optional<SourceAt> at =
+      TemplateSource(template_->source_ref, absl::StrCat("the ", template_->type, " template's"));
   if (!at) return;
   Chart c;
+  c.type = template_->type;
   c.url = at->url;
   c.commit = at->commit;
   c.branch = at->branch;
@@ -269,9 +271,10 @@ void Resolver::ResolveBuilds() {
     if (!at) continue;
     ImageBuild out;
     out.name = b.name;
-    out.repository = absl::StrCat(absl::StripSuffix(cfg_.registry, "/"), "/",
-                                  d_.project_name.empty() ? "default" : d_.project_name, "/",
-                                  b.name, "-", in_.env.name);
+    // The Project's namespace (its team's) makes the path unique: Project
+    // names repeat across teams, and one team's `:main` must not be another's.
+    out.repository = absl::StrCat(absl::StripSuffix(cfg_.registry, "/"), "/", d_.project_namespace,
+                                  "/", d_.project_name, "/", b.name, "-", in_.env.name);
     const bool sha = at->commit.size() >= 7 && at->commit != "HEAD";
     out.ref = sha ? at->commit : at->branch;
     out.url = at->url;
@@ -308,8 +311,10 @@ void Resolver::ResolveBuilds() {
           Json(R"({"name":"registry-auth","mountPath":"/run/registry","readOnly":true})"));
     }
     builder.resources = Complete({}, cfg_.web_cpu_request, cfg_.build_memory_limit, cpu_limit);
-    out.volumes.push_back({"workspace", ""});
-    out.volumes.push_back({"containers", ""});
+    // The checkout and buildah's layers (vfs copies each): bounded, so a
+    // hostile Dockerfile cannot fill the node's disk for everyone.
+    out.volumes.push_back({"workspace", "", false, cfg_.build_storage_limit});
+    out.volumes.push_back({"containers", "", false, cfg_.build_storage_limit});
     d_.builds.push_back(std::move(out));
   }
 }
@@ -344,12 +349,18 @@ void Resolver::ResolveQuota() {
 // address outside the cluster, so a URL may only name a port the platform allows
 // (https://host:10250/ would otherwise reach every kubelet).
 void Resolver::CheckRepositoryPort() {
-  if (d_.repository_url.empty()) return;
-  const int port = GitPort(d_.repository_url);
+  // The web source's, and each build's: their pods get egress to that port.
+  std::vector<std::string> urls = {d_.repository_url};
+  for (const ImageBuild& b : d_.builds) urls.push_back(b.url);
   auto allowed = ParseGitPorts(cfg_.git_ports);
-  if (port == 0 || !allowed.ok() || absl::c_linear_search(*allowed, port)) return;
-  p_.Add(absl::StrCat("repository ", d_.repository_url, " uses TCP port ", port,
-                      "; the operator allows ", cfg_.git_ports, " (--git-ports)"));
+  for (const std::string& url : urls) {
+    if (url.empty()) continue;
+    const int port = GitPort(url);
+    if (port == 0 || !allowed.ok() || absl::c_linear_search(*allowed, port)) continue;
+    p_.Add(absl::StrCat("repository ", url, " uses TCP port ", port, "; the operator allows ",
+                        cfg_.git_ports, " (--git-ports)"));
+    return;
+  }
 }
 
 // Only what the quota counts: an extended resource (a GPU, hugepages) would
@@ -668,7 +679,8 @@ absl::StatusOr<Desired> Resolver::Run() {
   config_ = MergedConfig();
   // A helm template (and no deploymentMode of the Environment's own): the
   // chart is the workload; nothing of the config is built.
-  if (template_ && template_->type == "helm" && !in_.env.deployment_mode) {
+  if (template_ && (template_->type == "helm" || template_->type == "docker-compose") &&
+      !in_.env.deployment_mode) {
     ResolveChart();
     d_.branch_label = SanitizeLabelValue(d_.branch);
     ResolveQuota();

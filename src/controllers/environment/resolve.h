@@ -37,6 +37,7 @@ struct PodVolume {
   std::string claim;  // empty: emptyDir (or the token below)
   // A projected ServiceAccount token (git-clone's, for the web app's git token).
   bool service_account_token = false;
+  std::string size_limit;  // an emptyDir's sizeLimit (the kubelet evicts the pod past it)
 };
 
 // A PersistentVolumeClaim in the target namespace.
@@ -75,6 +76,7 @@ struct Quota {
 // Helm mode (docs/contract.md, "Project"): the chart the operator renders
 // and applies in place of the services and the main workload.
 struct Chart {
+  std::string type;                 // helm | docker-compose (compose mode: a compose file)
   std::string url, branch, commit;  // the template's source at the Environment's ref
   std::string path;                 // the chart's directory in the repository ("" = root)
   std::string values;               // the template's values, JSON text
