@@ -127,6 +127,10 @@ TEST_F(ControllerE2E, ServesProbesAndMetricsThatPromtoolAccepts) {
   // Observed once: the Ready transition is written (and counted) once, whatever
   // the watch delivers when (docs/reliability.md, "Write once"); its Event too.
   // (Both follow the status write the test saw: waited for, then counted.)
+  // The histogram is the operator's, not this Environment's: another suite's
+  // Environment still on its way (its namespace being deleted) may turn Ready
+  // in this window and count too (seen once in CI) — so "once" is judged by
+  // this Environment's own Ready Events, which the same transition records.
   auto ready_events = [&] {
     auto events = Admin().List(kEvents, ns.name(), {.field_selector = "involvedObject.name=m"});
     int n = 0;
@@ -138,7 +142,7 @@ TEST_F(ControllerE2E, ServesProbesAndMetricsThatPromtoolAccepts) {
     return ready_events() >= 1 &&
            op_->SumMetric("kube_operator_environment_ready_seconds_count") >= ready_before + 1;
   }));
-  EXPECT_EQ(op_->SumMetric("kube_operator_environment_ready_seconds_count"), ready_before + 1);
+  EXPECT_GE(op_->SumMetric("kube_operator_environment_ready_seconds_count"), ready_before + 1);
   EXPECT_EQ(ready_events(), 1);
   EXPECT_GE(op_->Metric("kube_operator_environments{phase=\"Ready\"}"), 1);
   EXPECT_GT(op_->Metric("process_resident_memory_bytes"), 0);

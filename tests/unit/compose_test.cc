@@ -63,11 +63,11 @@ kube::Object OnlyDeployment(const std::string& yaml,
   return kube::Object();
 }
 
-const rapidjson::Value& Container(const kube::Object& d) {
-  static const rapidjson::Value kNull;
+// A copy: the callers pass Deployments that are temporaries.
+kube::Object Container(const kube::Object& d) {
   const rapidjson::Value* c = d.Find({"spec", "template", "spec", "containers"});
-  if (!c || !c->IsArray() || c->Empty()) return kNull;
-  return (*c)[0];
+  if (!c || !c->IsArray() || c->Empty()) return kube::Object::Copy(rapidjson::Value());
+  return kube::Object::Copy((*c)[0]);
 }
 
 std::string Str(const rapidjson::Value& v, std::initializer_list<const char*> path) {
@@ -84,6 +84,10 @@ std::vector<std::string> Strings(const rapidjson::Value& v, const char* key) {
   if (!v.IsObject() || !v.HasMember(key) || !v[key].IsArray()) return out;
   for (const auto& s : v[key].GetArray()) out.push_back(s.IsString() ? s.GetString() : "?");
   return out;
+}
+
+std::string Str(const kube::Object& o, std::initializer_list<const char*> path) {
+  return Str(o.json(), path);
 }
 
 // The message of a refusal (a failure if the file was accepted).
@@ -141,7 +145,8 @@ TEST(ComposeTest, WebAndDatabaseBecomeTwoDeploymentsAndServicesTheConfinementAcc
   const rapidjson::Value* links = app.Find({"spec", "template", "spec", "enableServiceLinks"});
   ASSERT_NE(links, nullptr);
   EXPECT_TRUE(links->IsBool() && !links->GetBool());
-  const rapidjson::Value& c = Container(app);
+  const kube::Object c_owner = Container(app);
+  const rapidjson::Value& c = c_owner.json();
   EXPECT_EQ(Str(c, {"name"}), "app");
   EXPECT_EQ(Str(c, {"image"}), "ghcr.io/acme/shop:1.2");
   ASSERT_TRUE(c["securityContext"]["allowPrivilegeEscalation"].IsFalse());
@@ -167,7 +172,8 @@ TEST(ComposeTest, WebAndDatabaseBecomeTwoDeploymentsAndServicesTheConfinementAcc
   EXPECT_EQ(Str(port, {"protocol"}), "TCP");
 
   const kube::Object& db = objects[2];
-  const rapidjson::Value& dbc = Container(db);
+  const kube::Object dbc_owner = Container(db);
+  const rapidjson::Value& dbc = dbc_owner.json();
   EXPECT_EQ(Str(dbc["env"][1], {"name"}), "POSTGRES_PASSWORD");
   EXPECT_EQ(Str(dbc["env"][1], {"value"}), "secret");
   ASSERT_EQ(dbc["volumeMounts"].Size(), 1u);
@@ -227,12 +233,14 @@ services:
 )";
   std::vector<kube::Object> objects = Objects(yaml);
   ASSERT_EQ(objects.size(), 4u);  // each a Deployment and a Service
-  const rapidjson::Value& one = Container(objects[0]);
+  const kube::Object one_owner = Container(objects[0]);
+  const rapidjson::Value& one = one_owner.json();
   EXPECT_EQ(Str(one, {"image"}), "busybox");  // the earlier merge wins
   EXPECT_EQ(Str(one, {"workingDir"}), "/srv");
   ASSERT_EQ(one["env"].Size(), 1u);
   EXPECT_EQ(Str(one["env"][0], {"value"}), "own");
-  const rapidjson::Value& two = Container(objects[2]);
+  const kube::Object two_owner = Container(objects[2]);
+  const rapidjson::Value& two = two_owner.json();
   EXPECT_EQ(Str(two, {"image"}), "busybox");
   EXPECT_EQ(two["env"].Size(), 2u);
 }
@@ -298,7 +306,8 @@ TEST(ComposeTest, PortsShortAndLongSyntax) {
     expose: ["3000", 4000]
 )"));
   ASSERT_EQ(objects.size(), 2u);
-  const rapidjson::Value& c = Container(objects[0]);
+  const kube::Object c_owner = Container(objects[0]);
+  const rapidjson::Value& c = c_owner.json();
   std::vector<std::string> container_ports;
   for (const auto& p : c["ports"].GetArray())
     container_ports.push_back(absl::StrCat(p["containerPort"].GetInt(), "/", Str(p, {"protocol"})));
@@ -323,31 +332,35 @@ TEST(ComposeTest, PortsShortAndLongSyntax) {
 }
 
 TEST(ComposeTest, MemoryAndCpuBecomeQuantities) {
-  const rapidjson::Value& a =
+  const kube::Object a_owner =
       Container(OnlyDeployment(OneService("    cpus: \"0.5\"\n    mem_limit: 1g\n")));
+  const rapidjson::Value& a = a_owner.json();
   EXPECT_EQ(Str(a, {"resources", "limits", "cpu"}), "500m");
   EXPECT_EQ(Str(a, {"resources", "requests", "cpu"}), "100m");
   EXPECT_EQ(Str(a, {"resources", "limits", "memory"}), "1Gi");
   EXPECT_EQ(Str(a, {"resources", "requests", "memory"}), "1Gi");
 
-  const rapidjson::Value& b = Container(OnlyDeployment(OneService(R"(    deploy:
+  const kube::Object b_owner = Container(OnlyDeployment(OneService(R"(    deploy:
       replicas: 2
       resources:
         limits: {cpus: 2, memory: 1.5gb}
         reservations: {cpus: '0.25', memory: 256M}
 )")));
+  const rapidjson::Value& b = b_owner.json();
   EXPECT_EQ(Str(b, {"resources", "limits", "cpu"}), "2");
   EXPECT_EQ(Str(b, {"resources", "requests", "cpu"}), "250m");
   EXPECT_EQ(Str(b, {"resources", "limits", "memory"}), "1536Mi");
   EXPECT_EQ(Str(b, {"resources", "requests", "memory"}), "256Mi");
 
   // A CPU limit below the default request lowers it; bytes round up to Mi.
-  const rapidjson::Value& c =
+  const kube::Object c_owner =
       Container(OnlyDeployment(OneService("    cpus: 0.05\n    mem_limit: 1000000\n")));
+  const rapidjson::Value& c = c_owner.json();
   EXPECT_EQ(Str(c, {"resources", "requests", "cpu"}), "50m");
   EXPECT_EQ(Str(c, {"resources", "limits", "memory"}), "1Mi");
   // A reservation alone: the limit is the default or the reservation, the larger.
-  const rapidjson::Value& d = Container(OnlyDeployment(OneService("    mem_reservation: 2GiB\n")));
+  const kube::Object d_owner = Container(OnlyDeployment(OneService("    mem_reservation: 2GiB\n")));
+  const rapidjson::Value& d = d_owner.json();
   EXPECT_EQ(Str(d, {"resources", "limits", "memory"}), "2Gi");
 
   EXPECT_EQ(OnlyDeployment(OneService("    scale: 3\n")).Int({"spec", "replicas"}), 3);
@@ -363,15 +376,17 @@ TEST(ComposeTest, MemoryAndCpuBecomeQuantities) {
 }
 
 TEST(ComposeTest, StringCommandsAreSplitIntoWordsWithoutAShell) {
-  const rapidjson::Value& c =
+  const kube::Object c_owner =
       Container(OnlyDeployment(OneService("    entrypoint: /docker-entrypoint.sh\n"
                                           "    command: postgres -c 'shared_buffers=256MB' -c "
                                           "\"max_connections=\\\"200\\\"\" a\\ b\n")));
+  const rapidjson::Value& c = c_owner.json();
   EXPECT_THAT(Strings(c, "command"), ElementsAre("/docker-entrypoint.sh"));
   EXPECT_THAT(Strings(c, "args"), ElementsAre("postgres", "-c", "shared_buffers=256MB", "-c",
                                               "max_connections=\"200\"", "a b"));
-  const rapidjson::Value& list =
+  const kube::Object list_owner =
       Container(OnlyDeployment(OneService("    command: [\"sh\", \"-c\", \"a | b && c\"]\n")));
+  const rapidjson::Value& list = list_owner.json();
   EXPECT_THAT(Strings(list, "args"), ElementsAre("sh", "-c", "a | b && c"));
   EXPECT_THAT(Refusal(OneService("    command: echo a | grep a\n")),
               AllOf(HasSubstr("command"), HasSubstr("`|`")));
@@ -379,12 +394,13 @@ TEST(ComposeTest, StringCommandsAreSplitIntoWordsWithoutAShell) {
 }
 
 TEST(ComposeTest, InterpolationTakesDefaultsAndRefusesHostVariables) {
-  const rapidjson::Value& c =
+  const kube::Object c_owner =
       Container(OnlyDeployment(OneService("    environment:\n"
                                           "      A: ${PASSWORD:-postgres}\n"
                                           "      B: cost $$5\n"
                                           "      C: ${OUTER:-${INNER-x}y}\n"
                                           "      D: a${SET:+b}c\n")));
+  const rapidjson::Value& c = c_owner.json();
   ASSERT_EQ(c["env"].Size(), 4u);
   EXPECT_EQ(Str(c["env"][0], {"value"}), "postgres");
   EXPECT_EQ(Str(c["env"][1], {"value"}), "cost $$5");  // $5 once Kubernetes reads $$
@@ -413,7 +429,8 @@ volumes:
   data:
 )";
   kube::Object d = OnlyDeployment(yaml);
-  const rapidjson::Value& c = Container(d);
+  const kube::Object c_owner = Container(d);
+  const rapidjson::Value& c = c_owner.json();
   std::vector<std::string> mounts;
   for (const auto& m : c["volumeMounts"].GetArray())
     mounts.push_back(absl::StrCat(Str(m, {"name"}), " ", Str(m, {"mountPath"}),
@@ -450,7 +467,8 @@ TEST(ComposeTest, SecurityAndProcessSettingsAreConverted) {
     profiles: []
     x-note: anything
 )"));
-  const rapidjson::Value& c = Container(d);
+  const kube::Object c_owner = Container(d);
+  const rapidjson::Value& c = c_owner.json();
   EXPECT_EQ(c["securityContext"]["runAsUser"].GetInt(), 999);
   EXPECT_EQ(c["securityContext"]["runAsGroup"].GetInt(), 999);
   EXPECT_TRUE(c["securityContext"]["readOnlyRootFilesystem"].IsTrue());
@@ -541,7 +559,8 @@ TEST(ComposeTest, DefaultCpuLimitIsSetWhereTheFileSetsNoneAndCapsTheRequest) {
     in.default_cpu_limit = limit;
     std::vector<kube::Object> objects = Confined(ConvertCompose(in));
     if (objects.empty()) return std::string();
-    const rapidjson::Value& c = Container(objects[0]);
+    const kube::Object c_owner = Container(objects[0]);
+    const rapidjson::Value& c = c_owner.json();
     return absl::StrCat(Str(c, {"resources", "requests", "cpu"}), "/",
                         Str(c, {"resources", "limits", "cpu"}));
   };
@@ -664,12 +683,13 @@ TEST(ComposeTest, OneShotServicesBecomeJobsNamedByTheirSpec) {
 // ---- $ and Kubernetes' $(VAR) expansion ----
 
 TEST(ComposeTest, LiteralDollarsAreEscapedForKubernetesExpansion) {
-  const rapidjson::Value& c =
+  const kube::Object c_owner =
       Container(OnlyDeployment(OneService("    environment:\n"
                                           "      PASSWORD: \"pa$$$$word\"\n"
                                           "      REF: \"$$(HOME)\"\n"
                                           "    entrypoint: [\"/bin/sh\", \"-c\"]\n"
                                           "    command: [\"echo $$HOME\"]\n")));
+  const rapidjson::Value& c = c_owner.json();
   // compose reads pa$$word (its $$ is one $); Kubernetes turns each $$ into $.
   EXPECT_EQ(Str(c["env"][0], {"value"}), "pa$$$$word");
   EXPECT_EQ(Str(c["env"][1], {"value"}), "$$(HOME)");  // not expanded by Kubernetes
