@@ -210,7 +210,11 @@ absl::StatusOr<std::string> CanonicalQuantity(absl::string_view q) {
       units /= 1024;
       ++k;
     }
-    return absl::StrCat(sign, U128ToString(units), kBin[k]);
+    // No binary suffix fits (13239812.5Ki is 13557568000): a bare number
+    // reads back as decimal SI, which the server stores as 13557568k, so
+    // that is the form that compares equal to what it stores (found by the
+    // tenant_input fuzz target: the canonical form must be a fixed point).
+    if (k > 0) return absl::StrCat(sign, U128ToString(units), kBin[k]);
   }
   if (format == Format::kBinarySI) format = Format::kDecimalSI;
   int64_t e = -9;
